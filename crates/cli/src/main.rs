@@ -1,0 +1,2 @@
+//! The `guestcpu` command-line tool.
+fn main() {}

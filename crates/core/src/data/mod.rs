@@ -1,0 +1,507 @@
+//! The CPU database: vendors, features and models of libvirt's x86 CPU map.
+//!
+//! The generated `data/cpu_map.json` is embedded in the binary and loaded once
+//! ([`CpuMap::embedded`]). Features get a [`FeatureId`] in map order, followed by
+//! libvirt's hard-coded KVM/Hyper-V features; models get a [`ModelId`] in map
+//! order. Both orders matter: libvirt lists features in map order and walks models
+//! backwards when it decodes.
+
+pub mod file;
+mod internal;
+mod names;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::OnceLock;
+
+use crate::cpuid::{vendor_registers, CpuidData, DataKey, Register, Registers, Signature};
+use crate::featureset::{FeatureSet, FEATURE_CAPACITY};
+use file::CpuMapFile;
+
+pub use names::{libvirt_to_qemu, qemu_to_libvirt, NEVER_PASSED_TO_QEMU};
+
+/// Index of a feature: map features first (in map order), then internal ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FeatureId(u16);
+
+impl FeatureId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+
+    pub(crate) fn from_index(index: usize) -> Self {
+        FeatureId(index as u16)
+    }
+}
+
+/// Index of a model in map order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ModelId(u16);
+
+impl ModelId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// Index of a vendor in map order (the order detection tries them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct VendorId(u8);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vendor {
+    pub name: String,
+    /// The 12-character CPUID string, e.g. `GenuineIntel`.
+    pub string: String,
+    registers: Registers,
+}
+
+/// Where a feature's bits live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeatureBits {
+    pub key: DataKey,
+    pub registers: Registers,
+}
+
+impl FeatureBits {
+    /// The single register that holds the feature's bits, with its mask.
+    pub fn register_and_mask(&self) -> (Register, u32) {
+        Register::ALL
+            .into_iter()
+            .map(|r| (r, self.registers.get(r)))
+            .find(|(_, mask)| *mask != 0)
+            .unwrap_or((Register::Eax, 0))
+    }
+}
+
+impl fmt::Display for FeatureBits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (register, mask) = self.register_and_mask();
+        let bit = mask.trailing_zeros();
+        match self.key {
+            DataKey::Cpuid { .. } => write!(f, "{}.{} [bit {}]", self.key, register.name(), bit),
+            DataKey::Msr { .. } => {
+                let bit = if register == Register::Edx { bit + 32 } else { bit };
+                write!(f, "{} [bit {}]", self.key, bit)
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Feature {
+    pub name: String,
+    pub bits: FeatureBits,
+    /// False for migration blockers such as `invtsc`.
+    pub migratable: bool,
+    pub qemu_aliases: Vec<String>,
+    pub linux_aliases: Vec<String>,
+    /// Hard-coded KVM/Hyper-V features, never produced by decode.
+    pub internal: bool,
+}
+
+/// A model signature: family, model and the allowed steppings (a bitmap, or any).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelSignature {
+    pub family: u32,
+    pub model: u32,
+    /// Bit `n` set allows stepping `n`; `None` allows any.
+    pub steppings: Option<u16>,
+}
+
+impl ModelSignature {
+    pub fn matches(&self, signature: Signature) -> bool {
+        self.family == signature.family
+            && self.model == signature.model
+            && self.steppings.is_none_or(|mask| {
+                signature.stepping < 16 && mask & (1 << signature.stepping) != 0
+            })
+    }
+
+    /// The signature with the lowest allowed stepping (0 for any).
+    pub fn lowest(&self) -> Signature {
+        let stepping = self.steppings.map_or(0, |mask| mask.trailing_zeros().min(15));
+        Signature { family: self.family, model: self.model, stepping }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Model {
+    pub name: String,
+    pub vendor: Option<VendorId>,
+    pub signatures: Vec<ModelSignature>,
+    /// The model's feature data.
+    pub features: FeatureSet,
+    pub removed: Vec<FeatureId>,
+    pub added: Vec<FeatureId>,
+    pub decode_host: bool,
+    pub decode_guest: bool,
+    pub compat_check: bool,
+    pub ancestor: Option<ModelId>,
+    /// For an unversioned model, the `-vN` model that is a pure copy of it.
+    pub canonical: Option<ModelId>,
+}
+
+impl Model {
+    pub fn signature_matches(&self, signature: Signature) -> bool {
+        self.signatures.iter().any(|s| s.matches(signature))
+    }
+}
+
+/// Errors found while loading a CPU database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataError {
+    /// The file is not valid JSON of the expected shape.
+    Malformed(String),
+    /// A name refers to something that is not defined (yet).
+    UnknownReference(String),
+    /// A definition breaks a rule of the map.
+    Invalid(String),
+}
+
+impl fmt::Display for DataError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DataError::Malformed(m) => write!(f, "malformed CPU database: {m}"),
+            DataError::UnknownReference(m) | DataError::Invalid(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for DataError {}
+
+/// The whole CPU map, indexed.
+#[derive(Debug, Clone)]
+pub struct CpuMap {
+    pub source: String,
+    vendors: Vec<Vendor>,
+    features: Vec<Feature>,
+    map_feature_count: usize,
+    models: Vec<Model>,
+    feature_index: HashMap<String, FeatureId>,
+    model_index: HashMap<String, ModelId>,
+}
+
+const EMBEDDED_CPU_MAP: &str = include_str!("../../../../data/cpu_map.json");
+
+impl CpuMap {
+    /// The database compiled into this binary, loaded on first use.
+    pub fn embedded() -> &'static CpuMap {
+        static MAP: OnceLock<CpuMap> = OnceLock::new();
+        MAP.get_or_init(|| {
+            CpuMap::from_json(EMBEDDED_CPU_MAP)
+                .unwrap_or_else(|e| panic!("the embedded data/cpu_map.json is invalid: {e}"))
+        })
+    }
+
+    /// Loads a database from the JSON written by `cargo xtask import-cpu-map`.
+    pub fn from_json(text: &str) -> Result<CpuMap, DataError> {
+        let file: CpuMapFile =
+            serde_json::from_str(text).map_err(|e| DataError::Malformed(e.to_string()))?;
+        CpuMap::from_file(&file)
+    }
+
+    /// Builds the indexed map from its file form.
+    pub fn from_file(file: &CpuMapFile) -> Result<CpuMap, DataError> {
+        let mut vendors = Vec::new();
+        for entry in &file.vendors {
+            let registers = vendor_registers(&entry.string).ok_or_else(|| {
+                DataError::Invalid(format!("Invalid CPU vendor string '{}'", entry.string))
+            })?;
+            if vendors.iter().any(|v: &Vendor| v.name == entry.name) {
+                return Err(DataError::Invalid(format!("CPU vendor {} already defined", entry.name)));
+            }
+            vendors.push(Vendor { name: entry.name.clone(), string: entry.string.clone(), registers });
+        }
+
+        let mut features = Vec::new();
+        for entry in &file.features {
+            let bits = match (entry.cpuid, entry.msr) {
+                (Some(c), None) => FeatureBits {
+                    key: DataKey::Cpuid { leaf: c.leaf, subleaf: c.subleaf },
+                    registers: Registers([c.eax, c.ebx, c.ecx, c.edx]),
+                },
+                (None, Some(m)) => FeatureBits {
+                    key: DataKey::Msr { index: m.index },
+                    registers: Registers([m.eax, 0, 0, m.edx]),
+                },
+                _ => {
+                    return Err(DataError::Invalid(format!(
+                        "feature {} needs exactly one of cpuid and msr",
+                        entry.name
+                    )))
+                }
+            };
+            features.push(Feature {
+                name: entry.name.clone(),
+                bits,
+                migratable: entry.migratable,
+                qemu_aliases: entry.qemu_aliases.clone(),
+                linux_aliases: entry.linux_aliases.clone(),
+                internal: false,
+            });
+        }
+        let map_feature_count = features.len();
+        features.extend(internal::features());
+        if features.len() > FEATURE_CAPACITY {
+            return Err(DataError::Invalid(format!(
+                "{} features exceed the capacity of {FEATURE_CAPACITY}",
+                features.len()
+            )));
+        }
+        let mut feature_index = HashMap::new();
+        for (i, feature) in features.iter().enumerate() {
+            if feature_index.insert(feature.name.clone(), FeatureId::from_index(i)).is_some() {
+                return Err(DataError::Invalid(format!("CPU feature {} already defined", feature.name)));
+            }
+        }
+
+        let mut map = CpuMap {
+            source: file.source.clone(),
+            vendors,
+            features,
+            map_feature_count,
+            models: Vec::new(),
+            feature_index,
+            model_index: HashMap::new(),
+        };
+        for entry in &file.models {
+            let model = map.model_from_entry(entry)?;
+            let id = ModelId(map.models.len() as u16);
+            if map.model_index.insert(entry.name.clone(), id).is_some() {
+                return Err(DataError::Invalid(format!(
+                    "Multiple definitions of CPU model '{}'",
+                    entry.name
+                )));
+            }
+            if entry.pure_copy {
+                if let Some(ancestor) = model.ancestor {
+                    if let Some(existing) = map.models[ancestor.index()].canonical {
+                        return Err(DataError::Invalid(format!(
+                            "Cannot set CPU model '{}' as canonical name of '{}' which is already an alias of '{}'",
+                            entry.name,
+                            map.models[ancestor.index()].name,
+                            map.models[existing.index()].name
+                        )));
+                    }
+                    map.models[ancestor.index()].canonical = Some(id);
+                }
+            }
+            map.models.push(model);
+        }
+        Ok(map)
+    }
+
+    fn model_from_entry(&self, entry: &file::ModelEntry) -> Result<Model, DataError> {
+        let feature_ids = |names: &[String]| -> Result<Vec<FeatureId>, DataError> {
+            names
+                .iter()
+                .map(|n| {
+                    self.feature_id(n).ok_or_else(|| {
+                        DataError::UnknownReference(format!(
+                            "Feature {n} required by CPU model {} not found",
+                            entry.name
+                        ))
+                    })
+                })
+                .collect()
+        };
+        let vendor = match &entry.vendor {
+            Some(name) => Some(self.vendor_id(name).ok_or_else(|| {
+                DataError::UnknownReference(format!(
+                    "Unknown vendor {name} referenced by CPU model {}",
+                    entry.name
+                ))
+            })?),
+            None => None,
+        };
+        let ancestor = match &entry.ancestor {
+            Some(name) => Some(self.model_id(name).ok_or_else(|| {
+                DataError::UnknownReference(format!(
+                    "Ancestor model {name} not found for CPU model {}",
+                    entry.name
+                ))
+            })?),
+            None => None,
+        };
+        let signatures = entry
+            .signatures
+            .iter()
+            .map(|s| ModelSignature {
+                family: s.family,
+                model: s.model,
+                steppings: s.steppings.as_ref().map(|list| {
+                    list.iter().filter(|n| **n < 16).fold(0u16, |mask, n| mask | 1 << n)
+                }),
+            })
+            .collect();
+        Ok(Model {
+            name: entry.name.clone(),
+            vendor,
+            signatures,
+            features: feature_ids(&entry.features)?.into_iter().collect(),
+            removed: feature_ids(&entry.removed)?,
+            added: feature_ids(&entry.added)?,
+            decode_host: entry.decode_host,
+            decode_guest: entry.decode_guest,
+            compat_check: entry.compat_check,
+            ancestor,
+            canonical: None,
+        })
+    }
+
+    pub fn vendors(&self) -> &[Vendor] {
+        &self.vendors
+    }
+
+    pub fn vendor(&self, id: VendorId) -> &Vendor {
+        &self.vendors[id.0 as usize]
+    }
+
+    pub fn vendor_id(&self, name: &str) -> Option<VendorId> {
+        self.vendors.iter().position(|v| v.name == name).map(|i| VendorId(i as u8))
+    }
+
+    /// The first vendor (in map order) whose string bits are all in leaf 0.
+    pub fn detect_vendor(&self, data: &CpuidData) -> Option<VendorId> {
+        let key = DataKey::Cpuid { leaf: 0, subleaf: 0 };
+        let mut wanted_only_strings = |v: &Vendor| {
+            let mut registers = v.registers;
+            registers.set(Register::Eax, 0);
+            data.contains(key, &registers)
+        };
+        self.vendors.iter().position(&mut wanted_only_strings).map(|i| VendorId(i as u8))
+    }
+
+    /// The vendor whose CPUID string is exactly `string`.
+    pub fn vendor_by_string(&self, string: &str) -> Option<VendorId> {
+        self.vendors.iter().position(|v| v.string == string).map(|i| VendorId(i as u8))
+    }
+
+    /// Every feature, map features first, in id order.
+    pub fn features(&self) -> &[Feature] {
+        &self.features
+    }
+
+    /// Map features only (the ones decode may list), in map order.
+    pub fn map_features(&self) -> impl Iterator<Item = (FeatureId, &Feature)> + '_ {
+        self.features[..self.map_feature_count]
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (FeatureId::from_index(i), f))
+    }
+
+    pub fn feature(&self, id: FeatureId) -> &Feature {
+        &self.features[id.index()]
+    }
+
+    /// Looks a feature up by its canonical name (exact, case-sensitive).
+    pub fn feature_id(&self, name: &str) -> Option<FeatureId> {
+        self.feature_index.get(name).copied()
+    }
+
+    /// Looks a feature up by a QEMU property name the way libvirt does: through
+    /// the fixed translation table only. Other spellings are unknown.
+    pub fn feature_by_qemu_name(&self, qemu_name: &str) -> Option<FeatureId> {
+        self.feature_id(qemu_to_libvirt(qemu_name))
+    }
+
+    /// Looks a feature up by a QEMU property name, also accepting the map's
+    /// `source='qemu'` aliases (as libvirt's test-data tooling does).
+    pub fn feature_by_qemu_alias(&self, qemu_name: &str) -> Option<FeatureId> {
+        self.feature_by_qemu_name(qemu_name).or_else(|| {
+            self.features
+                .iter()
+                .position(|f| f.qemu_aliases.iter().any(|a| a == qemu_name))
+                .map(FeatureId::from_index)
+        })
+    }
+
+    /// Looks a feature up by a Linux `/proc/cpuinfo` flag name.
+    pub fn feature_by_linux_name(&self, linux_name: &str) -> Option<FeatureId> {
+        self.features
+            .iter()
+            .position(|f| f.linux_aliases.iter().any(|a| a == linux_name))
+            .map(FeatureId::from_index)
+            .or_else(|| self.feature_id(linux_name))
+    }
+
+    pub fn models(&self) -> impl DoubleEndedIterator<Item = (ModelId, &Model)> + '_ {
+        self.models.iter().enumerate().map(|(i, m)| (ModelId(i as u16), m))
+    }
+
+    pub fn model(&self, id: ModelId) -> &Model {
+        &self.models[id.index()]
+    }
+
+    pub fn model_id(&self, name: &str) -> Option<ModelId> {
+        self.model_index.get(name).copied()
+    }
+
+    /// The features whose bits are all present in `data`, internal ones included.
+    pub fn features_in(&self, data: &CpuidData) -> FeatureSet {
+        self.features
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| data.contains(f.bits.key, &f.bits.registers))
+            .map(|(i, _)| FeatureId::from_index(i))
+            .collect()
+    }
+
+    /// Raw register data for a set of features (the inverse of [`Self::features_in`]).
+    pub fn data_of(&self, features: &FeatureSet) -> CpuidData {
+        let mut data = CpuidData::new();
+        for id in features.iter() {
+            let bits = self.feature(id).bits;
+            data.add(bits.key, bits.registers);
+        }
+        data
+    }
+
+    /// Names of the features in `set`, in map order.
+    pub fn names<'a>(&'a self, set: &'a FeatureSet) -> impl Iterator<Item = &'a str> + 'a {
+        set.iter().map(|id| self.feature(id).name.as_str())
+    }
+
+    /// The set of features with `migratable='no'`.
+    pub fn non_migratable(&self) -> FeatureSet {
+        self.map_features().filter(|(_, f)| !f.migratable).map(|(id, _)| id).collect()
+    }
+
+    /// Leaf-0 registers carrying a vendor's string.
+    pub fn vendor_registers(&self, id: VendorId) -> Registers {
+        self.vendor(id).registers
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_map_loads_with_map_order() {
+        let map = CpuMap::embedded();
+        assert_eq!(map.map_features().count(), 364);
+        assert_eq!(map.models().count(), 150);
+        assert_eq!(map.map_features().next().map(|(_, f)| f.name.as_str()), Some("pni"));
+        let haswell = map.model(map.model_id("Haswell").expect("Haswell"));
+        assert!(haswell.compat_check && haswell.decode_guest);
+        let v1 = map.model_id("Haswell-v1").expect("Haswell-v1");
+        assert_eq!(haswell.canonical, Some(v1));
+        assert_eq!(map.model(v1).features, haswell.features);
+        assert!(map.model(v1).added.is_empty());
+        assert_eq!(map.feature_by_qemu_alias("sse3"), map.feature_id("pni"));
+        assert_eq!(map.feature_by_qemu_name("sse3"), None);
+        assert_eq!(map.feature_by_qemu_name("pclmulqdq"), map.feature_id("pclmuldq"));
+        assert!(map.feature_id("hv-vapic").is_some_and(|id| map.feature(id).internal));
+    }
+
+    #[test]
+    fn vendor_detection_from_leaf0() {
+        let map = CpuMap::embedded();
+        let mut data = CpuidData::new();
+        let amd = map.vendor_id("AMD").expect("AMD");
+        data.add(DataKey::Cpuid { leaf: 0, subleaf: 0 }, map.vendor_registers(amd));
+        assert_eq!(map.detect_vendor(&data), Some(amd));
+    }
+}

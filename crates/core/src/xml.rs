@@ -1,0 +1,247 @@
+//! A small read-only XML tree over `quick-xml`, shared by every XML input format.
+//!
+//! libvirt's formats (`<cpu>`, `<domain>`, `<cpudata>`, capabilities) are small
+//! documents read in one piece, so a tree with byte offsets is simpler for the
+//! parsers than streaming events. Every element and attribute remembers the byte
+//! offset where it starts, so that errors can point at line and column. Document
+//! type declarations are refused: libvirt's formats never need them, and entity
+//! expansion is a classic way to make a parser hang or explode.
+
+use std::fmt;
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Reader;
+
+/// An error found while reading an XML document, with the byte offset of the problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XmlError {
+    /// Byte offset into the input where the problem was found.
+    pub offset: usize,
+    /// What is wrong, lowercase, without a trailing period.
+    pub message: String,
+}
+
+impl XmlError {
+    pub fn new(offset: usize, message: impl Into<String>) -> Self {
+        XmlError { offset, message: message.into() }
+    }
+}
+
+impl fmt::Display for XmlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for XmlError {}
+
+/// One attribute of an element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attribute {
+    pub name: String,
+    pub value: String,
+    /// Byte offset of the attribute name in the input.
+    pub offset: usize,
+}
+
+/// One element with its attributes, child elements and concatenated text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Element {
+    pub name: String,
+    pub attributes: Vec<Attribute>,
+    pub children: Vec<Element>,
+    /// The element's own text content (not that of its children), unescaped.
+    pub text: String,
+    /// Byte offset of the `<` that opens the element.
+    pub offset: usize,
+}
+
+impl Element {
+    /// The value of attribute `name`, if present.
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attribute(name).map(|a| a.value.as_str())
+    }
+
+    /// The attribute `name` with its position, if present.
+    pub fn attribute(&self, name: &str) -> Option<&Attribute> {
+        self.attributes.iter().find(|a| a.name == name)
+    }
+
+    /// The first child element called `name`.
+    pub fn child(&self, name: &str) -> Option<&Element> {
+        self.children.iter().find(|c| c.name == name)
+    }
+
+    /// Every child element called `name`, in document order.
+    pub fn children_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Element> + 'a {
+        self.children.iter().filter(move |c| c.name == name)
+    }
+
+    /// The element's text with surrounding whitespace removed.
+    pub fn trimmed_text(&self) -> &str {
+        self.text.trim()
+    }
+
+    /// Depth-first search for the first descendant (or self) called `name`.
+    pub fn find(&self, name: &str) -> Option<&Element> {
+        if self.name == name {
+            return Some(self);
+        }
+        self.children.iter().find_map(|c| c.find(name))
+    }
+}
+
+/// Deepest nesting accepted; libvirt's documents are a handful of levels deep.
+const MAX_DEPTH: usize = 256;
+
+/// Parses a whole document and returns its root element.
+pub fn parse(text: &str) -> Result<Element, XmlError> {
+    let mut reader = Reader::from_str(text);
+    reader.config_mut().check_end_names = true;
+    let mut stack: Vec<Element> = Vec::new();
+    let mut root: Option<Element> = None;
+    loop {
+        let event_start = reader.buffer_position() as usize;
+        let event = reader.read_event().map_err(|e| {
+            XmlError::new(reader.error_position() as usize, format!("malformed XML: {e}"))
+        })?;
+        match event {
+            Event::Start(start) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(XmlError::new(event_start, "elements nested too deeply"));
+                }
+                ensure_single_root(&root, event_start)?;
+                stack.push(element_from_start(&start, event_start)?);
+            }
+            Event::Empty(start) => {
+                ensure_single_root(&root, event_start)?;
+                let element = element_from_start(&start, event_start)?;
+                attach(&mut stack, &mut root, element);
+            }
+            Event::End(_) => {
+                // quick-xml has already checked that the end name matches.
+                if let Some(element) = stack.pop() {
+                    attach(&mut stack, &mut root, element);
+                }
+            }
+            Event::Text(text) => {
+                let unescaped = text.unescape().map_err(|e| {
+                    XmlError::new(event_start, format!("bad character or entity reference: {e}"))
+                })?;
+                match stack.last_mut() {
+                    Some(parent) => parent.text.push_str(&unescaped),
+                    None if unescaped.trim().is_empty() => {}
+                    None => {
+                        return Err(XmlError::new(event_start, "text outside the root element"))
+                    }
+                }
+            }
+            Event::CData(data) => {
+                let content = String::from_utf8_lossy(&data).into_owned();
+                match stack.last_mut() {
+                    Some(parent) => parent.text.push_str(&content),
+                    None => {
+                        return Err(XmlError::new(event_start, "text outside the root element"))
+                    }
+                }
+            }
+            Event::DocType(_) => {
+                return Err(XmlError::new(
+                    event_start,
+                    "document type declarations (`<!DOCTYPE`) are not accepted",
+                ))
+            }
+            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+            Event::Eof => break,
+        }
+    }
+    if let Some(open) = stack.last() {
+        return Err(XmlError::new(text.len(), format!("expected `</{}>`, found end of input", open.name)));
+    }
+    root.ok_or_else(|| XmlError::new(0, "no XML element found"))
+}
+
+fn ensure_single_root(root: &Option<Element>, offset: usize) -> Result<(), XmlError> {
+    match root {
+        Some(existing) => Err(XmlError::new(
+            offset,
+            format!("a second root element after `<{}>`", existing.name),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn attach(stack: &mut [Element], root: &mut Option<Element>, element: Element) {
+    match stack.last_mut() {
+        Some(parent) => parent.children.push(element),
+        None => *root = Some(element),
+    }
+}
+
+fn element_from_start(start: &BytesStart<'_>, offset: usize) -> Result<Element, XmlError> {
+    let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
+    let mut attributes = Vec::new();
+    for attr in start.attributes().with_checks(true) {
+        let attr = attr.map_err(|e| XmlError::new(offset, format!("bad attribute in `<{name}>`: {e}")))?;
+        let attr_name = String::from_utf8_lossy(attr.key.as_ref()).into_owned();
+        let value = attr
+            .unescape_value()
+            .map_err(|e| XmlError::new(offset, format!("bad value of attribute `{attr_name}`: {e}")))?
+            .into_owned();
+        attributes.push(Attribute { name: attr_name, value, offset });
+    }
+    Ok(Element { name, attributes, children: Vec::new(), text: String::new(), offset })
+}
+
+/// Converts a byte offset into a 1-based line and column (in characters).
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_nested_elements_with_offsets() {
+        let doc = "<!-- c -->\n<cpu mode='custom'>\n  <model>Haswell</model>\n  <feature name='vmx'/>\n</cpu>";
+        let root = parse(doc).expect("valid document");
+        assert_eq!(root.name, "cpu");
+        assert_eq!(root.attr("mode"), Some("custom"));
+        assert_eq!(root.child("model").map(Element::trimmed_text), Some("Haswell"));
+        let feature = root.child("feature").expect("feature child");
+        assert_eq!(line_column(doc, feature.offset), (4, 3));
+    }
+
+    #[test]
+    fn mismatched_end_tag_reports_position() {
+        let doc = "<cpu>\n  <model>x</cpu>";
+        let err = parse(doc).expect_err("mismatched end tag");
+        assert!(err.message.contains("malformed XML"), "{}", err.message);
+        assert_eq!(line_column(doc, err.offset).0, 2);
+    }
+
+    #[test]
+    fn doctype_is_refused() {
+        let doc = "<?xml version='1.0'?>\n<!DOCTYPE lol [<!ENTITY a 'aaaa'>]>\n<cpu>&a;</cpu>";
+        let err = parse(doc).expect_err("doctype");
+        assert!(err.message.contains("DOCTYPE"));
+        assert_eq!(line_column(doc, err.offset), (2, 1));
+    }
+
+    #[test]
+    fn unterminated_document_is_an_error() {
+        let err = parse("<cpu><model>").expect_err("unterminated");
+        assert!(err.message.contains("end of input") || err.message.contains("malformed"));
+    }
+
+    #[test]
+    fn empty_input_is_an_error() {
+        assert_eq!(parse("  ").expect_err("empty").message, "no XML element found");
+    }
+}

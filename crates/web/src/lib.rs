@@ -1,0 +1,1 @@
+//! The guestcpu browser app; see `docs/architecture.md`.

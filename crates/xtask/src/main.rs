@@ -1,0 +1,32 @@
+//! Project automation, run as `cargo xtask <command>`: data importers and reports.
+
+mod import_cpu_map;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  import-cpu-map PATH    regenerate data/cpu_map.json from a libvirt cpu_map folder";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("import-cpu-map") => {
+            let [_, path] = args.as_slice() else { bail!("usage: cargo xtask import-cpu-map PATH") };
+            let text = import_cpu_map::import(Path::new(path))?;
+            let output = workspace_root().join(import_cpu_map::OUTPUT);
+            std::fs::write(&output, text).with_context(|| format!("writing {}", output.display()))?;
+            println!("wrote {}", output.display());
+            Ok(())
+        }
+        _ => bail!("{USAGE}"),
+    }
+}
+
+/// The workspace root, found from this crate's manifest directory.
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
