@@ -65,7 +65,10 @@ impl Registers {
 
     /// True when every bit of `other` is set here.
     pub fn contains(&self, other: &Registers) -> bool {
-        self.0.iter().zip(other.0.iter()).all(|(mine, theirs)| mine & theirs == *theirs)
+        self.0
+            .iter()
+            .zip(other.0.iter())
+            .all(|(mine, theirs)| mine & theirs == *theirs)
     }
 }
 
@@ -112,7 +115,10 @@ impl CpuidData {
 
     /// The non-zero items in libvirt's order.
     pub fn items(&self) -> impl Iterator<Item = (DataKey, &Registers)> + '_ {
-        self.items.iter().filter(|(_, r)| !r.is_zero()).map(|(k, r)| (*k, r))
+        self.items
+            .iter()
+            .filter(|(_, r)| !r.is_zero())
+            .map(|(k, r)| (*k, r))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -129,18 +135,28 @@ impl CpuidData {
 
     /// The 12-character vendor string of leaf 0, when it is printable ASCII.
     pub fn vendor_string(&self) -> Option<String> {
-        let leaf0 = self.get(DataKey::Cpuid { leaf: 0, subleaf: 0 })?;
+        let leaf0 = self.get(DataKey::Cpuid {
+            leaf: 0,
+            subleaf: 0,
+        })?;
         let mut bytes = Vec::with_capacity(12);
         for register in [Register::Ebx, Register::Edx, Register::Ecx] {
             bytes.extend_from_slice(&leaf0.get(register).to_le_bytes());
         }
         let text = String::from_utf8(bytes).ok()?;
-        text.chars().all(|c| c.is_ascii_graphic() || c == ' ').then_some(text)
+        text.chars()
+            .all(|c| c.is_ascii_graphic() || c == ' ')
+            .then_some(text)
     }
 
     /// The leaf-1 signature masked as libvirt does, or 0 when leaf 1 is absent.
     pub fn signature(&self) -> Signature {
-        let eax = self.get(DataKey::Cpuid { leaf: 1, subleaf: 0 }).map_or(0, |r| r.get(Register::Eax));
+        let eax = self
+            .get(DataKey::Cpuid {
+                leaf: 1,
+                subleaf: 0,
+            })
+            .map_or(0, |r| r.get(Register::Eax));
         Signature::from_eax(eax)
     }
 }
@@ -199,7 +215,11 @@ impl Signature {
 
 impl fmt::Display for Signature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "family {} model {} stepping {}", self.family, self.model, self.stepping)
+        write!(
+            f,
+            "family {} model {} stepping {}",
+            self.family, self.model, self.stepping
+        )
     }
 }
 
@@ -210,17 +230,33 @@ mod tests {
     #[test]
     fn signature_round_trip_with_extended_family() {
         let sig = Signature::from_eax(0x00100f23);
-        assert_eq!(sig, Signature { family: 16, model: 2, stepping: 3 });
+        assert_eq!(
+            sig,
+            Signature {
+                family: 16,
+                model: 2,
+                stepping: 3
+            }
+        );
         assert_eq!(sig.to_eax(), 0x100f23);
         let haswell = Signature::from_eax(0x000306c3);
-        assert_eq!((haswell.family, haswell.model, haswell.stepping), (6, 60, 3));
+        assert_eq!(
+            (haswell.family, haswell.model, haswell.stepping),
+            (6, 60, 3)
+        );
     }
 
     #[test]
     fn vendor_string_round_trip() {
         let mut data = CpuidData::new();
         let regs = vendor_registers("GenuineIntel").expect("12 bytes");
-        data.add(DataKey::Cpuid { leaf: 0, subleaf: 0 }, regs);
+        data.add(
+            DataKey::Cpuid {
+                leaf: 0,
+                subleaf: 0,
+            },
+            regs,
+        );
         assert_eq!(data.vendor_string().as_deref(), Some("GenuineIntel"));
         assert!(vendor_registers("Intel").is_none());
     }
@@ -228,7 +264,13 @@ mod tests {
     #[test]
     fn zero_items_are_absent() {
         let mut data = CpuidData::new();
-        data.add(DataKey::Cpuid { leaf: 3, subleaf: 0 }, Registers::default());
+        data.add(
+            DataKey::Cpuid {
+                leaf: 3,
+                subleaf: 0,
+            },
+            Registers::default(),
+        );
         assert!(data.is_empty());
     }
 }

@@ -56,7 +56,10 @@ impl FeatureSet {
 
     /// True when every feature of `other` is in `self`.
     pub fn is_superset(&self, other: &FeatureSet) -> bool {
-        self.words.iter().zip(other.words.iter()).all(|(a, b)| a & b == *b)
+        self.words
+            .iter()
+            .zip(other.words.iter())
+            .all(|(a, b)| a & b == *b)
     }
 
     pub fn union(&self, other: &FeatureSet) -> FeatureSet {
@@ -85,17 +88,20 @@ impl FeatureSet {
 
     /// The ids in the set, in ascending (map) order.
     pub fn iter(&self) -> impl Iterator<Item = FeatureId> + '_ {
-        self.words.iter().enumerate().flat_map(|(word_index, word)| {
-            let mut remaining = *word;
-            std::iter::from_fn(move || {
-                if remaining == 0 {
-                    return None;
-                }
-                let bit = remaining.trailing_zeros() as usize;
-                remaining &= remaining - 1;
-                Some(FeatureId::from_index(word_index * 64 + bit))
+        self.words
+            .iter()
+            .enumerate()
+            .flat_map(|(word_index, word)| {
+                let mut remaining = *word;
+                std::iter::from_fn(move || {
+                    if remaining == 0 {
+                        return None;
+                    }
+                    let bit = remaining.trailing_zeros() as usize;
+                    remaining &= remaining - 1;
+                    Some(FeatureId::from_index(word_index * 64 + bit))
+                })
             })
-        })
     }
 
     fn zip_with(&self, other: &FeatureSet, op: impl Fn(u64, u64) -> u64) -> FeatureSet {

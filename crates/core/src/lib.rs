@@ -4,11 +4,16 @@
 //! files, talks to a hypervisor or knows about the CLI or the browser. See
 //! `docs/architecture.md` for the map of modules and their invariants.
 
+pub mod cpudef;
 pub mod cpuid;
 pub mod data;
+pub mod error;
 pub mod featureset;
+pub mod libvirt;
 pub mod xml;
 
+pub use cpudef::{CpuCheck, CpuDef, CpuFeature, CpuMatch, CpuMode, CpuType, Fallback, Policy};
 pub use cpuid::{CpuidData, DataKey, Register, Registers, Signature};
 pub use data::{CpuMap, FeatureId, ModelId, VendorId};
+pub use error::{CpuError, ErrorClass};
 pub use featureset::{FeatureSet, SetRelation};

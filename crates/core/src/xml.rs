@@ -23,7 +23,10 @@ pub struct XmlError {
 
 impl XmlError {
     pub fn new(offset: usize, message: impl Into<String>) -> Self {
-        XmlError { offset, message: message.into() }
+        XmlError {
+            offset,
+            message: message.into(),
+        }
     }
 }
 
@@ -103,7 +106,10 @@ pub fn parse(text: &str) -> Result<Element, XmlError> {
     loop {
         let event_start = reader.buffer_position() as usize;
         let event = reader.read_event().map_err(|e| {
-            XmlError::new(reader.error_position() as usize, format!("malformed XML: {e}"))
+            XmlError::new(
+                reader.error_position() as usize,
+                format!("malformed XML: {e}"),
+            )
         })?;
         match event {
             Event::Start(start) => {
@@ -126,7 +132,10 @@ pub fn parse(text: &str) -> Result<Element, XmlError> {
             }
             Event::Text(text) => {
                 let unescaped = text.unescape().map_err(|e| {
-                    XmlError::new(event_start, format!("bad character or entity reference: {e}"))
+                    XmlError::new(
+                        event_start,
+                        format!("bad character or entity reference: {e}"),
+                    )
                 })?;
                 match stack.last_mut() {
                     Some(parent) => parent.text.push_str(&unescaped),
@@ -156,7 +165,10 @@ pub fn parse(text: &str) -> Result<Element, XmlError> {
         }
     }
     if let Some(open) = stack.last() {
-        return Err(XmlError::new(text.len(), format!("expected `</{}>`, found end of input", open.name)));
+        return Err(XmlError::new(
+            text.len(),
+            format!("expected `</{}>`, found end of input", open.name),
+        ));
     }
     root.ok_or_else(|| XmlError::new(0, "no XML element found"))
 }
@@ -182,15 +194,28 @@ fn element_from_start(start: &BytesStart<'_>, offset: usize) -> Result<Element, 
     let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
     let mut attributes = Vec::new();
     for attr in start.attributes().with_checks(true) {
-        let attr = attr.map_err(|e| XmlError::new(offset, format!("bad attribute in `<{name}>`: {e}")))?;
+        let attr =
+            attr.map_err(|e| XmlError::new(offset, format!("bad attribute in `<{name}>`: {e}")))?;
         let attr_name = String::from_utf8_lossy(attr.key.as_ref()).into_owned();
         let value = attr
             .unescape_value()
-            .map_err(|e| XmlError::new(offset, format!("bad value of attribute `{attr_name}`: {e}")))?
+            .map_err(|e| {
+                XmlError::new(offset, format!("bad value of attribute `{attr_name}`: {e}"))
+            })?
             .into_owned();
-        attributes.push(Attribute { name: attr_name, value, offset });
+        attributes.push(Attribute {
+            name: attr_name,
+            value,
+            offset,
+        });
     }
-    Ok(Element { name, attributes, children: Vec::new(), text: String::new(), offset })
+    Ok(Element {
+        name,
+        attributes,
+        children: Vec::new(),
+        text: String::new(),
+        offset,
+    })
 }
 
 /// Converts a byte offset into a 1-based line and column (in characters).
@@ -213,7 +238,10 @@ mod tests {
         let root = parse(doc).expect("valid document");
         assert_eq!(root.name, "cpu");
         assert_eq!(root.attr("mode"), Some("custom"));
-        assert_eq!(root.child("model").map(Element::trimmed_text), Some("Haswell"));
+        assert_eq!(
+            root.child("model").map(Element::trimmed_text),
+            Some("Haswell")
+        );
         let feature = root.child("feature").expect("feature child");
         assert_eq!(line_column(doc, feature.offset), (4, 3));
     }
@@ -242,6 +270,9 @@ mod tests {
 
     #[test]
     fn empty_input_is_an_error() {
-        assert_eq!(parse("  ").expect_err("empty").message, "no XML element found");
+        assert_eq!(
+            parse("  ").expect_err("empty").message,
+            "no XML element found"
+        );
     }
 }

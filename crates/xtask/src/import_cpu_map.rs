@@ -36,7 +36,9 @@ fn read_cpu_map(dir: &Path) -> Result<CpuMapFile> {
             let (line, column) = xml::line_column(&text, e.offset);
             anyhow!("{}:{line}:{column}: {e}", path.display())
         })?;
-        importer.load(&root).with_context(|| format!("in {}", path.display()))?;
+        importer
+            .load(&root)
+            .with_context(|| format!("in {}", path.display()))?;
     }
     let source = match libvirt_version(dir) {
         Some(version) => format!("libvirt {version} cpu_map"),
@@ -54,11 +56,16 @@ fn read_cpu_map(dir: &Path) -> Result<CpuMapFile> {
 /// The libvirt release named in the README beside the map (`libvirt 11.3.0 ...`).
 fn libvirt_version(dir: &Path) -> Option<String> {
     let readme = std::fs::read_to_string(dir.join("../README.md")).ok()?;
-    readme.split_whitespace().zip(readme.split_whitespace().skip(1)).find_map(|(word, next)| {
-        let looks_like_version = next.split('.').count() == 3
-            && next.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-        (word == "libvirt" && looks_like_version).then(|| next.to_string())
-    })
+    readme
+        .split_whitespace()
+        .zip(readme.split_whitespace().skip(1))
+        .find_map(|(word, next)| {
+            let looks_like_version = next.split('.').count() == 3
+                && next
+                    .split('.')
+                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+            (word == "libvirt" && looks_like_version).then(|| next.to_string())
+        })
 }
 
 /// The x86 files named by `index.xml`, in document order.
@@ -125,7 +132,10 @@ impl Importer {
         if self.vendors.iter().any(|v| v.name == name) {
             bail!("CPU vendor {name} already defined");
         }
-        self.vendors.push(VendorEntry { name: name.to_string(), string: string.to_string() });
+        self.vendors.push(VendorEntry {
+            name: name.to_string(),
+            string: string.to_string(),
+        });
         Ok(())
     }
 
@@ -221,15 +231,19 @@ impl Importer {
         let mut data: Vec<String> = Vec::new();
         if let Some(parent) = element.child("model") {
             let parent_name = required(parent, "name")?;
-            let parent_index = *self
-                .model_index
-                .get(parent_name)
-                .ok_or_else(|| anyhow!("Ancestor model {parent_name} not found for CPU model {name}"))?;
+            let parent_index = *self.model_index.get(parent_name).ok_or_else(|| {
+                anyhow!("Ancestor model {parent_name} not found for CPU model {name}")
+            })?;
             let parent = &self.models[parent_index].entry;
             entry.ancestor = Some(parent_name.to_string());
             entry.vendor = parent.vendor.clone();
             entry.signatures = parent.signatures.clone();
-            data = parent.features.iter().filter(|f| !parent.removed.contains(f)).cloned().collect();
+            data = parent
+                .features
+                .iter()
+                .filter(|f| !parent.removed.contains(f))
+                .cloned()
+                .collect();
             entry.pure_copy = element.child("signature").is_none()
                 && element.child("vendor").is_none()
                 && element.child("feature").is_none();
@@ -281,7 +295,11 @@ fn signature(element: &Element, model: &str) -> Result<SignatureEntry> {
             format!("invalid stepping '{ranges}' in a signature of model {model}")
         })?),
     };
-    Ok(SignatureEntry { family, model: number(element, "model")?, steppings })
+    Ok(SignatureEntry {
+        family,
+        model: number(element, "model")?,
+        steppings,
+    })
 }
 
 /// Parses a bitmap range list such as `0-4,7,10-11`.

@@ -15,10 +15,13 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("import-cpu-map") => {
-            let [_, path] = args.as_slice() else { bail!("usage: cargo xtask import-cpu-map PATH") };
+            let [_, path] = args.as_slice() else {
+                bail!("usage: cargo xtask import-cpu-map PATH")
+            };
             let text = import_cpu_map::import(Path::new(path))?;
             let output = workspace_root().join(import_cpu_map::OUTPUT);
-            std::fs::write(&output, text).with_context(|| format!("writing {}", output.display()))?;
+            std::fs::write(&output, text)
+                .with_context(|| format!("writing {}", output.display()))?;
             println!("wrote {}", output.display());
             Ok(())
         }

@@ -32,15 +32,20 @@ const INTERNAL_FEATURES: [(&str, u32, u32, u32); 19] = [
 ];
 
 pub(super) fn features() -> impl Iterator<Item = Feature> {
-    INTERNAL_FEATURES.iter().map(|(name, leaf, eax, edx)| Feature {
-        name: (*name).to_string(),
-        bits: FeatureBits {
-            key: DataKey::Cpuid { leaf: *leaf, subleaf: 0 },
-            registers: Registers([*eax, 0, 0, *edx]),
-        },
-        migratable: true,
-        qemu_aliases: Vec::new(),
-        linux_aliases: Vec::new(),
-        internal: true,
-    })
+    INTERNAL_FEATURES
+        .iter()
+        .map(|(name, leaf, eax, edx)| Feature {
+            name: (*name).to_string(),
+            bits: FeatureBits {
+                key: DataKey::Cpuid {
+                    leaf: *leaf,
+                    subleaf: 0,
+                },
+                registers: Registers([*eax, 0, 0, *edx]),
+            },
+            migratable: true,
+            qemu_aliases: Vec::new(),
+            linux_aliases: Vec::new(),
+            internal: true,
+        })
 }

@@ -81,7 +81,11 @@ impl fmt::Display for FeatureBits {
         match self.key {
             DataKey::Cpuid { .. } => write!(f, "{}.{} [bit {}]", self.key, register.name(), bit),
             DataKey::Msr { .. } => {
-                let bit = if register == Register::Edx { bit + 32 } else { bit };
+                let bit = if register == Register::Edx {
+                    bit + 32
+                } else {
+                    bit
+                };
                 write!(f, "{} [bit {}]", self.key, bit)
             }
         }
@@ -113,15 +117,21 @@ impl ModelSignature {
     pub fn matches(&self, signature: Signature) -> bool {
         self.family == signature.family
             && self.model == signature.model
-            && self.steppings.is_none_or(|mask| {
-                signature.stepping < 16 && mask & (1 << signature.stepping) != 0
-            })
+            && self
+                .steppings
+                .is_none_or(|mask| signature.stepping < 16 && mask & (1 << signature.stepping) != 0)
     }
 
     /// The signature with the lowest allowed stepping (0 for any).
     pub fn lowest(&self) -> Signature {
-        let stepping = self.steppings.map_or(0, |mask| mask.trailing_zeros().min(15));
-        Signature { family: self.family, model: self.model, stepping }
+        let stepping = self
+            .steppings
+            .map_or(0, |mask| mask.trailing_zeros().min(15));
+        Signature {
+            family: self.family,
+            model: self.model,
+            stepping,
+        }
     }
 }
 
@@ -209,16 +219,26 @@ impl CpuMap {
                 DataError::Invalid(format!("Invalid CPU vendor string '{}'", entry.string))
             })?;
             if vendors.iter().any(|v: &Vendor| v.name == entry.name) {
-                return Err(DataError::Invalid(format!("CPU vendor {} already defined", entry.name)));
+                return Err(DataError::Invalid(format!(
+                    "CPU vendor {} already defined",
+                    entry.name
+                )));
             }
-            vendors.push(Vendor { name: entry.name.clone(), string: entry.string.clone(), registers });
+            vendors.push(Vendor {
+                name: entry.name.clone(),
+                string: entry.string.clone(),
+                registers,
+            });
         }
 
         let mut features = Vec::new();
         for entry in &file.features {
             let bits = match (entry.cpuid, entry.msr) {
                 (Some(c), None) => FeatureBits {
-                    key: DataKey::Cpuid { leaf: c.leaf, subleaf: c.subleaf },
+                    key: DataKey::Cpuid {
+                        leaf: c.leaf,
+                        subleaf: c.subleaf,
+                    },
                     registers: Registers([c.eax, c.ebx, c.ecx, c.edx]),
                 },
                 (None, Some(m)) => FeatureBits {
@@ -251,8 +271,14 @@ impl CpuMap {
         }
         let mut feature_index = HashMap::new();
         for (i, feature) in features.iter().enumerate() {
-            if feature_index.insert(feature.name.clone(), FeatureId::from_index(i)).is_some() {
-                return Err(DataError::Invalid(format!("CPU feature {} already defined", feature.name)));
+            if feature_index
+                .insert(feature.name.clone(), FeatureId::from_index(i))
+                .is_some()
+            {
+                return Err(DataError::Invalid(format!(
+                    "CPU feature {} already defined",
+                    feature.name
+                )));
             }
         }
 
@@ -331,7 +357,9 @@ impl CpuMap {
                 family: s.family,
                 model: s.model,
                 steppings: s.steppings.as_ref().map(|list| {
-                    list.iter().filter(|n| **n < 16).fold(0u16, |mask, n| mask | 1 << n)
+                    list.iter()
+                        .filter(|n| **n < 16)
+                        .fold(0u16, |mask, n| mask | 1 << n)
                 }),
             })
             .collect();
@@ -359,23 +387,35 @@ impl CpuMap {
     }
 
     pub fn vendor_id(&self, name: &str) -> Option<VendorId> {
-        self.vendors.iter().position(|v| v.name == name).map(|i| VendorId(i as u8))
+        self.vendors
+            .iter()
+            .position(|v| v.name == name)
+            .map(|i| VendorId(i as u8))
     }
 
     /// The first vendor (in map order) whose string bits are all in leaf 0.
     pub fn detect_vendor(&self, data: &CpuidData) -> Option<VendorId> {
-        let key = DataKey::Cpuid { leaf: 0, subleaf: 0 };
+        let key = DataKey::Cpuid {
+            leaf: 0,
+            subleaf: 0,
+        };
         let mut wanted_only_strings = |v: &Vendor| {
             let mut registers = v.registers;
             registers.set(Register::Eax, 0);
             data.contains(key, &registers)
         };
-        self.vendors.iter().position(&mut wanted_only_strings).map(|i| VendorId(i as u8))
+        self.vendors
+            .iter()
+            .position(&mut wanted_only_strings)
+            .map(|i| VendorId(i as u8))
     }
 
     /// The vendor whose CPUID string is exactly `string`.
     pub fn vendor_by_string(&self, string: &str) -> Option<VendorId> {
-        self.vendors.iter().position(|v| v.string == string).map(|i| VendorId(i as u8))
+        self.vendors
+            .iter()
+            .position(|v| v.string == string)
+            .map(|i| VendorId(i as u8))
     }
 
     /// Every feature, map features first, in id order.
@@ -427,7 +467,10 @@ impl CpuMap {
     }
 
     pub fn models(&self) -> impl DoubleEndedIterator<Item = (ModelId, &Model)> + '_ {
-        self.models.iter().enumerate().map(|(i, m)| (ModelId(i as u16), m))
+        self.models
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (ModelId(i as u16), m))
     }
 
     pub fn model(&self, id: ModelId) -> &Model {
@@ -465,7 +508,10 @@ impl CpuMap {
 
     /// The set of features with `migratable='no'`.
     pub fn non_migratable(&self) -> FeatureSet {
-        self.map_features().filter(|(_, f)| !f.migratable).map(|(id, _)| id).collect()
+        self.map_features()
+            .filter(|(_, f)| !f.migratable)
+            .map(|(id, _)| id)
+            .collect()
     }
 
     /// Leaf-0 registers carrying a vendor's string.
@@ -483,7 +529,10 @@ mod tests {
         let map = CpuMap::embedded();
         assert_eq!(map.map_features().count(), 364);
         assert_eq!(map.models().count(), 150);
-        assert_eq!(map.map_features().next().map(|(_, f)| f.name.as_str()), Some("pni"));
+        assert_eq!(
+            map.map_features().next().map(|(_, f)| f.name.as_str()),
+            Some("pni")
+        );
         let haswell = map.model(map.model_id("Haswell").expect("Haswell"));
         assert!(haswell.compat_check && haswell.decode_guest);
         let v1 = map.model_id("Haswell-v1").expect("Haswell-v1");
@@ -492,8 +541,13 @@ mod tests {
         assert!(map.model(v1).added.is_empty());
         assert_eq!(map.feature_by_qemu_alias("sse3"), map.feature_id("pni"));
         assert_eq!(map.feature_by_qemu_name("sse3"), None);
-        assert_eq!(map.feature_by_qemu_name("pclmulqdq"), map.feature_id("pclmuldq"));
-        assert!(map.feature_id("hv-vapic").is_some_and(|id| map.feature(id).internal));
+        assert_eq!(
+            map.feature_by_qemu_name("pclmulqdq"),
+            map.feature_id("pclmuldq")
+        );
+        assert!(map
+            .feature_id("hv-vapic")
+            .is_some_and(|id| map.feature(id).internal));
     }
 
     #[test]
@@ -501,7 +555,13 @@ mod tests {
         let map = CpuMap::embedded();
         let mut data = CpuidData::new();
         let amd = map.vendor_id("AMD").expect("AMD");
-        data.add(DataKey::Cpuid { leaf: 0, subleaf: 0 }, map.vendor_registers(amd));
+        data.add(
+            DataKey::Cpuid {
+                leaf: 0,
+                subleaf: 0,
+            },
+            map.vendor_registers(amd),
+        );
         assert_eq!(map.detect_vendor(&data), Some(amd));
     }
 }

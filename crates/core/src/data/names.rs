@@ -14,7 +14,10 @@ const TRANSLATIONS: [(&str, &str); 15] = [
     ("perfctr_core", "perfctr-core"),
     ("perfctr_nb", "perfctr-nb"),
     ("tsc_adjust", "tsc-adjust"),
-    ("vmx-invvpid-single-context-noglobals", "vmx-invept-single-context-noglobals"),
+    (
+        "vmx-invvpid-single-context-noglobals",
+        "vmx-invept-single-context-noglobals",
+    ),
     ("hv-vendor_id", "hv-vendor-id"),
     ("hv-emsr_bitmap", "hv-emsr-bitmap"),
     ("hv-xmm_input", "hv-xmm-input"),
@@ -34,10 +37,16 @@ pub const NEVER_PASSED_TO_QEMU: [&str; 8] = [
 
 /// The QEMU spelling of a libvirt feature name.
 pub fn libvirt_to_qemu(name: &str) -> &str {
-    TRANSLATIONS.iter().find(|(l, _)| *l == name).map_or(name, |(_, q)| q)
+    TRANSLATIONS
+        .iter()
+        .find(|(l, _)| *l == name)
+        .map_or(name, |(_, q)| q)
 }
 
 /// The libvirt spelling of a QEMU property name.
 pub fn qemu_to_libvirt(name: &str) -> &str {
-    TRANSLATIONS.iter().find(|(_, q)| *q == name).map_or(name, |(l, _)| l)
+    TRANSLATIONS
+        .iter()
+        .find(|(_, q)| *q == name)
+        .map_or(name, |(l, _)| l)
 }

@@ -1,0 +1,182 @@
+//! libvirt's x86 CPU driver, rule for rule (see `../shared/spec/libvirt-cpu-behaviour.md`).
+//!
+//! This module holds the set algebra every operation shares: turning a CPU
+//! definition into feature data by policy ([`model_data`]) and data back into a
+//! feature list ([`features_from_data`]). The operations live in the submodules,
+//! each named after the libvirt API it reproduces.
+
+pub mod compare;
+pub mod decode;
+pub mod translate;
+pub mod update;
+
+use crate::cpudef::{CpuDef, CpuType, Policy};
+use crate::cpuid::{CpuidData, Signature};
+use crate::data::{CpuMap, FeatureId, ModelId, VendorId};
+use crate::error::CpuError;
+use crate::featureset::FeatureSet;
+
+/// Which features of a definition [`model_data`] collects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicySelector {
+    /// The whole definition: model plus `force`/`require`, minus `disable`/`forbid`.
+    All,
+    /// Only the features listed with this policy (plus the model for `require`).
+    Only(Policy),
+}
+
+/// The data described by a CPU definition, with what its model carries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModelData {
+    pub features: FeatureSet,
+    pub model: Option<ModelId>,
+    pub vendor: Option<VendorId>,
+}
+
+/// libvirt's `x86ModelFromCPU`: the data of one policy, or of the whole definition.
+pub fn model_data(
+    map: &CpuMap,
+    def: &CpuDef,
+    selector: PolicySelector,
+) -> Result<ModelData, CpuError> {
+    let mut result = ModelData::default();
+    let wants_model = matches!(
+        selector,
+        PolicySelector::All | PolicySelector::Only(Policy::Require)
+    );
+    if def.cpu_type == CpuType::Host && !wants_model {
+        return Ok(result);
+    }
+    if wants_model {
+        if let Some(name) = &def.model {
+            let id = lookup_model(map, name)?;
+            let model = map.model(id);
+            result.features = model.features;
+            result.model = Some(id);
+            result.vendor = model.vendor;
+        }
+    }
+    for feature in &def.features {
+        let policy = feature.effective_policy();
+        let (add, remove) = match selector {
+            PolicySelector::All => match policy {
+                Policy::Optional => continue,
+                Policy::Force | Policy::Require => (true, false),
+                Policy::Disable | Policy::Forbid => (false, true),
+            },
+            PolicySelector::Only(wanted) if wanted == policy => (true, false),
+            PolicySelector::Only(_) => continue,
+        };
+        let id = lookup_feature(map, &feature.name)?;
+        if add {
+            result.features.insert(id);
+        }
+        if remove {
+            result.features.remove(id);
+        }
+    }
+    Ok(result)
+}
+
+/// libvirt's `x86DataToCPUFeatures`: appends every map feature in `data` (map
+/// order) with `policy`.
+pub fn features_from_data(map: &CpuMap, def: &mut CpuDef, policy: Policy, data: &FeatureSet) {
+    for (id, feature) in map.map_features() {
+        if data.contains(id) && def.add_exclusive(&feature.name, policy).is_err() {
+            // Already listed: libvirt fails here, but its callers never list a
+            // feature twice, so this only skips the duplicate.
+            continue;
+        }
+    }
+}
+
+pub fn lookup_model(map: &CpuMap, name: &str) -> Result<ModelId, CpuError> {
+    map.model_id(name)
+        .ok_or_else(|| CpuError::internal(format!("Unknown CPU model {name}")))
+}
+
+pub fn lookup_feature(map: &CpuMap, name: &str) -> Result<FeatureId, CpuError> {
+    map.feature_id(name)
+        .ok_or_else(|| CpuError::internal(format!("Unknown CPU feature {name}")))
+}
+
+/// Names of the map features in `set`, in map order, joined by `separator`.
+pub fn feature_names(map: &CpuMap, set: &FeatureSet, separator: &str) -> String {
+    map.names(set).collect::<Vec<_>>().join(separator)
+}
+
+/// CPU data as the decoder sees it: feature bits, the vendor and the signature.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuSignals {
+    pub features: FeatureSet,
+    pub vendor: Option<VendorId>,
+    pub signature: Signature,
+}
+
+impl CpuSignals {
+    /// Reads raw CPUID data: vendor detection, signature and every feature present.
+    pub fn from_cpuid(map: &CpuMap, data: &CpuidData) -> CpuSignals {
+        CpuSignals {
+            features: map.features_in(data),
+            vendor: map.detect_vendor(data),
+            signature: data.signature(),
+        }
+    }
+}
+
+/// Whether QEMU can run a model, as `query-cpu-definitions` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Usability {
+    Yes,
+    No,
+    Unknown,
+}
+
+impl Usability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Usability::Yes => "yes",
+            Usability::No => "no",
+            Usability::Unknown => "unknown",
+        }
+    }
+}
+
+/// One model the hypervisor supports, with the features that block it (libvirt names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HypervisorModel {
+    pub name: String,
+    pub usable: Usability,
+    pub blockers: Vec<String>,
+    pub deprecated: bool,
+}
+
+impl HypervisorModel {
+    /// A model with nothing known about its usability (a plain allowed name).
+    pub fn named(name: &str) -> Self {
+        HypervisorModel {
+            name: name.to_string(),
+            usable: Usability::Unknown,
+            blockers: Vec::new(),
+            deprecated: false,
+        }
+    }
+}
+
+/// Finds a model in a hypervisor's list by exact name.
+pub fn find_hypervisor_model<'a>(
+    models: &'a [HypervisorModel],
+    name: &str,
+) -> Option<&'a HypervisorModel> {
+    models.iter().find(|m| m.name == name)
+}
+
+/// libvirt's `virCPUDefCopyMigratable`: drops the features marked `migratable='no'`.
+pub fn copy_migratable(map: &CpuMap, def: &CpuDef) -> CpuDef {
+    let mut copy = def.clone();
+    copy.features.retain(|f| {
+        map.feature_id(&f.name)
+            .is_none_or(|id| map.feature(id).migratable)
+    });
+    copy
+}
