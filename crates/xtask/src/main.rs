@@ -1,6 +1,8 @@
 //! Project automation, run as `cargo xtask <command>`: data importers and reports.
 
+mod accel_facts;
 mod import_cpu_map;
+mod probe_qemu;
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +11,10 @@ use anyhow::{bail, Context, Result};
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  import-cpu-map PATH    regenerate data/cpu_map.json from a libvirt cpu_map folder";
+  import-cpu-map PATH    regenerate data/cpu_map.json from a libvirt cpu_map folder
+  probe-qemu BINARY [--chroot DIR] [--out DIR] [--timeout SECONDS]
+                         write data/qemu/<major>.<minor>.json from a real QEMU
+  gen-accel              regenerate data/accel/{kvm,tcg}.json from accel_facts.rs";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -25,6 +30,8 @@ fn main() -> Result<()> {
             println!("wrote {}", output.display());
             Ok(())
         }
+        Some("probe-qemu") => probe_qemu::run(&args[1..], &workspace_root()),
+        Some("gen-accel") => accel_facts::run(&workspace_root()),
         _ => bail!("{USAGE}"),
     }
 }
