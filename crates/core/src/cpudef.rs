@@ -740,6 +740,6 @@ mod tests {
         assert_eq!(xml::line_column(text, err.offset), (4, 3));
         let text = "<cpu match='loose'><model>Penryn</model></cpu>";
         let err = CpuDef::parse(text).expect_err("bad match");
-        assert_eq!(xml::line_column(text, err.offset), (1, 1));
+        assert_eq!(xml::line_column(text, err.offset), (1, 6));
     }
 }

@@ -202,6 +202,6 @@ mod tests {
         let text = "<domain type='xen'>\n</domain>";
         let err = Domain::parse(text).expect_err("xen");
         assert!(err.message.contains("xen"));
-        assert_eq!(xml::line_column(text, err.offset), (1, 1));
+        assert_eq!(xml::line_column(text, err.offset), (1, 9));
     }
 }

@@ -17,8 +17,8 @@ pub enum ErrorClass {
     UnsupportedConfig,
     /// `VIR_ERR_INTERNAL_ERROR`: unknown models and features, impossible data.
     Internal,
-    /// `VIR_ERR_XML_ERROR` and friends: the definition itself is invalid.
-    InvalidDefinition,
+    /// `VIR_ERR_INVALID_ARG`: the caller gave something unusable (no CPUs, no model).
+    InvalidArgument,
 }
 
 /// An error reported by one of libvirt's CPU operations.
@@ -53,8 +53,8 @@ impl CpuError {
         Self::new(ErrorClass::UnsupportedConfig, message)
     }
 
-    pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(ErrorClass::InvalidDefinition, message)
+    pub fn invalid_argument(message: impl Into<String>) -> Self {
+        Self::new(ErrorClass::InvalidArgument, message)
     }
 
     /// libvirt's prefix for this error's class.
@@ -64,7 +64,7 @@ impl CpuError {
             ErrorClass::OperationFailed => "operation failed: ",
             ErrorClass::UnsupportedConfig => "unsupported configuration: ",
             ErrorClass::Internal => "internal error: ",
-            ErrorClass::InvalidDefinition => "",
+            ErrorClass::InvalidArgument => "invalid argument: ",
         }
     }
 }

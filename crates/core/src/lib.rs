@@ -7,9 +7,11 @@
 pub mod cpudef;
 pub mod cpuid;
 pub mod data;
+pub mod dump;
 pub mod domain;
 pub mod error;
 pub mod featureset;
+pub mod host;
 pub mod libvirt;
 pub mod qemu;
 pub mod xml;

@@ -57,6 +57,8 @@ pub struct Element {
     pub text: String,
     /// Byte offset of the `<` that opens the element.
     pub offset: usize,
+    /// Byte offset just past the element's end (its end tag, or `/>`).
+    pub end: usize,
 }
 
 impl Element {
@@ -121,12 +123,14 @@ pub fn parse(text: &str) -> Result<Element, XmlError> {
             }
             Event::Empty(start) => {
                 ensure_single_root(&root, event_start)?;
-                let element = element_from_start(&start, event_start)?;
+                let mut element = element_from_start(&start, event_start)?;
+                element.end = reader.buffer_position() as usize;
                 attach(&mut stack, &mut root, element);
             }
             Event::End(_) => {
                 // quick-xml has already checked that the end name matches.
-                if let Some(element) = stack.pop() {
+                if let Some(mut element) = stack.pop() {
+                    element.end = reader.buffer_position() as usize;
                     attach(&mut stack, &mut root, element);
                 }
             }
@@ -203,10 +207,11 @@ fn element_from_start(start: &BytesStart<'_>, offset: usize) -> Result<Element, 
                 XmlError::new(offset, format!("bad value of attribute `{attr_name}`: {e}"))
             })?
             .into_owned();
+        let attribute_offset = offset + 1 + attribute_position(start.as_ref(), attr.key.as_ref());
         attributes.push(Attribute {
             name: attr_name,
             value,
-            offset,
+            offset: attribute_offset,
         });
     }
     Ok(Element {
@@ -215,7 +220,20 @@ fn element_from_start(start: &BytesStart<'_>, offset: usize) -> Result<Element, 
         children: Vec::new(),
         text: String::new(),
         offset,
+        end: offset,
     })
+}
+
+/// Where attribute `key` starts inside the raw tag `raw` (the bytes after `<`):
+/// the first occurrence preceded by whitespace and followed by `=`.
+fn attribute_position(raw: &[u8], key: &[u8]) -> usize {
+    (1..raw.len())
+        .find(|&i| {
+            raw[i - 1].is_ascii_whitespace()
+                && raw[i..].starts_with(key)
+                && raw[i + key.len()..].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'=')
+        })
+        .unwrap_or(0)
 }
 
 /// Converts a byte offset into a 1-based line and column (in characters).
@@ -244,6 +262,9 @@ mod tests {
         );
         let feature = root.child("feature").expect("feature child");
         assert_eq!(line_column(doc, feature.offset), (4, 3));
+        assert_eq!(&doc[feature.offset..feature.end], "<feature name='vmx'/>");
+        let model = root.child("model").expect("model child");
+        assert_eq!(&doc[model.offset..model.end], "<model>Haswell</model>");
     }
 
     #[test]

@@ -215,7 +215,7 @@ fn judge(
     {
         return Verdict::Worse;
     }
-    let is_preferred = preferred.iter().any(|p| *p == model.name);
+    let is_preferred = preferred.contains(&model.name);
     if is_preferred && preferred.len() == 1 {
         return Verdict::Best;
     }

@@ -5,10 +5,16 @@
 //! feature list ([`features_from_data`]). The operations live in the submodules,
 //! each named after the libvirt API it reproduces.
 
+pub mod baseline;
 pub mod compare;
+#[cfg(test)]
+mod cputestdata;
 pub mod decode;
+pub mod expand;
+pub mod host_model;
 pub mod translate;
 pub mod update;
+pub mod update_live;
 
 use crate::cpudef::{CpuDef, CpuType, Policy};
 use crate::cpuid::{CpuidData, Signature};
