@@ -1,2 +1,147 @@
-//! The `guestcpu` command-line tool.
-fn main() {}
+//! The `guestcpu` command-line tool: libvirt's guest-CPU operations on files.
+//!
+//! This binary is glue: it parses arguments, reads files and standard input,
+//! hands text to `guestcpu-core` and prints what comes back. It knows no CPU
+//! rule. Every failure is one `error:` line on standard error and exit
+//! status 2; `compare` answers "incompatible" with status 1, as `virsh
+//! cpu-compare` does.
+
+mod commands;
+mod input;
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit statuses, documented in `--help`.
+const EXIT_INCOMPATIBLE: u8 = 1;
+const EXIT_ERROR: u8 = 2;
+
+const AFTER_HELP: &str = "\
+Inputs: HOST, GUEST, FILE and DUMP are paths, or `-` for standard input.
+  HOST/DUMP: a libvirt <cpu> (host or guest type, e.g. cputest's x86_64-host.xml)
+             or a host dump: <cpudata> XML, `cpuid -1r`, `kcpuid -r`, QMP replies
+             (JSON), `virsh capabilities`, `virsh domcapabilities`, /proc/cpuinfo.
+  GUEST:     a <cpu> or a whole <domain>.
+
+Exit status: 0 success (compare: identical or superset), 1 compare found the
+CPU incompatible, 2 error (one `error:` line on stderr; bad input is reported
+as `error: PATH:LINE:COLUMN: message`).";
+
+/// libvirt 11.3.0's x86 guest-CPU semantics, offline.
+#[derive(Debug, Parser)]
+#[command(name = "guestcpu", version, after_help = AFTER_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the host CPU libvirt reports for a dump (like cputest's
+    /// x86_64-cpuid-NAME-host.xml).
+    Decode {
+        /// A host dump or <cpu>.
+        dump: String,
+    },
+    /// Print the host-model guest CPU: as cputest's -guest.xml from a raw dump,
+    /// as its -json.xml from QMP replies.
+    HostModel {
+        /// A host dump or <cpu>.
+        dump: String,
+    },
+    /// Compare a guest CPU with a host (virsh cpu-compare): prints `identical`,
+    /// `superset` or `incompatible: REASON`.
+    #[command(after_help = "Exit status: 0 identical or superset, 1 incompatible, 2 error.")]
+    Compare {
+        host: String,
+        guest: String,
+        /// Print {"result": "...", "reason": "..."} instead (reason is null
+        /// unless incompatible).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Update a guest CPU against a host as cputest's DO_TEST_UPDATE does (the
+    /// host's migratable copy; removed features become policy disable).
+    Update { host: String, guest: String },
+    /// The CPU handed to the hypervisor (cputest's DO_TEST_GUESTCPU): compare
+    /// must pass, the guest is updated against the full host, then translated
+    /// to a supported model.
+    GuestCpu {
+        host: String,
+        guest: String,
+        /// The CPU models the hypervisor supports, comma-separated (default: all).
+        #[arg(long, value_delimiter = ',')]
+        models: Option<Vec<String>>,
+    },
+    /// The baseline CPU of several CPUs (virsh cpu-baseline).
+    Baseline {
+        /// <cpuTest> or multi-<cpu> files, single <cpu> files, or dumps (each
+        /// dump contributes its host CPU).
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// Spell out the model's features, sorted by name.
+        #[arg(long)]
+        expand_features: bool,
+        /// Leave out features that block migration.
+        #[arg(long)]
+        migratable: bool,
+    },
+    /// Does the host CPU have a feature? Prints `yes` or `no`.
+    HasFeature { host: String, name: String },
+    /// Record what QEMU did to a started guest's CPU (virCPUUpdateLive) and
+    /// print the live definition.
+    UpdateLive {
+        guest: String,
+        /// CPUID data of the features QEMU enabled (<cpudata> XML or any dump).
+        #[arg(long)]
+        enabled: String,
+        /// CPUID data of the features QEMU filtered out.
+        #[arg(long)]
+        disabled: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) if !error.use_stderr() => {
+            // --help and --version.
+            let _ = error.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            // clap's first paragraph says what is wrong; the usage after it
+            // is left to `--help`.
+            let rendered = error.to_string();
+            let paragraph: Vec<&str> = rendered
+                .lines()
+                .take_while(|line| !line.trim().is_empty())
+                .collect();
+            let message = paragraph.join(" ");
+            return fail(message.strip_prefix("error: ").unwrap_or(&message));
+        }
+    };
+    match commands::run(cli.command) {
+        Ok(outcome) => {
+            let mut stdout = std::io::stdout().lock();
+            if stdout.write_all(outcome.output.as_bytes()).is_err() || stdout.flush().is_err() {
+                return fail("cannot write to standard output");
+            }
+            if outcome.incompatible {
+                ExitCode::from(EXIT_INCOMPATIBLE)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(error) => fail(&format!("{error:#}")),
+    }
+}
+
+/// Prints one `error:` line and returns the error status.
+fn fail(message: &str) -> ExitCode {
+    let one_line = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    eprintln!("error: {one_line}");
+    ExitCode::from(EXIT_ERROR)
+}

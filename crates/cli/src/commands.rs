@@ -1,0 +1,178 @@
+//! One function per verb: read the inputs, call the engine, render the answer.
+//!
+//! Output is built as a string and printed by `main`, so that a failure halfway
+//! never leaves half an answer on standard output.
+
+use anyhow::anyhow;
+use guestcpu_core::host::{parse_cpu_list, parse_host, CpuListError, HostInput};
+use guestcpu_core::libvirt::baseline::baseline;
+use guestcpu_core::libvirt::compare::{compare, has_feature, CompareResult};
+use guestcpu_core::libvirt::expand::expand_features;
+use guestcpu_core::libvirt::translate::translate;
+use guestcpu_core::libvirt::update::update;
+use guestcpu_core::libvirt::update_live::update_live;
+use guestcpu_core::libvirt::{copy_migratable, HypervisorModel};
+use guestcpu_core::{CpuDef, CpuMap, Policy};
+
+use crate::input::{Input, InputReader};
+use crate::Command;
+
+/// What a command prints, and whether it found the CPU incompatible.
+pub struct Outcome {
+    pub output: String,
+    pub incompatible: bool,
+}
+
+impl Outcome {
+    fn print(output: String) -> Self {
+        Outcome {
+            output,
+            incompatible: false,
+        }
+    }
+}
+
+/// Runs one verb.
+pub fn run(command: Command) -> anyhow::Result<Outcome> {
+    let map = CpuMap::embedded();
+    let mut reader = InputReader::default();
+    match command {
+        Command::Decode { dump } => {
+            let input = reader.read(&dump)?;
+            let host = read_host(map, &input)?;
+            let cpu = host.host_cpu().map_err(|e| input.error(e))?;
+            Ok(Outcome::print(cpu.to_xml()))
+        }
+        Command::HostModel { dump } => {
+            let input = reader.read(&dump)?;
+            let host = read_host(map, &input)?;
+            let cpu = host.host_model().map_err(|e| input.error(e))?;
+            Ok(Outcome::print(cpu.to_xml()))
+        }
+        Command::Compare { host, guest, json } => {
+            let (host, guest) = read_host_and_guest(map, &mut reader, &host, &guest)?;
+            let verdict = compare(map, Some(&host), &guest, false)?;
+            Ok(render_verdict(&verdict, json))
+        }
+        Command::Update { host, guest } => {
+            let (host, mut guest) = read_host_and_guest(map, &mut reader, &host, &guest)?;
+            let migratable_host = copy_migratable(map, &host);
+            update(map, &mut guest, Some(&migratable_host), Policy::Disable)?;
+            Ok(Outcome::print(guest.to_xml()))
+        }
+        Command::GuestCpu {
+            host,
+            guest,
+            models,
+        } => {
+            let (host, mut guest) = read_host_and_guest(map, &mut reader, &host, &guest)?;
+            if let CompareResult::Incompatible(reason) = compare(map, Some(&host), &guest, false)? {
+                return Err(anyhow!("the CPU is incompatible with host CPU: {reason}"));
+            }
+            update(map, &mut guest, Some(&host), Policy::Disable)?;
+            if let Some(models) = models {
+                let allowed: Vec<HypervisorModel> = models
+                    .iter()
+                    .map(|name| HypervisorModel::named(name.trim()))
+                    .collect();
+                translate(map, &mut guest, &allowed)?;
+            }
+            Ok(Outcome::print(guest.to_xml()))
+        }
+        Command::Baseline {
+            files,
+            expand_features: expand,
+            migratable,
+        } => {
+            let mut cpus = Vec::new();
+            for file in &files {
+                let input = reader.read(file)?;
+                match parse_cpu_list(map, &input.text) {
+                    Ok(found) => cpus.extend(found),
+                    Err(CpuListError::Input(error)) => {
+                        return Err(input.error_at(error.offset, &error.message))
+                    }
+                    Err(CpuListError::Cpu(error)) => return Err(input.error(error)),
+                }
+            }
+            let mut cpu = baseline(map, &cpus, None, None, migratable)?;
+            if expand {
+                expand_features(map, &mut cpu)?;
+            }
+            Ok(Outcome::print(cpu.to_xml()))
+        }
+        Command::HasFeature { host, name } => {
+            let input = reader.read(&host)?;
+            let host = read_host(map, &input)?
+                .host_cpu()
+                .map_err(|e| input.error(e))?;
+            let answer = if has_feature(map, &host, &name)? {
+                "yes"
+            } else {
+                "no"
+            };
+            Ok(Outcome::print(format!("{answer}\n")))
+        }
+        Command::UpdateLive {
+            guest,
+            enabled,
+            disabled,
+        } => {
+            let guest_input = reader.read(&guest)?;
+            let mut cpu = read_guest(&guest_input)?;
+            let enabled_input = reader.read(&enabled)?;
+            let enabled = read_host(map, &enabled_input)?.cpuid_features();
+            let disabled_input = reader.read(&disabled)?;
+            let disabled = read_host(map, &disabled_input)?.cpuid_features();
+            let updated = update_live(map, &mut cpu, &enabled, &disabled)?;
+            updated.apply_driver_check(&mut cpu);
+            Ok(Outcome::print(cpu.to_xml()))
+        }
+    }
+}
+
+fn read_host<'m>(map: &'m CpuMap, input: &Input) -> anyhow::Result<HostInput<'m>> {
+    parse_host(map, &input.text).map_err(|error| input.error_at(error.offset, &error.message))
+}
+
+fn read_guest(input: &Input) -> anyhow::Result<CpuDef> {
+    CpuDef::parse(&input.text).map_err(|error| input.error_at(error.offset, &error.message))
+}
+
+/// The host CPU of `host_path` and the guest CPU of `guest_path`.
+fn read_host_and_guest(
+    map: &CpuMap,
+    reader: &mut InputReader,
+    host_path: &str,
+    guest_path: &str,
+) -> anyhow::Result<(CpuDef, CpuDef)> {
+    let host_input = reader.read(host_path)?;
+    let host = read_host(map, &host_input)?
+        .host_cpu()
+        .map_err(|e| host_input.error(e))?;
+    let guest_input = reader.read(guest_path)?;
+    let guest = read_guest(&guest_input)?;
+    Ok((host, guest))
+}
+
+fn render_verdict(verdict: &CompareResult, json: bool) -> Outcome {
+    let reason = match verdict {
+        CompareResult::Incompatible(reason) => Some(reason.as_str()),
+        CompareResult::Identical | CompareResult::Superset => None,
+    };
+    let output = if json {
+        // Written by hand to keep `result` first, as documented.
+        let result = serde_json::Value::from(verdict.as_str());
+        let reason = reason.map_or(serde_json::Value::Null, serde_json::Value::from);
+        format!("{{\"result\": {result}, \"reason\": {reason}}}\n")
+    } else {
+        match reason {
+            Some(reason) => format!("{}: {reason}\n", verdict.as_str()),
+            None => format!("{}\n", verdict.as_str()),
+        }
+    };
+    Outcome {
+        output,
+        incompatible: reason.is_some(),
+    }
+}

@@ -1,0 +1,383 @@
+//! The `guestcpu` binary, run on fixtures the project made itself
+//! (`tests/fixtures/`, each file's first comment or name says what it is).
+//!
+//! One test per verb checks the whole output; the error tests check the exact
+//! `error:` line, its `PATH:LINE:COLUMN` position and exit status 2.
+
+mod util;
+
+use util::{assert_text, fixture, guestcpu, scratch_file};
+
+#[test]
+fn decode_prints_the_host_cpu_of_a_cpudata_dump() {
+    let output = guestcpu(&["decode", &fixture("cpudata-penryn.xml")]).succeeds();
+    assert_text(
+        &output,
+        "<cpu>
+  <arch>x86_64</arch>
+  <model>Penryn-v1</model>
+  <vendor>Intel</vendor>
+  <signature family='6' model='23' stepping='6'/>
+  <feature name='monitor'/>
+  <feature name='vmx'/>
+  <feature name='vme'/>
+  <feature name='ds'/>
+  <feature name='acpi'/>
+  <feature name='ss'/>
+</cpu>
+",
+    );
+}
+
+#[test]
+fn decode_of_a_cpu_definition_is_the_definition() {
+    let output = guestcpu(&["decode", "-"])
+        .stdin(std::fs::read(fixture("host-penryn.xml")).expect("fixture"))
+        .succeeds();
+    assert_text(
+        &output,
+        &std::fs::read_to_string(fixture("host-penryn.xml"))
+            .expect("fixture")
+            .replace(
+                "sockets='1' cores='2'",
+                "sockets='1' dies='1' clusters='1' cores='2'",
+            ),
+    );
+}
+
+#[test]
+fn host_model_of_a_raw_dump_is_the_guest_decode() {
+    let output = guestcpu(&["host-model", &fixture("cpudata-penryn.xml")]).succeeds();
+    assert_text(
+        &output,
+        "<cpu mode='custom' match='exact'>
+  <model fallback='forbid'>Penryn</model>
+  <vendor>Intel</vendor>
+  <feature policy='require' name='monitor'/>
+  <feature policy='require' name='vmx'/>
+  <feature policy='require' name='vme'/>
+  <feature policy='require' name='ds'/>
+  <feature policy='require' name='acpi'/>
+  <feature policy='require' name='ss'/>
+</cpu>
+",
+    );
+}
+
+#[test]
+fn host_model_of_qmp_replies_follows_qemu() {
+    let output = guestcpu(&["host-model", &fixture("qmp-replies.json")]).succeeds();
+    assert_text(
+        &output,
+        "<cpu mode='custom' match='exact'>
+  <model fallback='forbid'>Penryn</model>
+  <vendor>Intel</vendor>
+  <feature policy='require' name='vmx'/>
+  <feature policy='require' name='hypervisor'/>
+  <feature policy='require' name='vme'/>
+</cpu>
+",
+    );
+}
+
+#[test]
+fn compare_answers_like_virsh_cpu_compare() {
+    let host = fixture("host-penryn.xml");
+    let output = guestcpu(&["compare", &host, &fixture("guest-optional.xml")]).succeeds();
+    assert_text(&output, "superset\n");
+    let output = guestcpu(&["compare", &host, &fixture("guest-nehalem.xml")]).exits_with(1);
+    assert_text(
+        &output,
+        "incompatible: Host CPU does not provide required features: sse4.2, popcnt\n",
+    );
+    let output = guestcpu(&["compare", &host, &fixture("guest-strict.xml")]).exits_with(1);
+    assert_text(
+        &output,
+        "incompatible: Host CPU does not strictly match guest CPU: Extra features: monitor, vmx, invtsc\n",
+    );
+}
+
+#[test]
+fn compare_json_keeps_result_first() {
+    let host = fixture("host-penryn.xml");
+    let output =
+        guestcpu(&["compare", "--json", &host, &fixture("guest-nehalem.xml")]).exits_with(1);
+    assert_text(
+        &output,
+        "{\"result\": \"incompatible\", \"reason\": \"Host CPU does not provide required features: sse4.2, popcnt\"}\n",
+    );
+    let output = guestcpu(&["compare", &host, "--json", &fixture("guest-optional.xml")]).succeeds();
+    assert_text(&output, "{\"result\": \"superset\", \"reason\": null}\n");
+}
+
+#[test]
+fn compare_reads_a_guest_from_a_whole_domain() {
+    let output = guestcpu(&[
+        "compare",
+        &fixture("host-penryn.xml"),
+        &fixture("guest-penryn-minimum.xml"),
+    ])
+    .succeeds();
+    assert_text(&output, "superset\n");
+}
+
+#[test]
+fn update_turns_minimum_into_the_migratable_host() {
+    let output = guestcpu(&[
+        "update",
+        &fixture("host-penryn.xml"),
+        &fixture("guest-penryn-minimum.xml"),
+    ])
+    .succeeds();
+    // invtsc is gone: the update uses the host's migratable copy.
+    assert_text(
+        &output,
+        "<cpu mode='custom' match='exact'>
+  <model fallback='allow'>Penryn</model>
+  <feature policy='require' name='vmx'/>
+  <feature policy='disable' name='monitor'/>
+</cpu>
+",
+    );
+}
+
+#[test]
+fn guest_cpu_resolves_optional_features_and_translates() {
+    let host = fixture("host-penryn.xml");
+    let guest = fixture("guest-optional.xml");
+    let output = guestcpu(&["guest-cpu", &host, &guest]).succeeds();
+    assert_text(
+        &output,
+        "<cpu mode='custom' match='exact'>
+  <model fallback='allow'>Penryn</model>
+  <feature policy='require' name='vmx'/>
+  <feature policy='disable' name='sse4.2'/>
+  <feature policy='forbid' name='svm'/>
+</cpu>
+",
+    );
+    let output = guestcpu(&["guest-cpu", &host, &guest, "--models", "core2duo,qemu64"]).succeeds();
+    assert_text(
+        &output,
+        "<cpu mode='custom' match='exact'>
+  <model fallback='allow'>qemu64</model>
+  <feature policy='require' name='vmx'/>
+  <feature policy='require' name='ssse3'/>
+  <feature policy='require' name='sse4.1'/>
+  <feature policy='require' name='lahf_lm'/>
+  <feature policy='forbid' name='svm'/>
+  <feature policy='disable' name='sse4.2'/>
+</cpu>
+",
+    );
+}
+
+#[test]
+fn guest_cpu_refuses_what_compare_refuses() {
+    guestcpu(&[
+        "guest-cpu",
+        &fixture("host-penryn.xml"),
+        &fixture("guest-nehalem.xml"),
+    ])
+    .fails_with(
+        "error: the CPU is incompatible with host CPU: Host CPU does not provide required features: sse4.2, popcnt",
+    );
+    guestcpu(&[
+        "guest-cpu",
+        &fixture("host-penryn.xml"),
+        "-",
+        "--models",
+        "qemu64",
+    ])
+    .stdin("<cpu><model fallback='forbid'>Penryn</model></cpu>")
+    .fails_with(
+        "error: unsupported configuration: CPU model Penryn is not supported by hypervisor",
+    );
+}
+
+#[test]
+fn baseline_of_a_cpu_test_file() {
+    let output = guestcpu(&["baseline", &fixture("baseline-two.xml")]).succeeds();
+    assert_text(
+        &output,
+        "<cpu mode='custom' match='exact'>
+  <model fallback='allow'>Nehalem</model>
+  <vendor>Intel</vendor>
+  <feature policy='require' name='vmx'/>
+  <feature policy='require' name='invtsc'/>
+</cpu>
+",
+    );
+    let output = guestcpu(&[
+        "baseline",
+        "--migratable",
+        "--expand-features",
+        &fixture("baseline-two.xml"),
+    ])
+    .succeeds();
+    assert!(
+        output.starts_with(
+            "<cpu mode='custom' match='exact'>
+  <model fallback='allow'>Nehalem</model>
+  <vendor>Intel</vendor>
+  <feature policy='require' name='apic'/>
+"
+        ),
+        "{output}"
+    );
+    assert!(output.contains("name='vmx'"), "{output}");
+    assert!(!output.contains("invtsc"), "{output}");
+}
+
+#[test]
+fn baseline_mixes_cpu_files_and_dumps() {
+    let output = guestcpu(&[
+        "baseline",
+        &fixture("host-penryn.xml"),
+        &fixture("cpudata-penryn.xml"),
+    ])
+    .succeeds();
+    assert_text(
+        &output,
+        "<cpu mode='custom' match='exact'>
+  <model fallback='allow'>Penryn</model>
+  <vendor>Intel</vendor>
+  <feature policy='require' name='monitor'/>
+  <feature policy='require' name='vmx'/>
+</cpu>
+",
+    );
+}
+
+#[test]
+fn baseline_reports_libvirts_error() {
+    guestcpu(&["baseline", "-"])
+        .stdin(
+            "<cpuTest>
+  <cpu><arch>x86_64</arch><model>Penryn</model><vendor>Intel</vendor></cpu>
+  <cpu><arch>x86_64</arch><model>Opteron_G3</model><vendor>AMD</vendor></cpu>
+</cpuTest>",
+        )
+        .fails_with("error: operation failed: CPU vendors do not match");
+}
+
+#[test]
+fn has_feature_answers_yes_or_no() {
+    let host = fixture("host-penryn.xml");
+    assert_text(
+        &guestcpu(&["has-feature", &host, "sse4.1"]).succeeds(),
+        "yes\n",
+    );
+    assert_text(
+        &guestcpu(&["has-feature", &host, "vmx"]).succeeds(),
+        "yes\n",
+    );
+    assert_text(&guestcpu(&["has-feature", &host, "avx"]).succeeds(), "no\n");
+    guestcpu(&["has-feature", &host, "foo"])
+        .fails_with("error: internal error: unknown CPU feature foo");
+}
+
+#[test]
+fn update_live_records_what_qemu_did() {
+    let output = guestcpu(&[
+        "update-live",
+        &fixture("guest-live.xml"),
+        "--enabled",
+        &fixture("live-enabled.xml"),
+        "--disabled",
+        &fixture("live-disabled.xml"),
+    ])
+    .succeeds();
+    assert_text(
+        &output,
+        "<cpu mode='custom' match='exact' check='full'>
+  <model fallback='forbid'>Penryn</model>
+  <feature policy='disable' name='monitor'/>
+  <feature policy='require' name='vmx'/>
+  <feature policy='require' name='vme'/>
+  <feature policy='require' name='ss'/>
+</cpu>
+",
+    );
+}
+
+#[test]
+fn malformed_xml_is_reported_at_its_position() {
+    guestcpu(&["compare", &fixture("host-penryn.xml"), "-"])
+        .stdin("<cpu>\n  <model>x</modl>\n</cpu>")
+        .fails_with(
+            "error: <stdin>:2:11: malformed XML: ill-formed document: expected `</model>`, but `</modl>` was found",
+        );
+    let truncated = scratch_file("truncated.xml", b"<cpu>\n  <model>Penryn</model>\n");
+    guestcpu(&["decode", &truncated]).fails_with(&format!(
+        "error: {truncated}:3:1: expected `</cpu>`, found end of input"
+    ));
+}
+
+#[test]
+fn invalid_cpu_definitions_are_reported_at_the_element() {
+    guestcpu(&["compare", &fixture("host-penryn.xml"), "-"])
+        .stdin("\n<cpu>\n  <feature name='vmx'/>\n</cpu>\n")
+        .fails_with("error: <stdin>:2:1: Non-empty feature list specified without CPU model");
+}
+
+#[test]
+fn unrecognised_dumps_list_the_accepted_formats() {
+    guestcpu(&["decode", "-"]).stdin("\nhello\nworld\n").fails_with(
+        "error: <stdin>:2:1: unrecognised host input; expected one of: `cpuid -1r` or `cpuid -r`, `kcpuid -r`, libvirt `<cpudata>` XML, QMP replies of `query-cpu-model-expansion` (JSON), `virsh capabilities`, `virsh domcapabilities`, `/proc/cpuinfo`",
+    );
+    guestcpu(&["decode", "-"])
+        .stdin("<cpudata arch='x86'>\n  <cpuid eax_in='0x1' ecx_in='0x00' eax='zz'/>\n</cpudata>")
+        .fails_with(
+            "error: <stdin>:2:37: attribute `eax`: expected a number like `0x1f` or `31`, found `zz`",
+        );
+}
+
+#[test]
+fn invalid_utf8_is_reported_where_it_starts() {
+    let path = scratch_file(
+        "latin1.xml",
+        b"<cpu>\n  <model>Penryn\xff</model>\n</cpu>\n",
+    );
+    guestcpu(&["decode", &path])
+        .fails_with(&format!("error: {path}:2:16: the input is not valid UTF-8"));
+}
+
+#[test]
+fn oversized_inputs_are_refused() {
+    let path = scratch_file("huge.txt", &vec![b' '; 16 * 1024 * 1024 + 1]);
+    guestcpu(&["decode", &path]).fails_with(&format!(
+        "error: {path}: the input is larger than 16 MiB; larger inputs are refused"
+    ));
+}
+
+#[test]
+fn unreadable_files_and_stdin_twice_are_errors() {
+    guestcpu(&["decode", "/nonexistent/guestcpu-host.xml"]).fails_with(
+        "error: /nonexistent/guestcpu-host.xml: cannot read: No such file or directory (os error 2)",
+    );
+    guestcpu(&["compare", "-", "-"])
+        .stdin(std::fs::read(fixture("host-penryn.xml")).expect("fixture"))
+        .fails_with("error: `-` (standard input) can be given only once");
+}
+
+#[test]
+fn engine_errors_are_one_line() {
+    guestcpu(&["compare", &fixture("host-penryn.xml"), "-"])
+        .stdin("<cpu><model>Bogus</model></cpu>")
+        .fails_with("error: internal error: Unknown CPU model Bogus");
+}
+
+#[test]
+fn usage_errors_are_one_line_with_status_2() {
+    guestcpu(&["compare", &fixture("host-penryn.xml")])
+        .fails_with("error: the following required arguments were not provided: <GUEST>");
+    guestcpu(&["frobnicate"]).fails_with("error: unrecognized subcommand 'frobnicate'");
+}
+
+#[test]
+fn help_documents_the_exit_statuses() {
+    let output = guestcpu(&["--help"]).succeeds();
+    assert!(output.contains("Exit status: 0 success"), "{output}");
+    assert!(output.contains("1 compare found the"), "{output}");
+}

@@ -1,0 +1,6 @@
+//! guestcpu-core's integration tests, compiled into one binary.
+//!
+//! Each module is one family of tests over the public API only; see the module
+//! comments for what each exercises.
+
+mod cputest;
