@@ -108,12 +108,18 @@ impl Domain {
             Some(attr) => Accelerator::parse(&attr.value).ok_or_else(|| {
                 XmlError::new(
                     attr.offset,
-                    format!("unsupported domain type '{}': expected `kvm` or `qemu`", attr.value),
+                    format!(
+                        "unsupported domain type '{}': expected `kvm` or `qemu`",
+                        attr.value
+                    ),
                 )
             })?,
         };
         let os_type = root.child("os").and_then(|os| os.child("type"));
-        let arch = os_type.and_then(|t| t.attr("arch")).unwrap_or("x86_64").to_string();
+        let arch = os_type
+            .and_then(|t| t.attr("arch"))
+            .unwrap_or("x86_64")
+            .to_string();
         let machine = os_type.and_then(|t| t.attr("machine")).map(str::to_string);
         let cpu_element = root.child("cpu");
         let cpu = match cpu_element {
@@ -135,8 +141,12 @@ impl Domain {
         let machine = self.machine.as_deref()?;
         let version = machine.rsplit('-').next()?;
         let mut parts = version.split('.');
-        let major = parts.next().filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))?;
-        let minor = parts.next().filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))?;
+        let major = parts
+            .next()
+            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))?;
+        let minor = parts
+            .next()
+            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))?;
         Some(format!("{major}.{minor}"))
     }
 }
@@ -150,7 +160,9 @@ fn cpu_flags(root: &Element) -> CpuFlags {
             match timer.attr("name") {
                 Some("kvmclock") => flags.kvmclock = present,
                 Some("hypervclock") => flags.hypervclock = present == Some(true),
-                Some("tsc") => flags.tsc_frequency = timer.attr("frequency").and_then(|f| f.parse().ok()),
+                Some("tsc") => {
+                    flags.tsc_frequency = timer.attr("frequency").and_then(|f| f.parse().ok())
+                }
                 _ => {}
             }
         }
@@ -158,14 +170,23 @@ fn cpu_flags(root: &Element) -> CpuFlags {
     let Some(features) = root.child("features") else {
         return flags;
     };
-    flags.apic_eoi = features.child("apic").and_then(|a| a.attr("eoi")).map(|e| e == "on");
+    flags.apic_eoi = features
+        .child("apic")
+        .and_then(|a| a.attr("eoi"))
+        .map(|e| e == "on");
     flags.pvspinlock = features.child("pvspinlock").and_then(state_on);
     flags.pmu = features.child("pmu").and_then(state_on);
     if let Some(hyperv) = features.child("hyperv") {
         flags.hyperv_passthrough = hyperv.attr("mode") == Some("passthrough");
         for feature in hyperv.children.iter().filter(|f| state_on(f) == Some(true)) {
-            let value = feature.attr("retries").or_else(|| feature.attr("value")).map(str::to_string);
-            flags.hyperv.push(HypervFeature { name: feature.name.clone(), value });
+            let value = feature
+                .attr("retries")
+                .or_else(|| feature.attr("value"))
+                .map(str::to_string);
+            flags.hyperv.push(HypervFeature {
+                name: feature.name.clone(),
+                value,
+            });
         }
     }
     if let Some(kvm) = features.child("kvm") {

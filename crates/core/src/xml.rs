@@ -231,7 +231,10 @@ fn attribute_position(raw: &[u8], key: &[u8]) -> usize {
         .find(|&i| {
             raw[i - 1].is_ascii_whitespace()
                 && raw[i..].starts_with(key)
-                && raw[i + key.len()..].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'=')
+                && raw[i + key.len()..]
+                    .iter()
+                    .find(|b| !b.is_ascii_whitespace())
+                    == Some(&b'=')
         })
         .unwrap_or(0)
 }

@@ -339,6 +339,14 @@ pub const KVM_RULES: &[Rule] = &[
         condition: "KVM sets the Intel and the AMD spelling of each speculation control from the host kernel's view (X86_FEATURE_IBPB/IBRS/STIBP/SSBD), whichever vendor's bit the host has",
         source: "linux arch/x86/kvm/cpuid.c kvm_set_cpu_caps",
     },
+    Rule {
+        kind: HostDerived,
+        features: &["umip"],
+        requires: &[],
+        requires_any: &["umip", "vmx"],
+        condition: "passed from the host, and emulated on Intel hosts whose VMX can exit on descriptor-table instructions (every VMX host with unrestricted guest)",
+        source: "linux arch/x86/kvm/vmx/vmx.c vmx_set_cpu_caps (vmx_umip_emulated)",
+    },
     conditional(
         HostDerived,
         &["amd-no-ssb"],

@@ -1,6 +1,7 @@
 //! Project automation, run as `cargo xtask <command>`: data importers and reports.
 
 mod accel_facts;
+mod fidelity;
 mod import_cpu_map;
 mod probe_qemu;
 
@@ -14,7 +15,8 @@ commands:
   import-cpu-map PATH    regenerate data/cpu_map.json from a libvirt cpu_map folder
   probe-qemu BINARY [--chroot DIR] [--out DIR] [--timeout SECONDS]
                          write data/qemu/<major>.<minor>.json from a real QEMU
-  gen-accel              regenerate data/accel/{kvm,tcg}.json from accel_facts.rs";
+  gen-accel              regenerate data/accel/{kvm,tcg}.json from accel_facts.rs
+  fidelity [CPUTESTDATA] score predicted model blockers against QEMU's answers";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -32,6 +34,7 @@ fn main() -> Result<()> {
         }
         Some("probe-qemu") => probe_qemu::run(&args[1..], &workspace_root()),
         Some("gen-accel") => accel_facts::run(&workspace_root()),
+        Some("fidelity") => fidelity::run(&args[1..], &workspace_root()),
         _ => bail!("{USAGE}"),
     }
 }

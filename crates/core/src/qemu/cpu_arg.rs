@@ -27,7 +27,11 @@ pub fn cpu_arg(cpu: &CpuDef, flags: &CpuFlags, context: &CpuArgContext<'_>) -> O
     let mut arg = String::new();
     match cpu.mode {
         CpuMode::HostPassthrough | CpuMode::Maximum => {
-            arg.push_str(if cpu.mode == CpuMode::Maximum { "max" } else { "host" });
+            arg.push_str(if cpu.mode == CpuMode::Maximum {
+                "max"
+            } else {
+                "host"
+            });
             if let (true, Some(migratable)) = (context.supports_migratable, cpu.migratable) {
                 let _ = write!(arg, ",migratable={}", on_off(migratable));
             }
@@ -49,7 +53,10 @@ pub fn cpu_arg(cpu: &CpuDef, flags: &CpuFlags, context: &CpuArgContext<'_>) -> O
                 let _ = write!(arg, ",{qemu_name}=on");
             }
             Policy::Disable | Policy::Forbid => {
-                if context.known_features.is_none_or(|known| known.contains(qemu_name)) {
+                if context
+                    .known_features
+                    .is_none_or(|known| known.contains(qemu_name))
+                {
                     let _ = write!(arg, ",{qemu_name}=off");
                 }
             }
@@ -123,7 +130,9 @@ fn flags_text(cpu: &CpuDef, flags: &CpuFlags) -> String {
         match (cache.mode.as_str(), cache.level) {
             ("passthrough", _) => text.push_str(",host-cache-info=on,l3-cache=off"),
             ("emulate", _) => text.push_str(",l3-cache=on,host-cache-info=off"),
-            ("disable", _) if cpu.mode.is_passthrough() => text.push_str(",host-cache-info=off,l3-cache=off"),
+            ("disable", _) if cpu.mode.is_passthrough() => {
+                text.push_str(",host-cache-info=off,l3-cache=off")
+            }
             ("disable", _) => text.push_str(",l3-cache=off"),
             _ => {}
         }
@@ -158,7 +167,9 @@ fn on_off(value: bool) -> &'static str {
 
 /// Quotes an argument for a shell the way libvirt's test files show it.
 pub fn shell_quote(arg: &str) -> String {
-    let safe = arg.bytes().all(|b| b.is_ascii_alphanumeric() || b",._-=+/:@".contains(&b));
+    let safe = arg
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b",._-=+/:@".contains(&b));
     if safe {
         arg.to_string()
     } else {

@@ -1,0 +1,620 @@
+//! What an accelerator (KVM or TCG) can give a guest on a given host, and why
+//! it cannot give the rest.
+//!
+//! The facts come from `data/accel/{kvm,tcg}.json` (written by `cargo xtask
+//! gen-accel`, embedded here). Names there are QEMU's; a name ending in `*`
+//! stands for every feature with that prefix. How a feature's availability is
+//! decided, first matching rule wins:
+//!
+//! * **TCG**: the host does not matter. The fixed `supported` set (QEMU 10.0's
+//!   TCG masks) minus everything the probed QEMU version reported TCG could
+//!   not give any of its models (older QEMUs support less, e.g. `x2apic` is
+//!   missing in 7.2).
+//! * **KVM, raw host CPUID**: `never` features are never there; for a
+//!   `requires_nested` feature the host must have it and its `requires`
+//!   (nested virtualisation itself is assumed on, the kernel default);
+//!   `emulated` features always are; `host_conditional` features need the host
+//!   bit and their `requires` host features; `host_derived` features need any
+//!   of `requires_any` on the host; `msr` features need the bit in the host's
+//!   feature MSR (for `vmx-*`: assumed present when the dump has no VMX MSRs
+//!   and the host has `vmx`); everything else is passed through from the host.
+//! * **KVM, QEMU's own `host` expansion**: its `true` properties are what KVM
+//!   supports, plus the `emulated` features whose rule has no condition (the
+//!   `host` model may show `topoext` off, yet QEMU gives it to named models);
+//!   otherwise the facts only explain why a feature is missing.
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+use super::definitions::QemuVersion;
+use crate::cpuid::{CpuidData, DataKey, Signature};
+use crate::data::{libvirt_to_qemu, CpuMap, FeatureId, VendorId};
+use crate::domain::Accelerator;
+use crate::dump::{HostDump, QemuExpansion, QemuPropValue};
+use crate::featureset::FeatureSet;
+
+const EMBEDDED_KVM: &str = include_str!("../../../../data/accel/kvm.json");
+const EMBEDDED_TCG: &str = include_str!("../../../../data/accel/tcg.json");
+
+/// What a rule of the accelerator facts says about its features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleKind {
+    Emulated,
+    Never,
+    HostConditional,
+    HostDerived,
+    RequiresNested,
+    RequiresGuestFeature,
+    Unmigratable,
+    DefaultOn,
+    DefaultOff,
+    Supported,
+    Msr,
+}
+
+/// A set of QEMU feature names resolved against libvirt's map, keeping the
+/// original names (and `*` patterns) for QEMU-only features.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeaturePattern {
+    /// The map features the names stand for.
+    pub features: FeatureSet,
+    names: Vec<String>,
+}
+
+impl FeaturePattern {
+    fn resolve(map: &CpuMap, names: &[String]) -> Self {
+        let mut features = FeatureSet::new();
+        for (index, feature) in map.features().iter().enumerate() {
+            let qemu_name = libvirt_to_qemu(&feature.name);
+            let matches = |pattern: &String| match pattern.strip_suffix('*') {
+                Some(prefix) => qemu_name.starts_with(prefix),
+                None => {
+                    pattern == qemu_name
+                        || pattern == &feature.name
+                        || feature.qemu_aliases.iter().any(|a| a == pattern)
+                }
+            };
+            if names.iter().any(matches) {
+                if let Some(id) = map.feature_id(&feature.name) {
+                    debug_assert_eq!(id.index(), index);
+                    features.insert(id);
+                }
+            }
+        }
+        FeaturePattern {
+            features,
+            names: names.to_vec(),
+        }
+    }
+
+    /// Whether a QEMU-only name is covered by the patterns.
+    pub fn matches_qemu_name(&self, qemu_name: &str) -> bool {
+        self.names
+            .iter()
+            .any(|pattern| match pattern.strip_suffix('*') {
+                Some(prefix) => qemu_name.starts_with(prefix),
+                None => pattern == qemu_name,
+            })
+    }
+}
+
+/// One fact about an accelerator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccelRule {
+    pub kind: RuleKind,
+    pub features: FeaturePattern,
+    /// Features that must be present as well (on the host, or in the guest
+    /// for [`RuleKind::RequiresGuestFeature`]).
+    pub requires: FeatureSet,
+    /// For [`RuleKind::HostDerived`]: any one of these on the host suffices.
+    pub requires_any: FeatureSet,
+    pub condition: String,
+    /// The kernel or QEMU source the fact was read from.
+    pub source: String,
+}
+
+/// Everything known about one accelerator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccelFacts {
+    pub accel: Accelerator,
+    /// Set on in every built-in model before the user's flags.
+    pub default_on: FeatureSet,
+    /// Set off in every built-in model before the user's flags.
+    pub default_off: FeatureSet,
+    pub emulated: FeaturePattern,
+    pub never: FeaturePattern,
+    /// Whether a feature must be in the host CPU (KVM) or not (TCG).
+    pub passthrough_requires_host: bool,
+    /// TCG: the complete set it can provide (QEMU 10.0).
+    pub supported: FeaturePattern,
+    pub rules: Vec<AccelRule>,
+}
+
+#[derive(Deserialize)]
+struct AccelFile {
+    accel: String,
+    default_off: Vec<String>,
+    default_on: Vec<String>,
+    emulated: Vec<String>,
+    never: Vec<String>,
+    passthrough_requires_host: bool,
+    rules: Vec<RuleEntry>,
+    #[serde(default)]
+    supported: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct RuleEntry {
+    kind: RuleKind,
+    features: Vec<String>,
+    #[serde(default)]
+    requires: Vec<String>,
+    #[serde(default)]
+    requires_any: Vec<String>,
+    #[serde(default)]
+    condition: String,
+    source: String,
+}
+
+impl AccelFacts {
+    /// The facts compiled into this binary, loaded on first use.
+    pub fn embedded(accel: Accelerator) -> &'static AccelFacts {
+        static KVM: OnceLock<AccelFacts> = OnceLock::new();
+        static TCG: OnceLock<AccelFacts> = OnceLock::new();
+        let (cell, text) = match accel {
+            Accelerator::Kvm => (&KVM, EMBEDDED_KVM),
+            Accelerator::Tcg => (&TCG, EMBEDDED_TCG),
+        };
+        cell.get_or_init(|| {
+            AccelFacts::from_json(CpuMap::embedded(), text).unwrap_or_else(|e| {
+                panic!(
+                    "the embedded data/accel/{}.json is invalid: {e}",
+                    accel.as_str()
+                )
+            })
+        })
+    }
+
+    /// Parses a file written by `cargo xtask gen-accel`.
+    pub fn from_json(map: &CpuMap, text: &str) -> Result<AccelFacts, String> {
+        let file: AccelFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let accel = Accelerator::parse(&file.accel)
+            .ok_or_else(|| format!("unknown accelerator `{}`", file.accel))?;
+        let rules = file
+            .rules
+            .iter()
+            .map(|rule| AccelRule {
+                kind: rule.kind,
+                features: FeaturePattern::resolve(map, &rule.features),
+                requires: FeaturePattern::resolve(map, &rule.requires).features,
+                requires_any: FeaturePattern::resolve(map, &rule.requires_any).features,
+                condition: rule.condition.clone(),
+                source: rule.source.clone(),
+            })
+            .collect();
+        Ok(AccelFacts {
+            accel,
+            default_on: FeaturePattern::resolve(map, &file.default_on).features,
+            default_off: FeaturePattern::resolve(map, &file.default_off).features,
+            emulated: FeaturePattern::resolve(map, &file.emulated),
+            never: FeaturePattern::resolve(map, &file.never),
+            passthrough_requires_host: file.passthrough_requires_host,
+            supported: FeaturePattern::resolve(map, &file.supported),
+            rules,
+        })
+    }
+
+    /// The rules of one kind.
+    pub fn rules_of(&self, kind: RuleKind) -> impl Iterator<Item = &AccelRule> + '_ {
+        self.rules.iter().filter(move |rule| rule.kind == kind)
+    }
+
+    /// The first rule of `kind` that names `feature`.
+    fn rule_for(&self, kind: RuleKind, feature: FeatureId) -> Option<&AccelRule> {
+        self.rules_of(kind)
+            .find(|rule| rule.features.features.contains(feature))
+    }
+}
+
+/// What is known about the host, in one of the two forms the engine accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostFeatures {
+    /// A raw CPUID (and MSR) dump: every map feature whose bits are set.
+    Raw {
+        features: FeatureSet,
+        vendor: Option<VendorId>,
+        signature: Signature,
+        /// Whether the dump carries any VMX capability MSR (0x480–0x491).
+        has_vmx_msrs: bool,
+    },
+    /// The properties of QEMU's own `host` expansion under KVM: what is `true`
+    /// is exactly what KVM supports.
+    QemuExpansion {
+        /// The properties that are `true`.
+        features: FeatureSet,
+        /// Every map feature the expansion has a property for, `true` or not.
+        /// A feature this QEMU has no property for cannot be in its models.
+        known: FeatureSet,
+    },
+}
+
+impl HostFeatures {
+    /// Reads a raw CPUID/MSR dump.
+    pub fn from_cpuid(map: &CpuMap, data: &CpuidData) -> HostFeatures {
+        let has_vmx_msrs = data.items().any(|(key, _)| {
+            matches!(
+                key,
+                DataKey::Msr {
+                    index: 0x480..=0x491
+                }
+            )
+        });
+        HostFeatures::Raw {
+            features: map.features_in(data),
+            vendor: map.detect_vendor(data),
+            signature: data.signature(),
+            has_vmx_msrs,
+        }
+    }
+
+    /// Reads QEMU's `host` model expansion (all spellings QEMU lists resolve
+    /// to the same feature).
+    pub fn from_expansion(map: &CpuMap, expansion: &QemuExpansion) -> HostFeatures {
+        let mut features = FeatureSet::new();
+        let mut known = FeatureSet::new();
+        for (name, value) in &expansion.props {
+            let QemuPropValue::Bool(on) = value else {
+                continue;
+            };
+            if let Some(id) = map.feature_by_qemu_alias(name) {
+                known.insert(id);
+                if *on {
+                    features.insert(id);
+                }
+            }
+        }
+        HostFeatures::QemuExpansion { features, known }
+    }
+
+    /// The best description a host dump allows: QEMU's expansion when there
+    /// is one, else the raw CPUID; `None` when the dump has neither.
+    pub fn from_dump(map: &CpuMap, dump: &HostDump) -> Option<HostFeatures> {
+        if let Some(expansion) = dump.qemu.as_ref().and_then(|q| q.expansion.as_ref()) {
+            return Some(HostFeatures::from_expansion(map, expansion));
+        }
+        (!dump.cpuid.is_empty()).then(|| HostFeatures::from_cpuid(map, &dump.cpuid))
+    }
+
+    /// The features the host itself shows.
+    pub fn features(&self) -> &FeatureSet {
+        match self {
+            HostFeatures::Raw { features, .. } | HostFeatures::QemuExpansion { features, .. } => {
+                features
+            }
+        }
+    }
+}
+
+/// Why an accelerator cannot give a guest a feature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnavailableReason {
+    /// The host CPU does not have it.
+    NotInHostCpuid,
+    /// QEMU's own `host` expansion has it off.
+    NotInQemuHostModel,
+    /// KVM never passes it to a guest.
+    KvmNever,
+    /// TCG cannot emulate it (in this QEMU version).
+    TcgCannot,
+    /// Passed through only with nested virtualisation and these host features.
+    NeedsNested { host_features: Vec<String> },
+    /// Needs these other host features as well.
+    NeedsHostFeatures { host_features: Vec<String> },
+    /// A bit of `IA32_ARCH_CAPABILITIES` the host's MSR does not have.
+    NeedsArchCapabilitiesMsr,
+    /// A VMX control the host's VMX capability MSRs do not allow.
+    NeedsVmxCapabilityMsr,
+    /// Available only under a condition that does not hold by default.
+    Conditional { condition: String },
+}
+
+impl fmt::Display for UnavailableReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UnavailableReason::NotInHostCpuid => f.write_str("not in the host CPUID"),
+            UnavailableReason::NotInQemuHostModel => {
+                f.write_str("QEMU's host CPU model under KVM does not have it")
+            }
+            UnavailableReason::KvmNever => f.write_str("KVM never provides it"),
+            UnavailableReason::TcgCannot => f.write_str("TCG cannot emulate it"),
+            UnavailableReason::NeedsNested { host_features } => write!(
+                f,
+                "needs nested virtualisation and `{}` on the host",
+                host_features.join("`, `")
+            ),
+            UnavailableReason::NeedsHostFeatures { host_features } => {
+                write!(f, "needs `{}` on the host too", host_features.join("`, `"))
+            }
+            UnavailableReason::NeedsArchCapabilitiesMsr => {
+                f.write_str("not set in the host's IA32_ARCH_CAPABILITIES MSR")
+            }
+            UnavailableReason::NeedsVmxCapabilityMsr => {
+                f.write_str("not allowed by the host's VMX capability MSRs")
+            }
+            UnavailableReason::Conditional { condition } => f.write_str(condition),
+        }
+    }
+}
+
+/// What an accelerator can give on a host: the supported set, and a reason
+/// for every map feature outside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccelSupport {
+    pub accel: Accelerator,
+    pub supported: FeatureSet,
+    reasons: Vec<(FeatureId, UnavailableReason)>,
+}
+
+impl AccelSupport {
+    /// Why `feature` is unavailable; `None` when it is supported.
+    pub fn reason(&self, feature: FeatureId) -> Option<&UnavailableReason> {
+        self.reasons
+            .binary_search_by_key(&feature, |(id, _)| *id)
+            .ok()
+            .map(|i| &self.reasons[i].1)
+    }
+}
+
+/// The features `accel` can provide to a guest on `host` under QEMU `version`.
+pub fn supported(
+    map: &CpuMap,
+    version: &QemuVersion,
+    accel: Accelerator,
+    host: &HostFeatures,
+) -> FeatureSet {
+    assess(map, version, accel, host).supported
+}
+
+/// [`supported`], with the reason for each unsupported feature.
+pub fn assess(
+    map: &CpuMap,
+    version: &QemuVersion,
+    accel: Accelerator,
+    host: &HostFeatures,
+) -> AccelSupport {
+    let facts = AccelFacts::embedded(accel);
+    let mut supported = FeatureSet::new();
+    let mut reasons = Vec::new();
+    let tcg_supported = tcg_supported(facts, version);
+    // QEMU's `host` model can show an emulated feature off (`topoext` without
+    // matching cache data) while every named model still gets it.
+    let unconditionally_emulated: FeatureSet = facts
+        .rules_of(RuleKind::Emulated)
+        .filter(|rule| rule.condition.is_empty())
+        .fold(FeatureSet::new(), |set, rule| {
+            set.union(&rule.features.features)
+        });
+    for index in 0..map.features().len() {
+        let id = FeatureId::from_index(index);
+        let verdict = match accel {
+            Accelerator::Tcg => {
+                if tcg_supported.contains(id) {
+                    Ok(())
+                } else {
+                    Err(UnavailableReason::TcgCannot)
+                }
+            }
+            Accelerator::Kvm => match host {
+                HostFeatures::QemuExpansion { features, .. } => {
+                    if features.contains(id) || unconditionally_emulated.contains(id) {
+                        Ok(())
+                    } else if facts.never.features.contains(id) {
+                        Err(UnavailableReason::KvmNever)
+                    } else {
+                        Err(UnavailableReason::NotInQemuHostModel)
+                    }
+                }
+                HostFeatures::Raw {
+                    features,
+                    has_vmx_msrs,
+                    ..
+                } => kvm_from_cpuid(map, facts, features, *has_vmx_msrs, id),
+            },
+        };
+        match verdict {
+            Ok(()) => supported.insert(id),
+            Err(reason) => reasons.push((id, reason)),
+        }
+    }
+    AccelSupport {
+        accel,
+        supported,
+        reasons,
+    }
+}
+
+/// TCG's set for one QEMU version: the facts' set minus whatever that
+/// version's TCG could not give one of its models.
+fn tcg_supported(facts: &AccelFacts, version: &QemuVersion) -> FeatureSet {
+    let mut set = facts.supported.features;
+    for model in &version.models {
+        set.subtract(&model.tcg_unavailable.known);
+    }
+    set
+}
+
+fn names(map: &CpuMap, set: &FeatureSet) -> Vec<String> {
+    map.names(set).map(str::to_string).collect()
+}
+
+/// KVM's verdict on one feature from raw host CPUID (rules in the module docs).
+fn kvm_from_cpuid(
+    map: &CpuMap,
+    facts: &AccelFacts,
+    host: &FeatureSet,
+    has_vmx_msrs: bool,
+    id: FeatureId,
+) -> Result<(), UnavailableReason> {
+    let on_host = host.contains(id);
+    if facts.never.features.contains(id) {
+        return Err(UnavailableReason::KvmNever);
+    }
+    if let Some(rule) = facts.rule_for(RuleKind::RequiresNested, id) {
+        if !on_host {
+            return Err(UnavailableReason::NotInHostCpuid);
+        }
+        if !host.is_superset(&rule.requires) {
+            return Err(UnavailableReason::NeedsNested {
+                host_features: names(map, &rule.requires.difference(host)),
+            });
+        }
+        return Ok(());
+    }
+    if facts.emulated.features.contains(id) {
+        return Ok(());
+    }
+    if let Some(rule) = facts.rule_for(RuleKind::HostConditional, id) {
+        if !on_host {
+            return Err(UnavailableReason::NotInHostCpuid);
+        }
+        if !host.is_superset(&rule.requires) {
+            return Err(UnavailableReason::NeedsHostFeatures {
+                host_features: names(map, &rule.requires.difference(host)),
+            });
+        }
+        return Ok(());
+    }
+    if let Some(rule) = facts.rule_for(RuleKind::HostDerived, id) {
+        let sources = if rule.requires_any.is_empty() {
+            FeatureSet::single(id)
+        } else {
+            rule.requires_any
+        };
+        return if host.intersection(&sources).is_empty() {
+            Err(UnavailableReason::NotInHostCpuid)
+        } else {
+            Ok(())
+        };
+    }
+    let feature = map.feature(id);
+    if let DataKey::Msr { index } = feature.bits.key {
+        if on_host {
+            return Ok(());
+        }
+        return match index {
+            0x10a => Err(UnavailableReason::NeedsArchCapabilitiesMsr),
+            0x480..=0x491 if !has_vmx_msrs && facts.rule_for(RuleKind::Msr, id).is_some() => {
+                // Without the VMX MSRs in the dump, nested VMX is assumed to
+                // offer what the host's `vmx` implies.
+                match map.feature_id("vmx") {
+                    Some(vmx) if host.contains(vmx) => Ok(()),
+                    _ => Err(UnavailableReason::NotInHostCpuid),
+                }
+            }
+            0x480..=0x491 => Err(UnavailableReason::NeedsVmxCapabilityMsr),
+            _ => Err(UnavailableReason::NotInHostCpuid),
+        };
+    }
+    if on_host {
+        Ok(())
+    } else {
+        Err(UnavailableReason::NotInHostCpuid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::qemu::definitions::QemuDefinitions;
+
+    fn id(map: &CpuMap, name: &str) -> FeatureId {
+        map.feature_id(name)
+            .unwrap_or_else(|| panic!("feature {name}"))
+    }
+
+    fn raw(features: FeatureSet) -> HostFeatures {
+        HostFeatures::Raw {
+            features,
+            vendor: None,
+            signature: Signature::default(),
+            has_vmx_msrs: false,
+        }
+    }
+
+    #[test]
+    fn tcg_is_host_independent_and_versioned() {
+        let map = CpuMap::embedded();
+        let definitions = QemuDefinitions::embedded();
+        let v72 = definitions.find("7.2").expect("7.2").version;
+        let v10 = definitions.find("10.0").expect("10.0").version;
+        let empty = raw(FeatureSet::new());
+        let everything = raw(map.map_features().map(|(id, _)| id).collect());
+        let on_empty = supported(map, v72, Accelerator::Tcg, &empty);
+        assert_eq!(on_empty, supported(map, v72, Accelerator::Tcg, &everything));
+        assert!(!on_empty.contains(id(map, "pcid")));
+        assert!(!on_empty.contains(id(map, "x2apic")));
+        assert!(supported(map, v10, Accelerator::Tcg, &empty).contains(id(map, "x2apic")));
+        let support = assess(map, v72, Accelerator::Tcg, &empty);
+        assert_eq!(
+            support.reason(id(map, "pcid")),
+            Some(&UnavailableReason::TcgCannot)
+        );
+    }
+
+    #[test]
+    fn kvm_passes_host_bits_and_applies_rules() {
+        let map = CpuMap::embedded();
+        let v10 = QemuDefinitions::embedded().newest();
+        let host: FeatureSet = ["sse2", "avx", "ds", "pku", "svm", "npt", "amd-ssbd"]
+            .iter()
+            .map(|n| id(map, n))
+            .collect();
+        let support = assess(map, v10, Accelerator::Kvm, &raw(host));
+        assert!(support.supported.contains(id(map, "avx")));
+        assert!(support.supported.contains(id(map, "x2apic")), "emulated");
+        assert!(support.supported.contains(id(map, "npt")), "nested");
+        assert!(support.supported.contains(id(map, "amd-stibp")), "derived");
+        assert_eq!(
+            support.reason(id(map, "ds")),
+            Some(&UnavailableReason::KvmNever)
+        );
+        assert_eq!(
+            support.reason(id(map, "avx2")),
+            Some(&UnavailableReason::NotInHostCpuid)
+        );
+        assert_eq!(
+            support.reason(id(map, "pku")),
+            Some(&UnavailableReason::NeedsHostFeatures {
+                host_features: vec!["ospke".into()]
+            })
+        );
+        assert_eq!(
+            support.reason(id(map, "rdctl-no")),
+            Some(&UnavailableReason::NeedsArchCapabilitiesMsr)
+        );
+    }
+
+    #[test]
+    fn expansion_is_taken_as_is() {
+        let map = CpuMap::embedded();
+        let v10 = QemuDefinitions::embedded().newest();
+        let host = HostFeatures::QemuExpansion {
+            features: FeatureSet::single(id(map, "avx")),
+            known: [id(map, "avx"), id(map, "avx2")].into_iter().collect(),
+        };
+        let support = assess(map, v10, Accelerator::Kvm, &host);
+        assert!(support.supported.contains(id(map, "avx")));
+        assert!(support.supported.contains(id(map, "topoext")), "emulated");
+        assert!(
+            !support.supported.contains(id(map, "arch-capabilities")),
+            "conditional"
+        );
+        assert_eq!(
+            support.reason(id(map, "avx2")),
+            Some(&UnavailableReason::NotInQemuHostModel)
+        );
+    }
+}

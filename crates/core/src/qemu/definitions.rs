@@ -1,0 +1,428 @@
+//! QEMU's own CPU model definitions, one set per probed QEMU version.
+//!
+//! The files `data/qemu/<major>.<minor>.json` are written by `cargo xtask
+//! probe-qemu` and embedded here; they are parsed once, on first use, against
+//! the embedded CPU map. Each model's feature list becomes a libvirt
+//! [`FeatureSet`]; QEMU flags libvirt's map does not know are kept aside by
+//! name, so nothing QEMU asks for is lost.
+//!
+//! The probe expands every model under TCG, so TCG's instance defaults are
+//! already applied to the lists: every feature TCG turns off by default
+//! (`vme`, the `default_off` list of `data/accel/tcg.json`) is missing from
+//! every model. The rule that undoes this, without any per-model table: such a
+//! feature belongs to a QEMU model exactly when libvirt's model of the same
+//! name (or of the versioned name it is an alias of) has it. libvirt's models
+//! are copies of QEMU's definitions, so this restores `vme` on `Skylake-Client` and
+//! leaves it off `qemu64`, whose QEMU definition never had it. Its limit:
+//! libvirt's older models (`Haswell`, `Broadwell`, …) lack `vme` although
+//! QEMU's have it, so it is missing from those; no host that runs KVM lacks
+//! `vme`, so blockers are unaffected. `vmx-*` bits of
+//! a definition are lost the same way when the model lacks `vmx` (QEMU clears
+//! them while expanding); they only matter when a user turns `vmx` on.
+//!
+//! A model a version does not have falls back to libvirt's own definition,
+//! and says so ([`DefinitionSource::LibvirtFallback`]).
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+use super::accel::AccelFacts;
+use crate::data::CpuMap;
+use crate::domain::Accelerator;
+use crate::error::CpuError;
+use crate::featureset::FeatureSet;
+
+/// The embedded probe files, oldest first: `(MAJOR.MINOR, JSON text)`.
+const EMBEDDED_VERSIONS: [(&str, &str); 2] = [
+    ("7.2", include_str!("../../../../data/qemu/7.2.json")),
+    ("10.0", include_str!("../../../../data/qemu/10.0.json")),
+];
+
+/// A set of features split into the ones libvirt's map knows and QEMU-only names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QemuFeatures {
+    /// Features of libvirt's map, by id.
+    pub known: FeatureSet,
+    /// QEMU property names libvirt's map has no feature for, sorted.
+    pub qemu_only: Vec<String>,
+}
+
+impl QemuFeatures {
+    /// Splits QEMU primary names into map features and QEMU-only names.
+    pub fn from_qemu_names<'a>(map: &CpuMap, names: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut features = QemuFeatures::default();
+        for name in names {
+            match map.feature_by_qemu_alias(name) {
+                Some(id) => features.known.insert(id),
+                None => features.qemu_only.push(name.to_string()),
+            }
+        }
+        features.qemu_only.sort();
+        features.qemu_only.dedup();
+        features
+    }
+}
+
+/// One CPU model as a QEMU version defines it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QemuModel {
+    pub name: String,
+    /// The versioned model this name stands for (`Haswell` → `Haswell-v1`).
+    pub alias_of: Option<String>,
+    pub deprecated: bool,
+    /// The CPUID vendor string, e.g. `GenuineIntel`.
+    pub vendor: Option<String>,
+    /// What the definition asks for (TCG's default-off features restored).
+    pub features: QemuFeatures,
+    /// What TCG could not provide when this QEMU was probed.
+    pub tcg_unavailable: QemuFeatures,
+}
+
+/// Everything one QEMU version says about its CPU models.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QemuVersion {
+    /// `MAJOR.MINOR`, e.g. `7.2`.
+    pub version: String,
+    /// The full version string the probe saw, e.g. `7.2.22 (Debian …)`.
+    pub full_version: String,
+    /// Every model but `host`, sorted by name.
+    pub models: Vec<QemuModel>,
+    /// Every CPUID/MSR flag this QEMU recognises.
+    pub known_features: QemuFeatures,
+}
+
+/// Where a model definition came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DefinitionSource {
+    /// QEMU's own definition, from the probe of this `MAJOR.MINOR` version.
+    Qemu(String),
+    /// The QEMU version has no such model: libvirt's definition of the same
+    /// name stands in for it.
+    LibvirtFallback,
+}
+
+impl fmt::Display for DefinitionSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DefinitionSource::Qemu(version) => write!(f, "QEMU {version}"),
+            DefinitionSource::LibvirtFallback => f.write_str("libvirt's definition (fallback)"),
+        }
+    }
+}
+
+/// A model resolved to the definition QEMU would use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelDefinition {
+    /// The versioned name QEMU resolves the requested name to, e.g. `Haswell-v1`.
+    pub qemu_model: String,
+    pub source: DefinitionSource,
+    pub features: QemuFeatures,
+    /// Said when the definition is a fallback.
+    pub note: Option<String>,
+}
+
+/// The version a caller asked for, with a note when it was not an exact match.
+#[derive(Debug, Clone, Copy)]
+pub struct VersionChoice<'a> {
+    pub version: &'a QemuVersion,
+    pub note: Option<&'static str>,
+}
+
+/// All embedded QEMU versions, oldest first.
+#[derive(Debug, Clone)]
+pub struct QemuDefinitions {
+    versions: Vec<QemuVersion>,
+}
+
+impl QemuDefinitions {
+    /// The versions compiled into this binary, parsed on first use against the
+    /// embedded CPU map.
+    pub fn embedded() -> &'static QemuDefinitions {
+        static DEFINITIONS: OnceLock<QemuDefinitions> = OnceLock::new();
+        DEFINITIONS.get_or_init(|| {
+            let map = CpuMap::embedded();
+            let versions = EMBEDDED_VERSIONS
+                .iter()
+                .map(|(name, text)| {
+                    QemuVersion::from_json(map, text).unwrap_or_else(|e| {
+                        panic!("the embedded data/qemu/{name}.json is invalid: {e}")
+                    })
+                })
+                .collect();
+            QemuDefinitions { versions }
+        })
+    }
+
+    /// Every version, oldest first.
+    pub fn versions(&self) -> &[QemuVersion] {
+        &self.versions
+    }
+
+    /// The newest version.
+    pub fn newest(&self) -> &QemuVersion {
+        // The embedded list is a non-empty constant.
+        &self.versions[self.versions.len() - 1]
+    }
+
+    /// Looks a version up by `MAJOR.MINOR` (`7.2`) or a longer version
+    /// (`7.2.0`). Without an exact match, the nearest lower version is chosen
+    /// with a note; below the oldest, the oldest is chosen with a note.
+    pub fn find(&self, wanted: &str) -> Result<VersionChoice<'_>, CpuError> {
+        let parsed = parse_major_minor(wanted).ok_or_else(|| {
+            CpuError::invalid_argument(format!(
+                "invalid QEMU version `{wanted}`: expected `MAJOR.MINOR`, e.g. `{}`",
+                self.newest().version
+            ))
+        })?;
+        let mut best: Option<&QemuVersion> = None;
+        for version in &self.versions {
+            let Some(have) = parse_major_minor(&version.version) else {
+                continue;
+            };
+            if have == parsed {
+                return Ok(VersionChoice {
+                    version,
+                    note: None,
+                });
+            }
+            if have < parsed {
+                best = Some(version);
+            }
+        }
+        match best {
+            Some(version) => Ok(VersionChoice {
+                version,
+                note: Some("no data for this QEMU version; using the nearest older version"),
+            }),
+            None => Ok(VersionChoice {
+                version: &self.versions[0],
+                note: Some("older than every QEMU version with data; using the oldest"),
+            }),
+        }
+    }
+}
+
+fn parse_major_minor(text: &str) -> Option<(u32, u32)> {
+    let mut parts = text.trim().split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next().map_or(Some(0), |p| p.parse().ok())?;
+    Some((major, minor))
+}
+
+/// `data/qemu/*.json`, mirrored for reading only.
+#[derive(Deserialize)]
+struct ProbeFile {
+    expansion_accel: String,
+    known_features: Vec<String>,
+    models: Vec<ProbeModel>,
+    version: String,
+}
+
+#[derive(Deserialize)]
+struct ProbeModel {
+    #[serde(default)]
+    alias_of: Option<String>,
+    deprecated: bool,
+    features: Vec<String>,
+    name: String,
+    tcg_unavailable: Vec<String>,
+    #[serde(default)]
+    vendor: Option<String>,
+}
+
+impl QemuVersion {
+    /// Parses one probe file; `MAJOR.MINOR` is taken from its version string.
+    pub fn from_json(map: &CpuMap, text: &str) -> Result<QemuVersion, String> {
+        let file: ProbeFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let (major, minor) =
+            parse_major_minor(file.version.split_whitespace().next().unwrap_or_default())
+                .ok_or_else(|| format!("unreadable QEMU version `{}`", file.version))?;
+        let expansion_accel = Accelerator::parse(&file.expansion_accel)
+            .ok_or_else(|| format!("unknown accelerator `{}`", file.expansion_accel))?;
+        let lost_in_expansion = AccelFacts::embedded(expansion_accel).default_off;
+        let models = file
+            .models
+            .iter()
+            .map(|model| {
+                let mut features =
+                    QemuFeatures::from_qemu_names(map, model.features.iter().map(String::as_str));
+                let libvirt_name = map
+                    .model_id(&model.name)
+                    .or_else(|| model.alias_of.as_deref().and_then(|a| map.model_id(a)));
+                if let Some(id) = libvirt_name {
+                    features
+                        .known
+                        .union_with(&map.model(id).features.intersection(&lost_in_expansion));
+                }
+                QemuModel {
+                    name: model.name.clone(),
+                    alias_of: model.alias_of.clone(),
+                    deprecated: model.deprecated,
+                    vendor: model.vendor.clone(),
+                    features,
+                    tcg_unavailable: QemuFeatures::from_qemu_names(
+                        map,
+                        model.tcg_unavailable.iter().map(String::as_str),
+                    ),
+                }
+            })
+            .collect();
+        Ok(QemuVersion {
+            version: format!("{major}.{minor}"),
+            full_version: file.version.clone(),
+            models,
+            known_features: QemuFeatures::from_qemu_names(
+                map,
+                file.known_features.iter().map(String::as_str),
+            ),
+        })
+    }
+
+    /// The model of this exact name (an alias entry stays unresolved).
+    pub fn model(&self, name: &str) -> Option<&QemuModel> {
+        self.models
+            .binary_search_by(|m| m.name.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.models[i])
+    }
+
+    /// The model a name stands for, following `alias_of`.
+    pub fn resolve(&self, name: &str) -> Option<&QemuModel> {
+        let mut model = self.model(name)?;
+        // Aliases point at versioned models, which are never aliases; the bound
+        // only guards against a malformed file.
+        for _ in 0..4 {
+            match model
+                .alias_of
+                .as_deref()
+                .and_then(|target| self.model(target))
+            {
+                Some(target) => model = target,
+                None => break,
+            }
+        }
+        Some(model)
+    }
+
+    /// The definition QEMU uses for `name`, or libvirt's when this version
+    /// has no such model.
+    pub fn model_definition(&self, map: &CpuMap, name: &str) -> Result<ModelDefinition, CpuError> {
+        if let Some(model) = self.resolve(name) {
+            return Ok(ModelDefinition {
+                qemu_model: model.name.clone(),
+                source: DefinitionSource::Qemu(self.version.clone()),
+                features: model.features.clone(),
+                note: None,
+            });
+        }
+        let id = map.model_id(name).ok_or_else(|| {
+            CpuError::unsupported(format!(
+                "CPU model `{name}` is known neither to QEMU {} nor to libvirt",
+                self.version
+            ))
+        })?;
+        let model = map.model(id);
+        let qemu_model = model
+            .canonical
+            .map_or_else(|| model.name.clone(), |c| map.model(c).name.clone());
+        Ok(ModelDefinition {
+            qemu_model,
+            source: DefinitionSource::LibvirtFallback,
+            features: QemuFeatures {
+                known: model.features,
+                qemu_only: Vec::new(),
+            },
+            note: Some(format!(
+                "QEMU {} has no CPU model `{name}`; libvirt's definition is used instead",
+                self.version
+            )),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(map: &CpuMap, set: &FeatureSet) -> Vec<String> {
+        map.names(set).map(str::to_string).collect()
+    }
+
+    #[test]
+    fn versions_load_and_resolve_aliases() {
+        let definitions = QemuDefinitions::embedded();
+        let versions: Vec<&str> = definitions
+            .versions()
+            .iter()
+            .map(|v| v.version.as_str())
+            .collect();
+        assert_eq!(versions, ["7.2", "10.0"]);
+        assert_eq!(definitions.newest().version, "10.0");
+        let v72 = definitions.find("7.2").expect("7.2").version;
+        let haswell = v72.resolve("Haswell").expect("Haswell");
+        assert_eq!(haswell.name, "Haswell-v1");
+        assert!(haswell.features.qemu_only.is_empty());
+    }
+
+    #[test]
+    fn version_lookup_accepts_patch_levels_and_falls_back_lower() {
+        let definitions = QemuDefinitions::embedded();
+        let exact = definitions.find("7.2.0").expect("7.2.0");
+        assert_eq!((exact.version.version.as_str(), exact.note), ("7.2", None));
+        let lower = definitions.find("9.1").expect("9.1");
+        assert_eq!(lower.version.version, "7.2");
+        assert!(lower.note.is_some());
+        let newer = definitions.find("11.0").expect("11.0");
+        assert_eq!(newer.version.version, "10.0");
+        assert!(definitions.find("seven").is_err());
+    }
+
+    #[test]
+    fn tcg_default_off_features_are_restored_from_libvirt() {
+        let map = CpuMap::embedded();
+        let v72 = QemuDefinitions::embedded()
+            .find("7.2")
+            .expect("7.2")
+            .version;
+        let vme = map.feature_id("vme").expect("vme");
+        let skylake = &v72
+            .resolve("Skylake-Client")
+            .expect("Skylake-Client")
+            .features;
+        assert!(skylake.known.contains(vme));
+        assert!(!v72
+            .resolve("qemu64")
+            .expect("qemu64")
+            .features
+            .known
+            .contains(vme));
+        // Apart from that, libvirt's model is a copy of QEMU's definition.
+        let libvirt = map
+            .model(map.model_id("Skylake-Client").expect("Skylake-Client"))
+            .features;
+        assert_eq!(
+            names(map, &libvirt.difference(&skylake.known)),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn missing_models_fall_back_to_libvirt() {
+        let map = CpuMap::embedded();
+        let v72 = QemuDefinitions::embedded()
+            .find("7.2")
+            .expect("7.2")
+            .version;
+        let definition = v72
+            .model_definition(map, "SapphireRapids")
+            .expect("fallback");
+        assert_eq!(definition.source, DefinitionSource::LibvirtFallback);
+        assert_eq!(definition.qemu_model, "SapphireRapids-v1");
+        assert!(definition.note.is_some());
+        let native = v72.model_definition(map, "Haswell").expect("Haswell");
+        assert_eq!(native.source, DefinitionSource::Qemu("7.2".into()));
+        assert!(v72.model_definition(map, "Pentium-Z").is_err());
+    }
+}
