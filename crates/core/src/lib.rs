@@ -4,11 +4,12 @@
 //! files, talks to a hypervisor or knows about the CLI or the browser. See
 //! `docs/architecture.md` for the map of modules and their invariants.
 
+pub mod check;
 pub mod cpudef;
 pub mod cpuid;
 pub mod data;
-pub mod dump;
 pub mod domain;
+pub mod dump;
 pub mod error;
 pub mod featureset;
 pub mod host;

@@ -4,3 +4,4 @@
 //! comments for what each exercises.
 
 mod cputest;
+mod qemuxml;

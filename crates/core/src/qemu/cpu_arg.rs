@@ -3,20 +3,21 @@
 //!
 //! libvirt never passes `enforce`: all checking is its own, after QEMU starts.
 
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use crate::cpudef::{CpuDef, CpuMode, Policy};
-use crate::data::libvirt_to_qemu;
+use crate::data::{libvirt_to_qemu, CpuMap};
 use crate::domain::CpuFlags;
+use crate::featureset::FeatureSet;
 
 /// What QEMU tells libvirt that shapes the argument.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CpuArgContext<'a> {
-    /// QEMU's feature names from its host-model expansion for this accelerator;
-    /// `None` when QEMU gave no expansion, in which case every disabled feature
-    /// is written.
-    pub known_features: Option<&'a BTreeSet<String>>,
+    pub map: &'a CpuMap,
+    /// The features QEMU knows (its host-model expansion has a property for
+    /// them); `None` when QEMU gave no expansion, in which case every disabled
+    /// feature is written.
+    pub known_features: Option<&'a FeatureSet>,
     /// Whether QEMU supports `migratable` on `host`/`max` (every current QEMU does).
     pub supports_migratable: bool,
 }
@@ -53,10 +54,10 @@ pub fn cpu_arg(cpu: &CpuDef, flags: &CpuFlags, context: &CpuArgContext<'_>) -> O
                 let _ = write!(arg, ",{qemu_name}=on");
             }
             Policy::Disable | Policy::Forbid => {
-                if context
-                    .known_features
-                    .is_none_or(|known| known.contains(qemu_name))
-                {
+                let known = context.known_features.is_none_or(|known| {
+                    context.map.feature_id(&feature.name).is_some_and(|id| known.contains(id))
+                });
+                if known {
                     let _ = write!(arg, ",{qemu_name}=off");
                 }
             }

@@ -1,0 +1,261 @@
+//! The host as the check needs it: libvirt's three host CPUs (full, reported
+//! host-model, migratable host-model), QEMU's model list with blockers, and
+//! what QEMU builds for a `-cpu` argument on this host and accelerator.
+//!
+//! When the input carries QEMU's own answers (QMP replies, domain
+//! capabilities), those are used as they are; otherwise QEMU's answers are
+//! predicted from the raw CPUID with the QEMU and accelerator data.
+
+use crate::cpudef::{CpuDef, CpuMode, CpuType, Fallback, Policy};
+use crate::data::CpuMap;
+use crate::domain::{Accelerator, Domain};
+use crate::error::CpuError;
+use crate::featureset::FeatureSet;
+use crate::host::HostInput;
+use crate::libvirt::decode::guest_cpu_from_signals;
+use crate::libvirt::expand::expand_features;
+use crate::libvirt::{copy_migratable, model_data, CpuSignals, HypervisorModel, PolicySelector, Usability};
+use crate::qemu::accel::{supported, HostFeatures};
+use crate::qemu::definitions::QemuVersion;
+use crate::qemu::guest::{build_guest_cpu, GuestBuild};
+use crate::qemu::models::{models_for_host, UsabilitySource};
+
+use super::host_brief::{x86_64_level, HostBrief};
+use super::start::{GuestBuilder, StartEnvironment};
+use super::{FilteredReport, GuestCpu, GuestFeature, ModelReport};
+
+/// One host under one accelerator and QEMU version.
+pub(super) struct HostSide<'a> {
+    pub map: &'a CpuMap,
+    input: &'a HostInput<'a>,
+    pub accelerator: Accelerator,
+    pub version: &'static QemuVersion,
+    host_features: HostFeatures,
+    full_host: Option<CpuDef>,
+    reported_host_model: Option<CpuDef>,
+    migratable_host_model: Option<CpuDef>,
+    /// QEMU's model list with blockers, as libvirt sees it.
+    hypervisor_models: Vec<HypervisorModel>,
+    notes: Vec<String>,
+}
+
+impl<'a> HostSide<'a> {
+    pub fn new(
+        map: &'a CpuMap,
+        input: &'a HostInput<'a>,
+        accelerator: Accelerator,
+        version: &'static QemuVersion,
+    ) -> Result<Self, CpuError> {
+        let mut notes: Vec<String> = input.notes().to_vec();
+        let host_features = host_features(map, input);
+        let hypervisor_models = hypervisor_models(map, input, version, accelerator, &mut notes)?;
+        let reported_host_model = reported_host_model(map, input, version, accelerator, &host_features, &hypervisor_models);
+        if let Err(error) = &reported_host_model {
+            notes.push(format!("no host-model CPU: {error}"));
+        }
+        let reported_host_model = reported_host_model.ok();
+        let migratable_host_model = reported_host_model.as_ref().map(|cpu| copy_migratable(map, cpu));
+        let full_host = full_host(map, input, reported_host_model.as_ref());
+        Ok(HostSide {
+            map,
+            input,
+            accelerator,
+            version,
+            host_features,
+            full_host,
+            reported_host_model,
+            migratable_host_model,
+            hypervisor_models,
+            notes,
+        })
+    }
+
+    /// The environment one simulated start runs in.
+    pub fn environment<'s>(&'s self, domain: &'s Domain) -> StartEnvironment<'s> {
+        StartEnvironment {
+            map: self.map,
+            accelerator: self.accelerator,
+            arch: &domain.arch,
+            flags: &domain.flags,
+            full_host: self.full_host.as_ref(),
+            reported_host_model: self.reported_host_model.as_ref(),
+            migratable_host_model: self.migratable_host_model.as_ref(),
+            hypervisor_models: &self.hypervisor_models,
+            qemu_known_features: Some(&self.version.known_features.known),
+            build_guest: self,
+        }
+    }
+
+}
+
+impl GuestBuilder for HostSide<'_> {
+    /// What QEMU builds for the definition libvirt hands it.
+    fn build(&self, cpu: &CpuDef) -> Result<GuestBuild, CpuError> {
+        let model = match cpu.mode {
+            CpuMode::HostPassthrough => "host".to_string(),
+            CpuMode::Maximum => "max".to_string(),
+            CpuMode::Custom | CpuMode::HostModel => cpu
+                .model
+                .clone()
+                .ok_or_else(|| CpuError::internal("the CPU has no model to give QEMU"))?,
+        };
+        let mut explicit = Vec::new();
+        for feature in &cpu.features {
+            let id = crate::libvirt::lookup_feature(self.map, &feature.name)?;
+            match feature.effective_policy() {
+                Policy::Force | Policy::Require => explicit.push((id, true)),
+                Policy::Disable | Policy::Forbid => explicit.push((id, false)),
+                Policy::Optional => {}
+            }
+        }
+        build_guest_cpu(self.map, self.version, self.accelerator, &self.host_features, &model, &explicit)
+    }
+}
+
+impl HostSide<'_> {
+    pub fn filtered_report(&self, build: &GuestBuild) -> Vec<FilteredReport> {
+        build
+            .filtered
+            .iter()
+            .map(|filtered| {
+                let feature = self.map.feature(filtered.feature);
+                FilteredReport {
+                    name: feature.name.clone(),
+                    cpuid: feature.bits.to_string(),
+                    reason: filtered.reason.to_string(),
+                    qemu_warning: filtered.qemu_warning.clone(),
+                }
+            })
+            .collect()
+    }
+
+    pub fn guest_cpu(&self, build: &GuestBuild, cpu: &CpuDef) -> GuestCpu {
+        GuestCpu {
+            qemu_model: build.qemu_model.clone(),
+            definition: build.source.to_string(),
+            features: build
+                .enabled
+                .iter()
+                .map(|id| GuestFeature {
+                    name: self.map.feature(id).name.clone(),
+                    origin: build.origin(id).map_or("", |o| o.as_str()).to_string(),
+                })
+                .collect(),
+            xml: cpu.to_xml(),
+        }
+    }
+
+    pub fn brief(&self) -> HostBrief {
+        let host_cpu = self.input.host_cpu().ok();
+        let signature = self.input.signature();
+        let features = *self.host_features.features();
+        HostBrief {
+            format: self.input.format(),
+            vendor: host_cpu.as_ref().and_then(|c| c.vendor.clone()),
+            family: signature.map(|s| s.family),
+            model: signature.map(|s| s.model),
+            stepping: signature.map(|s| s.stepping),
+            host_cpu_model: host_cpu.as_ref().and_then(|c| c.model.clone()),
+            host_model: self.reported_host_model.as_ref().and_then(|c| c.model.clone()),
+            host_model_xml: self.reported_host_model.as_ref().map(CpuDef::to_xml),
+            x86_64_level: x86_64_level(self.map, &features),
+        }
+    }
+
+    pub fn model_reports(&self) -> Vec<ModelReport> {
+        self.hypervisor_models
+            .iter()
+            .map(|m| ModelReport { name: m.name.clone(), usable: m.usable == Usability::Yes, blockers: m.blockers.clone() })
+            .collect()
+    }
+
+    pub fn notes(&self) -> Vec<String> {
+        self.notes.clone()
+    }
+}
+
+/// What the host offers QEMU: its own expansion of `host` when the input has it
+/// (that is exactly what KVM supports), else the raw CPUID, else the features
+/// of a host CPU definition.
+fn host_features(map: &CpuMap, input: &HostInput<'_>) -> HostFeatures {
+    if let Some(features) = input.dump().and_then(|dump| HostFeatures::from_dump(map, dump)) {
+        return features;
+    }
+    let host_cpu = input.host_cpu().ok();
+    HostFeatures::Raw {
+        features: input.cpuid_features(),
+        vendor: host_cpu.as_ref().and_then(|c| c.vendor.as_deref()).and_then(|v| map.vendor_id(v)),
+        signature: input.signature().unwrap_or_default(),
+        has_vmx_msrs: false,
+    }
+}
+
+/// QEMU's model list with blockers: QEMU's own answer when the input has one,
+/// else predicted for every model this QEMU version defines.
+fn hypervisor_models(
+    map: &CpuMap,
+    input: &HostInput<'_>,
+    version: &QemuVersion,
+    accelerator: Accelerator,
+    notes: &mut Vec<String>,
+) -> Result<Vec<HypervisorModel>, CpuError> {
+    let report = models_for_host(map, version, accelerator, input)?;
+    notes.extend(report.notes);
+    let predicted = report.source == UsabilitySource::Predicted;
+    if !predicted {
+        notes.push("model usability is QEMU's own answer, from the host input".to_string());
+    }
+    Ok(report
+        .models
+        .into_iter()
+        .filter(|m| !predicted || version.resolve(&m.name).is_some())
+        .map(|m| HypervisorModel { name: m.name, usable: m.usable, blockers: m.blockers, deprecated: false })
+        .collect())
+}
+
+/// The host-model QEMU would report: from its own expansion when present, else
+/// predicted by decoding what the accelerator supports on this host.
+fn reported_host_model(
+    map: &CpuMap,
+    input: &HostInput<'_>,
+    version: &QemuVersion,
+    accelerator: Accelerator,
+    host: &HostFeatures,
+    models: &[HypervisorModel],
+) -> Result<CpuDef, CpuError> {
+    if matches!(host, HostFeatures::QemuExpansion { .. }) {
+        return input.host_model_with(Some(models));
+    }
+    let (vendor, signature) = match host {
+        HostFeatures::Raw { vendor, signature, .. } => (*vendor, *signature),
+        HostFeatures::QemuExpansion { .. } => (None, Default::default()),
+    };
+    let _ = input;
+    let signals = CpuSignals { features: supported(map, version, accelerator, host), vendor, signature };
+    let mut cpu = guest_cpu_from_signals(map, &signals, Some(models))?;
+    cpu.fallback = Fallback::Forbid;
+    Ok(cpu)
+}
+
+/// libvirt's "full" host CPU: its own view of the host plus every feature the
+/// reported host-model requires (features KVM emulates, for instance).
+fn full_host(map: &CpuMap, input: &HostInput<'_>, reported: Option<&CpuDef>) -> Option<CpuDef> {
+    let mut full = input.host_cpu().ok()?;
+    if full.cpu_type != CpuType::Host {
+        return Some(full);
+    }
+    let Some(reported) = reported else {
+        return Some(full);
+    };
+    let mut expanded = reported.clone();
+    if expand_features(map, &mut expanded).is_err() {
+        return Some(full);
+    }
+    let present: FeatureSet = model_data(map, &full, PolicySelector::All).map(|d| d.features).unwrap_or_default();
+    for feature in expanded.features.iter().filter(|f| f.policy == Some(Policy::Require)) {
+        if map.feature_id(&feature.name).is_some_and(|id| !present.contains(id)) {
+            full.add_if_missing(&feature.name, Policy::Require);
+        }
+    }
+    Some(full)
+}

@@ -1,0 +1,357 @@
+//! The check: one domain on one host, answered before anyone starts it.
+//!
+//! It joins the libvirt layer (defaults, update, translate, compare, live
+//! update) with the QEMU layer (model definitions, accelerator filter, `-cpu`)
+//! into a [`Report`]: the effective settings, the guest CPU QEMU would build,
+//! the features it would filter, a verdict for each `check` value, the live XML
+//! libvirt would keep, the `-cpu` argument, and optionally whether the running
+//! guest could migrate to a second host.
+
+pub mod defaults;
+mod host;
+pub mod host_brief;
+pub mod start;
+
+use serde::Serialize;
+
+use crate::cpudef::{CpuCheck, CpuDef};
+use crate::data::CpuMap;
+use crate::domain::{Accelerator, Domain};
+use crate::error::CpuError;
+use crate::host::HostInput;
+use crate::qemu::definitions::{QemuDefinitions, QemuVersion};
+use crate::xml::XmlError;
+use defaults::{apply_defaults, AppliedDefaults};
+use host_brief::HostBrief;
+use start::{simulate_start, StartKind, StartOutcome};
+
+/// How the caller wants the question asked; every field has a default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckOptions {
+    /// QEMU version (`MAJOR.MINOR`); default: the machine type's, else the newest known.
+    pub qemu_version: Option<String>,
+    /// Accelerator; default: the domain type's (`kvm`, or `qemu` → tcg).
+    pub accelerator: Option<Accelerator>,
+}
+
+/// Why a check could not be made at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckError {
+    /// The domain XML is malformed or invalid, at a byte offset of the domain text.
+    Domain(XmlError),
+    /// The engine cannot describe this host or definition (unknown model, …).
+    Cpu(CpuError),
+    /// An option names something unknown (e.g. a QEMU version).
+    Option(String),
+}
+
+impl std::fmt::Display for CheckError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CheckError::Domain(e) => write!(f, "{e}"),
+            CheckError::Cpu(e) => write!(f, "{e}"),
+            CheckError::Option(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for CheckError {}
+
+/// The outcome of starting the domain under one `check` value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    /// Does the domain start?
+    pub starts: bool,
+    /// Does the guest see exactly the CPU defined (nothing filtered)?
+    pub abi_stable: bool,
+    /// libvirt's error when it does not start; otherwise what to know.
+    pub message: String,
+    /// True for the domain's own (effective) `check`.
+    pub own: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdicts {
+    pub none: Verdict,
+    pub partial: Verdict,
+    pub full: Verdict,
+}
+
+/// The effective CPU settings after libvirt's defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Settings {
+    pub mode: String,
+    #[serde(rename = "match")]
+    pub match_mode: String,
+    pub check: String,
+    pub fallback: String,
+    pub model: Option<String>,
+    pub vendor_id: Option<String>,
+    pub features: Vec<FeaturePolicy>,
+    pub accelerator: String,
+    pub qemu_version: String,
+    /// Where the QEMU version came from: `option`, `machine` or `newest`.
+    pub qemu_version_source: String,
+    /// What libvirt filled in, in words.
+    pub defaults_applied: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FeaturePolicy {
+    pub name: String,
+    pub policy: String,
+}
+
+/// A feature QEMU would drop.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FilteredReport {
+    /// libvirt's name.
+    pub name: String,
+    /// Where the feature lives, e.g. `CPUID.07H:EBX[bit 4]`.
+    pub cpuid: String,
+    /// Why the host or accelerator cannot provide it.
+    pub reason: String,
+    /// The warning QEMU prints for it.
+    pub qemu_warning: String,
+}
+
+/// One feature of the guest CPU with where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GuestFeature {
+    pub name: String,
+    pub origin: String,
+}
+
+/// The CPU QEMU would give the guest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GuestCpu {
+    /// The QEMU model (after alias resolution), `host` or `max`.
+    pub qemu_model: String,
+    /// Whose definition was used, e.g. "QEMU 10.0" or a libvirt fallback note.
+    pub definition: String,
+    pub features: Vec<GuestFeature>,
+    /// The CPU definition handed to QEMU, as libvirt XML.
+    pub xml: String,
+}
+
+/// Migration of the running guest to a second host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Migration {
+    pub host: HostBrief,
+    pub starts: bool,
+    pub message: String,
+    /// Features the target would filter from the live definition.
+    pub filtered: Vec<FilteredReport>,
+}
+
+/// A model's usability on the host, as `virsh domcapabilities` would list it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelReport {
+    pub name: String,
+    pub usable: bool,
+    pub blockers: Vec<String>,
+}
+
+/// Everything the check found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// The domain's effective `check`.
+    pub check: String,
+    pub verdicts: Verdicts,
+    pub settings: Settings,
+    pub filtered: Vec<FilteredReport>,
+    pub guest_cpu: Option<GuestCpu>,
+    /// The domain XML libvirt keeps after start (for the domain's own check),
+    /// or `None` when it does not start.
+    pub live_xml: Option<String>,
+    /// The `-cpu` argument, shell-quoted as in libvirt's logs.
+    pub qemu_cpu_arg: Option<String>,
+    pub host: HostBrief,
+    pub models: Vec<ModelReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub migration: Option<Migration>,
+    pub notes: Vec<String>,
+}
+
+/// Checks `domain_xml` on `host`, and on `migration_target` when given.
+pub fn analyze(
+    map: &CpuMap,
+    domain_xml: &str,
+    host: &HostInput<'_>,
+    migration_target: Option<&HostInput<'_>>,
+    options: &CheckOptions,
+) -> Result<Report, CheckError> {
+    let domain = Domain::parse(domain_xml).map_err(CheckError::Domain)?;
+    let accelerator = options.accelerator.unwrap_or(domain.accelerator);
+    let (version, version_source, version_note) = choose_qemu_version(&domain, options)?;
+    let mut cpu = domain.cpu.clone();
+    let applied = apply_defaults(&mut cpu, accelerator);
+    let own_check = cpu.check.unwrap_or(CpuCheck::None);
+
+    let side = host::HostSide::new(map, host, accelerator, version).map_err(CheckError::Cpu)?;
+    let environment = side.environment(&domain);
+    let outcomes: Vec<(CpuCheck, StartOutcome)> = CpuCheck::ALL
+        .iter()
+        .map(|check| {
+            let mut variant = cpu.clone();
+            variant.check = Some(*check);
+            (*check, simulate_start(&environment, &variant, StartKind::New))
+        })
+        .collect();
+    let own = outcomes
+        .iter()
+        .find(|(check, _)| *check == own_check)
+        .map(|(_, outcome)| outcome)
+        .ok_or_else(|| CheckError::Option("no outcome for the domain's check".to_string()))?;
+
+    let filtered = own.build.as_ref().map(|b| side.filtered_report(b)).unwrap_or_default();
+    let verdict = |check: CpuCheck| {
+        let outcome = outcomes.iter().find(|(c, _)| *c == check).map(|(_, o)| o);
+        verdict_of(outcome, check == own_check, &side)
+    };
+    let migration = match (migration_target, &own.live_cpu, own.starts()) {
+        (Some(target), Some(live), true) => Some(migrate(map, &domain, live, target, accelerator, version)?),
+        (Some(target), _, _) => Some(Migration {
+            host: host::HostSide::new(map, target, accelerator, version).map_err(CheckError::Cpu)?.brief(),
+            starts: false,
+            message: "the domain does not start on the source host, so there is nothing to migrate".to_string(),
+            filtered: Vec::new(),
+        }),
+        (None, _, _) => None,
+    };
+    Ok(Report {
+        check: own_check.as_str().to_string(),
+        verdicts: Verdicts { none: verdict(CpuCheck::None), partial: verdict(CpuCheck::Partial), full: verdict(CpuCheck::Full) },
+        settings: settings(&cpu, accelerator, &side, version_source, &applied),
+        filtered,
+        guest_cpu: own.build.as_ref().zip(own.cpu_for_qemu.as_ref()).map(|(b, c)| side.guest_cpu(b, c)),
+        live_xml: own.live_cpu.as_ref().filter(|_| own.starts()).map(|live| live_domain_xml(domain_xml, live)),
+        qemu_cpu_arg: own.qemu_cpu_arg.as_deref().map(crate::qemu::cpu_arg::shell_quote),
+        host: side.brief(),
+        models: side.model_reports(),
+        migration,
+        notes: side.notes().into_iter().chain(version_note.map(str::to_string)).collect(),
+    })
+}
+
+/// The QEMU version to model, where that choice came from, and a note when
+/// the data had no exact match.
+fn choose_qemu_version(
+    domain: &Domain,
+    options: &CheckOptions,
+) -> Result<(&'static QemuVersion, &'static str, Option<&'static str>), CheckError> {
+    let definitions = QemuDefinitions::embedded();
+    if let Some(wanted) = &options.qemu_version {
+        let choice = definitions.find(wanted).map_err(|e| CheckError::Option(e.message))?;
+        return Ok((choice.version, "option", choice.note));
+    }
+    if let Some(choice) = domain.machine_qemu_version().and_then(|v| definitions.find(&v).ok()) {
+        return Ok((choice.version, "machine", choice.note));
+    }
+    Ok((definitions.newest(), "newest", None))
+}
+
+fn verdict_of(outcome: Option<&StartOutcome>, own: bool, side: &host::HostSide<'_>) -> Verdict {
+    let Some(outcome) = outcome else {
+        return Verdict { starts: false, abi_stable: false, message: "not evaluated".to_string(), own };
+    };
+    if let Some(error) = &outcome.error {
+        return Verdict { starts: false, abi_stable: false, message: error.to_string(), own };
+    }
+    let filtered: Vec<String> = outcome
+        .build
+        .as_ref()
+        .map(|b| b.filtered.iter().map(|f| side.map.feature(f.feature).name.clone()).collect())
+        .unwrap_or_default();
+    let message = if filtered.is_empty() {
+        "starts; the guest gets exactly the CPU defined".to_string()
+    } else {
+        format!(
+            "starts, but QEMU filters {}: {}; the live XML records them as disabled",
+            if filtered.len() == 1 { "1 feature".to_string() } else { format!("{} features", filtered.len()) },
+            filtered.join(", ")
+        )
+    };
+    Verdict { starts: true, abi_stable: filtered.is_empty(), message, own }
+}
+
+fn settings(
+    cpu: &CpuDef,
+    accelerator: Accelerator,
+    side: &host::HostSide<'_>,
+    version_source: &str,
+    applied: &AppliedDefaults,
+) -> Settings {
+    let mut defaults_applied = Vec::new();
+    if let Some(model) = &applied.default_model {
+        defaults_applied.push(format!("model {model}: QEMU's default CPU type, with check='none' and fallback='forbid'"));
+    }
+    if let Some(check) = applied.default_check {
+        defaults_applied.push(format!("check='{}': libvirt's default for this mode and domain type", check.as_str()));
+    }
+    if applied.default_migratable {
+        defaults_applied.push("migratable='on': libvirt's default for host-passthrough".to_string());
+    }
+    Settings {
+        mode: cpu.mode.as_str().to_string(),
+        match_mode: cpu.match_mode.as_str().to_string(),
+        check: cpu.check.unwrap_or(CpuCheck::None).as_str().to_string(),
+        fallback: cpu.fallback.as_str().to_string(),
+        model: cpu.model.clone(),
+        vendor_id: cpu.vendor_id.clone(),
+        features: cpu
+            .features
+            .iter()
+            .map(|f| FeaturePolicy { name: f.name.clone(), policy: f.effective_policy().as_str().to_string() })
+            .collect(),
+        accelerator: accelerator.as_str().to_string(),
+        qemu_version: side.version.version.clone(),
+        qemu_version_source: version_source.to_string(),
+        defaults_applied,
+    }
+}
+
+/// Migrating the running guest: its live definition (check='full') starts as an
+/// incoming domain on the target.
+fn migrate(
+    map: &CpuMap,
+    domain: &Domain,
+    live: &CpuDef,
+    target: &HostInput<'_>,
+    accelerator: Accelerator,
+    version: &'static QemuVersion,
+) -> Result<Migration, CheckError> {
+    let side = host::HostSide::new(map, target, accelerator, version).map_err(CheckError::Cpu)?;
+    let environment = side.environment(domain);
+    let outcome = simulate_start(&environment, live, StartKind::Incoming);
+    let filtered = outcome.build.as_ref().map(|b| side.filtered_report(b)).unwrap_or_default();
+    let message = match &outcome.error {
+        Some(error) => error.to_string(),
+        None => "the live definition starts on the target with the same CPU".to_string(),
+    };
+    Ok(Migration { host: side.brief(), starts: outcome.starts(), message, filtered })
+}
+
+/// The input document with its `<cpu>` replaced by the live one (or the live
+/// `<cpu>` alone when the input was a bare `<cpu>`).
+fn live_domain_xml(text: &str, live: &CpuDef) -> String {
+    let Ok(root) = crate::xml::parse(text) else {
+        return live.to_xml();
+    };
+    if root.name != "domain" {
+        return live.to_xml();
+    }
+    match root.child("cpu") {
+        Some(cpu) => {
+            let line_start = text[..cpu.offset].rfind('\n').map_or(0, |i| i + 1);
+            let indent = cpu.offset - line_start;
+            let replacement = live.to_xml_indented(indent);
+            format!("{}{}{}", &text[..line_start], replacement.trim_end_matches('\n'), &text[cpu.end..])
+        }
+        None => {
+            let close = text.rfind("</domain>").unwrap_or(text.len());
+            let line_start = text[..close].rfind('\n').map_or(close, |i| i + 1);
+            format!("{}{}{}", &text[..line_start], live.to_xml_indented(2), &text[line_start..])
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! One simulated domain start: what libvirt does before QEMU is launched, what
+//! QEMU builds, and libvirt's live update afterwards (spec section 10.2).
+//!
+//! The same steps serve every `check` value and an incoming migration; only the
+//! definition's `check` and the policy for removed features differ.
+
+use crate::cpudef::{CpuCheck, CpuDef, CpuMode, CpuType, Policy};
+use crate::data::{CpuMap, NEVER_PASSED_TO_QEMU};
+use crate::domain::{Accelerator, CpuFlags};
+use crate::error::CpuError;
+use crate::featureset::FeatureSet;
+use crate::libvirt::compare::{check_forbidden_features, compare};
+use crate::libvirt::expand::expand_features;
+use crate::libvirt::translate::translate;
+use crate::libvirt::update::update;
+use crate::libvirt::update_live::update_live;
+use crate::libvirt::{find_hypervisor_model, lookup_feature, HypervisorModel, Usability};
+use crate::qemu::cpu_arg::{cpu_arg, CpuArgContext};
+use crate::qemu::guest::GuestBuild;
+
+/// Everything a start depends on besides the definition itself.
+pub struct StartEnvironment<'a> {
+    pub map: &'a CpuMap,
+    pub accelerator: Accelerator,
+    pub arch: &'a str,
+    pub flags: &'a CpuFlags,
+    /// libvirt's full host CPU (its own probe plus the host-model's features),
+    /// used by the forbidden-feature check and the compat compare.
+    pub full_host: Option<&'a CpuDef>,
+    /// The host-model QEMU reports (`fallback='forbid'` when it came from QEMU).
+    pub reported_host_model: Option<&'a CpuDef>,
+    /// The migratable host-model, the one guests are started with.
+    pub migratable_host_model: Option<&'a CpuDef>,
+    /// The models this QEMU supports, with their blockers on this host.
+    pub hypervisor_models: &'a [HypervisorModel],
+    /// The features QEMU knows, deciding which `=off` flags are written.
+    pub qemu_known_features: Option<&'a FeatureSet>,
+    /// What QEMU builds for a `-cpu` argument on this host.
+    pub build_guest: &'a dyn GuestBuilder,
+}
+
+/// Builds the CPU QEMU creates for the definition libvirt hands it.
+pub trait GuestBuilder {
+    fn build(&self, cpu: &CpuDef) -> Result<GuestBuild, CpuError>;
+}
+
+impl<F: Fn(&CpuDef) -> Result<GuestBuild, CpuError>> GuestBuilder for F {
+    fn build(&self, cpu: &CpuDef) -> Result<GuestBuild, CpuError> {
+        self(cpu)
+    }
+}
+
+/// Whether a start is new or continues a running guest elsewhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartKind {
+    New,
+    /// Incoming migration, restore or snapshot revert.
+    Incoming,
+}
+
+/// What happened, step by step, as far as the start got.
+#[derive(Debug, Clone)]
+pub struct StartOutcome {
+    /// The error that stopped the start, as libvirt words it.
+    pub error: Option<CpuError>,
+    /// The definition after update and translation, as handed to QEMU.
+    pub cpu_for_qemu: Option<CpuDef>,
+    pub qemu_cpu_arg: Option<String>,
+    /// What QEMU built.
+    pub build: Option<GuestBuild>,
+    /// The live definition libvirt keeps once the guest runs.
+    pub live_cpu: Option<CpuDef>,
+}
+
+impl StartOutcome {
+    pub fn starts(&self) -> bool {
+        self.error.is_none()
+    }
+
+    fn failed(error: CpuError) -> Self {
+        StartOutcome { error: Some(error), cpu_for_qemu: None, qemu_cpu_arg: None, build: None, live_cpu: None }
+    }
+}
+
+/// libvirt's steps before QEMU is launched: the definition handed to QEMU and
+/// its `-cpu` argument, or the error that stops the start.
+pub fn prepare_for_qemu(
+    env: &StartEnvironment<'_>,
+    cpu: &CpuDef,
+    kind: StartKind,
+) -> Result<(CpuDef, Option<String>), CpuError> {
+    let mut cpu = cpu.clone();
+    prepare(env, &mut cpu, kind)?;
+    let context = CpuArgContext {
+        map: env.map,
+        known_features: env.qemu_known_features,
+        supports_migratable: true,
+    };
+    let qemu_cpu_arg = cpu_arg(&cpu, env.flags, &context);
+    Ok((cpu, qemu_cpu_arg))
+}
+
+/// Runs libvirt's and QEMU's start-up steps for `cpu` (defaults already applied).
+pub fn simulate_start(env: &StartEnvironment<'_>, cpu: &CpuDef, kind: StartKind) -> StartOutcome {
+    let (cpu, qemu_cpu_arg) = match prepare_for_qemu(env, cpu, kind) {
+        Ok(prepared) => prepared,
+        Err(error) => return StartOutcome::failed(error),
+    };
+    let build = match env.build_guest.build(&cpu) {
+        Ok(build) => build,
+        Err(error) => {
+            return StartOutcome { error: Some(error), cpu_for_qemu: Some(cpu), qemu_cpu_arg, build: None, live_cpu: None }
+        }
+    };
+    let mut live = cpu.clone();
+    let after_start = check_after_start(env, &mut live, &build);
+    StartOutcome {
+        error: after_start.err(),
+        live_cpu: Some(live),
+        cpu_for_qemu: Some(cpu),
+        qemu_cpu_arg,
+        build: Some(build),
+    }
+}
+
+/// Everything before QEMU is launched (spec 10.2 steps 1–6).
+fn prepare(env: &StartEnvironment<'_>, cpu: &mut CpuDef, kind: StartKind) -> Result<(), CpuError> {
+    let map = env.map;
+    if cpu.mode == CpuMode::HostModel && kind == StartKind::Incoming && cpu.model.is_some() {
+        cpu.mode = CpuMode::Custom;
+    }
+    if cpu.mode == CpuMode::HostPassthrough && env.accelerator == Accelerator::Tcg {
+        return Err(CpuError::unsupported(format!(
+            "CPU mode '{}' for {arch} qemu domain on {arch} host is not supported by hypervisor",
+            cpu.mode.as_str(),
+            arch = env.arch
+        )));
+    }
+    validate_cache_and_address_bits(cpu)?;
+    for feature in &cpu.features {
+        lookup_feature(map, &feature.name)
+            .map_err(|_| CpuError::unsupported(format!("unknown CPU feature: {}", feature.name)))?;
+    }
+    let check = cpu.check.unwrap_or(CpuCheck::None);
+    if check != CpuCheck::None {
+        if let Some(host) = env.full_host {
+            check_forbidden_features(map, cpu, host)?;
+        }
+    }
+    if !cpu.mode.is_passthrough() {
+        if check == CpuCheck::Partial {
+            partial_check(env, cpu)?;
+        }
+        let removed_policy = match kind {
+            StartKind::New => Policy::Disable,
+            StartKind::Incoming => Policy::Require,
+        };
+        update(map, cpu, env.migratable_host_model, removed_policy)?;
+        if !env.hypervisor_models.is_empty() {
+            translate(map, cpu, env.hypervisor_models)?;
+        }
+        cpu.fallback = crate::cpudef::Fallback::Forbid;
+    }
+    cpu.features.retain(|f| !NEVER_PASSED_TO_QEMU.contains(&f.name.as_str()));
+    Ok(())
+}
+
+/// The QEMU driver's validation of `<cache>` and `<maxphysaddr>`.
+fn validate_cache_and_address_bits(cpu: &CpuDef) -> Result<(), CpuError> {
+    if let Some(cache) = &cpu.cache {
+        match cache.mode.as_str() {
+            "emulate" if cache.level != Some(3) => {
+                return Err(CpuError::unsupported(
+                    "CPU cache mode 'emulate' can only be used with level='3'",
+                ))
+            }
+            "passthrough" if !cpu.mode.is_passthrough() => {
+                return Err(CpuError::unsupported(
+                    "CPU cache mode 'passthrough' can only be used with 'host-passthrough' / 'maximum' CPUs",
+                ))
+            }
+            "passthrough" if cache.level.is_some() => {
+                return Err(CpuError::unsupported(
+                    "unsupported CPU cache level for mode 'passthrough'",
+                ))
+            }
+            _ => {}
+        }
+    }
+    if let Some(address) = &cpu.maxphysaddr {
+        if address.mode == "passthrough" && address.bits.is_some() {
+            return Err(CpuError::unsupported(
+                "CPU maximum physical address bits number specification cannot be used with mode='passthrough'",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// libvirt's `qemuDomainCheckCPU` for `check='partial'` (spec 10.2).
+fn partial_check(env: &StartEnvironment<'_>, cpu: &CpuDef) -> Result<(), CpuError> {
+    let map = env.map;
+    let qemu_entry = cpu.model.as_deref().and_then(|m| find_hypervisor_model(env.hypervisor_models, m));
+    let all_disabled = cpu.features.iter().all(|f| f.policy == Some(Policy::Disable));
+    if qemu_entry.is_some_and(|m| m.usable == Usability::Yes) && all_disabled {
+        return Ok(());
+    }
+    let map_model = cpu.model.as_deref().and_then(|m| map.model_id(m)).map(|id| map.model(id));
+    let compat = cpu.model.is_none()
+        || env.reported_host_model.is_none_or(|h| h.fallback != crate::cpudef::Fallback::Forbid)
+        || qemu_entry.is_none()
+        || map_model.is_some_and(|m| m.compat_check);
+    if compat {
+        compare(map, env.full_host, cpu, true)?;
+        return Ok(());
+    }
+    compare_unusable(env, cpu, qemu_entry)
+}
+
+/// libvirt's `virCPUCompareUnusable` (spec 5.4).
+fn compare_unusable(
+    env: &StartEnvironment<'_>,
+    cpu: &CpuDef,
+    qemu_entry: Option<&HypervisorModel>,
+) -> Result<(), CpuError> {
+    let mut missing: Vec<String> = Vec::new();
+    for blocker in qemu_entry.map(|m| m.blockers.as_slice()).unwrap_or_default() {
+        let disabled = cpu.feature(blocker).is_some_and(|f| f.policy == Some(Policy::Disable));
+        if !disabled {
+            missing.push(blocker.clone());
+        }
+    }
+    if let Some(host_model) = env.reported_host_model {
+        let mut expanded = host_model.clone();
+        expand_features(env.map, &mut expanded)?;
+        for feature in cpu.features.iter().filter(|f| f.policy == Some(Policy::Require)) {
+            let required_there = expanded.feature(&feature.name).is_some_and(|f| f.policy == Some(Policy::Require));
+            if !required_there && !missing.contains(&feature.name) {
+                missing.push(feature.name.clone());
+            }
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(CpuError::incompatible(format!(
+            "Host CPU does not provide required features: {}",
+            missing.join(", ")
+        )))
+    }
+}
+
+/// After QEMU starts: libvirt's checks of the vCPU and its live update (spec 9).
+fn check_after_start(env: &StartEnvironment<'_>, live: &mut CpuDef, build: &GuestBuild) -> Result<(), CpuError> {
+    let map = env.map;
+    if env.flags.pvspinlock == Some(true) {
+        let unhalt = map.feature_id("kvm_pv_unhalt");
+        if unhalt.is_some_and(|id| !build.enabled.contains(id)) {
+            return Err(CpuError::operation_failed("host doesn't support paravirtual spinlocks"));
+        }
+    }
+    if let Some(invtsc) = map.feature_id("invtsc") {
+        let wants_invtsc = crate::libvirt::compare::has_feature(map, live, "invtsc").unwrap_or(false);
+        if wants_invtsc && !build.enabled.contains(invtsc) {
+            return Err(CpuError::operation_failed("host doesn't support invariant TSC"));
+        }
+    }
+    let disabled: FeatureSet = build.filtered.iter().map(|f| f.feature).collect();
+    let outcome = update_live(map, live, &build.enabled, &disabled)?;
+    outcome.apply_driver_check(live);
+    debug_assert!(live.cpu_type == CpuType::Guest);
+    Ok(())
+}
