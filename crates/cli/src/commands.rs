@@ -4,6 +4,8 @@
 //! never leaves half an answer on standard output.
 
 use anyhow::anyhow;
+use guestcpu_core::check::{analyze, CheckError, CheckOptions};
+use guestcpu_core::domain::Accelerator;
 use guestcpu_core::host::{parse_cpu_list, parse_host, CpuListError, HostInput};
 use guestcpu_core::libvirt::baseline::baseline;
 use guestcpu_core::libvirt::compare::{compare, has_feature, CompareResult};
@@ -12,6 +14,8 @@ use guestcpu_core::libvirt::translate::translate;
 use guestcpu_core::libvirt::update::update;
 use guestcpu_core::libvirt::update_live::update_live;
 use guestcpu_core::libvirt::{copy_migratable, HypervisorModel};
+use guestcpu_core::qemu::definitions::QemuDefinitions;
+use guestcpu_core::qemu::models::models_for_host;
 use guestcpu_core::{CpuDef, CpuMap, Policy};
 
 use crate::input::{Input, InputReader};
@@ -100,6 +104,75 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                 expand_features(map, &mut cpu)?;
             }
             Ok(Outcome::print(cpu.to_xml()))
+        }
+        Command::Check {
+            domain,
+            host,
+            to,
+            qemu,
+            accel,
+            json,
+        } => {
+            let domain_input = reader.read(&domain)?;
+            let host_input = reader.read(&host)?;
+            let host = read_host(map, &host_input)?;
+            let target_input = to.as_deref().map(|path| reader.read(path)).transpose()?;
+            let target = target_input
+                .as_ref()
+                .map(|input| read_host(map, input))
+                .transpose()?;
+            let options = CheckOptions {
+                qemu_version: qemu,
+                accelerator: accel.as_deref().and_then(Accelerator::parse),
+            };
+            let report = analyze(map, &domain_input.text, &host, target.as_ref(), &options)
+                .map_err(|error| match error {
+                    CheckError::Domain(error) => {
+                        domain_input.error_at(error.offset, &error.message)
+                    }
+                    other => anyhow!("{other}"),
+                })?;
+            let output = if json {
+                format!("{}\n", serde_json::to_string_pretty(&report)?)
+            } else {
+                crate::report::render(&report)
+            };
+            Ok(Outcome::print(output))
+        }
+        Command::Models {
+            dump,
+            qemu,
+            accel,
+            json,
+        } => {
+            let input = reader.read(&dump)?;
+            let host = read_host(map, &input)?;
+            let definitions = QemuDefinitions::embedded();
+            let (version, note) = match &qemu {
+                Some(wanted) => {
+                    let choice = definitions.find(wanted)?;
+                    (choice.version, choice.note)
+                }
+                None => (definitions.newest(), None),
+            };
+            let accelerator = Accelerator::parse(&accel)
+                .ok_or_else(|| anyhow!("unknown accelerator `{accel}`"))?;
+            let mut report = models_for_host(map, version, accelerator, &host)?;
+            report.notes.extend(note.map(str::to_string));
+            let output = if json {
+                crate::models::render_json(&report)?
+            } else {
+                let prediction = format!(
+                    "predicted for QEMU {} under {}",
+                    version.version,
+                    accelerator.as_str()
+                );
+                crate::models::render_table(&report, &prediction)
+            };
+            for note in &report.notes {
+                eprintln!("note: {note}");
+            }
+            Ok(Outcome::print(output))
         }
         Command::HasFeature { host, name } => {
             let input = reader.read(&host)?;

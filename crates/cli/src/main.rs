@@ -8,6 +8,8 @@
 
 mod commands;
 mod input;
+mod models;
+mod report;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -87,6 +89,42 @@ enum Command {
         /// Leave out features that block migration.
         #[arg(long)]
         migratable: bool,
+    },
+    /// Check a domain on a host: the guest CPU QEMU builds, the features it
+    /// filters, and whether the domain starts under each `check` value.
+    Check {
+        /// A whole <domain> or a bare <cpu>.
+        #[arg(long)]
+        domain: String,
+        /// The host: any dump format or a <cpu>.
+        #[arg(long)]
+        host: String,
+        /// A second host: can the running guest migrate there?
+        #[arg(long)]
+        to: Option<String>,
+        /// QEMU version to model (default: the machine type's, else the newest).
+        #[arg(long)]
+        qemu: Option<String>,
+        /// Accelerator (default: the domain type's).
+        #[arg(long, value_parser = ["kvm", "tcg"])]
+        accel: Option<String>,
+        /// Print the report as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Which named CPU models the host can run and what blocks the others.
+    Models {
+        /// The host: any dump format or a <cpu>.
+        dump: String,
+        /// QEMU version to model (default: the newest known).
+        #[arg(long)]
+        qemu: Option<String>,
+        /// Accelerator.
+        #[arg(long, value_parser = ["kvm", "tcg"], default_value = "kvm")]
+        accel: String,
+        /// Print `[{"name", "usable", "blockers"}, ...]`.
+        #[arg(long)]
+        json: bool,
     },
     /// Does the host CPU have a feature? Prints `yes` or `no`.
     HasFeature { host: String, name: String },

@@ -13,7 +13,7 @@
 //! `check='none'`; the checks themselves are tested by the scenario tests.
 //! Needs `../shared`; skips with a message when it is absent.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use guestcpu_core::check::defaults::apply_defaults;
 use guestcpu_core::check::start::{prepare_for_qemu, StartEnvironment, StartKind};
@@ -49,7 +49,8 @@ const FAKE_HOST: &str = "<cpu>
 </cpu>";
 
 fn qemuxml_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/libvirt/qemuxmlconfdata");
+    let dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/libvirt/qemuxmlconfdata");
     dir.is_dir().then_some(dir)
 }
 
@@ -60,15 +61,18 @@ enum Expected {
     Error(String),
 }
 
-fn expected_of(dir: &PathBuf, name: &str) -> Option<Expected> {
+fn expected_of(dir: &Path, name: &str) -> Option<Expected> {
     if let Ok(error) = std::fs::read_to_string(dir.join(format!("{name}.x86_64-latest.err"))) {
         return Some(Expected::Error(error.trim().to_string()));
     }
     let args = std::fs::read_to_string(dir.join(format!("{name}.x86_64-latest.args"))).ok()?;
-    let cpu = args.lines().find_map(|line| line.strip_prefix("-cpu ")).map(|value| {
-        let value = value.trim_end_matches(" \\").trim();
-        value.trim_matches('\'').to_string()
-    });
+    let cpu = args
+        .lines()
+        .find_map(|line| line.strip_prefix("-cpu "))
+        .map(|value| {
+            let value = value.trim_end_matches(" \\").trim();
+            value.trim_matches('\'').to_string()
+        });
     Some(Expected::CpuArg(cpu))
 }
 
@@ -79,20 +83,32 @@ fn qemu_cpu_argument_parity() {
         return;
     };
     let map = CpuMap::embedded();
-    let version = QemuDefinitions::embedded().find("10.0").expect("QEMU 10.0 data").version;
+    let version = QemuDefinitions::embedded()
+        .find("10.0")
+        .expect("QEMU 10.0 data")
+        .version;
     let host = CpuDef::parse(FAKE_HOST).expect("fake host");
     let mut host_model = host.clone();
-    host_model.features.retain(|f| !NEVER_PASSED_TO_QEMU.contains(&f.name.as_str()));
+    host_model
+        .features
+        .retain(|f| !NEVER_PASSED_TO_QEMU.contains(&f.name.as_str()));
     let migratable_host_model = copy_migratable(map, &host_model);
-    let models: Vec<HypervisorModel> =
-        version.models.iter().map(|m| HypervisorModel::named(&m.name)).collect();
+    let models: Vec<HypervisorModel> = version
+        .models
+        .iter()
+        .map(|m| HypervisorModel::named(&m.name))
+        .collect();
     let known = &version.known_features.known;
     let no_build = |_: &CpuDef| Err(CpuError::internal("not built in this test"));
 
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .expect("readable folder")
         .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
-        .filter_map(|file| file.strip_suffix(".xml").filter(|n| !n.contains('.')).map(str::to_string))
+        .filter_map(|file| {
+            file.strip_suffix(".xml")
+                .filter(|n| !n.contains('.'))
+                .map(str::to_string)
+        })
         .collect();
     names.sort();
     let (mut checked, mut failures) = (0, Vec::new());
@@ -100,7 +116,9 @@ fn qemu_cpu_argument_parity() {
         if NEEDS_QEMU_CAPABILITIES.contains(&name.as_str()) || name.starts_with("cpu-numa") {
             continue;
         }
-        let Some(expected) = expected_of(&dir, name) else { continue };
+        let Some(expected) = expected_of(&dir, name) else {
+            continue;
+        };
         let text = std::fs::read_to_string(dir.join(format!("{name}.xml"))).expect("domain");
         let domain = match Domain::parse(&text) {
             Ok(domain) => domain,
@@ -133,10 +151,15 @@ fn qemu_cpu_argument_parity() {
         };
         checked += 1;
         if actual != expected {
-            failures.push(format!("{name}:\n  expected {expected:?}\n  actual   {actual:?}"));
+            failures.push(format!(
+                "{name}:\n  expected {expected:?}\n  actual   {actual:?}"
+            ));
         }
     }
-    println!("qemuxmlconfdata: {checked} cpu cases checked, {} differ", failures.len());
+    println!(
+        "qemuxmlconfdata: {checked} cpu cases checked, {} differ",
+        failures.len()
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(checked >= 40, "only {checked} cases were checked");
 }

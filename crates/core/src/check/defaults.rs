@@ -66,10 +66,26 @@ mod tests {
     #[test]
     fn default_check_by_mode_and_accelerator() {
         let cases = [
-            ("<cpu mode='host-passthrough'/>", Accelerator::Kvm, CpuCheck::None),
-            ("<cpu mode='host-model'/>", Accelerator::Tcg, CpuCheck::Partial),
-            ("<cpu><model>core2duo</model></cpu>", Accelerator::Kvm, CpuCheck::Partial),
-            ("<cpu><model>core2duo</model></cpu>", Accelerator::Tcg, CpuCheck::None),
+            (
+                "<cpu mode='host-passthrough'/>",
+                Accelerator::Kvm,
+                CpuCheck::None,
+            ),
+            (
+                "<cpu mode='host-model'/>",
+                Accelerator::Tcg,
+                CpuCheck::Partial,
+            ),
+            (
+                "<cpu><model>core2duo</model></cpu>",
+                Accelerator::Kvm,
+                CpuCheck::Partial,
+            ),
+            (
+                "<cpu><model>core2duo</model></cpu>",
+                Accelerator::Tcg,
+                CpuCheck::None,
+            ),
         ];
         for (xml, accelerator, expected) in cases {
             let mut cpu = parsed(xml);
@@ -78,6 +94,9 @@ mod tests {
         }
         let mut passthrough = parsed("<cpu mode='host-passthrough'/>");
         apply_defaults(&mut passthrough, Accelerator::Kvm);
-        assert_eq!(passthrough.to_xml(), "<cpu mode='host-passthrough' check='none' migratable='on'/>\n");
+        assert_eq!(
+            passthrough.to_xml(),
+            "<cpu mode='host-passthrough' check='none' migratable='on'/>\n"
+        );
     }
 }

@@ -14,7 +14,9 @@ use crate::featureset::FeatureSet;
 use crate::host::HostInput;
 use crate::libvirt::decode::guest_cpu_from_signals;
 use crate::libvirt::expand::expand_features;
-use crate::libvirt::{copy_migratable, model_data, CpuSignals, HypervisorModel, PolicySelector, Usability};
+use crate::libvirt::{
+    copy_migratable, model_data, CpuSignals, HypervisorModel, PolicySelector, Usability,
+};
 use crate::qemu::accel::{supported, HostFeatures};
 use crate::qemu::definitions::QemuVersion;
 use crate::qemu::guest::{build_guest_cpu, GuestBuild};
@@ -49,12 +51,21 @@ impl<'a> HostSide<'a> {
         let mut notes: Vec<String> = input.notes().to_vec();
         let host_features = host_features(map, input);
         let hypervisor_models = hypervisor_models(map, input, version, accelerator, &mut notes)?;
-        let reported_host_model = reported_host_model(map, input, version, accelerator, &host_features, &hypervisor_models);
+        let reported_host_model = reported_host_model(
+            map,
+            input,
+            version,
+            accelerator,
+            &host_features,
+            &hypervisor_models,
+        );
         if let Err(error) = &reported_host_model {
             notes.push(format!("no host-model CPU: {error}"));
         }
         let reported_host_model = reported_host_model.ok();
-        let migratable_host_model = reported_host_model.as_ref().map(|cpu| copy_migratable(map, cpu));
+        let migratable_host_model = reported_host_model
+            .as_ref()
+            .map(|cpu| copy_migratable(map, cpu));
         let full_host = full_host(map, input, reported_host_model.as_ref());
         Ok(HostSide {
             map,
@@ -85,7 +96,6 @@ impl<'a> HostSide<'a> {
             build_guest: self,
         }
     }
-
 }
 
 impl GuestBuilder for HostSide<'_> {
@@ -108,7 +118,14 @@ impl GuestBuilder for HostSide<'_> {
                 Policy::Optional => {}
             }
         }
-        build_guest_cpu(self.map, self.version, self.accelerator, &self.host_features, &model, &explicit)
+        build_guest_cpu(
+            self.map,
+            self.version,
+            self.accelerator,
+            &self.host_features,
+            &model,
+            &explicit,
+        )
     }
 }
 
@@ -156,7 +173,10 @@ impl HostSide<'_> {
             model: signature.map(|s| s.model),
             stepping: signature.map(|s| s.stepping),
             host_cpu_model: host_cpu.as_ref().and_then(|c| c.model.clone()),
-            host_model: self.reported_host_model.as_ref().and_then(|c| c.model.clone()),
+            host_model: self
+                .reported_host_model
+                .as_ref()
+                .and_then(|c| c.model.clone()),
             host_model_xml: self.reported_host_model.as_ref().map(CpuDef::to_xml),
             x86_64_level: x86_64_level(self.map, &features),
         }
@@ -165,7 +185,11 @@ impl HostSide<'_> {
     pub fn model_reports(&self) -> Vec<ModelReport> {
         self.hypervisor_models
             .iter()
-            .map(|m| ModelReport { name: m.name.clone(), usable: m.usable == Usability::Yes, blockers: m.blockers.clone() })
+            .map(|m| ModelReport {
+                name: m.name.clone(),
+                usable: m.usable == Usability::Yes,
+                blockers: m.blockers.clone(),
+            })
             .collect()
     }
 
@@ -178,13 +202,19 @@ impl HostSide<'_> {
 /// (that is exactly what KVM supports), else the raw CPUID, else the features
 /// of a host CPU definition.
 fn host_features(map: &CpuMap, input: &HostInput<'_>) -> HostFeatures {
-    if let Some(features) = input.dump().and_then(|dump| HostFeatures::from_dump(map, dump)) {
+    if let Some(features) = input
+        .dump()
+        .and_then(|dump| HostFeatures::from_dump(map, dump))
+    {
         return features;
     }
     let host_cpu = input.host_cpu().ok();
     HostFeatures::Raw {
         features: input.cpuid_features(),
-        vendor: host_cpu.as_ref().and_then(|c| c.vendor.as_deref()).and_then(|v| map.vendor_id(v)),
+        vendor: host_cpu
+            .as_ref()
+            .and_then(|c| c.vendor.as_deref())
+            .and_then(|v| map.vendor_id(v)),
         signature: input.signature().unwrap_or_default(),
         has_vmx_msrs: false,
     }
@@ -209,7 +239,12 @@ fn hypervisor_models(
         .models
         .into_iter()
         .filter(|m| !predicted || version.resolve(&m.name).is_some())
-        .map(|m| HypervisorModel { name: m.name, usable: m.usable, blockers: m.blockers, deprecated: false })
+        .map(|m| HypervisorModel {
+            name: m.name,
+            usable: m.usable,
+            blockers: m.blockers,
+            deprecated: false,
+        })
         .collect())
 }
 
@@ -227,11 +262,17 @@ fn reported_host_model(
         return input.host_model_with(Some(models));
     }
     let (vendor, signature) = match host {
-        HostFeatures::Raw { vendor, signature, .. } => (*vendor, *signature),
+        HostFeatures::Raw {
+            vendor, signature, ..
+        } => (*vendor, *signature),
         HostFeatures::QemuExpansion { .. } => (None, Default::default()),
     };
     let _ = input;
-    let signals = CpuSignals { features: supported(map, version, accelerator, host), vendor, signature };
+    let signals = CpuSignals {
+        features: supported(map, version, accelerator, host),
+        vendor,
+        signature,
+    };
     let mut cpu = guest_cpu_from_signals(map, &signals, Some(models))?;
     cpu.fallback = Fallback::Forbid;
     Ok(cpu)
@@ -251,9 +292,18 @@ fn full_host(map: &CpuMap, input: &HostInput<'_>, reported: Option<&CpuDef>) -> 
     if expand_features(map, &mut expanded).is_err() {
         return Some(full);
     }
-    let present: FeatureSet = model_data(map, &full, PolicySelector::All).map(|d| d.features).unwrap_or_default();
-    for feature in expanded.features.iter().filter(|f| f.policy == Some(Policy::Require)) {
-        if map.feature_id(&feature.name).is_some_and(|id| !present.contains(id)) {
+    let present: FeatureSet = model_data(map, &full, PolicySelector::All)
+        .map(|d| d.features)
+        .unwrap_or_default();
+    for feature in expanded
+        .features
+        .iter()
+        .filter(|f| f.policy == Some(Policy::Require))
+    {
+        if map
+            .feature_id(&feature.name)
+            .is_some_and(|id| !present.contains(id))
+        {
             full.add_if_missing(&feature.name, Policy::Require);
         }
     }

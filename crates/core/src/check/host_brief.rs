@@ -8,10 +8,28 @@ use crate::featureset::FeatureSet;
 
 /// The x86-64 psABI levels, each with the CPUID features it adds (libvirt names).
 const LEVELS: [(&str, &[&str]); 4] = [
-    ("v1", &["lm", "cmov", "cx8", "fpu", "fxsr", "mmx", "syscall", "sse", "sse2"]),
-    ("v2", &["cx16", "lahf_lm", "popcnt", "pni", "sse4.1", "sse4.2", "ssse3"]),
-    ("v3", &["avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave"]),
-    ("v4", &["avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"]),
+    (
+        "v1",
+        &[
+            "lm", "cmov", "cx8", "fpu", "fxsr", "mmx", "syscall", "sse", "sse2",
+        ],
+    ),
+    (
+        "v2",
+        &[
+            "cx16", "lahf_lm", "popcnt", "pni", "sse4.1", "sse4.2", "ssse3",
+        ],
+    ),
+    (
+        "v3",
+        &[
+            "avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave",
+        ],
+    ),
+    (
+        "v4",
+        &["avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"],
+    ),
 ];
 
 /// The highest x86-64 level whose features (and those of every lower level) are

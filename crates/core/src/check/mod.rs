@@ -195,7 +195,10 @@ pub fn analyze(
         .map(|check| {
             let mut variant = cpu.clone();
             variant.check = Some(*check);
-            (*check, simulate_start(&environment, &variant, StartKind::New))
+            (
+                *check,
+                simulate_start(&environment, &variant, StartKind::New),
+            )
         })
         .collect();
     let own = outcomes
@@ -204,33 +207,62 @@ pub fn analyze(
         .map(|(_, outcome)| outcome)
         .ok_or_else(|| CheckError::Option("no outcome for the domain's check".to_string()))?;
 
-    let filtered = own.build.as_ref().map(|b| side.filtered_report(b)).unwrap_or_default();
+    // What QEMU would build and filter, even when the domain's own check stops
+    // the start before QEMU runs: the most permissive start shows it.
+    let built = std::iter::once(own)
+        .chain(outcomes.iter().map(|(_, outcome)| outcome))
+        .find(|outcome| outcome.build.is_some());
+    let filtered = built
+        .and_then(|o| o.build.as_ref())
+        .map(|b| side.filtered_report(b))
+        .unwrap_or_default();
     let verdict = |check: CpuCheck| {
         let outcome = outcomes.iter().find(|(c, _)| *c == check).map(|(_, o)| o);
         verdict_of(outcome, check == own_check, &side)
     };
     let migration = match (migration_target, &own.live_cpu, own.starts()) {
-        (Some(target), Some(live), true) => Some(migrate(map, &domain, live, target, accelerator, version)?),
+        (Some(target), Some(live), true) => {
+            Some(migrate(map, &domain, live, target, accelerator, version)?)
+        }
         (Some(target), _, _) => Some(Migration {
-            host: host::HostSide::new(map, target, accelerator, version).map_err(CheckError::Cpu)?.brief(),
+            host: host::HostSide::new(map, target, accelerator, version)
+                .map_err(CheckError::Cpu)?
+                .brief(),
             starts: false,
-            message: "the domain does not start on the source host, so there is nothing to migrate".to_string(),
+            message: "the domain does not start on the source host, so there is nothing to migrate"
+                .to_string(),
             filtered: Vec::new(),
         }),
         (None, _, _) => None,
     };
     Ok(Report {
         check: own_check.as_str().to_string(),
-        verdicts: Verdicts { none: verdict(CpuCheck::None), partial: verdict(CpuCheck::Partial), full: verdict(CpuCheck::Full) },
+        verdicts: Verdicts {
+            none: verdict(CpuCheck::None),
+            partial: verdict(CpuCheck::Partial),
+            full: verdict(CpuCheck::Full),
+        },
         settings: settings(&cpu, accelerator, &side, version_source, &applied),
         filtered,
-        guest_cpu: own.build.as_ref().zip(own.cpu_for_qemu.as_ref()).map(|(b, c)| side.guest_cpu(b, c)),
-        live_xml: own.live_cpu.as_ref().filter(|_| own.starts()).map(|live| live_domain_xml(domain_xml, live)),
-        qemu_cpu_arg: own.qemu_cpu_arg.as_deref().map(crate::qemu::cpu_arg::shell_quote),
+        guest_cpu: built
+            .and_then(|o| o.build.as_ref().zip(o.cpu_for_qemu.as_ref()))
+            .map(|(b, c)| side.guest_cpu(b, c)),
+        live_xml: own
+            .live_cpu
+            .as_ref()
+            .filter(|_| own.starts())
+            .map(|live| live_domain_xml(domain_xml, live)),
+        qemu_cpu_arg: built
+            .and_then(|o| o.qemu_cpu_arg.as_deref())
+            .map(crate::qemu::cpu_arg::shell_quote),
         host: side.brief(),
         models: side.model_reports(),
         migration,
-        notes: side.notes().into_iter().chain(version_note.map(str::to_string)).collect(),
+        notes: side
+            .notes()
+            .into_iter()
+            .chain(version_note.map(str::to_string))
+            .collect(),
     })
 }
 
@@ -242,10 +274,15 @@ fn choose_qemu_version(
 ) -> Result<(&'static QemuVersion, &'static str, Option<&'static str>), CheckError> {
     let definitions = QemuDefinitions::embedded();
     if let Some(wanted) = &options.qemu_version {
-        let choice = definitions.find(wanted).map_err(|e| CheckError::Option(e.message))?;
+        let choice = definitions
+            .find(wanted)
+            .map_err(|e| CheckError::Option(e.message))?;
         return Ok((choice.version, "option", choice.note));
     }
-    if let Some(choice) = domain.machine_qemu_version().and_then(|v| definitions.find(&v).ok()) {
+    if let Some(choice) = domain
+        .machine_qemu_version()
+        .and_then(|v| definitions.find(&v).ok())
+    {
         return Ok((choice.version, "machine", choice.note));
     }
     Ok((definitions.newest(), "newest", None))
@@ -253,26 +290,50 @@ fn choose_qemu_version(
 
 fn verdict_of(outcome: Option<&StartOutcome>, own: bool, side: &host::HostSide<'_>) -> Verdict {
     let Some(outcome) = outcome else {
-        return Verdict { starts: false, abi_stable: false, message: "not evaluated".to_string(), own };
+        return Verdict {
+            starts: false,
+            abi_stable: false,
+            message: "not evaluated".to_string(),
+            own,
+        };
     };
     if let Some(error) = &outcome.error {
-        return Verdict { starts: false, abi_stable: false, message: error.to_string(), own };
+        return Verdict {
+            starts: false,
+            abi_stable: false,
+            message: error.to_string(),
+            own,
+        };
     }
     let filtered: Vec<String> = outcome
         .build
         .as_ref()
-        .map(|b| b.filtered.iter().map(|f| side.map.feature(f.feature).name.clone()).collect())
+        .map(|b| {
+            b.filtered
+                .iter()
+                .map(|f| side.map.feature(f.feature).name.clone())
+                .collect()
+        })
         .unwrap_or_default();
     let message = if filtered.is_empty() {
         "starts; the guest gets exactly the CPU defined".to_string()
     } else {
         format!(
             "starts, but QEMU filters {}: {}; the live XML records them as disabled",
-            if filtered.len() == 1 { "1 feature".to_string() } else { format!("{} features", filtered.len()) },
+            if filtered.len() == 1 {
+                "1 feature".to_string()
+            } else {
+                format!("{} features", filtered.len())
+            },
             filtered.join(", ")
         )
     };
-    Verdict { starts: true, abi_stable: filtered.is_empty(), message, own }
+    Verdict {
+        starts: true,
+        abi_stable: filtered.is_empty(),
+        message,
+        own,
+    }
 }
 
 fn settings(
@@ -284,13 +345,19 @@ fn settings(
 ) -> Settings {
     let mut defaults_applied = Vec::new();
     if let Some(model) = &applied.default_model {
-        defaults_applied.push(format!("model {model}: QEMU's default CPU type, with check='none' and fallback='forbid'"));
+        defaults_applied.push(format!(
+            "model {model}: QEMU's default CPU type, with check='none' and fallback='forbid'"
+        ));
     }
     if let Some(check) = applied.default_check {
-        defaults_applied.push(format!("check='{}': libvirt's default for this mode and domain type", check.as_str()));
+        defaults_applied.push(format!(
+            "check='{}': libvirt's default for this mode and domain type",
+            check.as_str()
+        ));
     }
     if applied.default_migratable {
-        defaults_applied.push("migratable='on': libvirt's default for host-passthrough".to_string());
+        defaults_applied
+            .push("migratable='on': libvirt's default for host-passthrough".to_string());
     }
     Settings {
         mode: cpu.mode.as_str().to_string(),
@@ -302,7 +369,10 @@ fn settings(
         features: cpu
             .features
             .iter()
-            .map(|f| FeaturePolicy { name: f.name.clone(), policy: f.effective_policy().as_str().to_string() })
+            .map(|f| FeaturePolicy {
+                name: f.name.clone(),
+                policy: f.effective_policy().as_str().to_string(),
+            })
             .collect(),
         accelerator: accelerator.as_str().to_string(),
         qemu_version: side.version.version.clone(),
@@ -324,12 +394,21 @@ fn migrate(
     let side = host::HostSide::new(map, target, accelerator, version).map_err(CheckError::Cpu)?;
     let environment = side.environment(domain);
     let outcome = simulate_start(&environment, live, StartKind::Incoming);
-    let filtered = outcome.build.as_ref().map(|b| side.filtered_report(b)).unwrap_or_default();
+    let filtered = outcome
+        .build
+        .as_ref()
+        .map(|b| side.filtered_report(b))
+        .unwrap_or_default();
     let message = match &outcome.error {
         Some(error) => error.to_string(),
         None => "the live definition starts on the target with the same CPU".to_string(),
     };
-    Ok(Migration { host: side.brief(), starts: outcome.starts(), message, filtered })
+    Ok(Migration {
+        host: side.brief(),
+        starts: outcome.starts(),
+        message,
+        filtered,
+    })
 }
 
 /// The input document with its `<cpu>` replaced by the live one (or the live
@@ -346,12 +425,22 @@ fn live_domain_xml(text: &str, live: &CpuDef) -> String {
             let line_start = text[..cpu.offset].rfind('\n').map_or(0, |i| i + 1);
             let indent = cpu.offset - line_start;
             let replacement = live.to_xml_indented(indent);
-            format!("{}{}{}", &text[..line_start], replacement.trim_end_matches('\n'), &text[cpu.end..])
+            format!(
+                "{}{}{}",
+                &text[..line_start],
+                replacement.trim_end_matches('\n'),
+                &text[cpu.end..]
+            )
         }
         None => {
             let close = text.rfind("</domain>").unwrap_or(text.len());
             let line_start = text[..close].rfind('\n').map_or(close, |i| i + 1);
-            format!("{}{}{}", &text[..line_start], live.to_xml_indented(2), &text[line_start..])
+            format!(
+                "{}{}{}",
+                &text[..line_start],
+                live.to_xml_indented(2),
+                &text[line_start..]
+            )
         }
     }
 }

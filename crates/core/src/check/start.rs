@@ -78,7 +78,13 @@ impl StartOutcome {
     }
 
     fn failed(error: CpuError) -> Self {
-        StartOutcome { error: Some(error), cpu_for_qemu: None, qemu_cpu_arg: None, build: None, live_cpu: None }
+        StartOutcome {
+            error: Some(error),
+            cpu_for_qemu: None,
+            qemu_cpu_arg: None,
+            build: None,
+            live_cpu: None,
+        }
     }
 }
 
@@ -109,7 +115,13 @@ pub fn simulate_start(env: &StartEnvironment<'_>, cpu: &CpuDef, kind: StartKind)
     let build = match env.build_guest.build(&cpu) {
         Ok(build) => build,
         Err(error) => {
-            return StartOutcome { error: Some(error), cpu_for_qemu: Some(cpu), qemu_cpu_arg, build: None, live_cpu: None }
+            return StartOutcome {
+                error: Some(error),
+                cpu_for_qemu: Some(cpu),
+                qemu_cpu_arg,
+                build: None,
+                live_cpu: None,
+            }
         }
     };
     let mut live = cpu.clone();
@@ -161,7 +173,8 @@ fn prepare(env: &StartEnvironment<'_>, cpu: &mut CpuDef, kind: StartKind) -> Res
         }
         cpu.fallback = crate::cpudef::Fallback::Forbid;
     }
-    cpu.features.retain(|f| !NEVER_PASSED_TO_QEMU.contains(&f.name.as_str()));
+    cpu.features
+        .retain(|f| !NEVER_PASSED_TO_QEMU.contains(&f.name.as_str()));
     Ok(())
 }
 
@@ -200,14 +213,26 @@ fn validate_cache_and_address_bits(cpu: &CpuDef) -> Result<(), CpuError> {
 /// libvirt's `qemuDomainCheckCPU` for `check='partial'` (spec 10.2).
 fn partial_check(env: &StartEnvironment<'_>, cpu: &CpuDef) -> Result<(), CpuError> {
     let map = env.map;
-    let qemu_entry = cpu.model.as_deref().and_then(|m| find_hypervisor_model(env.hypervisor_models, m));
-    let all_disabled = cpu.features.iter().all(|f| f.policy == Some(Policy::Disable));
+    let qemu_entry = cpu
+        .model
+        .as_deref()
+        .and_then(|m| find_hypervisor_model(env.hypervisor_models, m));
+    let all_disabled = cpu
+        .features
+        .iter()
+        .all(|f| f.policy == Some(Policy::Disable));
     if qemu_entry.is_some_and(|m| m.usable == Usability::Yes) && all_disabled {
         return Ok(());
     }
-    let map_model = cpu.model.as_deref().and_then(|m| map.model_id(m)).map(|id| map.model(id));
+    let map_model = cpu
+        .model
+        .as_deref()
+        .and_then(|m| map.model_id(m))
+        .map(|id| map.model(id));
     let compat = cpu.model.is_none()
-        || env.reported_host_model.is_none_or(|h| h.fallback != crate::cpudef::Fallback::Forbid)
+        || env
+            .reported_host_model
+            .is_none_or(|h| h.fallback != crate::cpudef::Fallback::Forbid)
         || qemu_entry.is_none()
         || map_model.is_some_and(|m| m.compat_check);
     if compat {
@@ -224,8 +249,13 @@ fn compare_unusable(
     qemu_entry: Option<&HypervisorModel>,
 ) -> Result<(), CpuError> {
     let mut missing: Vec<String> = Vec::new();
-    for blocker in qemu_entry.map(|m| m.blockers.as_slice()).unwrap_or_default() {
-        let disabled = cpu.feature(blocker).is_some_and(|f| f.policy == Some(Policy::Disable));
+    for blocker in qemu_entry
+        .map(|m| m.blockers.as_slice())
+        .unwrap_or_default()
+    {
+        let disabled = cpu
+            .feature(blocker)
+            .is_some_and(|f| f.policy == Some(Policy::Disable));
         if !disabled {
             missing.push(blocker.clone());
         }
@@ -233,8 +263,14 @@ fn compare_unusable(
     if let Some(host_model) = env.reported_host_model {
         let mut expanded = host_model.clone();
         expand_features(env.map, &mut expanded)?;
-        for feature in cpu.features.iter().filter(|f| f.policy == Some(Policy::Require)) {
-            let required_there = expanded.feature(&feature.name).is_some_and(|f| f.policy == Some(Policy::Require));
+        for feature in cpu
+            .features
+            .iter()
+            .filter(|f| f.policy == Some(Policy::Require))
+        {
+            let required_there = expanded
+                .feature(&feature.name)
+                .is_some_and(|f| f.policy == Some(Policy::Require));
             if !required_there && !missing.contains(&feature.name) {
                 missing.push(feature.name.clone());
             }
@@ -251,18 +287,27 @@ fn compare_unusable(
 }
 
 /// After QEMU starts: libvirt's checks of the vCPU and its live update (spec 9).
-fn check_after_start(env: &StartEnvironment<'_>, live: &mut CpuDef, build: &GuestBuild) -> Result<(), CpuError> {
+fn check_after_start(
+    env: &StartEnvironment<'_>,
+    live: &mut CpuDef,
+    build: &GuestBuild,
+) -> Result<(), CpuError> {
     let map = env.map;
     if env.flags.pvspinlock == Some(true) {
         let unhalt = map.feature_id("kvm_pv_unhalt");
         if unhalt.is_some_and(|id| !build.enabled.contains(id)) {
-            return Err(CpuError::operation_failed("host doesn't support paravirtual spinlocks"));
+            return Err(CpuError::operation_failed(
+                "host doesn't support paravirtual spinlocks",
+            ));
         }
     }
     if let Some(invtsc) = map.feature_id("invtsc") {
-        let wants_invtsc = crate::libvirt::compare::has_feature(map, live, "invtsc").unwrap_or(false);
+        let wants_invtsc =
+            crate::libvirt::compare::has_feature(map, live, "invtsc").unwrap_or(false);
         if wants_invtsc && !build.enabled.contains(invtsc) {
-            return Err(CpuError::operation_failed("host doesn't support invariant TSC"));
+            return Err(CpuError::operation_failed(
+                "host doesn't support invariant TSC",
+            ));
         }
     }
     let disabled: FeatureSet = build.filtered.iter().map(|f| f.feature).collect();

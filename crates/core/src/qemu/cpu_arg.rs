@@ -55,7 +55,10 @@ pub fn cpu_arg(cpu: &CpuDef, flags: &CpuFlags, context: &CpuArgContext<'_>) -> O
             }
             Policy::Disable | Policy::Forbid => {
                 let known = context.known_features.is_none_or(|known| {
-                    context.map.feature_id(&feature.name).is_some_and(|id| known.contains(id))
+                    context
+                        .map
+                        .feature_id(&feature.name)
+                        .is_some_and(|id| known.contains(id))
                 });
                 if known {
                     let _ = write!(arg, ",{qemu_name}=off");
