@@ -3,5 +3,6 @@
 //! Each module is one family of tests over the public API only; see the module
 //! comments for what each exercises.
 
+mod check;
 mod cputest;
 mod qemuxml;

@@ -19,7 +19,7 @@ use crate::libvirt::{
 };
 use crate::qemu::accel::{supported, HostFeatures};
 use crate::qemu::definitions::QemuVersion;
-use crate::qemu::guest::{build_guest_cpu, GuestBuild};
+use crate::qemu::guest::{apply_qemu_verdict, build_guest_cpu, GuestBuild};
 use crate::qemu::models::{models_for_host, UsabilitySource};
 
 use super::host_brief::{x86_64_level, HostBrief};
@@ -38,6 +38,8 @@ pub(super) struct HostSide<'a> {
     migratable_host_model: Option<CpuDef>,
     /// QEMU's model list with blockers, as libvirt sees it.
     hypervisor_models: Vec<HypervisorModel>,
+    /// True when `hypervisor_models` is QEMU's own answer rather than a prediction.
+    models_from_qemu: bool,
     notes: Vec<String>,
 }
 
@@ -50,7 +52,8 @@ impl<'a> HostSide<'a> {
     ) -> Result<Self, CpuError> {
         let mut notes: Vec<String> = input.notes().to_vec();
         let host_features = host_features(map, input);
-        let hypervisor_models = hypervisor_models(map, input, version, accelerator, &mut notes)?;
+        let (hypervisor_models, models_from_qemu) =
+            hypervisor_models(map, input, version, accelerator, &mut notes)?;
         let reported_host_model = reported_host_model(
             map,
             input,
@@ -77,6 +80,7 @@ impl<'a> HostSide<'a> {
             reported_host_model,
             migratable_host_model,
             hypervisor_models,
+            models_from_qemu,
             notes,
         })
     }
@@ -118,14 +122,34 @@ impl GuestBuilder for HostSide<'_> {
                 Policy::Optional => {}
             }
         }
-        build_guest_cpu(
+        let mut build = build_guest_cpu(
             self.map,
             self.version,
             self.accelerator,
             &self.host_features,
             &model,
             &explicit,
-        )
+        )?;
+        let qemu_entry = self
+            .hypervisor_models
+            .iter()
+            .find(|m| m.name == model)
+            .filter(|m| self.models_from_qemu && m.usable != Usability::Unknown);
+        if let Some(entry) = qemu_entry {
+            let blockers: FeatureSet = entry
+                .blockers
+                .iter()
+                .filter_map(|name| self.map.feature_id(name))
+                .collect();
+            apply_qemu_verdict(
+                self.map,
+                self.version,
+                self.accelerator,
+                &mut build,
+                &blockers,
+            );
+        }
+        Ok(build)
     }
 }
 
@@ -228,14 +252,14 @@ fn hypervisor_models(
     version: &QemuVersion,
     accelerator: Accelerator,
     notes: &mut Vec<String>,
-) -> Result<Vec<HypervisorModel>, CpuError> {
+) -> Result<(Vec<HypervisorModel>, bool), CpuError> {
     let report = models_for_host(map, version, accelerator, input)?;
     notes.extend(report.notes);
     let predicted = report.source == UsabilitySource::Predicted;
     if !predicted {
         notes.push("model usability is QEMU's own answer, from the host input".to_string());
     }
-    Ok(report
+    let models = report
         .models
         .into_iter()
         .filter(|m| !predicted || version.resolve(&m.name).is_some())
@@ -245,7 +269,8 @@ fn hypervisor_models(
             blockers: m.blockers,
             deprecated: false,
         })
-        .collect())
+        .collect();
+    Ok((models, !predicted))
 }
 
 /// The host-model QEMU would report: from its own expansion when present, else

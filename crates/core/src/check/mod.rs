@@ -181,51 +181,19 @@ pub fn analyze(
     migration_target: Option<&HostInput<'_>>,
     options: &CheckOptions,
 ) -> Result<Report, CheckError> {
-    let domain = Domain::parse(domain_xml).map_err(CheckError::Domain)?;
-    let accelerator = options.accelerator.unwrap_or(domain.accelerator);
-    let (version, version_source, version_note) = choose_qemu_version(&domain, options)?;
-    let mut cpu = domain.cpu.clone();
-    let applied = apply_defaults(&mut cpu, accelerator);
-    let own_check = cpu.check.unwrap_or(CpuCheck::None);
-
-    let side = host::HostSide::new(map, host, accelerator, version).map_err(CheckError::Cpu)?;
-    let environment = side.environment(&domain);
-    let outcomes: Vec<(CpuCheck, StartOutcome)> = CpuCheck::ALL
-        .iter()
-        .map(|check| {
-            let mut variant = cpu.clone();
-            variant.check = Some(*check);
-            (
-                *check,
-                simulate_start(&environment, &variant, StartKind::New),
-            )
-        })
-        .collect();
-    let own = outcomes
-        .iter()
-        .find(|(check, _)| *check == own_check)
-        .map(|(_, outcome)| outcome)
-        .ok_or_else(|| CheckError::Option("no outcome for the domain's check".to_string()))?;
-
-    // What QEMU would build and filter, even when the domain's own check stops
-    // the start before QEMU runs: the most permissive start shows it.
-    let built = std::iter::once(own)
-        .chain(outcomes.iter().map(|(_, outcome)| outcome))
-        .find(|outcome| outcome.build.is_some());
-    let filtered = built
-        .and_then(|o| o.build.as_ref())
-        .map(|b| side.filtered_report(b))
-        .unwrap_or_default();
-    let verdict = |check: CpuCheck| {
-        let outcome = outcomes.iter().find(|(c, _)| *c == check).map(|(_, o)| o);
-        verdict_of(outcome, check == own_check, &side)
-    };
-    let migration = match (migration_target, &own.live_cpu, own.starts()) {
+    let question = Question::new(domain_xml, options)?;
+    let side = host::HostSide::new(map, host, question.accelerator, question.version)
+        .map_err(CheckError::Cpu)?;
+    let (mut report, own) = question.report_on(&side);
+    report.migration = match (migration_target, &own.live_cpu, own.starts()) {
         (Some(target), Some(live), true) => {
-            Some(migrate(map, &domain, live, target, accelerator, version)?)
+            let target_side =
+                host::HostSide::new(map, target, question.accelerator, question.version)
+                    .map_err(CheckError::Cpu)?;
+            Some(migrate(&question.domain, live, &target_side))
         }
         (Some(target), _, _) => Some(Migration {
-            host: host::HostSide::new(map, target, accelerator, version)
+            host: host::HostSide::new(map, target, question.accelerator, question.version)
                 .map_err(CheckError::Cpu)?
                 .brief(),
             starts: false,
@@ -235,35 +203,176 @@ pub fn analyze(
         }),
         (None, _, _) => None,
     };
-    Ok(Report {
-        check: own_check.as_str().to_string(),
-        verdicts: Verdicts {
-            none: verdict(CpuCheck::None),
-            partial: verdict(CpuCheck::Partial),
-            full: verdict(CpuCheck::Full),
-        },
-        settings: settings(&cpu, accelerator, &side, version_source, &applied),
-        filtered,
-        guest_cpu: built
-            .and_then(|o| o.build.as_ref().zip(o.cpu_for_qemu.as_ref()))
-            .map(|(b, c)| side.guest_cpu(b, c)),
-        live_xml: own
-            .live_cpu
-            .as_ref()
-            .filter(|_| own.starts())
-            .map(|live| live_domain_xml(domain_xml, live)),
-        qemu_cpu_arg: built
-            .and_then(|o| o.qemu_cpu_arg.as_deref())
-            .map(crate::qemu::cpu_arg::shell_quote),
+    Ok(report)
+}
+
+/// Checks `domain_xml` on `host` and, when `arriving` is given, whether a
+/// guest running elsewhere with that live CPU definition could migrate to
+/// `host`. The host is prepared once for both questions, which is what a
+/// cluster-wide check ([`crate::batch`]) asks of every host.
+pub fn analyze_with_arrival(
+    map: &CpuMap,
+    domain_xml: &str,
+    host: &HostInput<'_>,
+    arriving: Option<&CpuDef>,
+    options: &CheckOptions,
+) -> Result<(Report, Option<Migration>), CheckError> {
+    let question = Question::new(domain_xml, options)?;
+    let side = host::HostSide::new(map, host, question.accelerator, question.version)
+        .map_err(CheckError::Cpu)?;
+    let (report, _) = question.report_on(&side);
+    let arrival = arriving.map(|live| migrate(&question.domain, live, &side));
+    Ok((report, arrival))
+}
+
+/// A host described without a domain: its brief, the models it can run and
+/// notes, for the accelerator and QEMU version of `options` (default: KVM and
+/// the newest QEMU known).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostDescription {
+    pub host: HostBrief,
+    pub models: Vec<ModelReport>,
+    pub notes: Vec<String>,
+}
+
+/// Describes `host` as the check sees it, without a domain.
+pub fn describe_host(
+    map: &CpuMap,
+    host: &HostInput<'_>,
+    options: &CheckOptions,
+) -> Result<HostDescription, CheckError> {
+    let definitions = QemuDefinitions::embedded();
+    let (version, note) = match &options.qemu_version {
+        Some(wanted) => {
+            let choice = definitions
+                .find(wanted)
+                .map_err(|e| CheckError::Option(e.message))?;
+            (choice.version, choice.note)
+        }
+        None => (definitions.newest(), None),
+    };
+    let accelerator = options.accelerator.unwrap_or(Accelerator::Kvm);
+    let side = host::HostSide::new(map, host, accelerator, version).map_err(CheckError::Cpu)?;
+    Ok(HostDescription {
         host: side.brief(),
         models: side.model_reports(),
-        migration,
         notes: side
             .notes()
             .into_iter()
-            .chain(version_note.map(str::to_string))
+            .chain(note.map(str::to_string))
             .collect(),
     })
+}
+
+/// The domain and the options, settled before any host is looked at.
+struct Question<'d> {
+    domain_xml: &'d str,
+    domain: Domain,
+    accelerator: Accelerator,
+    version: &'static QemuVersion,
+    version_source: &'static str,
+    version_note: Option<&'static str>,
+    /// The domain's CPU after libvirt's defaults.
+    cpu: CpuDef,
+    applied: AppliedDefaults,
+    own_check: CpuCheck,
+}
+
+impl<'d> Question<'d> {
+    fn new(domain_xml: &'d str, options: &CheckOptions) -> Result<Self, CheckError> {
+        let domain = Domain::parse(domain_xml).map_err(CheckError::Domain)?;
+        let accelerator = options.accelerator.unwrap_or(domain.accelerator);
+        let (version, version_source, version_note) = choose_qemu_version(&domain, options)?;
+        let mut cpu = domain.cpu.clone();
+        let applied = apply_defaults(&mut cpu, accelerator);
+        let own_check = cpu.check.unwrap_or(CpuCheck::None);
+        Ok(Question {
+            domain_xml,
+            domain,
+            accelerator,
+            version,
+            version_source,
+            version_note,
+            cpu,
+            applied,
+            own_check,
+        })
+    }
+
+    /// The report on one prepared host (without migration), and the outcome
+    /// of the start under the domain's own `check`.
+    fn report_on(&self, side: &host::HostSide<'_>) -> (Report, StartOutcome) {
+        let environment = side.environment(&self.domain);
+        let mut outcomes: Vec<(CpuCheck, StartOutcome)> = CpuCheck::ALL
+            .iter()
+            .map(|check| {
+                let mut variant = self.cpu.clone();
+                variant.check = Some(*check);
+                (
+                    *check,
+                    simulate_start(&environment, &variant, StartKind::New),
+                )
+            })
+            .collect();
+        let own_index = outcomes
+            .iter()
+            .position(|(check, _)| *check == self.own_check)
+            .unwrap_or(0);
+
+        // What QEMU would build and filter, even when the domain's own check
+        // stops the start before QEMU runs: the most permissive start shows it.
+        let built = std::iter::once(&outcomes[own_index].1)
+            .chain(outcomes.iter().map(|(_, outcome)| outcome))
+            .find(|outcome| outcome.build.is_some());
+        let filtered = built
+            .and_then(|o| o.build.as_ref())
+            .map(|b| side.filtered_report(b))
+            .unwrap_or_default();
+        let guest_cpu = built
+            .and_then(|o| o.build.as_ref().zip(o.cpu_for_qemu.as_ref()))
+            .map(|(b, c)| side.guest_cpu(b, c));
+        let qemu_cpu_arg = built
+            .and_then(|o| o.qemu_cpu_arg.as_deref())
+            .map(crate::qemu::cpu_arg::shell_quote);
+        let verdict = |check: CpuCheck| {
+            let outcome = outcomes.iter().find(|(c, _)| *c == check).map(|(_, o)| o);
+            verdict_of(outcome, check == self.own_check, side)
+        };
+        let verdicts = Verdicts {
+            none: verdict(CpuCheck::None),
+            partial: verdict(CpuCheck::Partial),
+            full: verdict(CpuCheck::Full),
+        };
+        let own = outcomes.swap_remove(own_index).1;
+        let report = Report {
+            check: self.own_check.as_str().to_string(),
+            verdicts,
+            settings: settings(
+                &self.cpu,
+                self.accelerator,
+                side,
+                self.version_source,
+                &self.applied,
+            ),
+            filtered,
+            guest_cpu,
+            live_xml: own
+                .live_cpu
+                .as_ref()
+                .filter(|_| own.starts())
+                .map(|live| live_domain_xml(self.domain_xml, live)),
+            qemu_cpu_arg,
+            host: side.brief(),
+            models: side.model_reports(),
+            migration: None,
+            notes: side
+                .notes()
+                .into_iter()
+                .chain(self.version_note.map(str::to_string))
+                .collect(),
+        };
+        (report, own)
+    }
 }
 
 /// The QEMU version to model, where that choice came from, and a note when
@@ -383,32 +492,24 @@ fn settings(
 
 /// Migrating the running guest: its live definition (check='full') starts as an
 /// incoming domain on the target.
-fn migrate(
-    map: &CpuMap,
-    domain: &Domain,
-    live: &CpuDef,
-    target: &HostInput<'_>,
-    accelerator: Accelerator,
-    version: &'static QemuVersion,
-) -> Result<Migration, CheckError> {
-    let side = host::HostSide::new(map, target, accelerator, version).map_err(CheckError::Cpu)?;
-    let environment = side.environment(domain);
+fn migrate(domain: &Domain, live: &CpuDef, target: &host::HostSide<'_>) -> Migration {
+    let environment = target.environment(domain);
     let outcome = simulate_start(&environment, live, StartKind::Incoming);
     let filtered = outcome
         .build
         .as_ref()
-        .map(|b| side.filtered_report(b))
+        .map(|b| target.filtered_report(b))
         .unwrap_or_default();
     let message = match &outcome.error {
         Some(error) => error.to_string(),
         None => "the live definition starts on the target with the same CPU".to_string(),
     };
-    Ok(Migration {
-        host: side.brief(),
+    Migration {
+        host: target.brief(),
         starts: outcome.starts(),
         message,
         filtered,
-    })
+    }
 }
 
 /// The input document with its `<cpu>` replaced by the live one (or the live

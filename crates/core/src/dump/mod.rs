@@ -20,6 +20,7 @@ pub mod domcapabilities;
 pub mod kcpuid;
 pub mod proc_cpuinfo;
 pub mod qmp;
+pub mod synthetic;
 mod text;
 
 use std::fmt;

@@ -319,6 +319,8 @@ pub enum UnavailableReason {
     NeedsVmxCapabilityMsr,
     /// Available only under a condition that does not hold by default.
     Conditional { condition: String },
+    /// QEMU itself lists it in the model's `unavailable-features` on this host.
+    ReportedByQemu,
 }
 
 impl fmt::Display for UnavailableReason {
@@ -345,6 +347,9 @@ impl fmt::Display for UnavailableReason {
                 f.write_str("not allowed by the host's VMX capability MSRs")
             }
             UnavailableReason::Conditional { condition } => f.write_str(condition),
+            UnavailableReason::ReportedByQemu => {
+                f.write_str("QEMU reports it unavailable for this model on this host")
+            }
         }
     }
 }

@@ -147,6 +147,12 @@ pub fn build_guest_cpu(
     model_name: &str,
     explicit: &[(FeatureId, bool)],
 ) -> Result<GuestBuild, CpuError> {
+    let passthrough = model_name == "host" || (model_name == "max" && accel == Accelerator::Kvm);
+    if passthrough {
+        return Ok(build_passthrough_cpu(
+            map, version, accel, host, model_name, explicit,
+        ));
+    }
     let definition = version.model_definition(map, model_name)?;
     let facts = AccelFacts::embedded(accel);
     let mut notes: Vec<String> = definition.note.iter().cloned().collect();
@@ -272,6 +278,123 @@ pub fn build_guest_cpu(
             .collect(),
         notes,
     })
+}
+
+/// `-cpu host` (and `max` under KVM): everything the accelerator supports on
+/// this host, then the user's flags; only flags asking for more are filtered.
+fn build_passthrough_cpu(
+    map: &CpuMap,
+    version: &QemuVersion,
+    accel: Accelerator,
+    host: &HostFeatures,
+    model_name: &str,
+    explicit: &[(FeatureId, bool)],
+) -> GuestBuild {
+    let support = assess(map, version, accel, host);
+    let mut requested = support.supported;
+    let mut origins: Vec<Option<FeatureOrigin>> = vec![None; map.features().len()];
+    for id in requested.iter() {
+        origins[id.index()] = Some(FeatureOrigin::ModelDefinition);
+    }
+    for &(id, on) in explicit {
+        if on {
+            requested.insert(id);
+            origins[id.index()] = Some(FeatureOrigin::ExplicitOn);
+        } else {
+            requested.remove(id);
+            origins[id.index()] = Some(FeatureOrigin::ExplicitOff);
+        }
+    }
+    let prefix = match accel {
+        Accelerator::Kvm => "host doesn't support requested feature",
+        Accelerator::Tcg => "TCG doesn't support requested feature",
+    };
+    let unsupported = requested.difference(&support.supported);
+    let mut filtered: Vec<FilteredFeature> = unsupported
+        .iter()
+        .map(|id| FilteredFeature {
+            feature: id,
+            reason: FilterReason::Unavailable(
+                support
+                    .reason(id)
+                    .cloned()
+                    .unwrap_or(UnavailableReason::NotInHostCpuid),
+            ),
+            qemu_warning: qemu_warning(map, version, prefix, id),
+        })
+        .collect();
+    filtered.sort_by_key(|f| warning_order(map, f.feature));
+    GuestBuild {
+        qemu_model: model_name.to_string(),
+        source: DefinitionSource::Qemu(version.version.clone()),
+        enabled: requested.difference(&unsupported),
+        requested,
+        filtered,
+        qemu_only_enabled: Vec::new(),
+        qemu_only_filtered: Vec::new(),
+        origins: origins
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, origin)| origin.map(|o| (FeatureId::from_index(i), o)))
+            .collect(),
+        notes: vec![format!(
+            "`-cpu {model_name}` gives the guest everything the accelerator supports on this host"
+        )],
+    }
+}
+
+/// Replaces the prediction for a model's own features with QEMU's verdict for
+/// that model on this host (`query-cpu-definitions`' `unavailable-features`,
+/// as libvirt names them in `qemu_blockers`). Features the user turned on
+/// explicitly keep their prediction: QEMU's verdict is about the bare model.
+pub fn apply_qemu_verdict(
+    map: &CpuMap,
+    version: &QemuVersion,
+    accel: Accelerator,
+    build: &mut GuestBuild,
+    qemu_blockers: &FeatureSet,
+) {
+    let explicit: FeatureSet = build
+        .origins
+        .iter()
+        .filter(|(_, origin)| {
+            matches!(
+                origin,
+                FeatureOrigin::ExplicitOn | FeatureOrigin::ExplicitOff
+            )
+        })
+        .map(|(id, _)| *id)
+        .collect();
+    // Everything else is the model's business, including features the host's
+    // (possibly older) QEMU had in its definition of the model and this data
+    // does not: QEMU's verdict names them.
+    let judged_by_qemu = build.requested.union(qemu_blockers).difference(&explicit);
+    build.filtered.retain(|filtered| {
+        let keep =
+            !judged_by_qemu.contains(filtered.feature) || qemu_blockers.contains(filtered.feature);
+        if !keep {
+            build.enabled.insert(filtered.feature);
+        }
+        keep
+    });
+    let prefix = match accel {
+        Accelerator::Kvm => "host doesn't support requested feature",
+        Accelerator::Tcg => "TCG doesn't support requested feature",
+    };
+    for id in judged_by_qemu.intersection(qemu_blockers).iter() {
+        if build.filtered.iter().any(|f| f.feature == id) {
+            continue;
+        }
+        build.enabled.remove(id);
+        build.filtered.push(FilteredFeature {
+            feature: id,
+            reason: FilterReason::Unavailable(UnavailableReason::ReportedByQemu),
+            qemu_warning: qemu_warning(map, version, prefix, id),
+        });
+    }
+    build
+        .filtered
+        .sort_by_key(|f| warning_order(map, f.feature));
 }
 
 /// QEMU-only flags are judged by name: TCG by what the probe saw filtered,

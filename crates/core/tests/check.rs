@@ -1,0 +1,388 @@
+//! Scenario tests of the check (`check::analyze`), written from libvirt's rules
+//! (spec sections 5, 6, 9 and 10): each CPU mode under each `check` value, each
+//! feature policy, a model that asks more than the host has, migration, and
+//! agreement with QEMU's own `unavailable-features` where a dump carries them.
+//!
+//! Hosts are synthesized from libvirt model definitions, so these tests need
+//! nothing outside the repository, except the last one (which skips without
+//! `../shared`).
+
+use std::path::PathBuf;
+
+use guestcpu_core::check::{analyze, CheckOptions, Report};
+use guestcpu_core::domain::Accelerator;
+use guestcpu_core::dump::synthetic::synthesize_cpudata_xml;
+use guestcpu_core::host::{parse_host, HostInput};
+use guestcpu_core::CpuMap;
+
+fn host(model: &str, extra: &[&str]) -> HostInput<'static> {
+    let map = CpuMap::embedded();
+    let text = synthesize_cpudata_xml(map, model, extra).expect("known model");
+    parse_host(map, &text).expect("synthesized dump parses")
+}
+
+fn check(domain: &str, host: &HostInput<'_>) -> Report {
+    check_with(domain, host, None, &CheckOptions::default())
+}
+
+fn check_with(
+    domain: &str,
+    host: &HostInput<'_>,
+    target: Option<&HostInput<'_>>,
+    options: &CheckOptions,
+) -> Report {
+    analyze(CpuMap::embedded(), domain, host, target, options)
+        .unwrap_or_else(|e| panic!("{domain}: {e}"))
+}
+
+fn domain(kind: &str, cpu: &str) -> String {
+    format!("<domain type='{kind}'>\n  <name>t</name>\n  <os>\n    <type arch='x86_64' machine='pc-q35-10.0'>hvm</type>\n  </os>\n  {cpu}\n</domain>\n")
+}
+
+fn filtered_names(report: &Report) -> Vec<&str> {
+    report.filtered.iter().map(|f| f.name.as_str()).collect()
+}
+
+/// A host with everything QEMU's SandyBridge needs under KVM.
+fn sandybridge_host() -> HostInput<'static> {
+    host(
+        "SandyBridge",
+        &["vmx", "ss", "pdcm", "osxsave", "f16c", "arat", "xsaveopt"],
+    )
+}
+
+#[test]
+fn custom_model_on_a_host_that_has_it_starts_under_every_check() {
+    let report = check(
+        &domain(
+            "kvm",
+            "<cpu mode='custom' match='exact'><model fallback='forbid'>SandyBridge</model></cpu>",
+        ),
+        &sandybridge_host(),
+    );
+    assert_eq!(
+        report.check, "partial",
+        "libvirt's default for custom KVM CPUs"
+    );
+    assert!(
+        report.verdicts.partial.own && report.verdicts.partial.starts,
+        "{:?}",
+        report.verdicts.partial
+    );
+    assert!(report.verdicts.none.starts);
+    assert!(report.filtered.is_empty(), "{:?}", report.filtered);
+    assert!(report
+        .qemu_cpu_arg
+        .as_deref()
+        .is_some_and(|a| a.starts_with("SandyBridge")));
+    let live = report.live_xml.expect("it starts");
+    assert!(
+        live.contains("check='full'"),
+        "the live definition moves to check='full':\n{live}"
+    );
+    assert!(
+        live.contains("<name>t</name>"),
+        "the rest of the domain is kept:\n{live}"
+    );
+}
+
+#[test]
+fn a_model_asking_more_than_the_host_has_is_filtered_or_refused() {
+    // SandyBridge on an Atom (n270).
+    let atom = host("n270", &[]);
+    let report = check(
+        &domain(
+            "kvm",
+            "<cpu mode='custom' match='exact'><model fallback='forbid'>SandyBridge</model></cpu>",
+        ),
+        &atom,
+    );
+    let filtered = filtered_names(&report);
+    for feature in ["avx", "aes", "sse4.2", "popcnt", "x2apic"] {
+        if feature == "x2apic" {
+            assert!(!filtered.contains(&feature), "KVM emulates x2apic");
+        } else {
+            assert!(
+                filtered.contains(&feature),
+                "{feature} missing from {filtered:?}"
+            );
+        }
+    }
+    let none = &report.verdicts.none;
+    assert!(none.starts && !none.abi_stable, "{none:?}");
+    let partial = &report.verdicts.partial;
+    assert!(!partial.starts);
+    assert!(
+        partial.message.starts_with(
+            "the CPU is incompatible with host CPU: Host CPU does not provide required features: "
+        ),
+        "{}",
+        partial.message
+    );
+    let full = &report.verdicts.full;
+    assert!(!full.starts);
+    assert!(
+        full.message
+            .starts_with("operation failed: guest CPU doesn't match specification: "),
+        "{}",
+        full.message
+    );
+    assert!(
+        full.message.contains("missing features: "),
+        "{}",
+        full.message
+    );
+    let warning = &report
+        .filtered
+        .iter()
+        .find(|f| f.name == "avx")
+        .expect("avx")
+        .qemu_warning;
+    assert_eq!(
+        warning,
+        "warning: host doesn't support requested feature: CPUID.01H:ECX.avx [bit 28]"
+    );
+}
+
+#[test]
+fn check_none_records_filtered_features_as_disabled_in_the_live_xml() {
+    let atom = host("n270", &[]);
+    let report = check(&domain("kvm", "<cpu mode='custom' match='exact' check='none'><model fallback='forbid'>SandyBridge</model></cpu>"), &atom);
+    assert!(report.verdicts.none.own);
+    let live = report.live_xml.expect("check='none' starts");
+    assert!(
+        live.contains("<feature policy='disable' name='avx'/>"),
+        "{live}"
+    );
+    assert!(live.contains("check='full'"), "{live}");
+}
+
+#[test]
+fn forbid_policy_refuses_a_host_that_has_the_feature_unless_check_is_none() {
+    let report = check(
+        &domain("kvm", "<cpu mode='custom' match='exact'><model fallback='forbid'>SandyBridge</model><feature policy='forbid' name='vmx'/></cpu>"),
+        &sandybridge_host(),
+    );
+    let expected =
+        "the CPU is incompatible with host CPU: Host CPU provides forbidden feature 'vmx'";
+    assert_eq!(report.verdicts.partial.message, expected);
+    assert_eq!(report.verdicts.full.message, expected);
+    assert!(report.verdicts.none.starts);
+}
+
+#[test]
+fn require_disable_and_optional_policies() {
+    let cpu = "<cpu mode='custom' match='exact'><model fallback='forbid'>SandyBridge</model>\
+               <feature policy='require' name='avx2'/><feature policy='disable' name='aes'/>\
+               <feature policy='optional' name='rdrand'/><feature policy='optional' name='vmx'/></cpu>";
+    let report = check(&domain("kvm", cpu), &sandybridge_host());
+    assert_eq!(
+        report.verdicts.partial.message,
+        "the CPU is incompatible with host CPU: Host CPU does not provide required features: avx2"
+    );
+    assert_eq!(filtered_names(&report), ["avx2"]);
+    let arg = report.qemu_cpu_arg.expect("an argument");
+    // Optional features are resolved against the host: vmx is there, rdrand is not.
+    assert!(
+        arg.contains(",avx2=on")
+            && arg.contains(",aes=off")
+            && arg.contains(",vmx=on")
+            && arg.contains(",rdrand=off"),
+        "{arg}"
+    );
+}
+
+#[test]
+fn strict_match_refuses_extra_host_features_under_partial() {
+    // A feature keeps the partial check from its shortcut for usable models
+    // whose features are all disabled.
+    let report = check(
+        &domain("kvm", "<cpu mode='custom' match='strict'><model fallback='forbid'>SandyBridge</model><feature policy='require' name='aes'/></cpu>"),
+        &sandybridge_host(),
+    );
+    assert!(
+        report.verdicts.partial.message.starts_with("the CPU is incompatible with host CPU: Host CPU does not strictly match guest CPU: Extra features: "),
+        "{}",
+        report.verdicts.partial.message
+    );
+}
+
+#[test]
+fn host_model_becomes_the_hosts_cpu_and_starts() {
+    let report = check(
+        &domain("kvm", "<cpu mode='host-model'/>"),
+        &sandybridge_host(),
+    );
+    assert_eq!(report.check, "partial");
+    assert!(
+        report.verdicts.partial.starts,
+        "{:?}",
+        report.verdicts.partial
+    );
+    assert!(report.filtered.is_empty(), "{:?}", report.filtered);
+    let live = report.live_xml.expect("starts");
+    assert!(
+        live.contains("mode='custom'") && live.contains("check='full'"),
+        "{live}"
+    );
+    assert!(
+        report
+            .host
+            .host_model
+            .as_deref()
+            .is_some_and(|m| m.starts_with("SandyBridge")),
+        "{:?}",
+        report.host.host_model
+    );
+}
+
+#[test]
+fn host_passthrough_defaults_to_check_none_and_is_refused_under_tcg() {
+    let kvm = check(
+        &domain("kvm", "<cpu mode='host-passthrough'/>"),
+        &sandybridge_host(),
+    );
+    assert_eq!(kvm.check, "none");
+    assert!(kvm.verdicts.none.starts && kvm.verdicts.none.abi_stable);
+    assert_eq!(kvm.qemu_cpu_arg.as_deref(), Some("host,migratable=on"));
+    let tcg = check(
+        &domain("qemu", "<cpu mode='host-passthrough'/>"),
+        &sandybridge_host(),
+    );
+    assert_eq!(
+        tcg.verdicts.none.message,
+        "unsupported configuration: CPU mode 'host-passthrough' for x86_64 qemu domain on x86_64 host is not supported by hypervisor"
+    );
+}
+
+#[test]
+fn tcg_filters_what_it_cannot_emulate_whatever_the_host() {
+    let options = CheckOptions {
+        qemu_version: Some("7.2".into()),
+        accelerator: Some(Accelerator::Tcg),
+    };
+    let report = check_with(
+        &domain(
+            "qemu",
+            "<cpu mode='custom' match='exact'><model fallback='forbid'>Haswell</model></cpu>",
+        ),
+        &host("Haswell", &[]),
+        None,
+        &options,
+    );
+    assert_eq!(
+        report.check, "none",
+        "libvirt's default for custom TCG CPUs"
+    );
+    let filtered = filtered_names(&report);
+    assert!(
+        filtered.contains(&"pcid") && filtered.contains(&"tsc-deadline"),
+        "{filtered:?}"
+    );
+    assert!(report.filtered.iter().all(|f| f
+        .qemu_warning
+        .starts_with("warning: TCG doesn't support requested feature")));
+}
+
+#[test]
+fn no_cpu_element_gets_qemu64_with_check_none() {
+    let report = check(
+        "<domain type='kvm'><name>t</name></domain>",
+        &sandybridge_host(),
+    );
+    assert_eq!(report.check, "none");
+    assert_eq!(report.settings.model.as_deref(), Some("qemu64"));
+    assert_eq!(report.qemu_cpu_arg.as_deref(), Some("qemu64"));
+}
+
+#[test]
+fn migration_to_a_host_lacking_features_fails_with_libvirts_message() {
+    let target = host("Westmere", &["vmx"]);
+    let report = check_with(
+        &domain("kvm", "<cpu mode='host-model'/>"),
+        &sandybridge_host(),
+        Some(&target),
+        &CheckOptions::default(),
+    );
+    let migration = report.migration.expect("a target was given");
+    assert!(!migration.starts);
+    assert!(
+        migration.message.starts_with(
+            "operation failed: guest CPU doesn't match specification: missing features: "
+        ),
+        "{}",
+        migration.message
+    );
+    let same = check_with(
+        &domain("kvm", "<cpu mode='host-model'/>"),
+        &sandybridge_host(),
+        Some(&sandybridge_host()),
+        &CheckOptions::default(),
+    );
+    assert!(same.migration.expect("target").starts);
+}
+
+#[test]
+fn the_qemu_version_comes_from_the_machine_type() {
+    let report = check(
+        &domain("kvm", "<cpu mode='host-model'/>").replace("pc-q35-10.0", "pc-i440fx-7.2"),
+        &sandybridge_host(),
+    );
+    assert_eq!(
+        (
+            report.settings.qemu_version.as_str(),
+            report.settings.qemu_version_source.as_str()
+        ),
+        ("7.2", "machine")
+    );
+}
+
+/// Needs `../shared`: where a dump carries QEMU's own `query-cpu-definitions`,
+/// the filtered features of a bare model are exactly its `unavailable-features`
+/// (less the features libvirt itself turns off).
+#[test]
+fn filtered_features_agree_with_qemus_unavailable_features() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/libvirt/cputestdata");
+    if !dir.is_dir() {
+        println!("skipped: ../shared is absent");
+        return;
+    }
+    let map = CpuMap::embedded();
+    let mut compared = 0;
+    for entry in std::fs::read_dir(&dir).expect("readable") {
+        let path = entry.expect("entry").path();
+        let is_qmp = path.extension().is_some_and(|e| e == "json");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        if !is_qmp || !text.contains("unavailable-features") {
+            continue;
+        }
+        let input = parse_host(map, &text).expect("QMP replies parse");
+        let models = input.hypervisor_models().expect("definitions");
+        for model in models
+            .iter()
+            .filter(|m| map.model_id(&m.name).is_some())
+            .step_by(7)
+        {
+            let cpu = format!("<cpu mode='custom' match='exact' check='none'><model fallback='forbid'>{}</model></cpu>", model.name);
+            let report = check(&domain("kvm", &cpu), &input);
+            let mut filtered: Vec<String> =
+                report.filtered.iter().map(|f| f.name.clone()).collect();
+            filtered.sort();
+            // libvirt turns the model's removed features off explicitly, so
+            // QEMU has nothing to filter there.
+            let removed = &map.model(map.model_id(&model.name).expect("known")).removed;
+            let mut expected: Vec<String> = model
+                .blockers
+                .iter()
+                .filter(|b| map.feature_id(b).is_some_and(|id| !removed.contains(&id)))
+                .cloned()
+                .collect();
+            expected.sort();
+            assert_eq!(filtered, expected, "{} on {}", model.name, path.display());
+            compared += 1;
+        }
+    }
+    assert!(compared > 50, "only {compared} models compared");
+}
