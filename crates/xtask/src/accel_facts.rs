@@ -331,13 +331,50 @@ pub const KVM_RULES: &[Rule] = &[
         "left out of KVM's masks and re-enabled by the VMX code only when the host supports them (intel-pt also needs kvm_intel pt_mode=1, off by default)",
         "linux arch/x86/kvm/cpuid.c kvm_set_cpu_caps (0 /*MPX*/, 0 /*INTEL_PT*/, 0 /*WAITPKG*/); arch/x86/kvm/vmx/vmx.c vmx_set_cpu_caps",
     ),
+    // The host kernel's synthetic bits come from either vendor's CPUID
+    // (init_speculation_control): IBPB from `spec-ctrl` or AMD `ibpb`, IBRS
+    // from `spec-ctrl` or AMD `ibrs`, STIBP from `stibp` or `amd-stibp`. KVM
+    // then sets each guest bit from those synthetic bits; the rules below
+    // name, for each guest bit, the host CPUID bits that lead to it.
     Rule {
         kind: HostDerived,
-        features: &["spec-ctrl", "stibp", "ssbd", "ibpb", "ibrs", "amd-stibp", "amd-ssbd"],
+        features: &["spec-ctrl"],
         requires: &[],
-        requires_any: &["spec-ctrl", "stibp", "ssbd", "ibpb", "ibrs", "amd-stibp", "amd-ssbd"],
-        condition: "KVM sets the Intel and the AMD spelling of each speculation control from the host kernel's view (X86_FEATURE_IBPB/IBRS/STIBP/SSBD), whichever vendor's bit the host has",
-        source: "linux arch/x86/kvm/cpuid.c kvm_set_cpu_caps",
+        requires_any: &["spec-ctrl", "ibrs"],
+        condition: "set when the host kernel has both IBPB and IBRS: from Intel's spec-ctrl, or on AMD from 0x80000008 EBX ibrs (every AMD CPU with IBRS has IBPB); an AMD host with only ibpb (Zen 1) does not get it",
+        source: "linux arch/x86/kvm/cpuid.c kvm_set_cpu_caps (X86_FEATURE_IBPB && X86_FEATURE_IBRS -> SPEC_CTRL); arch/x86/kernel/cpu/common.c init_speculation_control",
+    },
+    Rule {
+        kind: HostDerived,
+        features: &["ibpb"],
+        requires: &[],
+        requires_any: &["ibpb", "spec-ctrl"],
+        condition: "set when the host kernel has IBPB (AMD's 0x80000008 EBX bit or Intel's spec-ctrl)",
+        source: "linux arch/x86/kvm/cpuid.c kvm_set_cpu_caps (X86_FEATURE_IBPB -> AMD_IBPB); arch/x86/kernel/cpu/common.c init_speculation_control",
+    },
+    Rule {
+        kind: HostDerived,
+        features: &["ibrs"],
+        requires: &[],
+        requires_any: &["ibrs", "spec-ctrl"],
+        condition: "set when the host kernel has IBRS (AMD's 0x80000008 EBX bit or Intel's spec-ctrl)",
+        source: "linux arch/x86/kvm/cpuid.c kvm_set_cpu_caps (X86_FEATURE_IBRS -> AMD_IBRS); arch/x86/kernel/cpu/common.c init_speculation_control",
+    },
+    Rule {
+        kind: HostDerived,
+        features: &["stibp", "amd-stibp"],
+        requires: &[],
+        requires_any: &["stibp", "amd-stibp"],
+        condition: "set when the host kernel has STIBP, from either vendor's bit",
+        source: "linux arch/x86/kvm/cpuid.c kvm_set_cpu_caps (X86_FEATURE_STIBP -> INTEL_STIBP, AMD_STIBP)",
+    },
+    Rule {
+        kind: HostDerived,
+        features: &["ssbd", "amd-ssbd"],
+        requires: &[],
+        requires_any: &["ssbd", "amd-ssbd"],
+        condition: "Intel's ssbd is set from AMD_SSBD and AMD's amd-ssbd from SPEC_CTRL_SSBD, each also passed from its own host bit",
+        source: "linux arch/x86/kvm/cpuid.c kvm_set_cpu_caps (AMD_SSBD -> SPEC_CTRL_SSBD, SPEC_CTRL_SSBD -> AMD_SSBD)",
     },
     Rule {
         kind: HostDerived,

@@ -581,7 +581,8 @@ mod tests {
         assert!(support.supported.contains(id(map, "avx")));
         assert!(support.supported.contains(id(map, "x2apic")), "emulated");
         assert!(support.supported.contains(id(map, "npt")), "nested");
-        assert!(support.supported.contains(id(map, "amd-stibp")), "derived");
+        assert!(support.supported.contains(id(map, "ssbd")), "derived");
+        assert!(!support.supported.contains(id(map, "amd-stibp")));
         assert_eq!(
             support.reason(id(map, "ds")),
             Some(&UnavailableReason::KvmNever)
@@ -600,6 +601,25 @@ mod tests {
             support.reason(id(map, "rdctl-no")),
             Some(&UnavailableReason::NeedsArchCapabilitiesMsr)
         );
+    }
+
+    /// Linux derives `spec-ctrl` from IBPB and IBRS together: an AMD host
+    /// with only IBPB (Zen 1) does not get it, one with IBRS does; Intel's
+    /// `spec-ctrl` gives AMD's `ibpb` and `ibrs`.
+    #[test]
+    fn speculation_controls_follow_the_host_kernel() {
+        let map = CpuMap::embedded();
+        let v10 = QemuDefinitions::embedded().newest();
+        let host = |names: &[&str]| raw(names.iter().map(|n| id(map, n)).collect());
+        let zen1 = assess(map, v10, Accelerator::Kvm, &host(&["ibpb"]));
+        assert!(!zen1.supported.contains(id(map, "spec-ctrl")));
+        assert!(zen1.supported.contains(id(map, "ibpb")));
+        let zen2 = assess(map, v10, Accelerator::Kvm, &host(&["ibpb", "ibrs"]));
+        assert!(zen2.supported.contains(id(map, "spec-ctrl")));
+        let intel = assess(map, v10, Accelerator::Kvm, &host(&["spec-ctrl"]));
+        assert!(intel.supported.contains(id(map, "ibpb")));
+        assert!(intel.supported.contains(id(map, "ibrs")));
+        assert!(!intel.supported.contains(id(map, "stibp")));
     }
 
     #[test]

@@ -35,7 +35,8 @@ use crate::error::CpuError;
 use crate::featureset::FeatureSet;
 
 /// The embedded probe files, oldest first: `(MAJOR.MINOR, JSON text)`.
-const EMBEDDED_VERSIONS: [(&str, &str); 2] = [
+const EMBEDDED_VERSIONS: [(&str, &str); 3] = [
+    ("5.2", include_str!("../../../../data/qemu/5.2.json")),
     ("7.2", include_str!("../../../../data/qemu/7.2.json")),
     ("10.0", include_str!("../../../../data/qemu/10.0.json")),
 ];
@@ -358,7 +359,7 @@ mod tests {
             .iter()
             .map(|v| v.version.as_str())
             .collect();
-        assert_eq!(versions, ["7.2", "10.0"]);
+        assert_eq!(versions, ["5.2", "7.2", "10.0"]);
         assert_eq!(definitions.newest().version, "10.0");
         let v72 = definitions.find("7.2").expect("7.2").version;
         let haswell = v72.resolve("Haswell").expect("Haswell");
@@ -374,6 +375,11 @@ mod tests {
         let lower = definitions.find("9.1").expect("9.1");
         assert_eq!(lower.version.version, "7.2");
         assert!(lower.note.is_some());
+        let older = definitions.find("4.2").expect("4.2");
+        assert_eq!(older.version.version, "5.2");
+        assert!(older.note.is_some());
+        let between = definitions.find("6.0").expect("6.0");
+        assert_eq!(between.version.version, "5.2");
         let newer = definitions.find("11.0").expect("11.0");
         assert_eq!(newer.version.version, "10.0");
         assert!(definitions.find("seven").is_err());
