@@ -174,6 +174,37 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             }
             Ok(Outcome::print(output))
         }
+        Command::Batch {
+            paths,
+            domain,
+            qemu,
+            format,
+        } => {
+            let domain_input = domain
+                .as_deref()
+                .map(|path| reader.read(path))
+                .transpose()?;
+            if let Some(input) = &domain_input {
+                // A broken domain would fail on every host: say so once.
+                guestcpu_core::domain::Domain::parse(&input.text)
+                    .map_err(|error| input.error_at(error.offset, &error.message))?;
+            }
+            let options = CheckOptions {
+                qemu_version: qemu,
+                accelerator: None,
+            };
+            if let Some(wanted) = &options.qemu_version {
+                QemuDefinitions::embedded().find(wanted)?;
+            }
+            let output = crate::batch::run(
+                map,
+                &paths,
+                domain_input.as_ref().map(|input| input.text.as_str()),
+                &options,
+                format,
+            )?;
+            Ok(Outcome::print(output))
+        }
         Command::HasFeature { host, name } => {
             let input = reader.read(&host)?;
             let host = read_host(map, &input)?

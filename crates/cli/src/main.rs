@@ -6,6 +6,11 @@
 //! status 2; `compare` answers "incompatible" with status 1, as `virsh
 //! cpu-compare` does.
 
+// The doc comments of the argument types are clap's `--help` text, where
+// `<cpu>` is XML for the user to read, not an HTML tag.
+#![allow(rustdoc::invalid_html_tags)]
+
+mod batch;
 mod commands;
 mod input;
 mod models;
@@ -125,6 +130,25 @@ enum Command {
         /// Print `[{"name", "usable", "blockers"}, ...]`.
         #[arg(long)]
         json: bool,
+    },
+    /// Examine every host dump under PATH... (folders recursively): host CPU,
+    /// host-model, x86-64 level and usable models per host; with --domain the
+    /// verdict per `check` value and the filtered features; then the cluster's
+    /// baseline CPU, the models usable everywhere and where the domain would
+    /// not start or not migrate. Unreadable files are listed, not fatal.
+    Batch {
+        /// Dump files or folders of dumps.
+        #[arg(required = true)]
+        paths: Vec<String>,
+        /// A whole <domain> or a bare <cpu> to check on every host.
+        #[arg(long)]
+        domain: Option<String>,
+        /// QEMU version to model (default: the domain's machine type's, else the newest).
+        #[arg(long)]
+        qemu: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: batch::BatchFormat,
     },
     /// Does the host CPU have a feature? Prints `yes` or `no`.
     HasFeature { host: String, name: String },

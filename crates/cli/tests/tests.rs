@@ -4,6 +4,8 @@
 //! One test per verb checks the whole output; the error tests check the exact
 //! `error:` line, its `PATH:LINE:COLUMN` position and exit status 2.
 
+mod batch;
+mod broken;
 mod util;
 
 use util::{assert_text, fixture, guestcpu, scratch_file};

@@ -111,7 +111,7 @@ impl Run {
 }
 
 impl Done {
-    fn fail(&self, expectation: &str) -> ! {
+    pub fn fail(&self, expectation: &str) -> ! {
         panic!(
             "{expectation}\n{}--- exit status: {}\n--- stdout:\n{}--- stderr:\n{}",
             self.description, self.status, self.stdout, self.stderr

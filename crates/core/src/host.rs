@@ -10,6 +10,7 @@
 //! that was already decoded elsewhere.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use crate::cpudef::{CpuDef, CpuMode, CpuType, Policy};
 use crate::cpuid::{CpuidData, Signature};
@@ -94,6 +95,9 @@ struct DumpFacts {
 pub struct HostInput<'m> {
     map: &'m CpuMap,
     source: HostSource,
+    /// [`HostInput::host_cpu`], decoded on first use: the check and the
+    /// batch ask for it several times per host.
+    decoded_host_cpu: OnceLock<Result<CpuDef, CpuError>>,
 }
 
 /// Reads a host input: a libvirt `<cpu>` XML (host or guest type) or any dump
@@ -113,6 +117,7 @@ pub fn parse_host<'m>(map: &'m CpuMap, text: &str) -> Result<HostInput<'m>, Inpu
         return Ok(HostInput {
             map,
             source: HostSource::Definition(Box::new(definition)),
+            decoded_host_cpu: OnceLock::new(),
         });
     }
     let dump = dump::parse(text)?;
@@ -124,6 +129,7 @@ pub fn parse_host<'m>(map: &'m CpuMap, text: &str) -> Result<HostInput<'m>, Inpu
     Ok(HostInput {
         map,
         source: HostSource::Dump(Box::new(DumpFacts { dump, cpu })),
+        decoded_host_cpu: OnceLock::new(),
     })
 }
 
@@ -216,6 +222,12 @@ impl<'m> HostInput<'m> {
     /// cputest's `-host.xml`. Domain capabilities have no host CPU of their
     /// own; their host-model stands in for it.
     pub fn host_cpu(&self) -> Result<CpuDef, CpuError> {
+        self.decoded_host_cpu
+            .get_or_init(|| self.decode_host_cpu())
+            .clone()
+    }
+
+    fn decode_host_cpu(&self) -> Result<CpuDef, CpuError> {
         match &self.source {
             HostSource::Definition(cpu) => Ok(cpu.as_ref().clone()),
             HostSource::Dump(facts) => {

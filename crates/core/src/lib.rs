@@ -4,6 +4,7 @@
 //! files, talks to a hypervisor or knows about the CLI or the browser. See
 //! `docs/architecture.md` for the map of modules and their invariants.
 
+pub mod batch;
 pub mod check;
 pub mod cpudef;
 pub mod cpuid;

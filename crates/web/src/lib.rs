@@ -1,1 +1,23 @@
-//! The guestcpu browser app; see `docs/architecture.md`.
+//! The guestcpu browser app: a Yew front end over `guestcpu-core`, plus the
+//! `window.guestcpu` JavaScript API from the same WebAssembly module.
+//!
+//! The engine is reached only through [`engine`]; [`state`] and [`share`] are pure
+//! and tested natively; `app`, [`components`] and [`hooks`] hold everything that
+//! touches the browser. See `docs/architecture.md` for the project-wide map.
+
+pub mod app;
+pub mod components;
+pub mod engine;
+pub mod examples;
+pub mod hooks;
+pub mod js_api;
+pub mod share;
+pub mod state;
+
+use wasm_bindgen::prelude::wasm_bindgen;
+
+/// Mounts the app into `<body>`; wasm-bindgen runs this as soon as the module loads.
+#[wasm_bindgen(start)]
+pub fn start() {
+    yew::Renderer::<app::App>::new().render();
+}

@@ -1,6 +1,7 @@
 //! Project automation, run as `cargo xtask <command>`: data importers and reports.
 
 mod accel_facts;
+mod bench;
 mod fidelity;
 mod import_cpu_map;
 mod probe_qemu;
@@ -16,7 +17,9 @@ commands:
   probe-qemu BINARY [--chroot DIR] [--out DIR] [--timeout SECONDS]
                          write data/qemu/<major>.<minor>.json from a real QEMU
   gen-accel              regenerate data/accel/{kvm,tcg}.json from accel_facts.rs
-  fidelity [CPUTESTDATA] score predicted model blockers against QEMU's answers";
+  fidelity [CPUTESTDATA] score predicted model blockers against QEMU's answers
+  bench-batch [N]        time `guestcpu batch` over N synthesised dumps (default 2000)
+  bench-vs-qemu [QEMU]   QEMU's query-cpu-definitions against guestcpu's model list";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -35,6 +38,8 @@ fn main() -> Result<()> {
         Some("probe-qemu") => probe_qemu::run(&args[1..], &workspace_root()),
         Some("gen-accel") => accel_facts::run(&workspace_root()),
         Some("fidelity") => fidelity::run(&args[1..], &workspace_root()),
+        Some("bench-batch") => bench::bench_batch(&args[1..], &workspace_root()),
+        Some("bench-vs-qemu") => bench::bench_vs_qemu(&args[1..], &workspace_root()),
         _ => bail!("{USAGE}"),
     }
 }

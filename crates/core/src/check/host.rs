@@ -6,7 +6,7 @@
 //! capabilities), those are used as they are; otherwise QEMU's answers are
 //! predicted from the raw CPUID with the QEMU and accelerator data.
 
-use crate::cpudef::{CpuDef, CpuMode, CpuType, Fallback, Policy};
+use crate::cpudef::{CpuCheck, CpuDef, CpuMode, CpuType, Fallback, Policy};
 use crate::data::CpuMap;
 use crate::domain::{Accelerator, Domain};
 use crate::error::CpuError;
@@ -17,9 +17,9 @@ use crate::libvirt::expand::expand_features;
 use crate::libvirt::{
     copy_migratable, model_data, CpuSignals, HypervisorModel, PolicySelector, Usability,
 };
-use crate::qemu::accel::{supported, HostFeatures};
+use crate::qemu::accel::{assess, supported, AccelSupport, HostFeatures};
 use crate::qemu::definitions::QemuVersion;
-use crate::qemu::guest::{apply_qemu_verdict, build_guest_cpu, GuestBuild};
+use crate::qemu::guest::{apply_qemu_verdict, build_guest_cpu_assessed, BuildDetail, GuestBuild};
 use crate::qemu::models::{models_for_host, UsabilitySource};
 
 use super::host_brief::{x86_64_level, HostBrief};
@@ -33,6 +33,9 @@ pub(super) struct HostSide<'a> {
     pub accelerator: Accelerator,
     pub version: &'static QemuVersion,
     host_features: HostFeatures,
+    /// The accelerator's verdict on every feature of this host, made once for
+    /// every guest built here.
+    support: AccelSupport,
     full_host: Option<CpuDef>,
     reported_host_model: Option<CpuDef>,
     migratable_host_model: Option<CpuDef>,
@@ -52,6 +55,7 @@ impl<'a> HostSide<'a> {
     ) -> Result<Self, CpuError> {
         let mut notes: Vec<String> = input.notes().to_vec();
         let host_features = host_features(map, input);
+        let support = assess(map, version, accelerator, &host_features);
         let (hypervisor_models, models_from_qemu) =
             hypervisor_models(map, input, version, accelerator, &mut notes)?;
         let reported_host_model = reported_host_model(
@@ -76,6 +80,7 @@ impl<'a> HostSide<'a> {
             accelerator,
             version,
             host_features,
+            support,
             full_host,
             reported_host_model,
             migratable_host_model,
@@ -122,13 +127,14 @@ impl GuestBuilder for HostSide<'_> {
                 Policy::Optional => {}
             }
         }
-        let mut build = build_guest_cpu(
+        let mut build = build_guest_cpu_assessed(
             self.map,
             self.version,
-            self.accelerator,
+            &self.support,
             &self.host_features,
             &model,
             &explicit,
+            BuildDetail::Full,
         )?;
         let qemu_entry = self
             .hypervisor_models
@@ -170,7 +176,10 @@ impl HostSide<'_> {
             .collect()
     }
 
-    pub fn guest_cpu(&self, build: &GuestBuild, cpu: &CpuDef) -> GuestCpu {
+    /// The guest CPU report; `check` is the domain's own, whichever start built it.
+    pub fn guest_cpu(&self, build: &GuestBuild, cpu: &CpuDef, check: CpuCheck) -> GuestCpu {
+        let mut handed_to_qemu = cpu.clone();
+        handed_to_qemu.check = Some(check);
         GuestCpu {
             qemu_model: build.qemu_model.clone(),
             definition: build.source.to_string(),
@@ -182,7 +191,7 @@ impl HostSide<'_> {
                     origin: build.origin(id).map_or("", |o| o.as_str()).to_string(),
                 })
                 .collect(),
-            xml: cpu.to_xml(),
+            xml: handed_to_qemu.to_xml(),
         }
     }
 

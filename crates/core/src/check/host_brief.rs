@@ -73,14 +73,26 @@ mod tests {
     #[test]
     fn levels_follow_the_model_features() {
         let map = CpuMap::embedded();
-        let level_of = |model: &str| {
+        let level_of = |model: &str, extra: &[&str]| {
             let id = map.model_id(model).expect("model");
-            x86_64_level(map, &map.model(id).features)
+            let mut features = map.model(id).features;
+            for name in extra {
+                features.insert(map.feature_id(name).expect("feature"));
+            }
+            x86_64_level(map, &features)
         };
-        assert_eq!(level_of("qemu64").as_deref(), Some("x86-64-v1"));
-        assert_eq!(level_of("Nehalem").as_deref(), Some("x86-64-v2"));
-        assert_eq!(level_of("Haswell").as_deref(), Some("x86-64-v3"));
-        assert_eq!(level_of("Skylake-Server").as_deref(), Some("x86-64-v4"));
+        assert_eq!(level_of("qemu64", &[]).as_deref(), Some("x86-64-v1"));
+        assert_eq!(level_of("Nehalem", &[]).as_deref(), Some("x86-64-v2"));
+        // libvirt's Haswell lacks f16c and abm, which every Haswell has.
+        assert_eq!(level_of("Haswell", &[]).as_deref(), Some("x86-64-v2"));
+        assert_eq!(
+            level_of("Haswell", &["f16c", "abm"]).as_deref(),
+            Some("x86-64-v3")
+        );
+        assert_eq!(
+            level_of("Skylake-Server", &["f16c", "abm"]).as_deref(),
+            Some("x86-64-v4")
+        );
         assert_eq!(x86_64_level(map, &FeatureSet::EMPTY), None);
     }
 }

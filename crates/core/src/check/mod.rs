@@ -330,7 +330,7 @@ impl<'d> Question<'d> {
             .unwrap_or_default();
         let guest_cpu = built
             .and_then(|o| o.build.as_ref().zip(o.cpu_for_qemu.as_ref()))
-            .map(|(b, c)| side.guest_cpu(b, c));
+            .map(|(b, c)| side.guest_cpu(b, c, self.own_check));
         let qemu_cpu_arg = built
             .and_then(|o| o.qemu_cpu_arg.as_deref())
             .map(crate::qemu::cpu_arg::shell_quote);
@@ -523,12 +523,18 @@ fn live_domain_xml(text: &str, live: &CpuDef) -> String {
     }
     match root.child("cpu") {
         Some(cpu) => {
+            // Replace whole lines when `<cpu>` starts its line; otherwise (a
+            // domain on one line) replace just the element.
             let line_start = text[..cpu.offset].rfind('\n').map_or(0, |i| i + 1);
-            let indent = cpu.offset - line_start;
+            let (start, indent) = if text[line_start..cpu.offset].trim().is_empty() {
+                (line_start, cpu.offset - line_start)
+            } else {
+                (cpu.offset, 0)
+            };
             let replacement = live.to_xml_indented(indent);
             format!(
                 "{}{}{}",
-                &text[..line_start],
+                &text[..start],
                 replacement.trim_end_matches('\n'),
                 &text[cpu.end..]
             )

@@ -75,18 +75,33 @@ impl FeatureBits {
 }
 
 impl fmt::Display for FeatureBits {
+    /// Intel's notation: `CPUID.01H:ECX[bit 28]`, with the subleaf where the
+    /// leaf has subleaves (`CPUID.(EAX=07H,ECX=0):EBX[bit 4]`), and
+    /// `MSR 10AH[bit 5]` for MSR bits.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (register, mask) = self.register_and_mask();
         let bit = mask.trailing_zeros();
+        let register_name = register.name().to_ascii_uppercase();
         match self.key {
-            DataKey::Cpuid { .. } => write!(f, "{}.{} [bit {}]", self.key, register.name(), bit),
-            DataKey::Msr { .. } => {
+            DataKey::Cpuid { leaf, subleaf } => {
+                let indexed =
+                    subleaf != 0 || matches!(leaf, 0x7 | 0xd | 0xf | 0x10 | 0x12 | 0x14 | 0x24);
+                if indexed {
+                    write!(
+                        f,
+                        "CPUID.(EAX={leaf:02X}H,ECX={subleaf}):{register_name}[bit {bit}]"
+                    )
+                } else {
+                    write!(f, "CPUID.{leaf:02X}H:{register_name}[bit {bit}]")
+                }
+            }
+            DataKey::Msr { index } => {
                 let bit = if register == Register::Edx {
                     bit + 32
                 } else {
                     bit
                 };
-                write!(f, "{} [bit {}]", self.key, bit)
+                write!(f, "MSR {index:X}H[bit {bit}]")
             }
         }
     }

@@ -48,6 +48,7 @@ pub fn decode(
         }
     }
     let for_host = target.cpu_type == CpuType::Host;
+    let map_feature_count = map.map_features().count();
 
     let mut best: Option<Candidate> = None;
     for (id, model) in map.models().rev() {
@@ -74,7 +75,14 @@ pub fn decode(
             }
         }
 
-        let candidate_features = candidate_list(map, model, &features, hypervisor_entry, for_host);
+        let candidate_features = candidate_list(
+            map,
+            map_feature_count,
+            model,
+            &features,
+            hypervisor_entry,
+            for_host,
+        );
         match judge(
             model,
             &candidate_features,
@@ -143,6 +151,7 @@ fn is_tsx_broken_haswell(map: &CpuMap, data: &CpuSignals) -> bool {
 /// as `disable` (both in map order), then for guests the model's removed features.
 fn candidate_list(
     map: &CpuMap,
+    map_feature_count: usize,
     model: &Model,
     data: &crate::FeatureSet,
     hypervisor_entry: Option<&HypervisorModel>,
@@ -164,11 +173,12 @@ fn candidate_list(
         }
     }
     let mut list: CandidateFeatures = Vec::new();
+    // Sets iterate in id order, which is map order; map features come first.
     let map_order = |set: &crate::FeatureSet, policy: Policy, list: &mut CandidateFeatures| {
         list.extend(
-            map.map_features()
-                .filter(|(id, _)| set.contains(*id))
-                .map(|(id, _)| (id, policy)),
+            set.iter()
+                .take_while(|id| id.index() < map_feature_count)
+                .map(|id| (id, policy)),
         );
     };
     map_order(&extra, Policy::Require, &mut list);

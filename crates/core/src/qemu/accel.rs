@@ -131,6 +131,10 @@ pub struct AccelFacts {
     /// TCG: the complete set it can provide (QEMU 10.0).
     pub supported: FeaturePattern,
     pub rules: Vec<AccelRule>,
+    /// For each rule kind, the index in `rules` of the first rule naming
+    /// each feature (by feature index), so that [`AccelFacts::rule_for`]
+    /// does not scan the rules for every feature of every host.
+    first_rule_by_kind: Vec<(RuleKind, Vec<Option<usize>>)>,
 }
 
 #[derive(Deserialize)]
@@ -194,7 +198,26 @@ impl AccelFacts {
                 condition: rule.condition.clone(),
                 source: rule.source.clone(),
             })
-            .collect();
+            .collect::<Vec<AccelRule>>();
+        let mut first_rule_by_kind: Vec<(RuleKind, Vec<Option<usize>>)> = Vec::new();
+        for (index, rule) in rules.iter().enumerate() {
+            let position = match first_rule_by_kind
+                .iter()
+                .position(|(kind, _)| *kind == rule.kind)
+            {
+                Some(position) => position,
+                None => {
+                    first_rule_by_kind.push((rule.kind, vec![None; map.features().len()]));
+                    first_rule_by_kind.len() - 1
+                }
+            };
+            let firsts = &mut first_rule_by_kind[position].1;
+            for feature in rule.features.features.iter() {
+                if let Some(slot) = firsts.get_mut(feature.index()) {
+                    slot.get_or_insert(index);
+                }
+            }
+        }
         Ok(AccelFacts {
             accel,
             default_on: FeaturePattern::resolve(map, &file.default_on).features,
@@ -204,6 +227,7 @@ impl AccelFacts {
             passthrough_requires_host: file.passthrough_requires_host,
             supported: FeaturePattern::resolve(map, &file.supported),
             rules,
+            first_rule_by_kind,
         })
     }
 
@@ -214,8 +238,9 @@ impl AccelFacts {
 
     /// The first rule of `kind` that names `feature`.
     fn rule_for(&self, kind: RuleKind, feature: FeatureId) -> Option<&AccelRule> {
-        self.rules_of(kind)
-            .find(|rule| rule.features.features.contains(feature))
+        let (_, firsts) = self.first_rule_by_kind.iter().find(|(k, _)| *k == kind)?;
+        let index = (*firsts.get(feature.index())?)?;
+        self.rules.get(index)
     }
 }
 

@@ -19,7 +19,7 @@
 
 use std::fmt;
 
-use super::accel::{assess, AccelFacts, HostFeatures, RuleKind, UnavailableReason};
+use super::accel::{assess, AccelFacts, AccelSupport, HostFeatures, RuleKind, UnavailableReason};
 use super::definitions::{DefinitionSource, QemuVersion};
 use crate::cpuid::{DataKey, Register};
 use crate::data::{libvirt_to_qemu, CpuMap, FeatureId};
@@ -147,10 +147,48 @@ pub fn build_guest_cpu(
     model_name: &str,
     explicit: &[(FeatureId, bool)],
 ) -> Result<GuestBuild, CpuError> {
+    let support = assess(map, version, accel, host);
+    build_guest_cpu_assessed(
+        map,
+        version,
+        &support,
+        host,
+        model_name,
+        explicit,
+        BuildDetail::Full,
+    )
+}
+
+/// How much of a [`GuestBuild`] to spell out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BuildDetail {
+    /// Everything, QEMU's warning text for each filtered feature included
+    /// (the default).
+    #[default]
+    Full,
+    /// What decides usability only: filtered features carry an empty
+    /// `qemu_warning`. For model lists, which build every model on a host.
+    Blockers,
+}
+
+/// [`build_guest_cpu`] with the accelerator's verdict on the host already
+/// made. That verdict depends only on the host, the QEMU version and the
+/// accelerator, so callers building many models on one host (the model list,
+/// the check) assess once instead of once per model.
+pub fn build_guest_cpu_assessed(
+    map: &CpuMap,
+    version: &QemuVersion,
+    support: &AccelSupport,
+    host: &HostFeatures,
+    model_name: &str,
+    explicit: &[(FeatureId, bool)],
+    detail: BuildDetail,
+) -> Result<GuestBuild, CpuError> {
+    let accel = support.accel;
     let passthrough = model_name == "host" || (model_name == "max" && accel == Accelerator::Kvm);
     if passthrough {
         return Ok(build_passthrough_cpu(
-            map, version, accel, host, model_name, explicit,
+            map, version, support, model_name, explicit,
         ));
     }
     let definition = version.model_definition(map, model_name)?;
@@ -209,7 +247,6 @@ pub fn build_guest_cpu(
         }
     }
 
-    let support = assess(map, version, accel, host);
     let mut filtered = Vec::new();
     for rule in facts.rules_of(RuleKind::RequiresGuestFeature) {
         if requested.is_superset(&rule.requires) {
@@ -249,7 +286,10 @@ pub fn build_guest_cpu(
         filtered.push(FilteredFeature {
             feature: id,
             reason: FilterReason::Unavailable(reason),
-            qemu_warning: qemu_warning(map, version, prefix, id),
+            qemu_warning: match detail {
+                BuildDetail::Full => qemu_warning(map, version, prefix, id),
+                BuildDetail::Blockers => String::new(),
+            },
         });
     }
     filtered.sort_by_key(|f| warning_order(map, f.feature));
@@ -285,12 +325,11 @@ pub fn build_guest_cpu(
 fn build_passthrough_cpu(
     map: &CpuMap,
     version: &QemuVersion,
-    accel: Accelerator,
-    host: &HostFeatures,
+    support: &AccelSupport,
     model_name: &str,
     explicit: &[(FeatureId, bool)],
 ) -> GuestBuild {
-    let support = assess(map, version, accel, host);
+    let accel = support.accel;
     let mut requested = support.supported;
     let mut origins: Vec<Option<FeatureOrigin>> = vec![None; map.features().len()];
     for id in requested.iter() {

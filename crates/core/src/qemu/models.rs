@@ -5,12 +5,12 @@
 //! a domain capabilities document), that answer is returned as libvirt shows
 //! it (spec 8.3): only models both QEMU and libvirt know, names sorted,
 //! blockers translated to libvirt names, sorted and de-duplicated. Otherwise
-//! every libvirt model is predicted with [`build_guest_cpu`]: its blockers are
+//! every libvirt model is predicted with [`super::guest::build_guest_cpu`]: its blockers are
 //! the features QEMU would filter from the bare model.
 
-use super::accel::HostFeatures;
+use super::accel::{assess, HostFeatures};
 use super::definitions::QemuVersion;
-use super::guest::build_guest_cpu;
+use super::guest::{build_guest_cpu_assessed, BuildDetail};
 use crate::data::CpuMap;
 use crate::domain::Accelerator;
 use crate::error::CpuError;
@@ -50,9 +50,20 @@ pub fn model_usability(
     accel: Accelerator,
     host: &HostFeatures,
 ) -> Vec<ModelUsability> {
+    // The host's side is the same for every model: assess it once.
+    let support = assess(map, version, accel, host);
     map.models()
         .map(|(_, model)| {
-            match build_guest_cpu(map, version, accel, host, &model.name, &[]) {
+            let build = build_guest_cpu_assessed(
+                map,
+                version,
+                &support,
+                host,
+                &model.name,
+                &[],
+                BuildDetail::Blockers,
+            );
+            match build {
                 Ok(build) => {
                     let blockers = build.blockers(map);
                     ModelUsability {

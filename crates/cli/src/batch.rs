@@ -1,0 +1,526 @@
+//! `guestcpu batch`: every host dump under the given paths, examined on all
+//! cores, then the cluster summary, as a table, CSV or one JSON object.
+//!
+//! The engine's [`guestcpu_core::batch`] does the work one host at a time; this
+//! module finds the files, reads them, runs the hosts on a scoped thread per
+//! core, shows progress on a terminal, and renders. A file that cannot be
+//! read or parsed is a row with its `error:` and position, never the end of
+//! the run.
+
+use std::fmt::Write as _;
+use std::io::{IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use guestcpu_core::batch::{
+    examine_host, summarize, BatchQuestion, BatchReport, HostOutcome, HostResult, HostText,
+};
+use guestcpu_core::check::{CheckOptions, Verdict};
+use guestcpu_core::xml::line_column;
+use guestcpu_core::{CpuDef, CpuMap};
+
+use crate::input::InputReader;
+
+/// How `guestcpu batch` prints its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BatchFormat {
+    /// Aligned columns, then the cluster summary.
+    Table,
+    /// One row per host, with a header.
+    Csv,
+    /// One object: `{"hosts": [...], "cluster": {...}}`.
+    Json,
+}
+
+/// Runs below this many hosts show no progress bar: they end too soon.
+const PROGRESS_MIN_HOSTS: usize = 200;
+
+/// One host's outcome with its error already placed in its file.
+struct Examined {
+    result: HostResult,
+    /// `PATH:LINE:COLUMN: message` (or `PATH: message`) for a failed host.
+    error: Option<String>,
+}
+
+/// Examines every host file under `paths` and renders the report.
+pub fn run(
+    map: &CpuMap,
+    paths: &[String],
+    domain_xml: Option<&str>,
+    options: &CheckOptions,
+    format: BatchFormat,
+) -> anyhow::Result<String> {
+    let files = collect_files(paths)?;
+    if files.is_empty() {
+        bail!("no files found under {}", paths.join(", "));
+    }
+    let question = BatchQuestion {
+        domain_xml,
+        options,
+    };
+    let progress = Progress::new(files.len());
+
+    // The migration source is the first host the domain starts on; find it in
+    // order, then examine the rest in parallel with its live definition.
+    let mut examined: Vec<Option<Examined>> = (0..files.len()).map(|_| None).collect();
+    let mut live: Option<CpuDef> = None;
+    let mut source = None;
+    if domain_xml.is_some() {
+        for (index, file) in files.iter().enumerate() {
+            let done = examine_file(map, file, &question, None);
+            progress.advance();
+            live = done
+                .result
+                .report()
+                .and_then(|r| r.domain.as_ref())
+                .filter(|d| d.starts())
+                .and_then(|d| d.live_cpu.clone());
+            examined[index] = Some(done);
+            if live.is_some() {
+                source = Some(index);
+                break;
+            }
+        }
+    }
+    let start = source.map_or(0, |s| s + 1);
+    let (head, tail) = files.split_at(start);
+    let rest = examine_in_parallel(map, tail, &question, live.as_ref(), &progress);
+    progress.finish();
+    for (slot, done) in examined[start..].iter_mut().zip(rest) {
+        *slot = Some(done);
+    }
+    // Hosts before the source were examined before its live definition was
+    // known: ask them again whether the guest can arrive.
+    if let Some(source) = source {
+        for (index, file) in head.iter().enumerate().take(source) {
+            examined[index] = Some(examine_file(map, file, &question, live.as_ref()));
+        }
+    }
+
+    let examined: Vec<Examined> = examined.into_iter().flatten().collect();
+    let results: Vec<HostResult> = examined.iter().map(|e| e.result.clone()).collect();
+    let cluster = summarize(map, &results, domain_xml.is_some());
+    let report = BatchReport {
+        hosts: results,
+        cluster,
+    };
+    let errors: Vec<Option<&str>> = examined.iter().map(|e| e.error.as_deref()).collect();
+    match format {
+        BatchFormat::Table => Ok(render_table(&report, &errors)),
+        BatchFormat::Csv => Ok(render_csv(&report, &errors)),
+        BatchFormat::Json => render_json(&report, &errors),
+    }
+}
+
+/// Every file under `paths`, folders walked recursively, each folder's
+/// entries sorted so that runs are reproducible.
+fn collect_files(paths: &[String]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        let path = Path::new(path);
+        let metadata =
+            std::fs::metadata(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        if metadata.is_dir() {
+            walk(path, &mut files)?;
+        } else {
+            files.push(path.to_path_buf());
+        }
+    }
+    Ok(files)
+}
+
+fn walk(folder: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(folder)
+        .with_context(|| format!("{}: cannot read the folder", folder.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for entry in entries {
+        if entry.is_dir() {
+            walk(&entry, files)?;
+        } else {
+            files.push(entry);
+        }
+    }
+    Ok(())
+}
+
+/// Reads and examines one file; a file that cannot be read becomes a failed host.
+fn examine_file(
+    map: &CpuMap,
+    path: &Path,
+    question: &BatchQuestion<'_>,
+    arriving: Option<&CpuDef>,
+) -> Examined {
+    let name = path.to_string_lossy();
+    let input = match InputReader::default().read(&name) {
+        Ok(input) => input,
+        Err(error) => {
+            let message = format!("{error:#}");
+            let detail = message
+                .strip_prefix(&format!("{name}:"))
+                .unwrap_or(&message)
+                .trim()
+                .to_string();
+            return Examined {
+                result: HostResult {
+                    name: name.to_string(),
+                    outcome: HostOutcome::Failed(guestcpu_core::batch::HostFailure {
+                        offset: None,
+                        message: detail,
+                    }),
+                },
+                error: Some(message),
+            };
+        }
+    };
+    let result = examine_host(
+        map,
+        HostText {
+            name: &name,
+            text: &input.text,
+        },
+        question,
+        arriving,
+    );
+    let error = match &result.outcome {
+        HostOutcome::Ok(_) => None,
+        HostOutcome::Failed(failure) => Some(match failure.offset {
+            Some(offset) => {
+                let (line, column) = line_column(&input.text, offset);
+                format!("{name}:{line}:{column}: {}", failure.message)
+            }
+            None => format!("{name}: {}", failure.message),
+        }),
+    };
+    Examined { result, error }
+}
+
+/// Examines `files` on one scoped thread per core, each taking the next file
+/// as it finishes one; the results keep the files' order.
+fn examine_in_parallel(
+    map: &CpuMap,
+    files: &[PathBuf],
+    question: &BatchQuestion<'_>,
+    arriving: Option<&CpuDef>,
+    progress: &Progress,
+) -> Vec<Examined> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len().max(1));
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<Examined>>> = files.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                let Some(file) = files.get(index) else {
+                    break;
+                };
+                let done = examine_file(map, file, question, arriving);
+                if let Ok(mut slot) = slots[index].lock() {
+                    *slot = Some(done);
+                }
+                progress.advance();
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .zip(files)
+        .map(|(slot, file)| {
+            slot.into_inner()
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| Examined {
+                    result: HostResult {
+                        name: file.to_string_lossy().into_owned(),
+                        outcome: HostOutcome::Failed(guestcpu_core::batch::HostFailure {
+                            offset: None,
+                            message: "the worker examining this host failed".to_string(),
+                        }),
+                    },
+                    error: Some(format!(
+                        "{}: the worker examining this host failed",
+                        file.display()
+                    )),
+                })
+        })
+        .collect()
+}
+
+/// A progress bar on standard error, drawn only when standard error is a
+/// terminal and the run is long enough to need one.
+struct Progress {
+    total: usize,
+    done: AtomicUsize,
+    shown: bool,
+    drawn: AtomicBool,
+    started: Instant,
+    last_draw: Mutex<Instant>,
+}
+
+impl Progress {
+    fn new(total: usize) -> Self {
+        let now = Instant::now();
+        Progress {
+            total,
+            done: AtomicUsize::new(0),
+            shown: total >= PROGRESS_MIN_HOSTS && std::io::stderr().is_terminal(),
+            drawn: AtomicBool::new(false),
+            started: now,
+            last_draw: Mutex::new(now),
+        }
+    }
+
+    fn advance(&self) {
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        if !self.shown {
+            return;
+        }
+        let Ok(mut last) = self.last_draw.try_lock() else {
+            return;
+        };
+        if last.elapsed() < Duration::from_millis(100) && done < self.total {
+            return;
+        }
+        *last = Instant::now();
+        let width = 40;
+        let filled = width * done / self.total.max(1);
+        let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-6);
+        let _ = write!(
+            std::io::stderr().lock(),
+            "\r[{}{}] {done}/{} hosts, {rate:.0}/s",
+            "#".repeat(filled),
+            " ".repeat(width - filled),
+            self.total
+        );
+        self.drawn.store(true, Ordering::Relaxed);
+    }
+
+    fn finish(&self) {
+        if self.drawn.load(Ordering::Relaxed) {
+            let _ = write!(std::io::stderr().lock(), "\r{}\r", " ".repeat(79));
+        }
+    }
+}
+
+fn verdict_word(verdict: &Verdict) -> &'static str {
+    match (verdict.starts, verdict.abi_stable) {
+        (false, _) => "FAILS",
+        (true, true) => "starts",
+        (true, false) => "filtered",
+    }
+}
+
+fn render_table(report: &BatchReport, errors: &[Option<&str>]) -> String {
+    let with_domain = report.cluster.domain.is_some();
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut header = vec!["host", "host CPU", "host-model", "level", "usable"];
+    if with_domain {
+        header.extend(["none", "partial", "full", "migrates", "filtered"]);
+    }
+    rows.push(header.iter().map(|h| h.to_string()).collect());
+    for result in &report.hosts {
+        let Some(host) = result.report() else {
+            continue;
+        };
+        let mut row = vec![
+            result.name.clone(),
+            dash(host.host_cpu_model.as_deref()),
+            dash(host.host_model.as_deref()),
+            dash(host.x86_64_level.as_deref()),
+            host.usable_models.len().to_string(),
+        ];
+        if let Some(domain) = &host.domain {
+            row.extend([
+                verdict_word(&domain.verdicts.none).to_string(),
+                verdict_word(&domain.verdicts.partial).to_string(),
+                verdict_word(&domain.verdicts.full).to_string(),
+                match &domain.arrival {
+                    None => "source".to_string(),
+                    Some(arrival) if arrival.starts => "yes".to_string(),
+                    Some(_) => "NO".to_string(),
+                },
+                domain
+                    .filtered
+                    .iter()
+                    .map(|f| f.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ]);
+        }
+        rows.push(row);
+    }
+    let mut out = String::new();
+    if rows.len() > 1 {
+        let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+        let widths: Vec<usize> = (0..columns)
+            .map(|c| {
+                rows.iter()
+                    .filter_map(|r| r.get(c))
+                    .map(|cell| cell.chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        for row in &rows {
+            let line: Vec<String> = row
+                .iter()
+                .zip(&widths)
+                .map(|(cell, width)| format!("{cell:<width$}"))
+                .collect();
+            out.push_str(line.join("  ").trim_end());
+            out.push('\n');
+        }
+    }
+    let failed: Vec<&str> = errors.iter().flatten().copied().collect();
+    if !failed.is_empty() {
+        let _ = writeln!(out, "\nunreadable ({}):", failed.len());
+        for error in failed {
+            let _ = writeln!(out, "  error: {error}");
+        }
+    }
+
+    let cluster = &report.cluster;
+    let _ = writeln!(
+        out,
+        "\ncluster: {} hosts, {} readable",
+        cluster.hosts,
+        cluster.hosts - cluster.failed
+    );
+    match (&cluster.baseline_xml, &cluster.baseline_error) {
+        (Some(xml), _) => {
+            let _ = writeln!(out, "baseline CPU (runs on every host, migratable):");
+            for line in xml.lines() {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+        (None, Some(error)) => {
+            let _ = writeln!(out, "baseline CPU: none ({error})");
+        }
+        (None, None) => {}
+    }
+    let _ = writeln!(
+        out,
+        "models usable everywhere ({}): {}",
+        cluster.models_everywhere.len(),
+        cluster.models_everywhere.join(" ")
+    );
+    if let Some(domain) = &cluster.domain {
+        let _ = writeln!(
+            out,
+            "\ndomain: starts on {} of {} hosts; migration source: {}",
+            cluster.hosts - domain.does_not_start.len(),
+            cluster.hosts,
+            domain.migration_source.as_deref().unwrap_or("none")
+        );
+        for (title, problems) in [
+            ("does not start on", &domain.does_not_start),
+            ("does not migrate to", &domain.does_not_migrate),
+            ("starts with features filtered on", &domain.filtered),
+        ] {
+            if problems.is_empty() {
+                continue;
+            }
+            let _ = writeln!(out, "{title} ({}):", problems.len());
+            for problem in problems {
+                let _ = writeln!(out, "  {}: {}", problem.host, problem.reason);
+            }
+        }
+    }
+    out
+}
+
+fn dash(value: Option<&str>) -> String {
+    value.unwrap_or("-").to_string()
+}
+
+fn render_csv(report: &BatchReport, errors: &[Option<&str>]) -> String {
+    let with_domain = report.cluster.domain.is_some();
+    let mut header = vec![
+        "host",
+        "status",
+        "format",
+        "vendor",
+        "host_cpu_model",
+        "host_model",
+        "x86_64_level",
+        "usable_models",
+    ];
+    if with_domain {
+        header.extend(["check", "none", "partial", "full", "migrates", "filtered"]);
+    }
+    header.push("error");
+    let mut out = header.join(",");
+    out.push('\n');
+    for (result, error) in report.hosts.iter().zip(errors) {
+        let mut row = vec![result.name.clone()];
+        match result.report() {
+            Some(host) => {
+                row.extend([
+                    "ok".to_string(),
+                    host.format.clone(),
+                    host.vendor.clone().unwrap_or_default(),
+                    host.host_cpu_model.clone().unwrap_or_default(),
+                    host.host_model.clone().unwrap_or_default(),
+                    host.x86_64_level.clone().unwrap_or_default(),
+                    host.usable_models.join(" "),
+                ]);
+                if let Some(domain) = &host.domain {
+                    row.extend([
+                        domain.check.clone(),
+                        verdict_word(&domain.verdicts.none).to_string(),
+                        verdict_word(&domain.verdicts.partial).to_string(),
+                        verdict_word(&domain.verdicts.full).to_string(),
+                        match &domain.arrival {
+                            None => "source".to_string(),
+                            Some(arrival) => if arrival.starts { "yes" } else { "no" }.to_string(),
+                        },
+                        domain
+                            .filtered
+                            .iter()
+                            .map(|f| f.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    ]);
+                }
+                row.push(String::new());
+            }
+            None => {
+                row.push("error".to_string());
+                let empty_columns = header.len() - 3;
+                row.extend(vec![String::new(); empty_columns]);
+                row.push(error.unwrap_or_default().to_string());
+            }
+        }
+        let cells: Vec<String> = row.iter().map(|cell| csv_cell(cell)).collect();
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// Quotes a CSV cell when it holds a comma, a quote or a line break (RFC 4180).
+fn csv_cell(cell: &str) -> String {
+    if cell.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", cell.replace('"', "\"\""))
+    } else {
+        cell.to_string()
+    }
+}
+
+fn render_json(report: &BatchReport, errors: &[Option<&str>]) -> anyhow::Result<String> {
+    let mut value = serde_json::to_value(report)?;
+    if let Some(hosts) = value.get_mut("hosts").and_then(|h| h.as_array_mut()) {
+        for (host, error) in hosts.iter_mut().zip(errors) {
+            if let (Some(object), Some(error)) = (host.as_object_mut(), error) {
+                object.insert("error".to_string(), format!("error: {error}").into());
+            }
+        }
+    }
+    Ok(format!("{}\n", serde_json::to_string_pretty(&value)?))
+}

@@ -1,0 +1,93 @@
+//! `guestcpu batch` over a folder of fixtures and broken files: every format
+//! of output, unreadable files listed with their position, never fatal.
+
+use crate::util::{fixture, guestcpu};
+
+/// A folder named `name` with two readable hosts (one in a subfolder) and
+/// one broken file.
+fn cluster_folder(name: &str) -> String {
+    let read = |fixture_name: &str| std::fs::read(fixture(fixture_name)).expect("fixture");
+    let folder = format!("{}/{name}", env!("CARGO_TARGET_TMPDIR"));
+    let _ = std::fs::remove_dir_all(&folder);
+    std::fs::create_dir_all(format!("{folder}/sub")).expect("scratch folder");
+    std::fs::write(format!("{folder}/a-penryn.xml"), read("cpudata-penryn.xml")).expect("write");
+    std::fs::write(format!("{folder}/sub/b-qmp.json"), read("qmp-replies.json")).expect("write");
+    std::fs::write(format!("{folder}/sub/c-broken.xml"), "<cpudata>\n  <cpuid").expect("write");
+    folder
+}
+
+#[test]
+fn batch_table_lists_hosts_errors_and_the_cluster() {
+    let folder = cluster_folder("batch-table");
+    let output = guestcpu(&["batch", &folder]).succeeds();
+    assert!(
+        output.starts_with("host "),
+        "the table comes first:\n{output}"
+    );
+    assert!(output.contains("a-penryn.xml"), "{output}");
+    assert!(
+        output.contains(&format!("error: {folder}/sub/c-broken.xml:2:3: ")),
+        "{output}"
+    );
+    assert!(output.contains("cluster: 3 hosts, 2 readable"), "{output}");
+    assert!(
+        output.contains("<model fallback='forbid'>Penryn</model>"),
+        "{output}"
+    );
+    assert!(
+        output.contains("models usable everywhere (1): Penryn"),
+        "{output}"
+    );
+}
+
+#[test]
+fn batch_with_a_domain_gives_verdicts_and_migration() {
+    let folder = cluster_folder("batch-domain");
+    let output = guestcpu(&[
+        "batch",
+        &folder,
+        "--domain",
+        &fixture("guest-penryn-minimum.xml"),
+        "--format",
+        "csv",
+    ])
+    .succeeds();
+    let lines: Vec<&str> = output.lines().collect();
+    assert_eq!(
+        lines[0],
+        "host,status,format,vendor,host_cpu_model,host_model,x86_64_level,usable_models,check,none,partial,full,migrates,filtered,error"
+    );
+    assert_eq!(lines.len(), 4, "{output}");
+    assert!(
+        lines[1].contains("a-penryn.xml,ok,")
+            && lines[1].contains(",partial,starts,starts,starts,source,"),
+        "{output}"
+    );
+    assert!(lines[3].contains(",error,"), "{output}");
+
+    let json = guestcpu(&[
+        "batch",
+        &folder,
+        "--domain",
+        &fixture("guest-penryn-minimum.xml"),
+        "--format",
+        "json",
+    ])
+    .succeeds();
+    let value: serde_json::Value = serde_json::from_str(&json).expect("one JSON object");
+    assert_eq!(value["hosts"].as_array().map(Vec::len), Some(3));
+    assert_eq!(value["hosts"][2]["status"], "failed");
+    assert_eq!(value["hosts"][2]["offset"], 12);
+    assert_eq!(
+        value["cluster"]["domain"]["migration_source"],
+        format!("{folder}/a-penryn.xml")
+    );
+}
+
+#[test]
+fn batch_refuses_a_broken_domain_once() {
+    let folder = cluster_folder("batch-broken-domain");
+    guestcpu(&["batch", &folder, "--domain", "-"])
+        .stdin("<domain>\n<cpu>")
+        .fails_with("error: <stdin>:2:6: expected `</cpu>`, found end of input");
+}

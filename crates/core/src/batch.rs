@@ -1,0 +1,538 @@
+//! Many hosts at once: a report per host dump and a summary of the cluster.
+//!
+//! The caller reads the files; this module gets their texts as
+//! [`HostText`]s and answers, for each, what [`crate::check`] answers for one
+//! host (the host CPU, host-model, x86-64 level and usable models, and with a
+//! domain its verdicts and filtered features). [`summarize`] then joins the
+//! hosts: the baseline CPU every host runs (libvirt's baseline of the
+//! host-model CPUs, migratable), the models usable everywhere, and the hosts
+//! the domain would not start on or not migrate to.
+//!
+//! A host that cannot be read is a [`HostOutcome::Failed`] with a byte offset,
+//! never a stop of the whole run. Nothing here spawns threads: [`examine_host`]
+//! is a pure function of one text, so the caller may run it on any number of
+//! threads, and [`analyze`] is the sequential reference that ties the steps
+//! together in the order the CLI follows.
+//!
+//! Migration is judged from one source: the first host (in input order) the
+//! domain starts on. Its live definition (what libvirt keeps after start,
+//! `check='full'`) is started as an incoming guest on every other host.
+
+use serde::Serialize;
+
+use crate::check::{
+    analyze_with_arrival, describe_host, CheckError, CheckOptions, FilteredReport, Verdicts,
+};
+use crate::cpudef::{CpuDef, CpuType};
+use crate::data::CpuMap;
+use crate::host::parse_host;
+use crate::libvirt::baseline::baseline;
+
+/// One host input as read by the caller: the name to show (a path) and its text.
+#[derive(Debug, Clone, Copy)]
+pub struct HostText<'t> {
+    pub name: &'t str,
+    pub text: &'t str,
+}
+
+/// What every host is asked, besides its own text.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchQuestion<'q> {
+    /// A `<domain>` or bare `<cpu>` to check on every host; `None` describes
+    /// the hosts only.
+    pub domain_xml: Option<&'q str>,
+    /// QEMU version and accelerator, as for one check.
+    pub options: &'q CheckOptions,
+}
+
+/// A host input that could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostFailure {
+    /// Byte offset into the host's text; `None` when the problem is not at a
+    /// place in the text (e.g. the host has no CPU data libvirt can decode).
+    pub offset: Option<usize>,
+    /// What is wrong, lowercase, without a trailing period.
+    pub message: String,
+}
+
+/// What the domain does on one host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DomainOnHost {
+    /// The domain's effective `check`.
+    pub check: String,
+    pub verdicts: Verdicts,
+    /// The features QEMU would filter from the guest CPU.
+    pub filtered: Vec<FilteredReport>,
+    /// The live definition after a start with the domain's own `check`, as a
+    /// `<cpu>`; `None` when it does not start.
+    #[serde(skip)]
+    pub live_cpu: Option<CpuDef>,
+    /// Whether the guest running on the migration source can migrate here;
+    /// `None` on the source itself and when nothing was migrated.
+    pub arrival: Option<Arrival>,
+}
+
+/// An incoming migration from the cluster's source host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Arrival {
+    pub starts: bool,
+    pub message: String,
+    /// Features this host would filter from the live definition.
+    pub filtered: Vec<String>,
+}
+
+/// One readable host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostReport {
+    /// How the input was read, e.g. `cpuid -r, CPU 0 of 16`.
+    pub format: String,
+    pub vendor: Option<String>,
+    /// The host CPU model libvirt reports.
+    pub host_cpu_model: Option<String>,
+    /// The host-model guest CPU's model.
+    pub host_model: Option<String>,
+    /// The host-model guest CPU itself, the input of the cluster baseline.
+    #[serde(skip)]
+    pub host_model_cpu: Option<CpuDef>,
+    pub x86_64_level: Option<String>,
+    /// Names of the models the host can run, in the order they are listed.
+    pub usable_models: Vec<String>,
+    /// With a domain: what it does here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<DomainOnHost>,
+    pub notes: Vec<String>,
+}
+
+/// The outcome for one host input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum HostOutcome {
+    Ok(Box<HostReport>),
+    Failed(HostFailure),
+}
+
+/// One host input with its outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostResult {
+    pub name: String,
+    #[serde(flatten)]
+    pub outcome: HostOutcome,
+}
+
+impl HostResult {
+    /// The report, `None` for a failed host.
+    pub fn report(&self) -> Option<&HostReport> {
+        match &self.outcome {
+            HostOutcome::Ok(report) => Some(report),
+            HostOutcome::Failed(_) => None,
+        }
+    }
+}
+
+/// A host the domain does not start on or cannot migrate to, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostProblem {
+    pub host: String,
+    pub reason: String,
+}
+
+/// What the domain does across the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DomainSummary {
+    /// The first host the domain starts on, the source of every migration.
+    pub migration_source: Option<String>,
+    /// Hosts where the domain's own `check` stops the start.
+    pub does_not_start: Vec<HostProblem>,
+    /// Hosts the running guest cannot migrate to.
+    pub does_not_migrate: Vec<HostProblem>,
+    /// Hosts where it starts but QEMU filters features, with their names.
+    pub filtered: Vec<HostProblem>,
+}
+
+/// The cluster as a whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterSummary {
+    /// Hosts read, and how many of them could not be used.
+    pub hosts: usize,
+    pub failed: usize,
+    /// The baseline CPU every host runs (libvirt's baseline of the host-model
+    /// CPUs, migratable features only), as libvirt XML.
+    pub baseline_xml: Option<String>,
+    /// The baseline's model.
+    pub baseline_model: Option<String>,
+    /// Why there is no baseline, when there is none.
+    pub baseline_error: Option<String>,
+    /// Models every readable host can run.
+    pub models_everywhere: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<DomainSummary>,
+}
+
+/// Everything a batch run found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BatchReport {
+    pub hosts: Vec<HostResult>,
+    pub cluster: ClusterSummary,
+}
+
+/// Examines one host: parses it and asks the check's questions. `arriving` is
+/// the live definition of the guest on the migration source, to try as an
+/// incoming migration here.
+pub fn examine_host(
+    map: &CpuMap,
+    host: HostText<'_>,
+    question: &BatchQuestion<'_>,
+    arriving: Option<&CpuDef>,
+) -> HostResult {
+    let outcome = match examine(map, host.text, question, arriving) {
+        Ok(report) => HostOutcome::Ok(Box::new(report)),
+        Err(failure) => HostOutcome::Failed(failure),
+    };
+    HostResult {
+        name: host.name.to_string(),
+        outcome,
+    }
+}
+
+fn examine(
+    map: &CpuMap,
+    text: &str,
+    question: &BatchQuestion<'_>,
+    arriving: Option<&CpuDef>,
+) -> Result<HostReport, HostFailure> {
+    let input = parse_host(map, text).map_err(|error| HostFailure {
+        offset: Some(error.offset),
+        message: error.message,
+    })?;
+    let (brief, models, notes, domain) = match question.domain_xml {
+        None => {
+            let description = describe_host(map, &input, question.options).map_err(failure)?;
+            (
+                description.host,
+                description.models,
+                description.notes,
+                None,
+            )
+        }
+        Some(domain_xml) => {
+            let (report, arrival) =
+                analyze_with_arrival(map, domain_xml, &input, arriving, question.options)
+                    .map_err(failure)?;
+            let live_cpu = report
+                .live_xml
+                .as_deref()
+                .and_then(|xml| CpuDef::parse(xml).ok());
+            let domain = DomainOnHost {
+                check: report.check,
+                verdicts: report.verdicts,
+                filtered: report.filtered,
+                live_cpu,
+                arrival: arrival.map(|migration| Arrival {
+                    starts: migration.starts,
+                    message: migration.message,
+                    filtered: migration.filtered.into_iter().map(|f| f.name).collect(),
+                }),
+            };
+            (report.host, report.models, report.notes, Some(domain))
+        }
+    };
+    // The host-model QEMU would report on this host, as the check predicted it.
+    let host_model_cpu = brief
+        .host_model_xml
+        .as_deref()
+        .and_then(|xml| CpuDef::parse(xml).ok());
+    Ok(HostReport {
+        format: brief.format,
+        vendor: brief.vendor,
+        host_cpu_model: brief.host_cpu_model,
+        host_model: brief.host_model,
+        host_model_cpu,
+        x86_64_level: brief.x86_64_level,
+        usable_models: models
+            .into_iter()
+            .filter(|m| m.usable)
+            .map(|m| m.name)
+            .collect(),
+        domain,
+        notes,
+    })
+}
+
+fn failure(error: CheckError) -> HostFailure {
+    HostFailure {
+        offset: match &error {
+            CheckError::Domain(xml) => Some(xml.offset),
+            CheckError::Cpu(_) | CheckError::Option(_) => None,
+        },
+        message: error.to_string(),
+    }
+}
+
+impl DomainOnHost {
+    /// Does the domain start here with its own `check`?
+    pub fn starts(&self) -> bool {
+        self.own_verdict().starts
+    }
+
+    /// The verdict for the domain's own `check`.
+    pub fn own_verdict(&self) -> &crate::check::Verdict {
+        [
+            &self.verdicts.none,
+            &self.verdicts.partial,
+            &self.verdicts.full,
+        ]
+        .into_iter()
+        .find(|v| v.own)
+        .unwrap_or(&self.verdicts.none)
+    }
+}
+
+/// The index of the migration source among `results`: the first host the
+/// domain starts on.
+pub fn migration_source(results: &[HostResult]) -> Option<usize> {
+    results.iter().position(|result| {
+        result
+            .report()
+            .and_then(|r| r.domain.as_ref())
+            .is_some_and(|d| d.starts() && d.live_cpu.is_some())
+    })
+}
+
+/// Joins the per-host results into the cluster summary.
+pub fn summarize(map: &CpuMap, results: &[HostResult], with_domain: bool) -> ClusterSummary {
+    let reports: Vec<(&str, &HostReport)> = results
+        .iter()
+        .filter_map(|r| r.report().map(|report| (r.name.as_str(), report)))
+        .collect();
+
+    let host_models: Vec<CpuDef> = reports
+        .iter()
+        .filter_map(|(_, r)| r.host_model_cpu.clone())
+        .map(|mut cpu| {
+            // A host-model guest CPU is a CPU libvirt's baseline reads like
+            // any other; its `check`/`mode` do not matter there.
+            cpu.cpu_type = CpuType::Guest;
+            cpu
+        })
+        .collect();
+    let (baseline_xml, baseline_model, baseline_error) = if reports.is_empty() {
+        (None, None, Some("no readable host".to_string()))
+    } else if host_models.len() < reports.len() {
+        (
+            None,
+            None,
+            Some("some hosts have no host-model CPU".to_string()),
+        )
+    } else {
+        match baseline(map, &host_models, None, None, true) {
+            Ok(cpu) => (Some(cpu.to_xml()), cpu.model.clone(), None),
+            Err(error) => (None, None, Some(error.to_string())),
+        }
+    };
+
+    let models_everywhere = match reports.split_first() {
+        None => Vec::new(),
+        Some(((_, first), rest)) => first
+            .usable_models
+            .iter()
+            .filter(|name| rest.iter().all(|(_, r)| r.usable_models.contains(name)))
+            .cloned()
+            .collect(),
+    };
+
+    let domain = with_domain.then(|| domain_summary(results));
+    ClusterSummary {
+        hosts: results.len(),
+        failed: results.len() - reports.len(),
+        baseline_xml,
+        baseline_model,
+        baseline_error,
+        models_everywhere,
+        domain,
+    }
+}
+
+fn domain_summary(results: &[HostResult]) -> DomainSummary {
+    let source = migration_source(results);
+    let mut summary = DomainSummary {
+        migration_source: source.map(|index| results[index].name.clone()),
+        does_not_start: Vec::new(),
+        does_not_migrate: Vec::new(),
+        filtered: Vec::new(),
+    };
+    for (index, result) in results.iter().enumerate() {
+        let problem = |reason: String| HostProblem {
+            host: result.name.clone(),
+            reason,
+        };
+        let Some(domain) = result.report().and_then(|r| r.domain.as_ref()) else {
+            if let HostOutcome::Failed(failure) = &result.outcome {
+                summary
+                    .does_not_start
+                    .push(problem(format!("unreadable: {}", failure.message)));
+            }
+            continue;
+        };
+        let own = domain.own_verdict();
+        if !own.starts {
+            summary.does_not_start.push(problem(own.message.clone()));
+        } else if !domain.filtered.is_empty() {
+            let names: Vec<&str> = domain.filtered.iter().map(|f| f.name.as_str()).collect();
+            summary
+                .filtered
+                .push(problem(format!("QEMU filters {}", names.join(", "))));
+        }
+        if Some(index) == source {
+            continue;
+        }
+        match (&domain.arrival, source) {
+            (Some(arrival), _) if !arrival.starts => {
+                summary
+                    .does_not_migrate
+                    .push(problem(arrival.message.clone()));
+            }
+            (None, Some(_)) => summary
+                .does_not_migrate
+                .push(problem("not checked".to_string())),
+            _ => {}
+        }
+    }
+    summary
+}
+
+/// The whole run, sequentially: every host, the migration source's live
+/// definition tried on every other host, and the summary.
+pub fn analyze(map: &CpuMap, hosts: &[HostText<'_>], question: &BatchQuestion<'_>) -> BatchReport {
+    let mut results: Vec<HostResult> = Vec::with_capacity(hosts.len());
+    let mut live: Option<CpuDef> = None;
+    for host in hosts {
+        let result = examine_host(map, *host, question, live.as_ref());
+        if live.is_none() {
+            live = result
+                .report()
+                .and_then(|r| r.domain.as_ref())
+                .filter(|d| d.starts())
+                .and_then(|d| d.live_cpu.clone());
+        }
+        results.push(result);
+    }
+    finish(map, hosts, question, results)
+}
+
+/// Completes a run whose hosts were examined in input order, each after the
+/// migration source with the source's live definition: the hosts before the
+/// source are examined again with it, then the summary is made.
+pub fn finish(
+    map: &CpuMap,
+    hosts: &[HostText<'_>],
+    question: &BatchQuestion<'_>,
+    mut results: Vec<HostResult>,
+) -> BatchReport {
+    if let Some(source) = migration_source(&results) {
+        let live = results[source]
+            .report()
+            .and_then(|r| r.domain.as_ref())
+            .and_then(|d| d.live_cpu.clone());
+        for (result, host) in results.iter_mut().zip(hosts).take(source) {
+            *result = examine_host(map, *host, question, live.as_ref());
+        }
+    }
+    let cluster = summarize(map, &results, question.domain_xml.is_some());
+    BatchReport {
+        hosts: results,
+        cluster,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dump::synthetic::synthesize_cpudata_xml;
+
+    /// A `<cpudata>` dump of a host whose CPU has exactly `model`'s features.
+    fn cpudata_of_model(map: &CpuMap, model: &str) -> String {
+        synthesize_cpudata_xml(map, model, &[]).expect("known model")
+    }
+
+    #[test]
+    fn a_cluster_of_two_hosts_and_one_broken_input() {
+        let map = CpuMap::embedded();
+        let nehalem = cpudata_of_model(map, "Nehalem");
+        let sandybridge = cpudata_of_model(map, "SandyBridge");
+        let hosts = [
+            HostText {
+                name: "nehalem.xml",
+                text: &nehalem,
+            },
+            HostText {
+                name: "broken.xml",
+                text: "<cpudata>\n<cpuid",
+            },
+            HostText {
+                name: "sandybridge.xml",
+                text: &sandybridge,
+            },
+        ];
+        let options = CheckOptions::default();
+        let domain = "<domain type='kvm'><cpu mode='custom' match='exact' check='partial'>\
+                      <model fallback='forbid'>SandyBridge</model></cpu></domain>";
+        let question = BatchQuestion {
+            domain_xml: Some(domain),
+            options: &options,
+        };
+        let report = analyze(map, &hosts, &question);
+        assert_eq!(report.cluster.hosts, 3);
+        assert_eq!(report.cluster.failed, 1);
+        let HostOutcome::Failed(failure) = &report.hosts[1].outcome else {
+            panic!("broken input accepted");
+        };
+        assert!(failure.offset.is_some(), "{failure:?}");
+        assert!(report
+            .cluster
+            .models_everywhere
+            .contains(&"Nehalem".to_string()));
+        assert!(!report
+            .cluster
+            .models_everywhere
+            .contains(&"SandyBridge".to_string()));
+        assert!(
+            report.cluster.baseline_xml.is_some(),
+            "{:?}",
+            report.cluster
+        );
+        let domain = report.cluster.domain.expect("domain summary");
+        assert_eq!(domain.migration_source.as_deref(), Some("sandybridge.xml"));
+        let not_started: Vec<&str> = domain
+            .does_not_start
+            .iter()
+            .map(|p| p.host.as_str())
+            .collect();
+        assert_eq!(not_started, ["nehalem.xml", "broken.xml"]);
+        assert_eq!(domain.does_not_migrate.len(), 1, "{domain:?}");
+        assert_eq!(domain.does_not_migrate[0].host, "nehalem.xml");
+    }
+
+    #[test]
+    fn hosts_without_a_domain_are_described() {
+        let map = CpuMap::embedded();
+        let nehalem = cpudata_of_model(map, "Nehalem");
+        let options = CheckOptions::default();
+        let question = BatchQuestion {
+            domain_xml: None,
+            options: &options,
+        };
+        let report = analyze(
+            map,
+            &[HostText {
+                name: "a",
+                text: &nehalem,
+            }],
+            &question,
+        );
+        let host = report.hosts[0].report().expect("readable");
+        assert_eq!(host.x86_64_level.as_deref(), Some("x86-64-v2"));
+        assert!(host.usable_models.iter().any(|m| m == "Nehalem"));
+        assert!(report.cluster.domain.is_none());
+        assert!(report.cluster.baseline_model.is_some());
+    }
+}

@@ -1,0 +1,200 @@
+//! The root component: holds the state, runs the engine on every change and lays
+//! out the panels.
+//!
+//! Results are derived, never stored: each input is read in its own memo, so a
+//! keystroke in the domain editor does not re-read the host dump, and the report
+//! is recomputed only when an input it depends on changed.
+
+use std::rc::Rc;
+
+use yew::prelude::*;
+
+use crate::components::{
+    CodePanel, DomainEditor, FilteredTable, Header, HostBrief, HostInput, HostInputIds,
+    ModelsTable, OptionsPanel, StatusPanel, Verdicts,
+};
+use crate::engine::{
+    self, AnalysisError, AnalysisOptions, InputKind, ModelReport, ParsedHost, Report,
+};
+use crate::hooks::{
+    fragment_for, is_embed_mode, page_url, state_from_location, use_document_theme,
+    use_fragment_sync, use_window_file_drop, LoadedFile,
+};
+use crate::state::Action;
+
+/// The models table before there is a report: every model, usability unknown.
+fn models_without_report() -> Vec<ModelReport> {
+    engine::model_names()
+        .into_iter()
+        .map(|name| ModelReport {
+            name: name.to_string(),
+            usable: false,
+            blockers: Vec::new(),
+        })
+        .collect()
+}
+
+/// The format line of a host input.
+fn format_of(reading: &Result<ParsedHost, AnalysisError>) -> Result<AttrValue, AnalysisError> {
+    reading
+        .as_ref()
+        .map(|host| AttrValue::from(host.format.clone()))
+        .map_err(Clone::clone)
+}
+
+/// "QEMU 9.2 (newest), kvm; defaults: …" under the verdicts.
+fn settings_caption(report: &Report) -> String {
+    let settings = &report.settings;
+    let mut caption = format!(
+        "QEMU {} ({}), accelerator {}",
+        settings.qemu_version, settings.qemu_version_source, settings.accelerator
+    );
+    if !settings.defaults_applied.is_empty() {
+        caption.push_str("; libvirt's defaults: ");
+        caption.push_str(&settings.defaults_applied.join(", "));
+    }
+    caption
+}
+
+fn report_panels(report: &Report, embed: bool) -> Html {
+    let guest_xml = report.guest_cpu.as_ref().map(|guest| guest.xml.clone());
+    html! {
+        <>
+            <Verdicts none={report.verdicts.none.clone()}
+                partial={report.verdicts.partial.clone()}
+                full={report.verdicts.full.clone()}
+                settings={settings_caption(report)}
+                migration={report.migration.clone()} />
+            if let Some(argument) = &report.qemu_cpu_arg {
+                <CodePanel title="-cpu argument" code={argument.clone()} testid="qemu-arg" />
+            }
+            if !embed {
+                <FilteredTable features={report.filtered.clone()} />
+                if let Some(xml) = guest_xml {
+                    <CodePanel title="Guest CPU" code={xml} testid="guest-xml" />
+                }
+                if let Some(xml) = &report.live_xml {
+                    <CodePanel title="Live XML" code={xml.clone()} testid="live-xml" />
+                }
+                <HostBrief host={report.host.clone()} />
+                if !report.notes.is_empty() {
+                    <section class="panel" aria-labelledby="notes-heading" data-testid="notes">
+                        <h2 id="notes-heading">{ "Notes" }</h2>
+                        <ul>{ for report.notes.iter().map(|note| html! { <li>{ note.clone() }</li> }) }</ul>
+                    </section>
+                }
+            }
+        </>
+    }
+}
+
+#[function_component]
+pub fn App() -> Html {
+    let state = use_reducer(state_from_location);
+    let embed = *use_memo((), |()| is_embed_mode());
+
+    let fragment = use_memo((*state).clone(), fragment_for);
+    use_fragment_sync(AttrValue::from((*fragment).clone()));
+    use_document_theme(state.theme);
+
+    let on_action = use_callback(state.dispatcher(), |action: Action, dispatcher| {
+        dispatcher.dispatch(action);
+    });
+    let on_host_file = use_callback(state.dispatcher(), |file: LoadedFile, dispatcher| {
+        dispatcher.dispatch(Action::LoadHostFile {
+            name: file.name,
+            text: file.text,
+        });
+    });
+    let on_second_host_file = use_callback(state.dispatcher(), |file: LoadedFile, dispatcher| {
+        dispatcher.dispatch(Action::SetSecondHostDump(file.text));
+    });
+    use_window_file_drop(on_host_file.clone());
+
+    let domain = use_memo(state.domain_xml.clone(), |text| engine::read_domain(text));
+    let host = use_memo(state.host_dump.clone(), |text| {
+        engine::read_host(InputKind::HostDump, text)
+    });
+    let second_host = use_memo(state.second_host_dump.clone(), |text| {
+        text.as_deref()
+            .map(|text| engine::read_host(InputKind::SecondHostDump, text))
+    });
+    let analysis = {
+        let (domain, host, second_host) = (domain.clone(), host.clone(), second_host.clone());
+        let inputs = (
+            state.domain_xml.clone(),
+            state.host_dump.clone(),
+            state.second_host_dump.clone(),
+            state.qemu_version.clone(),
+            state.accelerator,
+        );
+        use_memo(
+            inputs,
+            move |(domain_xml, _, _, qemu_version, accelerator)| {
+                if let Err(error) = &*domain {
+                    return Err(error.clone());
+                }
+                let host = host.as_ref().as_ref().map_err(Clone::clone)?;
+                let second_host = match &*second_host {
+                    Some(reading) => Some(reading.as_ref().map_err(Clone::clone)?),
+                    None => None,
+                };
+                let options = AnalysisOptions {
+                    qemu_version: qemu_version.as_deref(),
+                    accelerator: *accelerator,
+                };
+                engine::analyze(domain_xml, host, second_host, options)
+            },
+        )
+    };
+    let database_models = use_memo((), |()| Rc::new(models_without_report()));
+    let (models, usability_known) = match &*analysis {
+        Ok(report) => (Rc::new(report.models.clone()), true),
+        Err(_) => ((*database_models).clone(), false),
+    };
+    let results = match &*analysis {
+        Ok(report) => report_panels(report, embed),
+        Err(error) => html! { <StatusPanel error={error.clone()} /> },
+    };
+
+    html! {
+        <div class={classes!("app", embed.then_some("embed"))} data-testid="app">
+            <Header theme={state.theme} {embed}
+                share_url={page_url(&fragment, true)}
+                full_page_url={page_url(&fragment, false)}
+                on_action={on_action.clone()} />
+            <main class="columns">
+                <div class="inputs">
+                    <DomainEditor text={state.domain_xml.clone()} reading={(*domain).clone()}
+                        on_input={on_action.reform(Action::SetDomainXml)} />
+                    <HostInput ids={HostInputIds::HOST} title="Host dump"
+                        hint="Pick a file, drop one anywhere on the page, or paste."
+                        text={state.host_dump.clone()}
+                        file_name={state.host_file_name.clone().map(AttrValue::from)}
+                        format={format_of(&host)}
+                        on_text={on_action.reform(Action::SetHostDump)}
+                        on_file={on_host_file} />
+                    <OptionsPanel qemu_version={state.qemu_version.clone().map(AttrValue::from)}
+                        accelerator={state.accelerator}
+                        migration={state.second_host_dump.is_some()}
+                        on_action={on_action.clone()} />
+                    if let (Some(text), Some(reading)) = (&state.second_host_dump, &*second_host) {
+                        <HostInput ids={HostInputIds::SECOND_HOST} title="Migration target dump"
+                            text={text.clone()} file_name={None::<AttrValue>}
+                            format={format_of(reading)}
+                            on_text={on_action.reform(Action::SetSecondHostDump)}
+                            on_file={on_second_host_file} />
+                    }
+                </div>
+                <div class="results">
+                    { results }
+                    if !embed {
+                        <ModelsTable {models} {usability_known}
+                            filter={state.model_filter.clone()}
+                            on_filter={on_action.reform(Action::SetModelFilter)} />
+                    }
+                </div>
+            </main>
+        </div>
+    }
+}

@@ -1,0 +1,24 @@
+//! The page's components, one file each; they render values and emit actions,
+//! and never call the engine themselves (that is `app.rs`'s job via `engine.rs`).
+
+mod copy_button;
+mod domain_editor;
+mod filtered_table;
+mod header;
+mod host_brief;
+mod host_input;
+mod models_table;
+mod options_panel;
+mod result_panels;
+mod verdicts;
+
+pub use copy_button::CopyButton;
+pub use domain_editor::DomainEditor;
+pub use filtered_table::FilteredTable;
+pub use header::Header;
+pub use host_brief::HostBrief;
+pub use host_input::{HostInput, HostInputIds};
+pub use models_table::ModelsTable;
+pub use options_panel::OptionsPanel;
+pub use result_panels::{CodePanel, StatusPanel};
+pub use verdicts::Verdicts;

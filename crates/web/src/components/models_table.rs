@@ -1,0 +1,94 @@
+//! Every CPU model with whether it is usable on the host and what blocks it,
+//! narrowed by a filter box.
+
+use std::rc::Rc;
+
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+use crate::engine::ModelReport;
+
+#[derive(Properties, PartialEq)]
+pub struct ModelsTableProps {
+    pub models: Rc<Vec<ModelReport>>,
+    /// False while there is no report: names only, usability unknown.
+    pub usability_known: bool,
+    pub filter: AttrValue,
+    pub on_filter: Callback<String>,
+}
+
+/// Whether `model` matches the filter text (case-insensitive, name or blocker).
+fn matches_filter(model: &ModelReport, filter_lowercase: &str) -> bool {
+    filter_lowercase.is_empty()
+        || model.name.to_lowercase().contains(filter_lowercase)
+        || model
+            .blockers
+            .iter()
+            .any(|blocker| blocker.to_lowercase().contains(filter_lowercase))
+}
+
+#[function_component]
+pub fn ModelsTable(props: &ModelsTableProps) -> Html {
+    let oninput = props
+        .on_filter
+        .reform(|event: InputEvent| event.target_unchecked_into::<HtmlInputElement>().value());
+    let filter = props.filter.trim().to_lowercase();
+    let shown: Vec<&ModelReport> = props
+        .models
+        .iter()
+        .filter(|model| matches_filter(model, &filter))
+        .collect();
+    let usable = |model: &ModelReport| match (props.usability_known, model.usable) {
+        (false, _) => "–",
+        (true, true) => "yes",
+        (true, false) => "no",
+    };
+    html! {
+        <section class="panel" aria-labelledby="models-heading">
+            <div class="panel-title">
+                <h2 id="models-heading">
+                    { format!("CPU models ({} of {})", shown.len(), props.models.len()) }
+                </h2>
+                <input type="search" class="filter" aria-label="Filter CPU models"
+                    data-testid="models-filter" placeholder="Filter"
+                    value={props.filter.clone()} {oninput} />
+            </div>
+            <div class="table-scroll tall">
+                <table data-testid="models-table">
+                    <thead><tr>
+                        <th scope="col">{ "Model" }</th>
+                        <th scope="col">{ "Usable" }</th>
+                        <th scope="col">{ "Blockers" }</th>
+                    </tr></thead>
+                    <tbody>
+                        { for shown.into_iter().map(|model| html! {
+                            <tr key={model.name.clone()}>
+                                <td><code>{ model.name.clone() }</code></td>
+                                <td>{ usable(model) }</td>
+                                <td>{ model.blockers.join(", ") }</td>
+                            </tr>
+                        }) }
+                    </tbody>
+                </table>
+            </div>
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_filter_matches_names_and_blockers_case_insensitively() {
+        let model = ModelReport {
+            name: "Haswell-noTSX".into(),
+            usable: false,
+            blockers: vec!["avx512f".into()],
+        };
+        assert!(matches_filter(&model, ""));
+        assert!(matches_filter(&model, "notsx"));
+        assert!(matches_filter(&model, "avx512"));
+        assert!(!matches_filter(&model, "skylake"));
+    }
+}

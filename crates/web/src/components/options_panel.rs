@@ -1,0 +1,71 @@
+//! QEMU version, accelerator and the migration switch.
+
+use web_sys::{HtmlInputElement, HtmlSelectElement};
+use yew::prelude::*;
+
+use crate::engine;
+use crate::state::{Accelerator, Action};
+
+/// The select value that stands for "let the engine choose".
+const DEFAULT_VALUE: &str = "";
+
+#[derive(Properties, PartialEq)]
+pub struct OptionsPanelProps {
+    pub qemu_version: Option<AttrValue>,
+    pub accelerator: Option<Accelerator>,
+    pub migration: bool,
+    pub on_action: Callback<Action>,
+}
+
+#[function_component]
+pub fn OptionsPanel(props: &OptionsPanelProps) -> Html {
+    let versions = use_memo((), |()| engine::qemu_versions());
+    let on_version = props.on_action.reform(|event: Event| {
+        let value = event.target_unchecked_into::<HtmlSelectElement>().value();
+        Action::SetQemuVersion((value != DEFAULT_VALUE).then_some(value))
+    });
+    let on_accelerator = props.on_action.reform(|event: Event| {
+        let value = event.target_unchecked_into::<HtmlSelectElement>().value();
+        Action::SetAccelerator(Accelerator::from_name(&value))
+    });
+    let on_migration = props.on_action.reform(|event: Event| {
+        Action::SetMigrationEnabled(event.target_unchecked_into::<HtmlInputElement>().checked())
+    });
+    let chosen_version = props.qemu_version.as_deref().unwrap_or(DEFAULT_VALUE);
+    let newest = versions.first().copied().unwrap_or_default();
+    html! {
+        <section class="panel options" aria-label="Hypervisor">
+            <label>
+                <span>{ "QEMU" }</span>
+                <select data-testid="qemu-version" onchange={on_version}>
+                    <option value={DEFAULT_VALUE} selected={chosen_version.is_empty()}>
+                        { format!("default (machine type's, else {newest})") }
+                    </option>
+                    { for versions.iter().map(|version| html! {
+                        <option value={*version} selected={chosen_version == *version}>
+                            { *version }
+                        </option>
+                    }) }
+                </select>
+            </label>
+            <label>
+                <span>{ "Accelerator" }</span>
+                <select data-testid="accelerator" onchange={on_accelerator}>
+                    <option value={DEFAULT_VALUE} selected={props.accelerator.is_none()}>
+                        { "default (domain type's)" }
+                    </option>
+                    { for Accelerator::ALL.iter().map(|accel| html! {
+                        <option value={accel.name()} selected={Some(*accel) == props.accelerator}>
+                            { accel.name() }
+                        </option>
+                    }) }
+                </select>
+            </label>
+            <label class="checkbox">
+                <input type="checkbox" data-testid="migration" checked={props.migration}
+                    onchange={on_migration} />
+                <span>{ "Check migration to a second host" }</span>
+            </label>
+        </section>
+    }
+}

@@ -1,0 +1,327 @@
+//! The adapter between the web app and `guestcpu-core`: every call into the engine
+//! is made here, so wiring a new engine API is a change to this file alone.
+//!
+//! Inputs are read once each ([`read_domain`], [`read_host`]) so that a keystroke
+//! in one text does not re-parse the others; [`analyze`] then joins them into
+//! core's [`Report`], which the components render as is and the JavaScript API
+//! serializes to the same JSON as `guestcpu check --json`. Errors arrive here as
+//! byte offsets and leave as [`InputError`]s with line and column for display.
+
+use std::fmt;
+
+use guestcpu_core::check::{self, CheckError, CheckOptions};
+use guestcpu_core::domain::{self, Domain};
+use guestcpu_core::host::{self, HostInput};
+use guestcpu_core::qemu::definitions::QemuDefinitions;
+use guestcpu_core::{xml, CpuMap};
+
+pub use guestcpu_core::check::host_brief::HostBrief;
+pub use guestcpu_core::check::{FilteredReport, Migration, ModelReport, Report, Verdict};
+
+use crate::state::Accelerator;
+
+/// What the user chose besides the texts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AnalysisOptions<'a> {
+    /// `None`: the domain's machine type's version, else the newest known.
+    pub qemu_version: Option<&'a str>,
+    /// `None`: the domain type's accelerator.
+    pub accelerator: Option<Accelerator>,
+}
+
+/// Which input a problem was found in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    Domain,
+    HostDump,
+    SecondHostDump,
+}
+
+impl fmt::Display for InputKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            InputKind::Domain => "domain XML",
+            InputKind::HostDump => "host dump",
+            InputKind::SecondHostDump => "second host dump",
+        })
+    }
+}
+
+/// A problem in one of the user's texts, positioned for display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputError {
+    pub input: InputKind,
+    /// 1-based line of the problem.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+    /// The engine's message: lowercase, no trailing period.
+    pub message: String,
+}
+
+impl InputError {
+    fn at_offset(input: InputKind, text: &str, offset: usize, message: String) -> Self {
+        let (line, column) = xml::line_column(text, offset);
+        InputError {
+            input,
+            line,
+            column,
+            message,
+        }
+    }
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}:{}: {}",
+            self.input, self.line, self.column, self.message
+        )
+    }
+}
+
+/// Why there is no report to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnalysisError {
+    /// The domain or a host dump is empty; nothing to say yet.
+    MissingInput(InputKind),
+    /// An input does not parse.
+    Input(InputError),
+    /// The inputs parse but the engine cannot check them (an unknown model or
+    /// QEMU version, …), in the engine's words.
+    Refused(String),
+}
+
+impl fmt::Display for AnalysisError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AnalysisError::MissingInput(kind) => write!(f, "no {kind} yet"),
+            AnalysisError::Input(error) => error.fmt(f),
+            AnalysisError::Refused(message) => f.write_str(message),
+        }
+    }
+}
+
+/// The parts of the domain's `<cpu>` the page shows under the editor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainSummary {
+    /// `custom`, `host-model`, `host-passthrough` or `maximum`.
+    pub mode: &'static str,
+    pub model: Option<String>,
+    /// The domain's own `check`, `None` when it leaves libvirt's default.
+    pub check: Option<&'static str>,
+    pub feature_count: usize,
+}
+
+fn missing_if_blank(kind: InputKind, text: &str) -> Result<(), AnalysisError> {
+    if text.trim().is_empty() {
+        Err(AnalysisError::MissingInput(kind))
+    } else {
+        Ok(())
+    }
+}
+
+/// Parses the domain XML (a whole `<domain>` or a `<cpu>`) and summarizes its CPU.
+pub fn read_domain(text: &str) -> Result<DomainSummary, AnalysisError> {
+    missing_if_blank(InputKind::Domain, text)?;
+    let domain = Domain::parse(text).map_err(|error| {
+        AnalysisError::Input(InputError::at_offset(
+            InputKind::Domain,
+            text,
+            error.offset,
+            error.message,
+        ))
+    })?;
+    let cpu = domain.cpu;
+    Ok(DomainSummary {
+        mode: cpu.mode.as_str(),
+        model: cpu.model,
+        check: cpu.check.map(|check| check.as_str()),
+        feature_count: cpu.features.len(),
+    })
+}
+
+/// A host input, parsed once and kept for every analysis until its text changes.
+#[derive(Debug, Clone)]
+pub struct ParsedHost {
+    input: HostInput<'static>,
+    /// How the input was read, e.g. "cpuid -1r, CPU 0 of 16".
+    pub format: String,
+}
+
+/// Detects the format of a host input (any dump format, or a `<cpu>`) and parses it.
+pub fn read_host(kind: InputKind, text: &str) -> Result<ParsedHost, AnalysisError> {
+    missing_if_blank(kind, text)?;
+    let input = host::parse_host(CpuMap::embedded(), text).map_err(|error| {
+        AnalysisError::Input(InputError::at_offset(
+            kind,
+            text,
+            error.offset,
+            error.message,
+        ))
+    })?;
+    Ok(ParsedHost {
+        format: input.format(),
+        input,
+    })
+}
+
+/// Checks the domain on `host` (and migration to `second_host` when given).
+pub fn analyze(
+    domain_xml: &str,
+    host: &ParsedHost,
+    second_host: Option<&ParsedHost>,
+    options: AnalysisOptions<'_>,
+) -> Result<Report, AnalysisError> {
+    missing_if_blank(InputKind::Domain, domain_xml)?;
+    let options = CheckOptions {
+        qemu_version: options.qemu_version.map(str::to_string),
+        accelerator: options.accelerator.map(|accelerator| match accelerator {
+            Accelerator::Kvm => domain::Accelerator::Kvm,
+            Accelerator::Tcg => domain::Accelerator::Tcg,
+        }),
+    };
+    let second_input = second_host.map(|parsed| &parsed.input);
+    check::analyze(
+        CpuMap::embedded(),
+        domain_xml,
+        &host.input,
+        second_input,
+        &options,
+    )
+    .map_err(|error| match error {
+        CheckError::Domain(error) => AnalysisError::Input(InputError::at_offset(
+            InputKind::Domain,
+            domain_xml,
+            error.offset,
+            error.message,
+        )),
+        other => AnalysisError::Refused(other.to_string()),
+    })
+}
+
+/// The whole check from texts, as the JavaScript API needs it.
+pub fn analyze_texts(
+    domain_xml: &str,
+    host_dump: &str,
+    second_host_dump: Option<&str>,
+    options: AnalysisOptions<'_>,
+) -> Result<Report, AnalysisError> {
+    read_domain(domain_xml)?;
+    let host = read_host(InputKind::HostDump, host_dump)?;
+    let second_host = second_host_dump
+        .map(|text| read_host(InputKind::SecondHostDump, text))
+        .transpose()?;
+    analyze(domain_xml, &host, second_host.as_ref(), options)
+}
+
+/// The QEMU versions the engine models, newest first.
+pub fn qemu_versions() -> Vec<&'static str> {
+    let definitions = QemuDefinitions::embedded();
+    definitions
+        .versions()
+        .iter()
+        .rev()
+        .map(|version| version.version.as_str())
+        .collect()
+}
+
+/// The names of every CPU model in the embedded database, in its order.
+pub fn model_names() -> Vec<&'static str> {
+    CpuMap::embedded()
+        .models()
+        .map(|(_, model)| model.name.as_str())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::examples::HOST_EXAMPLES;
+
+    /// A host with CPUID data (synthesized from `/proc/cpuinfo`).
+    const HOST_CPU: &str = HOST_EXAMPLES[0].dump;
+
+    #[test]
+    fn a_domain_error_carries_line_and_column() {
+        let text = "<domain>\n  <cpu mode='custom'>\n    <model>Haswell</model>\n  </domain>";
+        let Err(AnalysisError::Input(error)) = read_domain(text) else {
+            panic!("a mismatched end tag must be an input error");
+        };
+        assert_eq!(error.input, InputKind::Domain);
+        assert_eq!(error.line, 4, "{error}");
+    }
+
+    #[test]
+    fn an_empty_input_is_missing_not_wrong() {
+        assert_eq!(
+            read_domain("  \n"),
+            Err(AnalysisError::MissingInput(InputKind::Domain))
+        );
+        assert!(matches!(
+            read_host(InputKind::SecondHostDump, ""),
+            Err(AnalysisError::MissingInput(InputKind::SecondHostDump))
+        ));
+    }
+
+    #[test]
+    fn a_domain_summary_names_mode_model_and_check() {
+        let summary = read_domain(
+            "<domain><cpu mode='custom' check='partial'><model>Haswell</model></cpu></domain>",
+        )
+        .expect("valid domain");
+        assert_eq!(summary.mode, "custom");
+        assert_eq!(summary.model.as_deref(), Some("Haswell"));
+        assert_eq!(summary.check, Some("partial"));
+    }
+
+    #[test]
+    fn a_host_error_carries_its_input_and_position() {
+        let Err(AnalysisError::Input(error)) = read_host(InputKind::HostDump, "<cpu>\n<oops>")
+        else {
+            panic!("broken XML must be an input error");
+        };
+        assert_eq!(error.input, InputKind::HostDump);
+        assert_eq!(error.line, 2, "{error}");
+    }
+
+    #[test]
+    fn a_check_gives_three_verdicts_with_the_domains_own_marked() {
+        let host = read_host(InputKind::HostDump, HOST_CPU).expect("valid host");
+        let report = analyze(
+            "<cpu mode='host-model' check='partial'/>",
+            &host,
+            None,
+            AnalysisOptions::default(),
+        )
+        .expect("a report");
+        assert_eq!(report.check, "partial");
+        assert!(report.verdicts.partial.own);
+        assert!(!report.verdicts.none.own && !report.verdicts.full.own);
+        assert!(!report.models.is_empty());
+    }
+
+    #[test]
+    fn an_invalid_qemu_version_is_refused_in_the_engines_words() {
+        let host = read_host(InputKind::HostDump, HOST_CPU).expect("valid host");
+        let options = AnalysisOptions {
+            qemu_version: Some("latest"),
+            ..AnalysisOptions::default()
+        };
+        match analyze("<cpu mode='host-model'/>", &host, None, options) {
+            Err(AnalysisError::Refused(message)) => {
+                assert!(message.contains("`latest`"), "{message}");
+            }
+            Err(other) => panic!("expected a refusal, got {other}"),
+            Ok(_) => panic!("an invalid version must be refused"),
+        }
+    }
+
+    #[test]
+    fn the_embedded_data_has_models_and_versions() {
+        assert!(model_names().contains(&"Haswell"));
+        assert!(!qemu_versions().is_empty());
+    }
+}

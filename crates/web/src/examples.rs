@@ -1,0 +1,115 @@
+//! Example inputs for the "Examples" menu, all written for this project (no
+//! third-party files): one domain per common way of choosing a guest CPU, and
+//! host dumps typed up in the formats people paste.
+
+/// One domain of the examples menu.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Example {
+    /// What the menu shows.
+    pub title: &'static str,
+    pub domain_xml: &'static str,
+}
+
+/// Every example, in menu order.
+pub const EXAMPLES: &[Example] = &[
+    Example {
+        title: "host-model, check='partial'",
+        domain_xml: "<domain type='kvm'>\n  <name>web01</name>\n  \
+                     <cpu mode='host-model' check='partial'/>\n</domain>\n",
+    },
+    Example {
+        title: "host-passthrough",
+        domain_xml: "<domain type='kvm'>\n  <name>build01</name>\n  \
+                     <cpu mode='host-passthrough' check='none' migratable='on'/>\n</domain>\n",
+    },
+    Example {
+        title: "custom Haswell-noTSX, check='full'",
+        domain_xml: "<cpu mode='custom' match='exact' check='full'>\n  \
+                     <model fallback='forbid'>Haswell-noTSX</model>\n  \
+                     <feature policy='require' name='vmx'/>\n  \
+                     <feature policy='disable' name='hle'/>\n</cpu>\n",
+    },
+    Example {
+        title: "custom Skylake-Client, default check",
+        domain_xml: "<cpu mode='custom' match='exact'>\n  \
+                     <model fallback='allow'>Skylake-Client</model>\n  \
+                     <vendor>Intel</vendor>\n  \
+                     <feature policy='require' name='pcid'/>\n</cpu>\n",
+    },
+];
+
+/// One host dump of the examples menu.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostExample {
+    /// What the menu shows.
+    pub title: &'static str,
+    pub dump: &'static str,
+}
+
+/// A two-socket Skylake server as `/proc/cpuinfo` shows it (first processor
+/// only; Linux repeats the block per logical CPU).
+const SKYLAKE_SERVER_CPUINFO: &str = "processor\t: 0
+vendor_id\t: GenuineIntel
+cpu family\t: 6
+model\t\t: 85
+model name\t: Intel(R) Xeon(R) Gold 6130 CPU @ 2.10GHz
+stepping\t: 4
+flags\t\t: fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 \
+clflush dts acpi mmx fxsr sse sse2 ss ht tm pbe syscall nx pdpe1gb rdtscp lm constant_tsc \
+pni pclmulqdq dtes64 monitor ds_cpl vmx smx est tm2 ssse3 sdbg fma cx16 xtpr pdcm pcid dca \
+sse4_1 sse4_2 x2apic movbe popcnt tsc_deadline_timer aes xsave avx f16c rdrand lahf_lm abm \
+3dnowprefetch invpcid_single ssbd ibrs ibpb stibp fsgsbase tsc_adjust bmi1 hle avx2 smep \
+bmi2 erms invpcid rtm mpx avx512f avx512dq rdseed adx smap clflushopt clwb avx512cd \
+avx512bw avx512vl xsaveopt xsavec xgetbv1 xsaves arat pku ospke md_clear arch_capabilities
+";
+
+/// An older desktop without AVX-512 or TSX, for migration targets.
+const HASWELL_DESKTOP_CPUINFO: &str = "processor\t: 0
+vendor_id\t: GenuineIntel
+cpu family\t: 6
+model\t\t: 60
+model name\t: Intel(R) Core(TM) i5-4590 CPU @ 3.30GHz
+stepping\t: 3
+flags\t\t: fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 \
+clflush dts acpi mmx fxsr sse sse2 ss ht tm pbe syscall nx pdpe1gb rdtscp lm constant_tsc \
+pni pclmulqdq dtes64 monitor ds_cpl vmx est tm2 ssse3 sdbg fma cx16 xtpr pdcm pcid sse4_1 \
+sse4_2 x2apic movbe popcnt tsc_deadline_timer aes xsave avx f16c rdrand lahf_lm abm \
+invpcid_single ssbd ibrs ibpb stibp fsgsbase tsc_adjust bmi1 avx2 smep bmi2 erms invpcid \
+xsaveopt arat md_clear
+";
+
+/// Every host example, in menu order.
+pub const HOST_EXAMPLES: &[HostExample] = &[
+    HostExample {
+        title: "Skylake server (/proc/cpuinfo)",
+        dump: SKYLAKE_SERVER_CPUINFO,
+    },
+    HostExample {
+        title: "Haswell desktop (/proc/cpuinfo)",
+        dump: HASWELL_DESKTOP_CPUINFO,
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{read_domain, read_host, InputKind};
+
+    #[test]
+    fn every_example_host_parses() {
+        for example in HOST_EXAMPLES {
+            if let Err(error) = read_host(InputKind::HostDump, example.dump) {
+                panic!("{}: {error}", example.title);
+            }
+        }
+    }
+
+    #[test]
+    fn every_example_domain_parses() {
+        for example in EXAMPLES {
+            if let Err(error) = read_domain(example.domain_xml) {
+                panic!("{}: {error}", example.title);
+            }
+        }
+    }
+}

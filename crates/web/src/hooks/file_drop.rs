@@ -1,0 +1,57 @@
+//! Reading user files: from a file picker, or dropped anywhere on the window.
+
+use gloo_events::{EventListener, EventListenerOptions};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use yew::prelude::*;
+
+/// A text file the user gave, with its name for display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadedFile {
+    pub name: String,
+    pub text: String,
+}
+
+/// Reads `file` as UTF-8 text and emits it; unreadable files are skipped, since
+/// the browser already reported why in the console.
+pub fn read_text_file(file: web_sys::File, on_loaded: Callback<LoadedFile>) {
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Ok(text) = JsFuture::from(file.text()).await {
+            if let Some(text) = text.as_string() {
+                on_loaded.emit(LoadedFile {
+                    name: file.name(),
+                    text,
+                });
+            }
+        }
+    });
+}
+
+/// Accepts a file dropped anywhere on the page and emits its text.
+///
+/// Both `dragover` and `drop` must be cancelled, or the browser navigates to the
+/// dropped file instead of handing it to the page.
+#[hook]
+pub fn use_window_file_drop(on_loaded: Callback<LoadedFile>) {
+    use_effect_with(on_loaded, |on_loaded| {
+        let window = gloo_utils::window();
+        let options = EventListenerOptions::enable_prevent_default();
+        let on_dragover = EventListener::new_with_options(&window, "dragover", options, |event| {
+            event.prevent_default();
+        });
+        let on_loaded = on_loaded.clone();
+        let on_drop = EventListener::new_with_options(&window, "drop", options, move |event| {
+            event.prevent_default();
+            let file = event
+                .dyn_ref::<web_sys::DragEvent>()
+                .and_then(web_sys::DragEvent::data_transfer)
+                .and_then(|transfer| transfer.files())
+                .and_then(|files| files.get(0));
+            if let Some(file) = file {
+                read_text_file(file, on_loaded.clone());
+            }
+        });
+        // Dropping the listeners on cleanup unregisters them.
+        move || drop((on_dragover, on_drop))
+    });
+}

@@ -1,0 +1,10 @@
+//! Yew hooks that connect the app to the browser: the URL, the document's theme
+//! and files dropped anywhere on the page.
+
+mod file_drop;
+mod location;
+mod theme;
+
+pub use file_drop::{read_text_file, use_window_file_drop, LoadedFile};
+pub use location::{fragment_for, is_embed_mode, page_url, state_from_location, use_fragment_sync};
+pub use theme::use_document_theme;

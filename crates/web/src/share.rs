@@ -1,0 +1,135 @@
+//! The share link: the whole [`AppState`] packed into the URL fragment.
+//!
+//! The fragment is never sent to a server, so a link carries the user's domain and
+//! host dump without them leaving the browser. The state is serialized to JSON,
+//! compressed with raw DEFLATE and written as unpadded base64url behind a `s=` key,
+//! so the format can change later under another key. Pure code, tested natively.
+
+use std::fmt;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+
+use crate::state::AppState;
+
+/// The key in front of the payload: `#s=...`.
+const STATE_KEY: &str = "s=";
+
+/// Decompressed states larger than this are refused, so a crafted link cannot make
+/// the page allocate without bound.
+const MAX_STATE_BYTES: usize = 16 * 1024 * 1024;
+
+/// DEFLATE level: the best ratio; a typical state compresses in about a millisecond.
+const COMPRESSION_LEVEL: u8 = 9;
+
+/// Why a fragment could not be turned back into a state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShareError {
+    /// The fragment does not start with `s=`.
+    UnknownFormat,
+    /// The payload is not valid base64url.
+    BadEncoding,
+    /// The payload does not inflate, or inflates past the size limit.
+    BadCompression,
+    /// The inflated JSON does not describe a state.
+    BadState(String),
+}
+
+impl fmt::Display for ShareError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ShareError::UnknownFormat => f.write_str("the link's fragment is not a guestcpu state"),
+            ShareError::BadEncoding => f.write_str("the link's state is not valid base64url"),
+            ShareError::BadCompression => f.write_str("the link's state does not decompress"),
+            ShareError::BadState(message) => write!(f, "the link's state is invalid: {message}"),
+        }
+    }
+}
+
+/// The fragment (without `#`) that describes `state`.
+pub fn encode(state: &AppState) -> String {
+    // Serializing a struct of strings and enums to JSON cannot fail.
+    let json = serde_json::to_vec(state).unwrap_or_default();
+    let compressed = miniz_oxide::deflate::compress_to_vec(&json, COMPRESSION_LEVEL);
+    format!("{STATE_KEY}{}", URL_SAFE_NO_PAD.encode(compressed))
+}
+
+/// The state described by `fragment` (with or without its leading `#`).
+pub fn decode(fragment: &str) -> Result<AppState, ShareError> {
+    let fragment = fragment.strip_prefix('#').unwrap_or(fragment);
+    let payload = fragment
+        .strip_prefix(STATE_KEY)
+        .ok_or(ShareError::UnknownFormat)?;
+    let compressed = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| ShareError::BadEncoding)?;
+    let json = miniz_oxide::inflate::decompress_to_vec_with_limit(&compressed, MAX_STATE_BYTES)
+        .map_err(|_| ShareError::BadCompression)?;
+    serde_json::from_slice(&json).map_err(|e| ShareError::BadState(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{Accelerator, Theme};
+
+    fn sample_state() -> AppState {
+        AppState {
+            domain_xml: "<cpu mode='host-model' check='partial'/>\n<!-- ünïcödé & <tags> -->"
+                .into(),
+            host_dump: "CPU 0:\n   0x00000000 0x00: eax=0x00000010".repeat(200),
+            host_file_name: Some("host.txt".into()),
+            second_host_dump: Some(String::new()),
+            qemu_version: Some("9.2".into()),
+            accelerator: Some(Accelerator::Tcg),
+            theme: Theme::Dark,
+            model_filter: "Haswell".into(),
+        }
+    }
+
+    #[test]
+    fn a_state_survives_the_round_trip() {
+        let state = sample_state();
+        assert_eq!(decode(&encode(&state)), Ok(state));
+    }
+
+    #[test]
+    fn the_fragment_is_url_safe_and_compressed() {
+        let state = sample_state();
+        let fragment = encode(&state);
+        assert!(fragment
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'='));
+        assert!(
+            fragment.len() < state.host_dump.len() / 10,
+            "{} bytes",
+            fragment.len()
+        );
+    }
+
+    #[test]
+    fn a_leading_hash_is_accepted() {
+        let state = sample_state();
+        assert_eq!(decode(&format!("#{}", encode(&state))), Ok(state));
+    }
+
+    #[test]
+    fn fields_missing_from_an_older_link_take_their_defaults() {
+        let json = br#"{"domain_xml":"<cpu/>"}"#;
+        let compressed = miniz_oxide::deflate::compress_to_vec(json, COMPRESSION_LEVEL);
+        let fragment = format!("s={}", URL_SAFE_NO_PAD.encode(compressed));
+        let state = decode(&fragment).expect("an older state decodes");
+        assert_eq!(state.domain_xml, "<cpu/>");
+        assert_eq!(state.accelerator, None);
+    }
+
+    #[test]
+    fn broken_fragments_say_what_is_wrong() {
+        assert_eq!(decode("x=abc"), Err(ShareError::UnknownFormat));
+        assert_eq!(decode("s=***"), Err(ShareError::BadEncoding));
+        assert_eq!(decode("s=AAAA"), Err(ShareError::BadCompression));
+        let compressed = miniz_oxide::deflate::compress_to_vec(b"[1,2]", COMPRESSION_LEVEL);
+        let fragment = format!("s={}", URL_SAFE_NO_PAD.encode(compressed));
+        assert!(matches!(decode(&fragment), Err(ShareError::BadState(_))));
+    }
+}

@@ -1,0 +1,80 @@
+// `window.guestcpu`, the JavaScript API from the same WebAssembly module.
+
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+
+import { newRecordingPage, openApp, startBrowser, startServer } from "./harness.mjs";
+
+let server;
+let browser;
+let page;
+
+before(async () => {
+  server = await startServer();
+  browser = await startBrowser();
+  page = await newRecordingPage(browser.context);
+  await openApp(page, `${server.origin}/`);
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+/** Calls `window.guestcpu.analyze` in the page; `{ ok }` or `{ error }`. */
+function analyze(domainXml, hostDump, options) {
+  return page.evaluate(
+    ([domainXml, hostDump, options]) => {
+      try {
+        return { ok: window.guestcpu.analyze(domainXml, hostDump, options) };
+      } catch (error) {
+        return { error: `${error.name}: ${error.message}` };
+      }
+    },
+    [domainXml, hostDump, options],
+  );
+}
+
+test("ready is a promise that resolves to the API itself", async () => {
+  const same = await page.evaluate(async () => {
+    const api = await window.guestcpu.ready;
+    return api === window.guestcpu && window.guestcpu.ready instanceof Promise;
+  });
+  assert.equal(same, true);
+});
+
+test("a domain that does not parse is an Error naming line and column", async () => {
+  const result = await analyze("<cpu>\n<model>\n</cpu>", "", undefined);
+  assert.match(result.error, /^Error: domain XML 3:\d+: /);
+});
+
+test("a missing host dump is an Error saying so", async () => {
+  const result = await analyze("<cpu mode='host-model'/>", "", {});
+  assert.equal(result.error, "Error: no host dump yet");
+});
+
+test("analyze returns the report of `guestcpu check --json`", async () => {
+  await page.selectOption("[data-testid=examples]", "host:0");
+  const hostDump = await page.inputValue("[data-testid=host-paste]");
+  const domain = "<domain type='kvm'><cpu mode='host-model' check='partial'/></domain>";
+  const { ok: report, error } = await analyze(domain, hostDump, { accel: "kvm" });
+  assert.equal(error, undefined);
+  assert.equal(report.check, "partial");
+  assert.deepEqual(Object.keys(report.verdicts), ["none", "partial", "full"]);
+  assert.equal(report.verdicts.partial.own, true);
+  assert.equal(typeof report.verdicts.none.starts, "boolean");
+  assert.equal(report.settings.accelerator, "kvm");
+  assert.match(report.qemu_cpu_arg, /Skylake-Server/);
+  assert.ok(report.models.length > 50);
+  assert.match(report.host.format, /\/proc\/cpuinfo/);
+
+  const migration = await analyze(domain, hostDump, { secondHost: hostDump });
+  assert.equal(migration.ok.migration.starts, true);
+});
+
+test("unknown options are refused with a message", async () => {
+  const accel = await analyze("<cpu mode='host-model'/>", "x", { accel: "hvf" });
+  assert.match(accel.error, /unknown accelerator `hvf`/);
+  const field = await analyze("<cpu mode='host-model'/>", "x", { qemu: "9.2" });
+  assert.match(field.error, /invalid options: unknown field `qemu`/);
+});

@@ -1,0 +1,265 @@
+// The app shell in a real browser: loading, the CSP and the no-network promise,
+// typing and errors, embed mode, the share link, themes, keyboard and small screens.
+
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+
+import {
+  newRecordingPage,
+  openApp,
+  screenshotDir,
+  screenshotPath,
+  startBrowser,
+  startServer,
+} from "./harness.mjs";
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await startBrowser();
+  console.log(`# screenshots: ${screenshotDir}`);
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+const domainInput = "[data-testid=domain-input]";
+const hostPaste = "[data-testid=host-paste]";
+
+describe("loading", () => {
+  test("the page loads only from its own origin and without errors", async () => {
+    const page = await newRecordingPage(browser.context);
+    await openApp(page, `${server.origin}/`);
+    assert.ok(page.requests.length > 0);
+    for (const url of page.requests) {
+      assert.ok(url.startsWith(`${server.origin}/`), `request to another origin: ${url}`);
+    }
+    assert.deepEqual(page.consoleErrors, []);
+    assert.equal(await page.title(), "guestcpu");
+    await page.close();
+  });
+
+  test("a CSP forbids inline scripts and, after load, every connection", async () => {
+    const page = await newRecordingPage(browser.context);
+    await openApp(page, `${server.origin}/`);
+    const policies = await page.$$eval('meta[http-equiv="Content-Security-Policy"]', (metas) =>
+      metas.map((meta) => meta.content),
+    );
+    assert.match(policies[0], /default-src 'none'/);
+    assert.match(policies[0], /script-src 'self' 'wasm-unsafe-eval'(;|$)/);
+    assert.ok(policies.includes("connect-src 'none'"), `policies: ${policies}`);
+    const inlineScripts = await page.$$eval("script:not([src])", (scripts) => scripts.length);
+    assert.equal(inlineScripts, 0);
+    const fetchOutcome = await page.evaluate(() =>
+      fetch("/index.html").then(
+        () => "fetched",
+        () => "blocked",
+      ),
+    );
+    assert.equal(fetchOutcome, "blocked");
+    await page.close();
+  });
+
+  test("after load, using the page makes no request at all", async () => {
+    const page = await newRecordingPage(browser.context);
+    await openApp(page, `${server.origin}/`);
+    page.requests.length = 0;
+    await page.fill(domainInput, "<cpu mode='host-model' check='partial'/>");
+    await page.fill(hostPaste, "not a dump");
+    await page.selectOption("[data-testid=accelerator]", "tcg");
+    await page.check("[data-testid=migration]");
+    await page.fill("[data-testid=models-filter]", "Haswell");
+    await page.click("[data-testid=theme]");
+    await page.selectOption("[data-testid=examples]", "domain:0");
+    await page.waitForTimeout(200);
+    assert.deepEqual(page.requests, []);
+    assert.deepEqual(page.consoleErrors, []);
+    await page.close();
+  });
+});
+
+describe("the check", () => {
+  test("a domain and a host give verdicts, the guest CPU and the models at once", async () => {
+    const page = await newRecordingPage(browser.context);
+    await openApp(page, `${server.origin}/`);
+    await page.selectOption("[data-testid=examples]", "domain:0");
+    await page.selectOption("[data-testid=examples]", "host:0");
+    assert.match(await page.textContent("[data-testid=host-format]"), /Format: \/proc\/cpuinfo/);
+    for (const mode of ["none", "partial", "full"]) {
+      assert.match(await page.textContent(`[data-testid=verdict-${mode}]`), /starts|does not start/);
+    }
+    // The example domain asks for check='partial': that line is marked as its own.
+    assert.match(await page.getAttribute("[data-testid=verdict-partial]", "class"), /\bown\b/);
+    assert.match(await page.textContent("[data-testid=qemu-arg]"), /Skylake-Server/);
+    assert.match(await page.textContent("[data-testid=guest-xml]"), /^<cpu mode='custom'/);
+    assert.match(await page.textContent("[data-testid=live-xml]"), /<cpu /);
+    assert.ok(await page.$("[data-testid=filtered-list]"));
+    const usable = await page.$$eval("[data-testid=models-table] tbody tr", (rows) =>
+      rows.map((row) => row.cells[1].textContent),
+    );
+    assert.ok(usable.includes("yes") && usable.includes("no"), `usable column: ${usable}`);
+    await page.screenshot({ path: screenshotPath("desktop-report.png"), fullPage: true });
+    await page.close();
+  });
+
+  test("a second host gives a migration verdict", async () => {
+    const page = await newRecordingPage(browser.context);
+    await openApp(page, `${server.origin}/`);
+    await page.selectOption("[data-testid=examples]", "domain:0");
+    await page.selectOption("[data-testid=examples]", "host:0");
+    await page.check("[data-testid=migration]");
+    await page.fill(
+      "[data-testid=second-host-paste]",
+      "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 60\nstepping\t: 3\nflags\t\t: fpu sse sse2 lm\n",
+    );
+    assert.match(await page.textContent("[data-testid=second-host-format]"), /\/proc\/cpuinfo/);
+    assert.match(await page.textContent("[data-testid=verdict-migration]"), /migrat/);
+    await page.close();
+  });
+});
+
+describe("the domain editor", () => {
+  test("typing updates the state, the summary and the line numbers", async () => {
+    const page = await newRecordingPage(browser.context);
+    await openApp(page, `${server.origin}/`);
+    await page.fill(domainInput, "<domain>\n  <cpu mode='custom' check='full'>\n    <model>Haswell</model>\n  </cpu>\n</domain>");
+    const summary = await page.textContent("[data-testid=domain-summary]");
+    assert.match(summary, /mode custom, model Haswell, 0 feature\(s\), check full/);
+    assert.equal(await page.textContent(".editor .gutter"), "1\n2\n3\n4\n5");
+    await page.waitForFunction(() => location.hash.startsWith("#s="));
+    await page.close();
+  });
+
+  test("bad XML shows an error with line:column as soon as it is typed", async () => {
+    const page = await newRecordingPage(browser.context);
+    await openApp(page, `${server.origin}/`);
+    await page.fill(domainInput, "<domain>\n  <cpu mode='custom'>\n  </domain>");
+    const error = await page.textContent("[data-testid=error]");
+    assert.match(error, /^domain XML 3:\d+: /);
+    assert.equal(await page.getAttribute(domainInput, "aria-invalid"), "true");
+    await page.fill(domainInput, "<cpu mode='host-model'/>");
+    assert.equal(await page.$("[data-testid=error]"), null);
+    await page.close();
+  });
+
+  test("pasted markup is shown as text, never as HTML", async () => {
+    const page = await newRecordingPage(browser.context);
+    await openApp(page, `${server.origin}/`);
+    const markup = "<b>x</b><img src=x onerror=\"window.injected=1\">";
+    await page.fill(domainInput, `<domain>${markup}<cpu></oops></domain>`);
+    await page.fill(hostPaste, markup);
+    await page.waitForSelector("[data-testid=error]");
+    assert.equal(await page.$$eval(".app img, .app b", (nodes) => nodes.length), 0);
+    assert.equal(await page.evaluate(() => window.injected), undefined);
+    await page.close();
+  });
+});
+
+describe("layout", () => {
+  test("?embed gives the compact layout with a link to the full page", async () => {
+    const page = await newRecordingPage(browser.context);
+    await openApp(page, `${server.origin}/?embed`);
+    await page.fill(domainInput, "<cpu mode='host-passthrough'/>");
+    assert.ok(await page.$(".app.embed"));
+    assert.equal(await page.$("[data-testid=models-table]"), null);
+    assert.equal(await page.$("[data-testid=examples]"), null);
+    const full = await page.getAttribute("[data-testid=open-full]", "href");
+    const url = new URL(full);
+    assert.equal(url.search, "");
+    assert.match(url.hash, /^#s=/);
+    await page.screenshot({ path: screenshotPath("embed-480.png"), fullPage: true });
+    await page.close();
+  });
+
+  test("readable at 360 px: no sideways scrolling; screenshots at 360 and 1280", async () => {
+    const page = await newRecordingPage(browser.context, { width: 360, height: 780 });
+    await openApp(page, `${server.origin}/`);
+    await page.selectOption("[data-testid=examples]", "domain:2");
+    const overflow = await page.evaluate(
+      () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    );
+    assert.ok(overflow <= 0, `the page is ${overflow}px wider than 360px`);
+    await page.screenshot({ path: screenshotPath("mobile-360.png"), fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.screenshot({ path: screenshotPath("desktop-1280.png"), fullPage: true });
+    await page.close();
+  });
+
+  test("the theme button cycles system, light, dark", async () => {
+    const page = await newRecordingPage(browser.context);
+    await openApp(page, `${server.origin}/`);
+    const theme = () => page.getAttribute("html", "data-theme");
+    assert.equal(await theme(), "system");
+    await page.click("[data-testid=theme]");
+    assert.equal(await theme(), "light");
+    await page.click("[data-testid=theme]");
+    assert.equal(await theme(), "dark");
+    await page.screenshot({ path: screenshotPath("desktop-dark.png") });
+    await page.close();
+  });
+
+  test("every input is reachable with the keyboard", async () => {
+    const page = await newRecordingPage(browser.context);
+    await openApp(page, `${server.origin}/`);
+    await page.check("[data-testid=migration]");
+    await page.evaluate(() => document.activeElement?.blur());
+    const reached = new Set();
+    for (let press = 0; press < 30; press += 1) {
+      await page.keyboard.press("Tab");
+      const id = await page.evaluate(() => document.activeElement?.dataset.testid);
+      if (id) reached.add(id);
+    }
+    for (const id of [
+      "examples",
+      "theme",
+      "domain-input",
+      "host-file",
+      "host-paste",
+      "qemu-version",
+      "accelerator",
+      "migration",
+      "second-host-paste",
+      "models-filter",
+    ]) {
+      assert.ok(reached.has(id), `Tab never reaches ${id}; reached: ${[...reached]}`);
+    }
+    await page.close();
+  });
+});
+
+describe("the share link", () => {
+  test("the whole state survives a round trip through the URL fragment", async () => {
+    const page = await newRecordingPage(browser.context);
+    await openApp(page, `${server.origin}/`);
+    const domain = "<cpu mode='custom' check='partial'>\n  <model>Skylake-Client</model>\n</cpu>";
+    const dump = "CPU 0:\n   0x00000000 0x00: eax=0x00000016 ebx=0x756e6547";
+    await page.fill(domainInput, domain);
+    await page.fill(hostPaste, dump);
+    await page.selectOption("[data-testid=accelerator]", "tcg");
+    await page.fill("[data-testid=models-filter]", "sky");
+    await page.waitForFunction(() => location.hash.length > 3);
+    const link = page.url();
+    assert.match(link, /#s=[A-Za-z0-9_-]+$/);
+
+    const reopened = await newRecordingPage(browser.context);
+    await openApp(reopened, link);
+    assert.equal(await reopened.inputValue(domainInput), domain);
+    assert.equal(await reopened.inputValue(hostPaste), dump);
+    assert.equal(await reopened.inputValue("[data-testid=accelerator]"), "tcg");
+    assert.equal(await reopened.inputValue("[data-testid=models-filter]"), "sky");
+    await reopened.close();
+    await page.close();
+  });
+
+  test("a broken fragment opens the empty page instead of failing", async () => {
+    const page = await newRecordingPage(browser.context);
+    await openApp(page, `${server.origin}/#s=not-a-state`);
+    assert.equal(await page.inputValue(domainInput), "");
+    assert.deepEqual(page.consoleErrors, []);
+    await page.close();
+  });
+});

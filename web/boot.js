@@ -1,0 +1,51 @@
+// Loads guestcpu's WebAssembly module and publishes `window.guestcpu`.
+//
+// Kept out of index.html so that the page's Content-Security-Policy can forbid
+// inline scripts. Trunk writes the hashed names of the module's JavaScript and
+// WebAssembly files into this script's data attributes (see Trunk.toml).
+
+const loader = document.querySelector("script[data-js][data-wasm]");
+
+let bindings = null;
+let markReady;
+let markFailed;
+const ready = new Promise((resolve, reject) => {
+  markReady = resolve;
+  markFailed = reject;
+});
+
+window.guestcpu = Object.freeze({
+  /** Resolves to `window.guestcpu` once `analyze` can be called. */
+  ready,
+  /**
+   * The report for `domainXml` on `hostDump`: the same object as
+   * `guestcpu check --json`. `options`: `{ qemuVersion, accel, secondHost }`,
+   * all optional. Throws an `Error` naming the input, line and column of a problem.
+   */
+  analyze(domainXml, hostDump, options) {
+    if (bindings === null) {
+      throw new Error("guestcpu is not loaded yet: await window.guestcpu.ready first");
+    }
+    return bindings.analyze(domainXml, hostDump, options);
+  },
+});
+
+// After the module is in, nothing else may be fetched: a second policy (policies
+// only ever add restrictions) closes connect-src for the rest of the page's life.
+function forbidFurtherConnections() {
+  const policy = document.createElement("meta");
+  policy.httpEquiv = "Content-Security-Policy";
+  policy.content = "connect-src 'none'";
+  document.head.append(policy);
+}
+
+try {
+  const module = await import(loader.dataset.js);
+  await module.default({ module_or_path: loader.dataset.wasm });
+  bindings = module;
+  forbidFurtherConnections();
+  markReady(window.guestcpu);
+} catch (error) {
+  markFailed(error);
+  throw error;
+}
