@@ -273,25 +273,8 @@ pub fn build_guest_cpu_assessed(
         }
     }
 
-    let prefix = match accel {
-        Accelerator::Kvm => "host doesn't support requested feature",
-        Accelerator::Tcg => "TCG doesn't support requested feature",
-    };
     let unsupported = requested.difference(&support.supported);
-    for id in unsupported.iter() {
-        let reason = support
-            .reason(id)
-            .cloned()
-            .unwrap_or(UnavailableReason::NotInHostCpuid);
-        filtered.push(FilteredFeature {
-            feature: id,
-            reason: FilterReason::Unavailable(reason),
-            qemu_warning: match detail {
-                BuildDetail::Full => qemu_warning(map, version, prefix, id),
-                BuildDetail::Blockers => String::new(),
-            },
-        });
-    }
+    filtered.extend(unavailable(map, version, support, &unsupported, detail));
     filtered.sort_by_key(|f| warning_order(map, f.feature));
     let enabled = requested.difference(&unsupported);
 
@@ -329,7 +312,6 @@ fn build_passthrough_cpu(
     model_name: &str,
     explicit: &[(FeatureId, bool)],
 ) -> GuestBuild {
-    let accel = support.accel;
     let mut requested = support.supported;
     let mut origins: Vec<Option<FeatureOrigin>> = vec![None; map.features().len()];
     for id in requested.iter() {
@@ -344,24 +326,8 @@ fn build_passthrough_cpu(
             origins[id.index()] = Some(FeatureOrigin::ExplicitOff);
         }
     }
-    let prefix = match accel {
-        Accelerator::Kvm => "host doesn't support requested feature",
-        Accelerator::Tcg => "TCG doesn't support requested feature",
-    };
     let unsupported = requested.difference(&support.supported);
-    let mut filtered: Vec<FilteredFeature> = unsupported
-        .iter()
-        .map(|id| FilteredFeature {
-            feature: id,
-            reason: FilterReason::Unavailable(
-                support
-                    .reason(id)
-                    .cloned()
-                    .unwrap_or(UnavailableReason::NotInHostCpuid),
-            ),
-            qemu_warning: qemu_warning(map, version, prefix, id),
-        })
-        .collect();
+    let mut filtered = unavailable(map, version, support, &unsupported, BuildDetail::Full);
     filtered.sort_by_key(|f| warning_order(map, f.feature));
     GuestBuild {
         qemu_model: model_name.to_string(),
@@ -416,10 +382,7 @@ pub fn apply_qemu_verdict(
         }
         keep
     });
-    let prefix = match accel {
-        Accelerator::Kvm => "host doesn't support requested feature",
-        Accelerator::Tcg => "TCG doesn't support requested feature",
-    };
+    let prefix = unavailable_warning_prefix(accel);
     for id in judged_by_qemu.intersection(qemu_blockers).iter() {
         if build.filtered.iter().any(|f| f.feature == id) {
             continue;
@@ -434,6 +397,42 @@ pub fn apply_qemu_verdict(
     build
         .filtered
         .sort_by_key(|f| warning_order(map, f.feature));
+}
+
+/// The start of QEMU's warning for a feature the accelerator cannot give.
+fn unavailable_warning_prefix(accel: Accelerator) -> &'static str {
+    match accel {
+        Accelerator::Kvm => "host doesn't support requested feature",
+        Accelerator::Tcg => "TCG doesn't support requested feature",
+    }
+}
+
+/// The filtered entries of `unsupported` features, with the accelerator's
+/// reason and (for [`BuildDetail::Full`]) QEMU's warning line.
+fn unavailable(
+    map: &CpuMap,
+    version: &QemuVersion,
+    support: &AccelSupport,
+    unsupported: &FeatureSet,
+    detail: BuildDetail,
+) -> Vec<FilteredFeature> {
+    let prefix = unavailable_warning_prefix(support.accel);
+    unsupported
+        .iter()
+        .map(|id| FilteredFeature {
+            feature: id,
+            reason: FilterReason::Unavailable(
+                support
+                    .reason(id)
+                    .cloned()
+                    .unwrap_or(UnavailableReason::NotInHostCpuid),
+            ),
+            qemu_warning: match detail {
+                BuildDetail::Full => qemu_warning(map, version, prefix, id),
+                BuildDetail::Blockers => String::new(),
+            },
+        })
+        .collect()
 }
 
 /// QEMU-only flags are judged by name: TCG by what the probe saw filtered,
