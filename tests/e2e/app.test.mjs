@@ -122,6 +122,59 @@ describe("the check", () => {
   });
 });
 
+describe("the diff against the input", () => {
+  test("toggling shows the guest CPU's and the live XML's added and removed lines", async () => {
+    const page = await newRecordingPage(browser.context);
+    await openApp(page, `${server.origin}/`);
+    await page.selectOption("[data-testid=examples]", "domain:0");
+    await page.selectOption("[data-testid=examples]", "host:0");
+    assert.equal(await page.$("[data-testid=guest-xml-diff]"), null);
+    await page.check("[data-testid=guest-xml-diff-toggle]");
+    const removed = await page.$$eval("[data-testid=guest-xml-diff] .diff-removed", (lines) =>
+      lines.map((line) => line.textContent),
+    );
+    const added = await page.$$eval("[data-testid=guest-xml-diff] .diff-added", (lines) =>
+      lines.map((line) => line.textContent),
+    );
+    assert.deepEqual(removed, ["-<cpu mode='host-model' check='partial'/>\n"]);
+    assert.ok(added.some((line) => /^\+<cpu mode='custom'/.test(line)), `added: ${added}`);
+    assert.ok(added.some((line) => /^\+\s*<model/.test(line)), `added: ${added}`);
+    // The copy button still copies the XML itself, and the plain view comes back.
+    await page.uncheck("[data-testid=guest-xml-diff-toggle]");
+    assert.match(await page.textContent("[data-testid=guest-xml]"), /^<cpu mode='custom'/);
+
+    await page.check("[data-testid=live-xml-diff-toggle]");
+    const live = await page.$$eval("[data-testid=live-xml-diff] span", (lines) =>
+      lines.map((line) => [line.className, line.textContent]),
+    );
+    assert.deepEqual(live[0], ["diff-same", " <domain type='kvm'>\n"]);
+    assert.ok(live.some(([kind, text]) => kind === "diff-removed" && /host-model/.test(text)));
+    assert.ok(live.some(([kind]) => kind === "diff-added"));
+    assert.deepEqual(live.at(-1), ["diff-same", " </domain>\n"]);
+    await page.close();
+  });
+});
+
+describe("the synthesized host examples", () => {
+  test("a host synthesized from a CPU model gives a format and verdicts", async () => {
+    const page = await newRecordingPage(browser.context);
+    await openApp(page, `${server.origin}/`);
+    const titles = await page.$$eval("[data-testid=examples] option", (options) =>
+      options.map((option) => option.textContent),
+    );
+    assert.ok(titles.includes("Haswell server (synthesized from the Haswell model)"), `${titles}`);
+    await page.selectOption("[data-testid=examples]", "domain:2");
+    await page.selectOption("[data-testid=examples]", "synthesized:0");
+    assert.match(await page.inputValue(hostPaste), /^<cpudata arch='x86'>/);
+    assert.match(await page.textContent("[data-testid=host-format]"), /^Format: \S/);
+    for (const mode of ["none", "partial", "full"]) {
+      assert.match(await page.textContent(`[data-testid=verdict-${mode}]`), /starts|does not start/);
+    }
+    console.log(`# synthesized host format: ${await page.textContent("[data-testid=host-format]")}`);
+    await page.close();
+  });
+});
+
 describe("the domain editor", () => {
   test("typing updates the state, the summary and the line numbers", async () => {
     const page = await newRecordingPage(browser.context);

@@ -13,6 +13,7 @@ use crate::components::{
     CodePanel, DomainEditor, FilteredTable, Header, HostBrief, HostInput, HostInputIds,
     ModelsTable, OptionsPanel, StatusPanel, Verdicts,
 };
+use crate::diff;
 use crate::engine::{
     self, AnalysisError, AnalysisOptions, InputKind, ModelReport, ParsedHost, Report,
 };
@@ -56,7 +57,15 @@ fn settings_caption(report: &Report) -> String {
     caption
 }
 
-fn report_panels(report: &Report, embed: bool) -> Html {
+/// What the XML panels diff against: the input's `<cpu>` for the guest CPU, and
+/// the whole input for the live XML (which is the input with its `<cpu>` replaced).
+#[derive(Debug, Clone, PartialEq)]
+struct DiffBases {
+    input_cpu: Option<AttrValue>,
+    input_domain: AttrValue,
+}
+
+fn report_panels(report: &Report, embed: bool, diff_bases: &DiffBases) -> Html {
     let guest_xml = report.guest_cpu.as_ref().map(|guest| guest.xml.clone());
     html! {
         <>
@@ -71,10 +80,12 @@ fn report_panels(report: &Report, embed: bool) -> Html {
             if !embed {
                 <FilteredTable features={report.filtered.clone()} />
                 if let Some(xml) = guest_xml {
-                    <CodePanel title="Guest CPU" code={xml} testid="guest-xml" />
+                    <CodePanel title="Guest CPU" code={xml} testid="guest-xml"
+                        diff_base={diff_bases.input_cpu.clone()} />
                 }
                 if let Some(xml) = &report.live_xml {
-                    <CodePanel title="Live XML" code={xml.clone()} testid="live-xml" />
+                    <CodePanel title="Live XML" code={xml.clone()} testid="live-xml"
+                        diff_base={diff_bases.input_domain.clone()} />
                 }
                 <HostBrief host={report.host.clone()} />
                 if !report.notes.is_empty() {
@@ -147,13 +158,17 @@ pub fn App() -> Html {
             },
         )
     };
+    let diff_bases = use_memo(state.domain_xml.clone(), |text| DiffBases {
+        input_cpu: diff::input_cpu_xml(text).map(AttrValue::from),
+        input_domain: AttrValue::from(text.clone()),
+    });
     let database_models = use_memo((), |()| Rc::new(models_without_report()));
     let (models, usability_known) = match &*analysis {
         Ok(report) => (Rc::new(report.models.clone()), true),
         Err(_) => ((*database_models).clone(), false),
     };
     let results = match &*analysis {
-        Ok(report) => report_panels(report, embed),
+        Ok(report) => report_panels(report, embed, &diff_bases),
         Err(error) => html! { <StatusPanel error={error.clone()} /> },
     };
 

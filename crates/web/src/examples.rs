@@ -1,6 +1,10 @@
 //! Example inputs for the "Examples" menu, all written for this project (no
-//! third-party files): one domain per common way of choosing a guest CPU, and
-//! host dumps typed up in the formats people paste.
+//! third-party files): one domain per common way of choosing a guest CPU, host
+//! dumps typed up in the formats people paste, and host dumps synthesized from
+//! the embedded CPU model definitions.
+
+use guestcpu_core::dump::synthetic::synthesize_cpudata_xml;
+use guestcpu_core::CpuMap;
 
 /// One domain of the examples menu.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +94,45 @@ pub const HOST_EXAMPLES: &[HostExample] = &[
     },
 ];
 
+/// A host dump made on demand from a CPU model definition: libvirt's
+/// `<cpudata>` XML of a host whose CPU is exactly the model plus some features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SynthesizedHostExample {
+    /// What the menu shows.
+    pub title: &'static str,
+    /// The model of the embedded CPU map the host is made from.
+    pub model: &'static str,
+    /// Features the host has beyond the model's (e.g. the virtualization flag).
+    pub extra_features: &'static [&'static str],
+}
+
+impl SynthesizedHostExample {
+    /// The `<cpudata>` dump; `None` only if the embedded data lacks the model or
+    /// a feature (a unit test makes sure it does not).
+    pub fn dump(&self) -> Option<String> {
+        synthesize_cpudata_xml(CpuMap::embedded(), self.model, self.extra_features).ok()
+    }
+}
+
+/// Every synthesized host example, in menu order.
+pub const SYNTHESIZED_HOST_EXAMPLES: &[SynthesizedHostExample] = &[
+    SynthesizedHostExample {
+        title: "Haswell server (synthesized from the Haswell model)",
+        model: "Haswell",
+        extra_features: &["vmx"],
+    },
+    SynthesizedHostExample {
+        title: "EPYC host (synthesized from the EPYC model)",
+        model: "EPYC",
+        extra_features: &["svm"],
+    },
+    SynthesizedHostExample {
+        title: "Atom (synthesized from the n270 model)",
+        model: "n270",
+        extra_features: &[],
+    },
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +143,22 @@ mod tests {
         for example in HOST_EXAMPLES {
             if let Err(error) = read_host(InputKind::HostDump, example.dump) {
                 panic!("{}: {error}", example.title);
+            }
+        }
+    }
+
+    #[test]
+    fn every_synthesized_host_parses_as_cpudata() {
+        for example in SYNTHESIZED_HOST_EXAMPLES {
+            let Some(dump) = example.dump() else {
+                panic!(
+                    "{}: the embedded data lacks the model or a feature",
+                    example.title
+                );
+            };
+            match read_host(InputKind::HostDump, &dump) {
+                Ok(host) => assert!(!host.format.is_empty(), "{}", example.title),
+                Err(error) => panic!("{}: {error}", example.title),
             }
         }
     }

@@ -1,12 +1,13 @@
 //! The guestcpu browser app: a Yew front end over `guestcpu-core`, plus the
 //! `window.guestcpu` JavaScript API from the same WebAssembly module.
 //!
-//! The engine is reached only through [`engine`]; [`state`] and [`share`] are pure
+//! The engine is reached only through [`engine`]; [`state`], [`share`] and [`diff`] are pure
 //! and tested natively; `app`, [`components`] and [`hooks`] hold everything that
 //! touches the browser. See `docs/architecture.md` for the project-wide map.
 
 pub mod app;
 pub mod components;
+pub mod diff;
 pub mod engine;
 pub mod examples;
 pub mod hooks;

@@ -5,7 +5,7 @@ use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
 use super::CopyButton;
-use crate::examples::{EXAMPLES, HOST_EXAMPLES};
+use crate::examples::{EXAMPLES, HOST_EXAMPLES, SYNTHESIZED_HOST_EXAMPLES};
 use crate::state::{Action, Theme};
 
 #[derive(Properties, PartialEq)]
@@ -19,7 +19,7 @@ pub struct HeaderProps {
     pub on_action: Callback<Action>,
 }
 
-/// The action for a menu value: `domain:N` or `host:N`.
+/// The action for a menu value: `domain:N`, `host:N` or `synthesized:N`.
 fn example_action(value: &str) -> Option<Action> {
     let (kind, index) = value.split_once(':')?;
     let index: usize = index.parse().ok()?;
@@ -30,6 +30,10 @@ fn example_action(value: &str) -> Option<Action> {
         "host" => HOST_EXAMPLES
             .get(index)
             .map(|e| Action::SetHostDump(e.dump.to_string())),
+        "synthesized" => SYNTHESIZED_HOST_EXAMPLES
+            .get(index)
+            .and_then(|e| e.dump())
+            .map(Action::SetHostDump),
         _ => None,
     }
 }
@@ -70,6 +74,11 @@ pub fn Header(props: &HeaderProps) -> Html {
                                 <option value={format!("host:{index}")}>{ example.title }</option>
                             }) }
                         </optgroup>
+                        <optgroup label="Hosts synthesized from CPU models">
+                            { for SYNTHESIZED_HOST_EXAMPLES.iter().enumerate().map(|(index, example)| html! {
+                                <option value={format!("synthesized:{index}")}>{ example.title }</option>
+                            }) }
+                        </optgroup>
                     </select>
                     <CopyButton text={props.share_url.clone()} what="share link" label="Copy link" />
                 }
@@ -96,6 +105,10 @@ mod tests {
             example_action("host:1"),
             Some(Action::SetHostDump(HOST_EXAMPLES[1].dump.to_string()))
         );
+        let Some(Action::SetHostDump(dump)) = example_action("synthesized:0") else {
+            panic!("a synthesized example sets the host dump");
+        };
+        assert!(dump.starts_with("<cpudata"), "{dump}");
         assert_eq!(example_action(""), None);
         assert_eq!(example_action("host:99"), None);
     }

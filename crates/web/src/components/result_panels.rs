@@ -1,9 +1,12 @@
-//! Small result panels: a block of code with a copy button, and the status shown
-//! in place of the results while there is no report.
+//! Small result panels: a block of code with a copy button (and, for XML made
+//! from the domain's own `<cpu>`, a diff against it), and the status shown in
+//! place of the results while there is no report.
 
+use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use super::CopyButton;
+use crate::diff::{line_diff, DiffLine};
 use crate::engine::AnalysisError;
 
 #[derive(Properties, PartialEq)]
@@ -11,19 +14,61 @@ pub struct CodePanelProps {
     pub title: AttrValue,
     pub code: AttrValue,
     pub testid: AttrValue,
+    /// The input `code` was made from; when given, a toggle shows `code` as a
+    /// line diff against it.
+    #[prop_or_default]
+    pub diff_base: Option<AttrValue>,
 }
 
 /// A titled block of code (XML or a command-line argument) with a copy button.
 #[function_component]
 pub fn CodePanel(props: &CodePanelProps) -> Html {
+    let show_diff = use_state_eq(|| false);
+    let diff = use_memo(
+        (*show_diff, props.diff_base.clone(), props.code.clone()),
+        |(show_diff, base, code)| match base {
+            Some(base) if *show_diff => Some(line_diff(base, code)),
+            _ => None,
+        },
+    );
+    let on_toggle = {
+        let show_diff = show_diff.clone();
+        Callback::from(move |event: Event| {
+            show_diff.set(event.target_unchecked_into::<HtmlInputElement>().checked());
+        })
+    };
+    let testid = &props.testid;
     html! {
         <section class="panel code-panel" aria-label={props.title.clone()}>
             <div class="panel-title">
                 <h2>{ props.title.clone() }</h2>
+                if props.diff_base.is_some() {
+                    <label class="diff-toggle">
+                        <input type="checkbox" checked={*show_diff} onchange={on_toggle}
+                            data-testid={format!("{testid}-diff-toggle")} />
+                        { " show diff against input" }
+                    </label>
+                }
                 <CopyButton text={props.code.clone()} what={props.title.clone()} />
             </div>
-            <pre data-testid={props.testid.clone()}>{ props.code.clone() }</pre>
+            if let Some(lines) = &*diff {
+                <pre class="diff" data-testid={format!("{testid}-diff")}
+                    aria-label={format!("{}: changes against the input", props.title)}>
+                    { for lines.iter().map(diff_line) }
+                </pre>
+            } else {
+                <pre data-testid={testid.clone()}>{ props.code.clone() }</pre>
+            }
         </section>
+    }
+}
+
+/// One diff line as a text node: the `+`/`-`/space marker, then the line.
+fn diff_line(line: &DiffLine) -> Html {
+    html! {
+        <span class={line.change.class()}>
+            { format!("{}{}\n", line.change.marker(), line.text) }
+        </span>
     }
 }
 
