@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use guestcpu_core::check::{analyze, CheckOptions};
+use guestcpu_core::check::{analyze, analyze_prepared, host_settings, CheckOptions};
 use guestcpu_core::cpuid::{CpuidData, DataKey};
 use guestcpu_core::domain::Accelerator;
 use guestcpu_core::dump::{self, synthetic};
@@ -107,6 +107,14 @@ fn checking(c: &mut Criterion) {
     let options = CheckOptions::default();
     c.bench_function("check/analyze", |b| {
         b.iter(|| analyze(map, black_box(DOMAIN), &host, None, &options).expect("report"))
+    });
+    let settings = host_settings(DOMAIN, &options).expect("settings");
+    c.bench_function("check/prepare_host", |b| {
+        b.iter(|| settings.prepare(map, black_box(&host)).expect("prepares"))
+    });
+    let prepared = settings.prepare(map, &host).expect("prepares");
+    c.bench_function("check/analyze_prepared", |b| {
+        b.iter(|| analyze_prepared(black_box(DOMAIN), &prepared, None, &options).expect("report"))
     });
     c.bench_function("check/parse_and_analyze", |b| {
         b.iter(|| {

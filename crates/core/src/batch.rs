@@ -21,7 +21,8 @@
 use serde::Serialize;
 
 use crate::check::{
-    analyze_with_arrival, describe_host, CheckError, CheckOptions, FilteredReport, Verdicts,
+    analyze_prepared_with_arrival, describe_host, host_settings, CheckError, CheckOptions,
+    FilteredReport, Verdicts,
 };
 use crate::cpudef::{CpuDef, CpuType};
 use crate::data::CpuMap;
@@ -215,8 +216,13 @@ fn examine(
             )
         }
         Some(domain_xml) => {
+            // One prepared host answers every question asked of this dump:
+            // the domain's start, the host's brief and models, the arrival.
+            let prepared = host_settings(domain_xml, question.options)
+                .and_then(|settings| settings.prepare(map, &input))
+                .map_err(failure)?;
             let (report, arrival) =
-                analyze_with_arrival(map, domain_xml, &input, arriving, question.options)
+                analyze_prepared_with_arrival(domain_xml, &prepared, arriving, question.options)
                     .map_err(failure)?;
             let live_cpu = report
                 .live_xml
@@ -262,7 +268,7 @@ fn failure(error: CheckError) -> HostFailure {
     HostFailure {
         offset: match &error {
             CheckError::Domain(xml) => Some(xml.offset),
-            CheckError::Cpu(_) | CheckError::Option(_) => None,
+            CheckError::Cpu(_) | CheckError::Option(_) | CheckError::Mismatch(_) => None,
         },
         message: error.to_string(),
     }

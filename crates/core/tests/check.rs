@@ -9,7 +9,9 @@
 
 use std::path::PathBuf;
 
-use guestcpu_core::check::{analyze, CheckOptions, Report};
+use guestcpu_core::check::{
+    analyze, analyze_prepared, host_settings, CheckError, CheckOptions, Report,
+};
 use guestcpu_core::domain::Accelerator;
 use guestcpu_core::dump::synthetic::synthesize_cpudata_xml;
 use guestcpu_core::host::{parse_host, HostInput};
@@ -31,8 +33,45 @@ fn check_with(
     target: Option<&HostInput<'_>>,
     options: &CheckOptions,
 ) -> Report {
-    analyze(CpuMap::embedded(), domain, host, target, options)
-        .unwrap_or_else(|e| panic!("{domain}: {e}"))
+    let map = CpuMap::embedded();
+    let report =
+        analyze(map, domain, host, target, options).unwrap_or_else(|e| panic!("{domain}: {e}"));
+    // Every scenario also checks that a prepared host answers the same.
+    let settings = host_settings(domain, options).expect("settings");
+    let prepared = settings.prepare(map, host).expect("prepares");
+    let prepared_target = target.map(|t| settings.prepare(map, t).expect("prepares"));
+    for _ in 0..2 {
+        let again = analyze_prepared(domain, &prepared, prepared_target.as_ref(), options)
+            .unwrap_or_else(|e| panic!("{domain}: {e}"));
+        assert_eq!(again, report, "prepared host answers differently: {domain}");
+    }
+    report
+}
+
+#[test]
+fn a_host_prepared_for_other_settings_is_refused() {
+    let map = CpuMap::embedded();
+    let host = sandybridge_host();
+    let kvm = domain("kvm", "<cpu mode='host-model'/>");
+    let tcg = domain("qemu", "<cpu mode='host-model'/>");
+    let options = CheckOptions::default();
+    let prepared = host_settings(&kvm, &options)
+        .and_then(|settings| settings.prepare(map, &host))
+        .expect("prepares");
+    assert_eq!(prepared.accelerator(), Accelerator::Kvm);
+    match analyze_prepared(&tcg, &prepared, None, &options) {
+        Err(CheckError::Mismatch(message)) => {
+            assert!(message.contains("prepared for kvm"), "{message}");
+            assert!(message.contains("asks for tcg"), "{message}");
+        }
+        other => panic!("expected a mismatch, got {other:?}"),
+    }
+    // The same domain with the accelerator given as an option matches.
+    let as_kvm = CheckOptions {
+        accelerator: Some(Accelerator::Kvm),
+        ..CheckOptions::default()
+    };
+    assert!(analyze_prepared(&tcg, &prepared, None, &as_kvm).is_ok());
 }
 
 fn domain(kind: &str, cpu: &str) -> String {

@@ -2,14 +2,19 @@
 //! is made here, so wiring a new engine API is a change to this file alone.
 //!
 //! Inputs are read once each ([`read_domain`], [`read_host`]) so that a keystroke
-//! in one text does not re-parse the others; [`analyze`] then joins them into
+//! in one text does not re-parse the others. A [`ParsedHost`] also keeps the
+//! host prepared for the check (QEMU's model list, host-model, …, most of a
+//! check's work) per accelerator and QEMU version, so a keystroke in the domain
+//! editor re-runs only the domain's part; [`analyze`] then joins them into
 //! core's [`Report`], which the components render as is and the JavaScript API
 //! serializes to the same JSON as `guestcpu check --json`. Errors arrive here as
 //! byte offsets and leave as [`InputError`]s with line and column for display.
 
+use std::cell::RefCell;
 use std::fmt;
+use std::rc::Rc;
 
-use guestcpu_core::check::{self, CheckError, CheckOptions};
+use guestcpu_core::check::{self, CheckError, CheckOptions, HostSettings, PreparedHost};
 use guestcpu_core::domain::{self, Domain};
 use guestcpu_core::host::{self, HostInput};
 use guestcpu_core::qemu::definitions::QemuDefinitions;
@@ -142,12 +147,45 @@ pub fn read_domain(text: &str) -> Result<DomainSummary, AnalysisError> {
     })
 }
 
+/// How many prepared hosts (one per accelerator and QEMU version) a
+/// [`ParsedHost`] keeps: enough to switch back and forth between choices.
+const PREPARED_PER_HOST: usize = 4;
+
 /// A host input, parsed once and kept for every analysis until its text changes.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ParsedHost {
     input: HostInput<'static>,
     /// How the input was read, e.g. "cpuid -1r, CPU 0 of 16".
     pub format: String,
+    /// The host prepared for the settings checks asked for, most recent
+    /// first; shared by clones, which read the same text.
+    prepared: Rc<RefCell<Vec<Rc<PreparedHost<'static>>>>>,
+}
+
+impl fmt::Debug for ParsedHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ParsedHost")
+            .field("input", &self.input)
+            .field("format", &self.format)
+            .field("prepared", &self.prepared.borrow().len())
+            .finish()
+    }
+}
+
+impl ParsedHost {
+    /// The host prepared for `settings`, from the cache or prepared now.
+    fn prepared(&self, settings: HostSettings) -> Result<Rc<PreparedHost<'static>>, CheckError> {
+        let mut cache = self.prepared.borrow_mut();
+        if let Some(index) = cache.iter().position(|p| p.settings() == settings) {
+            let hit = cache.remove(index);
+            cache.insert(0, Rc::clone(&hit));
+            return Ok(hit);
+        }
+        let prepared = Rc::new(settings.prepare(CpuMap::embedded(), &self.input)?);
+        cache.insert(0, Rc::clone(&prepared));
+        cache.truncate(PREPARED_PER_HOST);
+        Ok(prepared)
+    }
 }
 
 /// Detects the format of a host input (any dump format, or a `<cpu>`) and parses it.
@@ -164,10 +202,12 @@ pub fn read_host(kind: InputKind, text: &str) -> Result<ParsedHost, AnalysisErro
     Ok(ParsedHost {
         format: input.format(),
         input,
+        prepared: Rc::default(),
     })
 }
 
-/// Checks the domain on `host` (and migration to `second_host` when given).
+/// Checks the domain on `host` (and migration to `second_host` when given),
+/// preparing each host only for settings it was not prepared for before.
 pub fn analyze(
     domain_xml: &str,
     host: &ParsedHost,
@@ -182,15 +222,15 @@ pub fn analyze(
             Accelerator::Tcg => domain::Accelerator::Tcg,
         }),
     };
-    let second_input = second_host.map(|parsed| &parsed.input);
-    check::analyze(
-        CpuMap::embedded(),
-        domain_xml,
-        &host.input,
-        second_input,
-        &options,
-    )
-    .map_err(|error| match error {
+    let report = || -> Result<Report, CheckError> {
+        let settings = check::host_settings(domain_xml, &options)?;
+        let prepared = host.prepared(settings)?;
+        let second = second_host
+            .map(|parsed| parsed.prepared(settings))
+            .transpose()?;
+        check::analyze_prepared(domain_xml, &prepared, second.as_deref(), &options)
+    };
+    report().map_err(|error| match error {
         CheckError::Domain(error) => AnalysisError::Input(InputError::at_offset(
             InputKind::Domain,
             domain_xml,
@@ -201,6 +241,36 @@ pub fn analyze(
     })
 }
 
+thread_local! {
+    /// The hosts the JavaScript API read last, with their texts, so repeated
+    /// calls on the same dumps reuse their parse and preparation.
+    static RECENT_HOSTS: RefCell<Vec<(String, ParsedHost)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// How many host texts [`RECENT_HOSTS`] keeps: a host and a second host.
+const RECENT_HOST_TEXTS: usize = 2;
+
+/// [`read_host`], reusing a recent reading of the same text.
+fn read_host_cached(kind: InputKind, text: &str) -> Result<ParsedHost, AnalysisError> {
+    let hit = RECENT_HOSTS.with(|recent| {
+        recent
+            .borrow()
+            .iter()
+            .find(|(seen, _)| seen == text)
+            .map(|(_, parsed)| parsed.clone())
+    });
+    if let Some(parsed) = hit {
+        return Ok(parsed);
+    }
+    let parsed = read_host(kind, text)?;
+    RECENT_HOSTS.with(|recent| {
+        let mut recent = recent.borrow_mut();
+        recent.insert(0, (text.to_string(), parsed.clone()));
+        recent.truncate(RECENT_HOST_TEXTS);
+    });
+    Ok(parsed)
+}
+
 /// The whole check from texts, as the JavaScript API needs it.
 pub fn analyze_texts(
     domain_xml: &str,
@@ -209,9 +279,9 @@ pub fn analyze_texts(
     options: AnalysisOptions<'_>,
 ) -> Result<Report, AnalysisError> {
     read_domain(domain_xml)?;
-    let host = read_host(InputKind::HostDump, host_dump)?;
+    let host = read_host_cached(InputKind::HostDump, host_dump)?;
     let second_host = second_host_dump
-        .map(|text| read_host(InputKind::SecondHostDump, text))
+        .map(|text| read_host_cached(InputKind::SecondHostDump, text))
         .transpose()?;
     analyze(domain_xml, &host, second_host.as_ref(), options)
 }
@@ -301,6 +371,47 @@ mod tests {
         assert!(report.verdicts.partial.own);
         assert!(!report.verdicts.none.own && !report.verdicts.full.own);
         assert!(!report.models.is_empty());
+    }
+
+    #[test]
+    fn a_prepared_host_is_reused_and_answers_as_a_fresh_one() {
+        let host = read_host(InputKind::HostDump, HOST_CPU).expect("valid host");
+        let second = read_host(InputKind::SecondHostDump, HOST_CPU).expect("valid host");
+        let domains = [
+            "<cpu mode='host-model' check='partial'/>",
+            "<domain type='kvm'><cpu mode='custom'><model>Nehalem</model></cpu></domain>",
+            "<domain type='qemu'><cpu mode='custom'><model>Nehalem</model></cpu></domain>",
+        ];
+        for accelerator in [None, Some(Accelerator::Tcg), Some(Accelerator::Kvm)] {
+            let options = AnalysisOptions {
+                accelerator,
+                ..AnalysisOptions::default()
+            };
+            for domain_xml in domains {
+                let cached = analyze(domain_xml, &host, Some(&second), options);
+                let fresh = check::analyze(
+                    CpuMap::embedded(),
+                    domain_xml,
+                    &read_host(InputKind::HostDump, HOST_CPU)
+                        .expect("valid")
+                        .input,
+                    Some(&second.input),
+                    &CheckOptions {
+                        qemu_version: None,
+                        accelerator: accelerator.map(|a| match a {
+                            Accelerator::Kvm => domain::Accelerator::Kvm,
+                            Accelerator::Tcg => domain::Accelerator::Tcg,
+                        }),
+                    },
+                );
+                assert_eq!(cached.ok(), fresh.ok(), "{domain_xml}");
+            }
+        }
+        // KVM and TCG, each prepared once and kept.
+        assert_eq!(host.prepared.borrow().len(), 2);
+        let js = analyze_texts(domains[0], HOST_CPU, None, AnalysisOptions::default());
+        let again = analyze_texts(domains[0], HOST_CPU, None, AnalysisOptions::default());
+        assert_eq!(js.ok(), again.ok());
     }
 
     #[test]

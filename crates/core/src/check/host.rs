@@ -26,12 +26,20 @@ use super::host_brief::{x86_64_level, HostBrief};
 use super::start::{GuestBuilder, StartEnvironment};
 use super::{FilteredReport, GuestCpu, GuestFeature, ModelReport};
 
-/// One host under one accelerator and QEMU version.
-pub(super) struct HostSide<'a> {
-    pub map: &'a CpuMap,
-    input: &'a HostInput<'a>,
-    pub accelerator: Accelerator,
-    pub version: &'static QemuVersion,
+/// One host prepared under one accelerator and QEMU version: everything the
+/// check computes from the host alone (QEMU's model list with blockers, the
+/// host-model and full host CPUs, the accelerator's verdict on every host
+/// feature, the host's brief). Preparing costs most of a check; a prepared
+/// host answers any number of checks ([`super::analyze_prepared`]) of domains
+/// that ask for the same accelerator and QEMU version
+/// ([`super::host_settings`]).
+///
+/// It owns what it computed and borrows only the CPU map, so a caller may keep
+/// it while the host's text is unchanged.
+pub struct PreparedHost<'m> {
+    pub(super) map: &'m CpuMap,
+    pub(super) accelerator: Accelerator,
+    pub(super) version: &'static QemuVersion,
     host_features: HostFeatures,
     /// The accelerator's verdict on every feature of this host, made once for
     /// every guest built here.
@@ -43,13 +51,15 @@ pub(super) struct HostSide<'a> {
     hypervisor_models: Vec<HypervisorModel>,
     /// True when `hypervisor_models` is QEMU's own answer rather than a prediction.
     models_from_qemu: bool,
+    brief: HostBrief,
     notes: Vec<String>,
 }
 
-impl<'a> HostSide<'a> {
+impl<'m> PreparedHost<'m> {
+    /// Prepares `input` for checks under `accelerator` and QEMU `version`.
     pub fn new(
-        map: &'a CpuMap,
-        input: &'a HostInput<'a>,
+        map: &'m CpuMap,
+        input: &HostInput<'_>,
         accelerator: Accelerator,
         version: &'static QemuVersion,
     ) -> Result<Self, CpuError> {
@@ -74,9 +84,9 @@ impl<'a> HostSide<'a> {
             .as_ref()
             .map(|cpu| copy_migratable(map, cpu));
         let full_host = full_host(map, input, reported_host_model.as_ref());
-        Ok(HostSide {
+        let brief = brief(map, input, &host_features, reported_host_model.as_ref());
+        Ok(PreparedHost {
             map,
-            input,
             accelerator,
             version,
             host_features,
@@ -86,12 +96,23 @@ impl<'a> HostSide<'a> {
             migratable_host_model,
             hypervisor_models,
             models_from_qemu,
+            brief,
             notes,
         })
     }
 
+    /// The accelerator this host was prepared for.
+    pub fn accelerator(&self) -> Accelerator {
+        self.accelerator
+    }
+
+    /// The QEMU version this host was prepared for.
+    pub fn qemu_version(&self) -> &'static QemuVersion {
+        self.version
+    }
+
     /// The environment one simulated start runs in.
-    pub fn environment<'s>(&'s self, domain: &'s Domain) -> StartEnvironment<'s> {
+    pub(super) fn environment<'s>(&'s self, domain: &'s Domain) -> StartEnvironment<'s> {
         StartEnvironment {
             map: self.map,
             accelerator: self.accelerator,
@@ -107,7 +128,7 @@ impl<'a> HostSide<'a> {
     }
 }
 
-impl GuestBuilder for HostSide<'_> {
+impl GuestBuilder for PreparedHost<'_> {
     /// What QEMU builds for the definition libvirt hands it.
     fn build(&self, cpu: &CpuDef) -> Result<GuestBuild, CpuError> {
         let model = match cpu.mode {
@@ -159,8 +180,8 @@ impl GuestBuilder for HostSide<'_> {
     }
 }
 
-impl HostSide<'_> {
-    pub fn filtered_report(&self, build: &GuestBuild) -> Vec<FilteredReport> {
+impl PreparedHost<'_> {
+    pub(super) fn filtered_report(&self, build: &GuestBuild) -> Vec<FilteredReport> {
         build
             .filtered
             .iter()
@@ -177,7 +198,7 @@ impl HostSide<'_> {
     }
 
     /// The guest CPU report; `check` is the domain's own, whichever start built it.
-    pub fn guest_cpu(&self, build: &GuestBuild, cpu: &CpuDef, check: CpuCheck) -> GuestCpu {
+    pub(super) fn guest_cpu(&self, build: &GuestBuild, cpu: &CpuDef, check: CpuCheck) -> GuestCpu {
         let mut handed_to_qemu = cpu.clone();
         handed_to_qemu.check = Some(check);
         GuestCpu {
@@ -195,26 +216,12 @@ impl HostSide<'_> {
         }
     }
 
+    /// The host as the report describes it.
     pub fn brief(&self) -> HostBrief {
-        let host_cpu = self.input.host_cpu().ok();
-        let signature = self.input.signature();
-        let features = *self.host_features.features();
-        HostBrief {
-            format: self.input.format(),
-            vendor: host_cpu.as_ref().and_then(|c| c.vendor.clone()),
-            family: signature.map(|s| s.family),
-            model: signature.map(|s| s.model),
-            stepping: signature.map(|s| s.stepping),
-            host_cpu_model: host_cpu.as_ref().and_then(|c| c.model.clone()),
-            host_model: self
-                .reported_host_model
-                .as_ref()
-                .and_then(|c| c.model.clone()),
-            host_model_xml: self.reported_host_model.as_ref().map(CpuDef::to_xml),
-            x86_64_level: x86_64_level(self.map, &features),
-        }
+        self.brief.clone()
     }
 
+    /// QEMU's models on this host, as `virsh domcapabilities` would list them.
     pub fn model_reports(&self) -> Vec<ModelReport> {
         self.hypervisor_models
             .iter()
@@ -226,8 +233,32 @@ impl HostSide<'_> {
             .collect()
     }
 
+    /// What to know about how the host was read and predicted.
     pub fn notes(&self) -> Vec<String> {
         self.notes.clone()
+    }
+}
+
+/// The host's brief: how it was read, its CPU, and the host-model predicted.
+fn brief(
+    map: &CpuMap,
+    input: &HostInput<'_>,
+    host_features: &HostFeatures,
+    reported_host_model: Option<&CpuDef>,
+) -> HostBrief {
+    let host_cpu = input.host_cpu().ok();
+    let signature = input.signature();
+    let features = *host_features.features();
+    HostBrief {
+        format: input.format(),
+        vendor: host_cpu.as_ref().and_then(|c| c.vendor.clone()),
+        family: signature.map(|s| s.family),
+        model: signature.map(|s| s.model),
+        stepping: signature.map(|s| s.stepping),
+        host_cpu_model: host_cpu.as_ref().and_then(|c| c.model.clone()),
+        host_model: reported_host_model.and_then(|c| c.model.clone()),
+        host_model_xml: reported_host_model.map(CpuDef::to_xml),
+        x86_64_level: x86_64_level(map, &features),
     }
 }
 

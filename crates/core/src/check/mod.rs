@@ -25,6 +25,8 @@ use defaults::{apply_defaults, AppliedDefaults};
 use host_brief::HostBrief;
 use start::{simulate_start, StartKind, StartOutcome};
 
+pub use host::PreparedHost;
+
 /// How the caller wants the question asked; every field has a default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CheckOptions {
@@ -43,6 +45,9 @@ pub enum CheckError {
     Cpu(CpuError),
     /// An option names something unknown (e.g. a QEMU version).
     Option(String),
+    /// A prepared host was made for another accelerator or QEMU version than
+    /// the check asks for ([`host_settings`] tells which one to prepare).
+    Mismatch(String),
 }
 
 impl std::fmt::Display for CheckError {
@@ -50,7 +55,7 @@ impl std::fmt::Display for CheckError {
         match self {
             CheckError::Domain(e) => write!(f, "{e}"),
             CheckError::Cpu(e) => write!(f, "{e}"),
-            CheckError::Option(message) => f.write_str(message),
+            CheckError::Option(message) | CheckError::Mismatch(message) => f.write_str(message),
         }
     }
 }
@@ -174,6 +179,11 @@ pub struct Report {
 }
 
 /// Checks `domain_xml` on `host`, and on `migration_target` when given.
+///
+/// Prepares both hosts for the accelerator and QEMU version the domain and
+/// `options` ask for, then answers as [`analyze_prepared`]. A caller that
+/// checks several domains (or one domain as it is edited) on the same host
+/// should keep [`PreparedHost`]s instead.
 pub fn analyze(
     map: &CpuMap,
     domain_xml: &str,
@@ -182,28 +192,80 @@ pub fn analyze(
     options: &CheckOptions,
 ) -> Result<Report, CheckError> {
     let question = Question::new(domain_xml, options)?;
-    let side = host::HostSide::new(map, host, question.accelerator, question.version)
-        .map_err(CheckError::Cpu)?;
-    let (mut report, own) = question.report_on(&side);
-    report.migration = match (migration_target, &own.live_cpu, own.starts()) {
-        (Some(target), Some(live), true) => {
-            let target_side =
-                host::HostSide::new(map, target, question.accelerator, question.version)
-                    .map_err(CheckError::Cpu)?;
-            Some(migrate(&question.domain, live, &target_side))
-        }
-        (Some(target), _, _) => Some(Migration {
-            host: host::HostSide::new(map, target, question.accelerator, question.version)
-                .map_err(CheckError::Cpu)?
-                .brief(),
-            starts: false,
-            message: "the domain does not start on the source host, so there is nothing to migrate"
-                .to_string(),
-            filtered: Vec::new(),
-        }),
-        (None, _, _) => None,
+    let prepare = |input: &HostInput<'_>| {
+        PreparedHost::new(map, input, question.accelerator, question.version)
+            .map_err(CheckError::Cpu)
     };
-    Ok(report)
+    let side = prepare(host)?;
+    let target = migration_target.map(prepare).transpose()?;
+    Ok(question.report_with_migration(&side, target.as_ref()))
+}
+
+/// The accelerator and QEMU version a check asks of its hosts: what a
+/// [`PreparedHost`] must be prepared for to answer it.
+#[derive(Debug, Clone, Copy)]
+pub struct HostSettings {
+    pub accelerator: Accelerator,
+    pub version: &'static QemuVersion,
+}
+
+impl PartialEq for HostSettings {
+    fn eq(&self, other: &Self) -> bool {
+        self.accelerator == other.accelerator && self.version.version == other.version.version
+    }
+}
+
+impl Eq for HostSettings {}
+
+impl HostSettings {
+    /// Prepares `host` for these settings.
+    pub fn prepare<'m>(
+        &self,
+        map: &'m CpuMap,
+        host: &HostInput<'_>,
+    ) -> Result<PreparedHost<'m>, CheckError> {
+        PreparedHost::new(map, host, self.accelerator, self.version).map_err(CheckError::Cpu)
+    }
+}
+
+impl PreparedHost<'_> {
+    /// The accelerator and QEMU version this host was prepared for.
+    pub fn settings(&self) -> HostSettings {
+        HostSettings {
+            accelerator: self.accelerator,
+            version: self.version,
+        }
+    }
+}
+
+/// The settings `domain_xml` with `options` asks of its hosts: `options`
+/// first, else the domain's type and machine type, else KVM and the newest
+/// QEMU known. Fails as [`analyze`] does on a malformed domain or unknown
+/// QEMU version.
+pub fn host_settings(domain_xml: &str, options: &CheckOptions) -> Result<HostSettings, CheckError> {
+    let question = Question::new(domain_xml, options)?;
+    Ok(question.settings())
+}
+
+/// Checks `domain_xml` on a prepared host, and migration to a prepared
+/// `migration_target` when given: the same report as [`analyze`] on the
+/// hosts they were prepared from.
+///
+/// Both hosts must have been prepared for the settings the domain and
+/// `options` ask for ([`host_settings`]); otherwise the check is refused with
+/// [`CheckError::Mismatch`] rather than answered for other settings.
+pub fn analyze_prepared(
+    domain_xml: &str,
+    host: &PreparedHost<'_>,
+    migration_target: Option<&PreparedHost<'_>>,
+    options: &CheckOptions,
+) -> Result<Report, CheckError> {
+    let question = Question::new(domain_xml, options)?;
+    question.matches(host)?;
+    if let Some(target) = migration_target {
+        question.matches(target)?;
+    }
+    Ok(question.report_with_migration(host, migration_target))
 }
 
 /// Checks `domain_xml` on `host` and, when `arriving` is given, whether a
@@ -218,11 +280,21 @@ pub fn analyze_with_arrival(
     options: &CheckOptions,
 ) -> Result<(Report, Option<Migration>), CheckError> {
     let question = Question::new(domain_xml, options)?;
-    let side = host::HostSide::new(map, host, question.accelerator, question.version)
-        .map_err(CheckError::Cpu)?;
-    let (report, _) = question.report_on(&side);
-    let arrival = arriving.map(|live| migrate(&question.domain, live, &side));
-    Ok((report, arrival))
+    let side = question.settings().prepare(map, host)?;
+    Ok(question.report_with_arrival(&side, arriving))
+}
+
+/// [`analyze_with_arrival`] on a prepared host, which must have been prepared
+/// for the settings the domain and `options` ask for ([`host_settings`]).
+pub fn analyze_prepared_with_arrival(
+    domain_xml: &str,
+    host: &PreparedHost<'_>,
+    arriving: Option<&CpuDef>,
+    options: &CheckOptions,
+) -> Result<(Report, Option<Migration>), CheckError> {
+    let question = Question::new(domain_xml, options)?;
+    question.matches(host)?;
+    Ok(question.report_with_arrival(host, arriving))
 }
 
 /// A host described without a domain: its brief, the models it can run and
@@ -252,7 +324,7 @@ pub fn describe_host(
         None => (definitions.newest(), None),
     };
     let accelerator = options.accelerator.unwrap_or(Accelerator::Kvm);
-    let side = host::HostSide::new(map, host, accelerator, version).map_err(CheckError::Cpu)?;
+    let side = PreparedHost::new(map, host, accelerator, version).map_err(CheckError::Cpu)?;
     Ok(HostDescription {
         host: side.brief(),
         models: side.model_reports(),
@@ -299,9 +371,64 @@ impl<'d> Question<'d> {
         })
     }
 
+    fn settings(&self) -> HostSettings {
+        HostSettings {
+            accelerator: self.accelerator,
+            version: self.version,
+        }
+    }
+
+    /// Refuses a host prepared for other settings than this question's.
+    fn matches(&self, host: &PreparedHost<'_>) -> Result<(), CheckError> {
+        let prepared = host.settings();
+        if prepared == self.settings() {
+            return Ok(());
+        }
+        Err(CheckError::Mismatch(format!(
+            "the host was prepared for {} and QEMU {}, but the check asks for {} and QEMU {}",
+            prepared.accelerator.as_str(),
+            prepared.version.version,
+            self.accelerator.as_str(),
+            self.version.version
+        )))
+    }
+
+    /// The report on `side`, with migration to `target` when given.
+    fn report_with_migration(
+        &self,
+        side: &PreparedHost<'_>,
+        target: Option<&PreparedHost<'_>>,
+    ) -> Report {
+        let (mut report, own) = self.report_on(side);
+        report.migration = match (target, &own.live_cpu, own.starts()) {
+            (Some(target), Some(live), true) => Some(migrate(&self.domain, live, target)),
+            (Some(target), _, _) => Some(Migration {
+                host: target.brief(),
+                starts: false,
+                message:
+                    "the domain does not start on the source host, so there is nothing to migrate"
+                        .to_string(),
+                filtered: Vec::new(),
+            }),
+            (None, _, _) => None,
+        };
+        report
+    }
+
+    /// The report on `side`, and the arrival of `arriving` there when given.
+    fn report_with_arrival(
+        &self,
+        side: &PreparedHost<'_>,
+        arriving: Option<&CpuDef>,
+    ) -> (Report, Option<Migration>) {
+        let (report, _) = self.report_on(side);
+        let arrival = arriving.map(|live| migrate(&self.domain, live, side));
+        (report, arrival)
+    }
+
     /// The report on one prepared host (without migration), and the outcome
     /// of the start under the domain's own `check`.
-    fn report_on(&self, side: &host::HostSide<'_>) -> (Report, StartOutcome) {
+    fn report_on(&self, side: &PreparedHost<'_>) -> (Report, StartOutcome) {
         let environment = side.environment(&self.domain);
         let mut outcomes: Vec<(CpuCheck, StartOutcome)> = CpuCheck::ALL
             .iter()
@@ -397,7 +524,7 @@ fn choose_qemu_version(
     Ok((definitions.newest(), "newest", None))
 }
 
-fn verdict_of(outcome: Option<&StartOutcome>, own: bool, side: &host::HostSide<'_>) -> Verdict {
+fn verdict_of(outcome: Option<&StartOutcome>, own: bool, side: &PreparedHost<'_>) -> Verdict {
     let Some(outcome) = outcome else {
         return Verdict {
             starts: false,
@@ -448,7 +575,7 @@ fn verdict_of(outcome: Option<&StartOutcome>, own: bool, side: &host::HostSide<'
 fn settings(
     cpu: &CpuDef,
     accelerator: Accelerator,
-    side: &host::HostSide<'_>,
+    side: &PreparedHost<'_>,
     version_source: &str,
     applied: &AppliedDefaults,
 ) -> Settings {
@@ -492,7 +619,7 @@ fn settings(
 
 /// Migrating the running guest: its live definition (check='full') starts as an
 /// incoming domain on the target.
-fn migrate(domain: &Domain, live: &CpuDef, target: &host::HostSide<'_>) -> Migration {
+fn migrate(domain: &Domain, live: &CpuDef, target: &PreparedHost<'_>) -> Migration {
     let environment = target.environment(domain);
     let outcome = simulate_start(&environment, live, StartKind::Incoming);
     let filtered = outcome

@@ -62,7 +62,10 @@ pub fn update_live(
     let described = model_data(map, cpu, PolicySelector::All)?;
     let explicitly_disabled = model_data(map, cpu, PolicySelector::Only(Policy::Disable))?.features;
     let model = described.model.map(|id| map.model(id));
-    let added = model.map(|m| m.added.as_slice()).unwrap_or_default();
+    // As a bitset: it is asked once per map feature.
+    let added: FeatureSet = model
+        .map(|m| m.added.iter().copied().collect())
+        .unwrap_or_default();
 
     let mut still_disabled = *disabled;
     let mut extra = FeatureSet::new();
@@ -87,7 +90,7 @@ pub fn update_live(
         }
         // Changes to a model's "added" features are expected: libvirt learned
         // of them after QEMU's model already had them.
-        let ignore = !explicit && added.contains(&id);
+        let ignore = !explicit && added.contains(id);
         if expectation == Expectation::Disabled && is_enabled {
             if check_full && !ignore {
                 extra.insert(id);
