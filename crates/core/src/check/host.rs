@@ -323,20 +323,17 @@ fn reported_host_model(
     host: &HostFeatures,
     models: &[HypervisorModel],
 ) -> Result<CpuDef, CpuError> {
-    if matches!(host, HostFeatures::QemuExpansion { .. }) {
+    let HostFeatures::Raw {
+        vendor, signature, ..
+    } = host
+    else {
+        // QEMU's own expansion: libvirt decodes it as it is.
         return input.host_model_with(Some(models));
-    }
-    let (vendor, signature) = match host {
-        HostFeatures::Raw {
-            vendor, signature, ..
-        } => (*vendor, *signature),
-        HostFeatures::QemuExpansion { .. } => (None, Default::default()),
     };
-    let _ = input;
     let signals = CpuSignals {
         features: supported(map, version, accelerator, host),
-        vendor,
-        signature,
+        vendor: *vendor,
+        signature: *signature,
     };
     let mut cpu = guest_cpu_from_signals(map, &signals, Some(models))?;
     cpu.fallback = Fallback::Forbid;
