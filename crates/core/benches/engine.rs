@@ -5,12 +5,10 @@
 //! a fixture of the project, so the benchmarks need nothing outside the
 //! repository. Run with `cargo bench -p guestcpu-core --bench engine`.
 
-use std::fmt::Write as _;
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use guestcpu_core::check::{analyze, analyze_prepared, host_settings, CheckOptions};
-use guestcpu_core::cpuid::{CpuidData, DataKey};
 use guestcpu_core::domain::Accelerator;
 use guestcpu_core::dump::{self, synthetic};
 use guestcpu_core::host::parse_host;
@@ -39,21 +37,6 @@ const DOMAIN: &str = "<domain type='kvm'>
 </domain>
 ";
 
-/// The same data as `cpuid -1r` prints it.
-fn cpuid_tool_text(data: &CpuidData) -> String {
-    let mut out = String::from("CPU:\n");
-    for (key, registers) in data.items() {
-        if let DataKey::Cpuid { leaf, subleaf } = key {
-            let [eax, ebx, ecx, edx] = registers.0;
-            let _ = writeln!(
-                out,
-                "   0x{leaf:08x} 0x{subleaf:02x}: eax=0x{eax:08x} ebx=0x{ebx:08x} ecx=0x{ecx:08x} edx=0x{edx:08x}"
-            );
-        }
-    }
-    out
-}
-
 fn databases(c: &mut Criterion) {
     c.bench_function("load/cpu_map_from_json", |b| {
         b.iter(|| CpuMap::from_json(black_box(CPU_MAP_JSON)).expect("valid map"))
@@ -68,7 +51,7 @@ fn parsers(c: &mut Criterion) {
     let map = CpuMap::embedded();
     let data = synthetic::synthesize_cpuid(map, HOST_MODEL, &["vmx"]).expect("known model");
     let cpudata = synthetic::cpudata_xml(&data);
-    let cpuid_tool = cpuid_tool_text(&data);
+    let cpuid_tool = guestcpu_core::dump::synthetic::cpuid_tool_text(&data, 1);
     c.bench_function("parse/cpudata_xml", |b| {
         b.iter(|| dump::parse(black_box(&cpudata)).expect("parses"))
     });

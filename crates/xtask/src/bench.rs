@@ -14,7 +14,6 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use guestcpu_core::cpuid::DataKey;
 use guestcpu_core::dump::synthetic::cpudata_xml;
 use guestcpu_core::dump::synthetic::synthesize_cpuid;
 use guestcpu_core::CpuMap;
@@ -99,24 +98,14 @@ fn write_dumps(folder: &Path, count: usize) -> Result<()> {
         let (name, text) = if index % 2 == 0 {
             (format!("host-{index:05}.xml"), cpudata_xml(&data))
         } else {
-            (format!("host-{index:05}.txt"), cpuid_tool_text(&data))
+            (
+                format!("host-{index:05}.txt"),
+                guestcpu_core::dump::synthetic::cpuid_tool_text(&data, 1),
+            )
         };
         std::fs::write(dumps.join(name), text)?;
     }
     Ok(())
-}
-
-fn cpuid_tool_text(data: &guestcpu_core::CpuidData) -> String {
-    let mut out = String::from("CPU:\n");
-    for (key, registers) in data.items() {
-        if let DataKey::Cpuid { leaf, subleaf } = key {
-            let [eax, ebx, ecx, edx] = registers.0;
-            out.push_str(&format!(
-                "   0x{leaf:08x} 0x{subleaf:02x}: eax=0x{eax:08x} ebx=0x{ebx:08x} ecx=0x{ecx:08x} edx=0x{edx:08x}\n"
-            ));
-        }
-    }
-    out
 }
 
 /// `cargo xtask bench-vs-qemu [QEMU]`: QEMU's `query-cpu-definitions` under

@@ -108,7 +108,7 @@ fn parse_leaf_line(line: Line<'_>) -> Result<(DataKey, crate::cpuid::Registers),
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpuid::{CpuidData, Register, Registers};
+    use crate::cpuid::{Register, Registers};
     use crate::dump::{cpudata_xml, mask_volatile_fields};
 
     const SINGLE: &str = "CPU:
@@ -197,29 +197,12 @@ mod tests {
         );
     }
 
-    /// Writes data in the layout of `cpuid -r`, as the real tool does.
-    fn format_as_cpuid_tool(data: &CpuidData, cpus: usize) -> String {
-        let mut out = String::new();
-        for cpu in 0..cpus {
-            out.push_str(&format!("CPU {cpu}:\n"));
-            for (key, registers) in data.items() {
-                if let DataKey::Cpuid { leaf, subleaf } = key {
-                    let [eax, ebx, ecx, edx] = registers.0;
-                    out.push_str(&format!(
-                        "   0x{leaf:08x} 0x{subleaf:02x}: eax=0x{eax:08x} ebx=0x{ebx:08x} ecx=0x{ecx:08x} edx=0x{edx:08x}\n"
-                    ));
-                }
-            }
-        }
-        out
-    }
-
     #[test]
     fn cputest_dumps_round_trip_through_cpuid_tool_layout() {
         for (name, xml, _) in crate::dump::cputest_dumps("xml") {
             let mut expected = cpudata_xml::parse(&xml).expect("valid cpudata").cpuid;
             mask_volatile_fields(&mut expected);
-            let text = format_as_cpuid_tool(&expected, 4);
+            let text = crate::dump::synthetic::cpuid_tool_text(&expected, 4);
             let dump =
                 crate::dump::parse(&text).unwrap_or_else(|e| panic!("{name}: {}", e.render(&text)));
             assert_eq!(dump.description, "cpuid -r, CPU 0 of 4", "{name}");

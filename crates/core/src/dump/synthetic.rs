@@ -70,6 +70,29 @@ pub fn synthesize_cpudata_xml(
     Ok(cpudata_xml(&data))
 }
 
+/// Formats CPUID data as the etallen `cpuid` tool prints it raw: `cpuid -1r`
+/// for one CPU (`CPU:`), `cpuid -r` for several (`CPU 0:`, `CPU 1:`, ...).
+pub fn cpuid_tool_text(data: &CpuidData, cpus: usize) -> String {
+    let mut out = String::new();
+    for cpu in 0..cpus.max(1) {
+        if cpus <= 1 {
+            out.push_str("CPU:\n");
+        } else {
+            let _ = writeln!(out, "CPU {cpu}:");
+        }
+        for (key, registers) in data.items() {
+            if let DataKey::Cpuid { leaf, subleaf } = key {
+                let [eax, ebx, ecx, edx] = registers.0;
+                let _ = writeln!(
+                    out,
+                    "   0x{leaf:08x} 0x{subleaf:02x}: eax=0x{eax:08x} ebx=0x{ebx:08x} ecx=0x{ecx:08x} edx=0x{edx:08x}"
+                );
+            }
+        }
+    }
+    out
+}
+
 /// Formats CPUID data as libvirt's `<cpudata arch='x86'>` document.
 pub fn cpudata_xml(data: &CpuidData) -> String {
     let mut out = String::from("<cpudata arch='x86'>\n");
