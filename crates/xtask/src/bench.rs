@@ -209,16 +209,7 @@ struct QmpSession {
 impl QmpSession {
     fn start(qemu: &Path) -> Result<Self> {
         let mut child = Command::new(qemu)
-            .args([
-                "-machine",
-                "none",
-                "-accel",
-                "tcg",
-                "-nodefaults",
-                "-nographic",
-                "-qmp",
-                "stdio",
-            ])
+            .args(crate::probe_qemu::QMP_ONLY_ARGS)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

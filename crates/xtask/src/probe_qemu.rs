@@ -43,6 +43,19 @@ pub const DEFAULT_OUTPUT_DIR: &str = "data/qemu";
 /// The accelerator QEMU runs with while probing.
 const PROBE_ACCEL: &str = "tcg";
 
+/// QEMU with no machine, no devices and no display, answering QMP on its
+/// standard input and output under TCG: enough to ask about CPU models.
+pub const QMP_ONLY_ARGS: [&str; 8] = [
+    "-machine",
+    "none",
+    "-accel",
+    PROBE_ACCEL,
+    "-nodefaults",
+    "-nographic",
+    "-qmp",
+    "stdio",
+];
+
 /// How long the whole QMP session may take unless `--timeout` says otherwise.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(180);
 
@@ -232,16 +245,7 @@ fn parse_recognized_flags(help: &str) -> BTreeSet<String> {
 /// needed to know which models to expand, so the session has two rounds.
 fn run_qmp_session(config: &ProbeConfig) -> Result<Vec<String>> {
     let mut child = qemu_command(config)
-        .args([
-            "-machine",
-            "none",
-            "-accel",
-            PROBE_ACCEL,
-            "-nodefaults",
-            "-nographic",
-            "-qmp",
-            "stdio",
-        ])
+        .args(QMP_ONLY_ARGS)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
