@@ -26,7 +26,7 @@
 use std::fmt;
 use std::sync::OnceLock;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::definitions::QemuVersion;
 use crate::cpuid::{CpuidData, DataKey, Signature};
@@ -38,20 +38,34 @@ use crate::featureset::FeatureSet;
 const EMBEDDED_KVM: &str = include_str!("../../../../data/accel/kvm.json");
 const EMBEDDED_TCG: &str = include_str!("../../../../data/accel/tcg.json");
 
-/// What a rule of the accelerator facts says about its features.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// What a rule of the accelerator facts says about its features; written by
+/// `cargo xtask gen-accel`, read here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleKind {
+    /// Available whatever the host CPUID says.
     Emulated,
+    /// Never available under this accelerator.
     Never,
+    /// Passed from the host, but only under an extra condition (see `condition`;
+    /// `requires` lists host features that must be present too).
     HostConditional,
+    /// Set from other host features rather than from the same bit
+    /// (available when the host has any of `requires_any`).
     HostDerived,
+    /// Passed from the host only when nested virtualisation is enabled.
     RequiresNested,
+    /// Cleared by QEMU, without a warning, unless the guest CPU has every `requires` feature.
     RequiresGuestFeature,
+    /// Passed from the host, but QEMU blocks migration while it is on.
     Unmigratable,
+    /// Set on by QEMU in every built-in model under this accelerator.
     DefaultOn,
+    /// Set off by QEMU in every built-in model under this accelerator.
     DefaultOff,
+    /// The complete set this accelerator can provide, independent of the host.
     Supported,
+    /// A bit of a feature MSR; `condition` says how KVM fills it.
     Msr,
 }
 
