@@ -17,7 +17,7 @@ use crate::libvirt::expand::expand_features;
 use crate::libvirt::{
     copy_migratable, model_data, CpuSignals, HypervisorModel, PolicySelector, Usability,
 };
-use crate::qemu::accel::{assess, supported, AccelSupport, HostFeatures};
+use crate::qemu::accel::{assess, AccelSupport, HostFeatures};
 use crate::qemu::definitions::QemuVersion;
 use crate::qemu::guest::{apply_qemu_verdict, build_guest_cpu_assessed, BuildDetail, GuestBuild};
 use crate::qemu::models::{models_for_host, UsabilitySource};
@@ -71,9 +71,8 @@ impl<'m> PreparedHost<'m> {
         let reported_host_model = reported_host_model(
             map,
             input,
-            version,
-            accelerator,
             &host_features,
+            &support.supported,
             &hypervisor_models,
         );
         if let Err(error) = &reported_host_model {
@@ -314,13 +313,13 @@ fn hypervisor_models(
 }
 
 /// The host-model QEMU would report: from its own expansion when present, else
-/// predicted by decoding what the accelerator supports on this host.
+/// predicted by decoding what the accelerator supports on this host
+/// (`supported`, the prepared host's own assessment).
 fn reported_host_model(
     map: &CpuMap,
     input: &HostInput<'_>,
-    version: &QemuVersion,
-    accelerator: Accelerator,
     host: &HostFeatures,
+    supported: &FeatureSet,
     models: &[HypervisorModel],
 ) -> Result<CpuDef, CpuError> {
     let HostFeatures::Raw {
@@ -331,7 +330,7 @@ fn reported_host_model(
         return input.host_model_with(Some(models));
     };
     let signals = CpuSignals {
-        features: supported(map, version, accelerator, host),
+        features: *supported,
         vendor: *vendor,
         signature: *signature,
     };
