@@ -425,3 +425,23 @@ fn filtered_features_agree_with_qemus_unavailable_features() {
     }
     assert!(compared > 50, "only {compared} models compared");
 }
+
+#[test]
+fn a_host_cpu_definition_is_a_host_too() {
+    let map = CpuMap::embedded();
+    let penryn = "<cpu>\n  <arch>x86_64</arch>\n  <model>Penryn</model>\n  <vendor>Intel</vendor>\n  <feature name='vmx'/>\n</cpu>\n";
+    let host = parse_host(map, penryn).expect("a host <cpu> parses");
+    let report = check(
+        &domain(
+            "kvm",
+            "<cpu mode='custom' match='exact'><model fallback='forbid'>Nehalem</model></cpu>",
+        ),
+        &host,
+    );
+    assert_eq!(
+        report.verdicts.partial.message,
+        "the CPU is incompatible with host CPU: Host CPU does not provide required features: sse4.2, popcnt"
+    );
+    assert!(report.verdicts.none.starts);
+    assert_eq!(report.host.host_cpu_model.as_deref(), Some("Penryn"));
+}

@@ -64,7 +64,7 @@ impl<'m> PreparedHost<'m> {
         version: &'static QemuVersion,
     ) -> Result<Self, CpuError> {
         let mut notes: Vec<String> = input.notes().to_vec();
-        let host_features = host_features(map, input);
+        let host_features = HostFeatures::from_host_input(map, input);
         let support = assess(map, version, accelerator, &host_features);
         let (hypervisor_models, models_from_qemu) =
             hypervisor_models(map, input, version, accelerator, &mut notes)?;
@@ -258,28 +258,6 @@ fn brief(
         host_model: reported_host_model.and_then(|c| c.model.clone()),
         host_model_xml: reported_host_model.map(CpuDef::to_xml),
         x86_64_level: x86_64_level(map, &features),
-    }
-}
-
-/// What the host offers QEMU: its own expansion of `host` when the input has it
-/// (that is exactly what KVM supports), else the raw CPUID, else the features
-/// of a host CPU definition.
-fn host_features(map: &CpuMap, input: &HostInput<'_>) -> HostFeatures {
-    if let Some(features) = input
-        .dump()
-        .and_then(|dump| HostFeatures::from_dump(map, dump))
-    {
-        return features;
-    }
-    let host_cpu = input.host_cpu().ok();
-    HostFeatures::Raw {
-        features: input.cpuid_features(),
-        vendor: host_cpu
-            .as_ref()
-            .and_then(|c| c.vendor.as_deref())
-            .and_then(|v| map.vendor_id(v)),
-        signature: input.signature().unwrap_or_default(),
-        has_vmx_msrs: false,
     }
 }
 

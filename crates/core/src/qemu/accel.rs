@@ -34,6 +34,7 @@ use crate::data::{libvirt_to_qemu, CpuMap, FeatureId, VendorId};
 use crate::domain::Accelerator;
 use crate::dump::{HostDump, QemuExpansion, QemuPropValue};
 use crate::featureset::FeatureSet;
+use crate::host::HostInput;
 
 const EMBEDDED_KVM: &str = include_str!("../../../../data/accel/kvm.json");
 const EMBEDDED_TCG: &str = include_str!("../../../../data/accel/tcg.json");
@@ -325,6 +326,28 @@ impl HostFeatures {
             return Some(HostFeatures::from_expansion(map, expansion));
         }
         (!dump.cpuid.is_empty()).then(|| HostFeatures::from_cpuid(map, &dump.cpuid))
+    }
+
+    /// What any host input offers QEMU: its own expansion of `host` when the
+    /// input has it (that is exactly what KVM supports), else the raw CPUID,
+    /// else the features of the host CPU definition it carries.
+    pub fn from_host_input(map: &CpuMap, input: &HostInput<'_>) -> HostFeatures {
+        if let Some(features) = input
+            .dump()
+            .and_then(|dump| HostFeatures::from_dump(map, dump))
+        {
+            return features;
+        }
+        let host_cpu = input.host_cpu().ok();
+        HostFeatures::Raw {
+            features: input.cpuid_features(),
+            vendor: host_cpu
+                .as_ref()
+                .and_then(|c| c.vendor.as_deref())
+                .and_then(|v| map.vendor_id(v)),
+            signature: input.signature().unwrap_or_default(),
+            has_vmx_msrs: false,
+        }
     }
 
     /// The features the host itself shows.

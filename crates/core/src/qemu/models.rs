@@ -129,21 +129,12 @@ pub fn models_for_host(
         }
         notes.push("QEMU's model list is for KVM; TCG is predicted instead".to_string());
     }
-    let host = match input
-        .dump()
-        .and_then(|dump| HostFeatures::from_dump(map, dump))
-    {
-        Some(host) => host,
-        None => {
-            let data = input.cpuid();
-            if data.is_empty() && accel == Accelerator::Kvm {
-                return Err(CpuError::unsupported(
-                    "the host input has neither CPUID data nor QEMU's answers; nothing to predict from",
-                ));
-            }
-            HostFeatures::from_cpuid(map, &data)
-        }
-    };
+    let host = HostFeatures::from_host_input(map, input);
+    if host.features().is_empty() && accel == Accelerator::Kvm {
+        return Err(CpuError::unsupported(
+            "the host input has neither CPU data nor QEMU's answers; nothing to predict from",
+        ));
+    }
     Ok(ModelReport {
         source: UsabilitySource::Predicted,
         models: model_usability(map, version, accel, &host),
