@@ -7,7 +7,9 @@
 //! names) is the truth. Two predictions are scored, each with every embedded
 //! QEMU data version: from the raw CPUID of `x86_64-cpuid-NAME.xml` under KVM,
 //! and from the QMP `host` expansion alone (the definitions reply is never
-//! used to predict). The report gives the share of exactly matching pairs
+//! used to predict). A third row checks the engine's path for a dump that
+//! carries QEMU's definitions (`qemu::models::models_for_host` on the whole
+//! `NAME.json`), which must return QEMU's own answer on every pair. The report gives the share of exactly matching pairs
 //! with each version, then for each host the exact pairs per version and the
 //! version(s) that fit it best, and the overall share when every host is
 //! predicted with its best-fitting version; ties are listed, not broken.
@@ -29,9 +31,10 @@ use anyhow::{bail, Context, Result};
 use guestcpu_core::data::CpuMap;
 use guestcpu_core::domain::Accelerator;
 use guestcpu_core::dump;
+use guestcpu_core::host;
 use guestcpu_core::qemu::accel::HostFeatures;
 use guestcpu_core::qemu::definitions::{QemuDefinitions, QemuVersion};
-use guestcpu_core::qemu::models::model_usability;
+use guestcpu_core::qemu::models::{model_usability, models_for_host, ModelUsability};
 
 /// How a prediction was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -40,15 +43,23 @@ pub enum PredictionMode {
     RawCpuid,
     /// From QEMU's `host` expansion under KVM.
     QmpExpansion,
+    /// The whole QMP capture, definitions included: QEMU's own answer,
+    /// whatever the data version.
+    QmpDefinitions,
 }
 
 impl PredictionMode {
-    pub const ALL: [PredictionMode; 2] = [PredictionMode::RawCpuid, PredictionMode::QmpExpansion];
+    pub const ALL: [PredictionMode; 3] = [
+        PredictionMode::RawCpuid,
+        PredictionMode::QmpExpansion,
+        PredictionMode::QmpDefinitions,
+    ];
 
     fn label(self) -> &'static str {
         match self {
             PredictionMode::RawCpuid => "raw CPUID",
             PredictionMode::QmpExpansion => "QMP host expansion",
+            PredictionMode::QmpDefinitions => "QMP with definitions",
         }
     }
 }
@@ -58,8 +69,25 @@ struct HostCase {
     name: String,
     raw: HostFeatures,
     expansion: HostFeatures,
-    /// Model name → QEMU's blockers (libvirt names, sorted).
-    truth: BTreeMap<String, BTreeSet<String>>,
+    /// The engine's model list for the whole QMP capture.
+    from_definitions: Blockers,
+    /// QEMU's blockers, read straight from the capture.
+    truth: Blockers,
+}
+
+/// Model name → blockers (libvirt names, sorted).
+type Blockers = BTreeMap<String, BTreeSet<String>>;
+
+/// Named blockers only: QEMU sometimes lists an unnamed feature (`""`), which
+/// no prediction can name; the truth drops it as well.
+fn blockers_of(models: Vec<ModelUsability>) -> Blockers {
+    models
+        .into_iter()
+        .map(|m| {
+            let named = m.blockers.into_iter().filter(|b| !b.is_empty()).collect();
+            (m.name, named)
+        })
+        .collect()
 }
 
 /// Scores of one mode with one data version.
@@ -157,6 +185,11 @@ fn load_cases(map: &CpuMap, dir: &Path) -> Result<Vec<HostCase>> {
             .with_context(|| format!("reading {}", xml_path.display()))?;
         let raw_dump =
             dump::parse(&xml).map_err(|e| anyhow::anyhow!("{}: {e}", xml_path.display()))?;
+        let input = host::parse_host(map, &json)
+            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.render(&json)))?;
+        let newest = QemuDefinitions::embedded().newest();
+        let from_definitions = models_for_host(map, newest, Accelerator::Kvm, &input)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         let mut truth = BTreeMap::new();
         for definition in definitions {
             let Some(unavailable) = &definition.unavailable_features else {
@@ -179,24 +212,24 @@ fn load_cases(map: &CpuMap, dir: &Path) -> Result<Vec<HostCase>> {
             name: name.to_string(),
             raw: HostFeatures::from_cpuid(map, &raw_dump.cpuid),
             expansion: HostFeatures::from_expansion(map, expansion),
+            from_definitions: blockers_of(from_definitions.models),
             truth,
         });
     }
     Ok(cases)
 }
 
-fn score_case(
-    map: &CpuMap,
-    version: &QemuVersion,
-    case: &HostCase,
-    host: &HostFeatures,
-    score: &mut Score,
-) {
-    let predicted: BTreeMap<String, BTreeSet<String>> =
-        model_usability(map, version, Accelerator::Kvm, host)
-            .into_iter()
-            .map(|m| (m.name, m.blockers.into_iter().collect()))
-            .collect();
+/// The blockers `mode` predicts for `case` with `version`'s definitions.
+fn predict(map: &CpuMap, version: &QemuVersion, mode: PredictionMode, case: &HostCase) -> Blockers {
+    let host = match mode {
+        PredictionMode::RawCpuid => &case.raw,
+        PredictionMode::QmpExpansion => &case.expansion,
+        PredictionMode::QmpDefinitions => return case.from_definitions.clone(),
+    };
+    blockers_of(model_usability(map, version, Accelerator::Kvm, host))
+}
+
+fn score_case(version: &QemuVersion, case: &HostCase, predicted: &Blockers, score: &mut Score) {
     let entry = score.per_host.entry(case.name.clone()).or_default();
     for (model, real) in &case.truth {
         let empty = BTreeSet::new();
@@ -249,15 +282,12 @@ pub fn measure(dir: &Path) -> Result<FidelityReport> {
     for mode in PredictionMode::ALL {
         let fit = best_fit.entry(mode).or_default();
         for case in &cases {
-            let host = match mode {
-                PredictionMode::RawCpuid => &case.raw,
-                PredictionMode::QmpExpansion => &case.expansion,
-            };
             let mut exact_by_version = Vec::new();
             let mut pairs = 0;
             for version in definitions.versions() {
                 let mut one = Score::default();
-                score_case(map, version, case, host, &mut one);
+                let predicted = predict(map, version, mode, case);
+                score_case(version, case, &predicted, &mut one);
                 pairs = one.pairs;
                 exact_by_version.push((version.version.clone(), one.exact));
                 merge(
@@ -266,7 +296,8 @@ pub fn measure(dir: &Path) -> Result<FidelityReport> {
                 );
             }
             let mut one = Score::default();
-            score_case(map, &stand_in, case, host, &mut one);
+            let predicted = predict(map, &stand_in, mode, case);
+            score_case(&stand_in, case, &predicted, &mut one);
             merge(
                 scores
                     .entry((mode, LIBVIRT_STAND_IN.to_string()))
@@ -415,6 +446,13 @@ mod tests {
             share(PredictionMode::QmpExpansion, "7.2") >= QMP_FLOOR,
             "qmp 7.2"
         );
+        let with_definitions =
+            &report.scores[&(PredictionMode::QmpDefinitions, "10.0".to_string())];
+        assert_eq!(
+            with_definitions.exact, with_definitions.pairs,
+            "a capture with QEMU's definitions must give QEMU's own answer on every pair"
+        );
+        assert!(with_definitions.pairs > 1000, "every capture scored");
         let best = |mode: PredictionMode| report.best_fit.get(&mode).map_or(0.0, BestFit::share);
         assert!(
             best(PredictionMode::RawCpuid) >= RAW_BEST_FIT_FLOOR,
