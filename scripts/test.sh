@@ -2,7 +2,7 @@
 # Runs every check and test the project has, in the order CI runs them, and ends
 # with one line `N passed, N failed` counting the tests of cargo and of node.
 #
-#   setup → fmt → clippy → cargo test → core for wasm32 → docs
+#   setup → fmt → clippy → fuzz targets compile → cargo test → core for wasm32 → docs
 #         → trunk release build → end-to-end tests in Chromium → size/time budget
 #
 # A failing check stops the run at once; failing tests (cargo's or the browser's)
@@ -42,6 +42,9 @@ timed cargo fmt --all --check
 
 step "cargo clippy (all targets, warnings are errors)"
 timed cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "fuzz targets compile (fuzz/ is its own workspace)"
+timed cargo check --manifest-path fuzz/Cargo.toml --bins --locked
 
 step "cargo test"
 cargo_status=0

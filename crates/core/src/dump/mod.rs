@@ -201,6 +201,23 @@ pub fn parse(text: &str) -> Result<HostDump, ParseError> {
     Ok(dump)
 }
 
+/// Parses `text` as `format`, without detection: for callers that know the
+/// format, and for fuzzing each parser on its own.
+pub fn parse_as(format: DumpFormat, text: &str) -> Result<HostDump, ParseError> {
+    refuse_oversized(text)?;
+    let mut dump = match format {
+        DumpFormat::CpuDataXml => cpudata_xml::parse(text)?,
+        DumpFormat::Capabilities => capabilities::parse(text)?,
+        DumpFormat::DomainCapabilities => domcapabilities::parse(text)?,
+        DumpFormat::CpuidTool => cpuid_tool::parse(text)?,
+        DumpFormat::Kcpuid => kcpuid::parse(text)?,
+        DumpFormat::Qmp => qmp::parse(text)?,
+        DumpFormat::ProcCpuinfo => proc_cpuinfo::parse(text, crate::data::CpuMap::embedded())?,
+    };
+    mask_volatile_fields(&mut dump.cpuid);
+    Ok(dump)
+}
+
 /// Clears the bits that differ between CPUs of one host or between runs, as
 /// `cpu-data.py` does: the initial APIC ID in leaf 1 `ebx[31:24]` and the
 /// x2APIC ID in `edx` of the topology leaves 0xb and 0x1f.
@@ -250,7 +267,8 @@ fn accepted_formats() -> String {
     format!("expected one of: {}", names.join(", "))
 }
 
-fn sniff(text: &str) -> Result<Sniffed, ParseError> {
+/// Refuses inputs over [`MAX_DUMP_BYTES`] before any parser sees them.
+fn refuse_oversized(text: &str) -> Result<(), ParseError> {
     if text.len() > MAX_DUMP_BYTES {
         return Err(ParseError::new(
             0,
@@ -261,6 +279,11 @@ fn sniff(text: &str) -> Result<Sniffed, ParseError> {
             ),
         ));
     }
+    Ok(())
+}
+
+fn sniff(text: &str) -> Result<Sniffed, ParseError> {
+    refuse_oversized(text)?;
     let body = text.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
     let start = text.len() - body.len();
     if body.is_empty() {
@@ -420,6 +443,26 @@ mod tests {
         for (text, format) in cases {
             assert_eq!(detect(text), Ok(format), "{text}");
         }
+    }
+
+    #[test]
+    fn parse_as_agrees_with_detection_and_refuses_other_formats() {
+        let map = crate::data::CpuMap::embedded();
+        let xml = synthetic::synthesize_cpudata_xml(map, "Haswell", &[]).expect("Haswell");
+        let text = synthetic::cpuid_tool_text(&parse(&xml).expect("synthesized").cpuid, 4);
+        for (format, input) in [
+            (DumpFormat::CpuDataXml, &xml),
+            (DumpFormat::CpuidTool, &text),
+        ] {
+            assert_eq!(parse_as(format, input), parse(input), "{format}");
+            for other in DumpFormat::ALL.into_iter().filter(|f| *f != format) {
+                let err = parse_as(other, input).expect_err("another format");
+                assert!(err.offset <= input.len(), "{other}: {err:?}");
+            }
+        }
+        let huge = " ".repeat(MAX_DUMP_BYTES + 1);
+        let err = parse_as(DumpFormat::ProcCpuinfo, &huge).expect_err("oversized");
+        assert!(err.message.contains("over 16 MiB"), "{}", err.message);
     }
 
     #[test]
