@@ -39,6 +39,7 @@ timed bash scripts/setup.sh
 
 step "cargo fmt --check"
 timed cargo fmt --all --check
+timed cargo fmt --manifest-path fuzz/Cargo.toml --check
 
 step "cargo clippy (all targets, warnings are errors)"
 timed cargo clippy --workspace --all-targets --locked -- -D warnings
