@@ -3,7 +3,9 @@
 //!
 //! Results are derived, never stored: each input is read in its own memo, so a
 //! keystroke in the domain editor does not re-read the host dump, and the report
-//! is recomputed only when an input it depends on changed.
+//! is recomputed only when an input it depends on changed. Children get the same
+//! callbacks on every render, so a child whose inputs did not change (the models
+//! table, a host input) is not re-rendered either.
 
 use std::rc::Rc;
 
