@@ -3,7 +3,9 @@
 //!
 //! Results are derived, never stored: each input is read in its own memo, so a
 //! keystroke in the domain editor does not re-read the host dump, and the report
-//! is recomputed only when an input it depends on changed.
+//! is recomputed only when an input it depends on changed. Children get the same
+//! callbacks on every render, so a child whose inputs did not change (the models
+//! table, a host input) is not re-rendered either.
 
 use std::rc::Rc;
 
@@ -121,6 +123,20 @@ pub fn App() -> Html {
         dispatcher.dispatch(Action::SetSecondHostDump(file.text));
     });
     use_window_file_drop(on_host_file.clone());
+    // Each child gets the same callback on every render, so a child whose other
+    // props did not change is not re-rendered (the models table, a host input).
+    let on_domain_input = use_callback(state.dispatcher(), |text: String, dispatcher| {
+        dispatcher.dispatch(Action::SetDomainXml(text));
+    });
+    let on_host_text = use_callback(state.dispatcher(), |text: String, dispatcher| {
+        dispatcher.dispatch(Action::SetHostDump(text));
+    });
+    let on_second_host_text = use_callback(state.dispatcher(), |text: String, dispatcher| {
+        dispatcher.dispatch(Action::SetSecondHostDump(text));
+    });
+    let on_model_filter = use_callback(state.dispatcher(), |filter: String, dispatcher| {
+        dispatcher.dispatch(Action::SetModelFilter(filter));
+    });
 
     let domain = use_memo(state.domain_xml.clone(), |text| engine::read_domain(text));
     let host = use_memo(state.host_dump.clone(), |text| {
@@ -181,13 +197,13 @@ pub fn App() -> Html {
             <main class="columns">
                 <div class="inputs">
                     <DomainEditor text={state.domain_xml.clone()} reading={(*domain).clone()}
-                        on_input={on_action.reform(Action::SetDomainXml)} />
+                        on_input={on_domain_input} />
                     <HostInput ids={HostInputIds::HOST} title="Host dump"
                         hint="Pick a file, drop one anywhere on the page, or paste."
                         text={state.host_dump.clone()}
                         file_name={state.host_file_name.clone().map(AttrValue::from)}
                         format={format_of(&host)}
-                        on_text={on_action.reform(Action::SetHostDump)}
+                        on_text={on_host_text}
                         on_file={on_host_file} />
                     <OptionsPanel qemu_version={state.qemu_version.clone().map(AttrValue::from)}
                         accelerator={state.accelerator}
@@ -197,7 +213,7 @@ pub fn App() -> Html {
                         <HostInput ids={HostInputIds::SECOND_HOST} title="Migration target dump"
                             text={text.clone()} file_name={None::<AttrValue>}
                             format={format_of(reading)}
-                            on_text={on_action.reform(Action::SetSecondHostDump)}
+                            on_text={on_second_host_text}
                             on_file={on_second_host_file} />
                     }
                 </div>
@@ -206,7 +222,7 @@ pub fn App() -> Html {
                     if !embed {
                         <ModelsTable {models} {usability_known}
                             filter={state.model_filter.clone()}
-                            on_filter={on_action.reform(Action::SetModelFilter)} />
+                            on_filter={on_model_filter} />
                     }
                 </div>
             </main>

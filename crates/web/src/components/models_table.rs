@@ -17,14 +17,16 @@ pub struct ModelsTableProps {
     pub on_filter: Callback<String>,
 }
 
-/// Whether `model` matches the filter text (case-insensitive, name or blocker).
+/// Whether `model` matches the filter text (name or blocker, ignoring ASCII case:
+/// model and feature names are ASCII, so Unicode case tables would only add to
+/// the download).
 fn matches_filter(model: &ModelReport, filter_lowercase: &str) -> bool {
     filter_lowercase.is_empty()
-        || model.name.to_lowercase().contains(filter_lowercase)
+        || model.name.to_ascii_lowercase().contains(filter_lowercase)
         || model
             .blockers
             .iter()
-            .any(|blocker| blocker.to_lowercase().contains(filter_lowercase))
+            .any(|blocker| blocker.to_ascii_lowercase().contains(filter_lowercase))
 }
 
 #[function_component]
@@ -32,7 +34,7 @@ pub fn ModelsTable(props: &ModelsTableProps) -> Html {
     let oninput = props
         .on_filter
         .reform(|event: InputEvent| event.target_unchecked_into::<HtmlInputElement>().value());
-    let filter = props.filter.trim().to_lowercase();
+    let filter = props.filter.trim().to_ascii_lowercase();
     let shown: Vec<&ModelReport> = props
         .models
         .iter()
