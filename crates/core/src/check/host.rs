@@ -20,7 +20,7 @@ use crate::libvirt::{
 use crate::qemu::accel::{assess, AccelSupport, HostFeatures};
 use crate::qemu::definitions::QemuVersion;
 use crate::qemu::guest::{apply_qemu_verdict, build_guest_cpu_assessed, BuildDetail, GuestBuild};
-use crate::qemu::models::{models_for_host, UsabilitySource};
+use crate::qemu::models::{models_for_host_assessed, UsabilitySource};
 
 use super::host_brief::{x86_64_level, HostBrief};
 use super::start::{GuestBuilder, StartEnvironment};
@@ -67,7 +67,7 @@ impl<'m> PreparedHost<'m> {
         let host_features = HostFeatures::from_host_input(map, input);
         let support = assess(map, version, accelerator, &host_features);
         let (hypervisor_models, models_from_qemu) =
-            hypervisor_models(map, input, version, accelerator, &mut notes)?;
+            hypervisor_models(map, input, version, &support, &host_features, &mut notes)?;
         let reported_host_model = reported_host_model(
             map,
             input,
@@ -267,10 +267,11 @@ fn hypervisor_models(
     map: &CpuMap,
     input: &HostInput<'_>,
     version: &QemuVersion,
-    accelerator: Accelerator,
+    support: &AccelSupport,
+    host: &HostFeatures,
     notes: &mut Vec<String>,
 ) -> Result<(Vec<HypervisorModel>, bool), CpuError> {
-    let report = models_for_host(map, version, accelerator, input)?;
+    let report = models_for_host_assessed(map, version, support, host, input)?;
     notes.extend(report.notes);
     let predicted = report.source == UsabilitySource::Predicted;
     if !predicted {
