@@ -138,10 +138,10 @@ fn usability(
         };
     };
     let unsupported = request.requested.difference(supported);
-    let mut names: Vec<&str> = map
-        .names(&unsupported)
-        .chain(request.qemu_only_filtered.iter().map(String::as_str))
-        .collect();
+    let mut names: Vec<&str> =
+        Vec::with_capacity(unsupported.len() + request.qemu_only_filtered.len());
+    names.extend(map.names(&unsupported));
+    names.extend(request.qemu_only_filtered.iter().map(String::as_str));
     names.sort_unstable();
     names.dedup();
     ModelUsability {
