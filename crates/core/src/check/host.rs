@@ -24,7 +24,7 @@ use crate::qemu::models::{models_for_host_assessed, UsabilitySource};
 
 use super::host_brief::{x86_64_level, HostBrief};
 use super::start::{GuestBuilder, StartEnvironment};
-use super::{FilteredReport, GuestCpu, GuestFeature, ModelReport};
+use super::{FilteredReport, GuestCpu, GuestFeature, ModelList, ModelReport};
 
 /// One host prepared under one accelerator and QEMU version: everything the
 /// check computes from the host alone (QEMU's model list with blockers, the
@@ -51,6 +51,8 @@ pub struct PreparedHost<'m> {
     hypervisor_models: Vec<HypervisorModel>,
     /// True when `hypervisor_models` is QEMU's own answer rather than a prediction.
     models_from_qemu: bool,
+    /// `hypervisor_models` as reports show them.
+    models: ModelList,
     brief: HostBrief,
     notes: Vec<String>,
 }
@@ -84,6 +86,15 @@ impl<'m> PreparedHost<'m> {
             .map(|cpu| copy_migratable(map, cpu));
         let full_host = full_host(map, input, reported_host_model.as_ref());
         let brief = brief(map, input, &host_features, reported_host_model.as_ref());
+        let models = hypervisor_models
+            .iter()
+            .map(|m| ModelReport {
+                name: m.name.clone(),
+                usable: m.usable == Usability::Yes,
+                blockers: m.blockers.clone(),
+            })
+            .collect::<Vec<_>>()
+            .into();
         Ok(PreparedHost {
             map,
             accelerator,
@@ -95,6 +106,7 @@ impl<'m> PreparedHost<'m> {
             migratable_host_model,
             hypervisor_models,
             models_from_qemu,
+            models,
             brief,
             notes,
         })
@@ -215,21 +227,20 @@ impl PreparedHost<'_> {
         }
     }
 
+    /// The host-model QEMU would report on this host, as predicted (or as
+    /// QEMU's own expansion has it); `None` when there is none.
+    pub fn host_model(&self) -> Option<&CpuDef> {
+        self.reported_host_model.as_ref()
+    }
+
     /// The host as the report describes it.
     pub fn brief(&self) -> HostBrief {
         self.brief.clone()
     }
 
     /// QEMU's models on this host, as `virsh domcapabilities` would list them.
-    pub fn model_reports(&self) -> Vec<ModelReport> {
-        self.hypervisor_models
-            .iter()
-            .map(|m| ModelReport {
-                name: m.name.clone(),
-                usable: m.usable == Usability::Yes,
-                blockers: m.blockers.clone(),
-            })
-            .collect()
+    pub fn models(&self) -> ModelList {
+        self.models.share()
     }
 
     /// What to know about how the host was read and predicted.
