@@ -6,6 +6,8 @@
 //! capabilities), those are used as they are; otherwise QEMU's answers are
 //! predicted from the raw CPUID with the QEMU and accelerator data.
 
+use std::cell::RefCell;
+
 use crate::cpudef::{CpuCheck, CpuDef, CpuMode, CpuType, Fallback, Policy};
 use crate::data::CpuMap;
 use crate::domain::{Accelerator, Domain};
@@ -122,8 +124,13 @@ impl<'m> PreparedHost<'m> {
         self.version
     }
 
-    /// The environment one simulated start runs in.
-    pub(super) fn environment<'s>(&'s self, domain: &'s Domain) -> StartEnvironment<'s> {
+    /// The environment one simulated start runs in, QEMU's builds made by
+    /// `build_guest` (this host, or a [`BuildOnce`] over it).
+    pub(super) fn environment<'s>(
+        &'s self,
+        domain: &'s Domain,
+        build_guest: &'s dyn GuestBuilder,
+    ) -> StartEnvironment<'s> {
         StartEnvironment {
             map: self.map,
             accelerator: self.accelerator,
@@ -134,9 +141,56 @@ impl<'m> PreparedHost<'m> {
             migratable_host_model: self.migratable_host_model.as_ref(),
             hypervisor_models: &self.hypervisor_models,
             qemu_known_features: Some(&self.version.known_features.known),
-            build_guest: self,
+            build_guest,
         }
     }
+}
+
+/// A prepared host's guest builds, each distinct input built once: the
+/// starts of one check (under `none`, `partial` and `full`) usually hand QEMU
+/// the same definition.
+pub(super) struct BuildOnce<'p, 'm> {
+    host: &'p PreparedHost<'m>,
+    builds: RefCell<Vec<(CpuDef, Result<GuestBuild, CpuError>)>>,
+}
+
+impl<'p, 'm> BuildOnce<'p, 'm> {
+    pub(super) fn new(host: &'p PreparedHost<'m>) -> Self {
+        BuildOnce {
+            host,
+            builds: RefCell::new(Vec::new()),
+        }
+    }
+}
+
+impl GuestBuilder for BuildOnce<'_, '_> {
+    fn build(&self, cpu: &CpuDef) -> Result<GuestBuild, CpuError> {
+        let built = self
+            .builds
+            .borrow()
+            .iter()
+            .find(|(input, _)| same_build_input(input, cpu))
+            .map(|(_, build)| build.clone());
+        if let Some(build) = built {
+            return build;
+        }
+        let build = self.host.build(cpu);
+        self.builds.borrow_mut().push((cpu.clone(), build.clone()));
+        build
+    }
+}
+
+/// Whether QEMU gets the same `-cpu` from `a` and `b`: the same mode, model
+/// and features with the same effective policies, in the same order (what
+/// [`PreparedHost`]'s build reads of a definition).
+fn same_build_input(a: &CpuDef, b: &CpuDef) -> bool {
+    a.mode == b.mode
+        && a.model == b.model
+        && a.features.len() == b.features.len()
+        && a.features
+            .iter()
+            .zip(&b.features)
+            .all(|(x, y)| x.name == y.name && x.effective_policy() == y.effective_policy())
 }
 
 impl GuestBuilder for PreparedHost<'_> {

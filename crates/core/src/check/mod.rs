@@ -28,6 +28,7 @@ use defaults::{apply_defaults, AppliedDefaults};
 use host_brief::HostBrief;
 use start::{simulate_start, StartKind, StartOutcome};
 
+use host::BuildOnce;
 pub use host::PreparedHost;
 
 /// How the caller wants the question asked; every field has a default.
@@ -507,7 +508,8 @@ impl<'d> Question<'d> {
     /// The report on one prepared host (without migration), and the outcome
     /// of the start under the domain's own `check`.
     fn report_on(&self, side: &PreparedHost<'_>) -> (Report, StartOutcome) {
-        let environment = side.environment(&self.domain);
+        let builds = BuildOnce::new(side);
+        let environment = side.environment(&self.domain, &builds);
         let mut outcomes: Vec<(CpuCheck, StartOutcome)> = CpuCheck::ALL
             .iter()
             .map(|check| {
@@ -698,7 +700,7 @@ fn settings(
 /// Migrating the running guest: its live definition (check='full') starts as an
 /// incoming domain on the target.
 fn migrate(domain: &Domain, live: &CpuDef, target: &PreparedHost<'_>) -> Migration {
-    let environment = target.environment(domain);
+    let environment = target.environment(domain, target);
     let outcome = simulate_start(&environment, live, StartKind::Incoming);
     let filtered = outcome
         .build
