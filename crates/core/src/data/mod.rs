@@ -11,8 +11,8 @@ mod internal;
 mod names;
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 use crate::cpuid::{vendor_registers, CpuidData, DataKey, Register, Registers, Signature};
