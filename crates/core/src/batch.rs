@@ -21,8 +21,8 @@
 use serde::Serialize;
 
 use crate::check::{
-    analyze_prepared_with_arrival, describe_host, host_settings, CheckError, CheckOptions,
-    FilteredReport, Verdicts,
+    analyze_prepared_with_arrival, description_notes, description_settings, host_settings,
+    CheckError, CheckOptions, FilteredReport, Verdicts,
 };
 use crate::cpudef::{CpuDef, CpuType};
 use crate::data::CpuMap;
@@ -205,19 +205,16 @@ fn examine(
         offset: Some(error.offset),
         message: error.message,
     })?;
-    let (brief, models, notes, domain) = match question.domain_xml {
+    // One prepared host answers every question asked of this dump: the
+    // domain's start, the host's brief and models, the arrival.
+    let (prepared, notes, domain) = match question.domain_xml {
         None => {
-            let description = describe_host(map, &input, question.options).map_err(failure)?;
-            (
-                description.host,
-                description.models,
-                description.notes,
-                None,
-            )
+            let (settings, note) = description_settings(question.options).map_err(failure)?;
+            let prepared = settings.prepare(map, &input).map_err(failure)?;
+            let notes = description_notes(&prepared, note);
+            (prepared, notes, None)
         }
         Some(domain_xml) => {
-            // One prepared host answers every question asked of this dump:
-            // the domain's start, the host's brief and models, the arrival.
             let prepared = host_settings(domain_xml, question.options)
                 .and_then(|settings| settings.prepare(map, &input))
                 .map_err(failure)?;
@@ -239,25 +236,23 @@ fn examine(
                     filtered: migration.filtered.into_iter().map(|f| f.name).collect(),
                 }),
             };
-            (report.host, report.models, report.notes, Some(domain))
+            (prepared, report.notes, Some(domain))
         }
     };
-    // The host-model QEMU would report on this host, as the check predicted it.
-    let host_model_cpu = brief
-        .host_model_xml
-        .as_deref()
-        .and_then(|xml| CpuDef::parse(xml).ok());
+    let brief = prepared.brief();
     Ok(HostReport {
         format: brief.format,
         vendor: brief.vendor,
         host_cpu_model: brief.host_cpu_model,
         host_model: brief.host_model,
-        host_model_cpu,
+        // The host-model QEMU would report on this host, as the check predicted it.
+        host_model_cpu: prepared.host_model().cloned(),
         x86_64_level: brief.x86_64_level,
-        usable_models: models
-            .into_iter()
+        usable_models: prepared
+            .models()
+            .iter()
             .filter(|m| m.usable)
-            .map(|m| m.name)
+            .map(|m| m.name.clone())
             .collect(),
         domain,
         notes,

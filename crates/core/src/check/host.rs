@@ -6,6 +6,8 @@
 //! capabilities), those are used as they are; otherwise QEMU's answers are
 //! predicted from the raw CPUID with the QEMU and accelerator data.
 
+use std::cell::RefCell;
+
 use crate::cpudef::{CpuCheck, CpuDef, CpuMode, CpuType, Fallback, Policy};
 use crate::data::CpuMap;
 use crate::domain::{Accelerator, Domain};
@@ -20,11 +22,11 @@ use crate::libvirt::{
 use crate::qemu::accel::{assess, AccelSupport, HostFeatures};
 use crate::qemu::definitions::QemuVersion;
 use crate::qemu::guest::{apply_qemu_verdict, build_guest_cpu_assessed, BuildDetail, GuestBuild};
-use crate::qemu::models::{models_for_host, UsabilitySource};
+use crate::qemu::models::{models_for_host_assessed, UsabilitySource};
 
 use super::host_brief::{x86_64_level, HostBrief};
 use super::start::{GuestBuilder, StartEnvironment};
-use super::{FilteredReport, GuestCpu, GuestFeature, ModelReport};
+use super::{FilteredReport, GuestCpu, GuestFeature, ModelList, ModelReport};
 
 /// One host prepared under one accelerator and QEMU version: everything the
 /// check computes from the host alone (QEMU's model list with blockers, the
@@ -51,6 +53,8 @@ pub struct PreparedHost<'m> {
     hypervisor_models: Vec<HypervisorModel>,
     /// True when `hypervisor_models` is QEMU's own answer rather than a prediction.
     models_from_qemu: bool,
+    /// `hypervisor_models` as reports show them.
+    models: ModelList,
     brief: HostBrief,
     notes: Vec<String>,
 }
@@ -67,7 +71,7 @@ impl<'m> PreparedHost<'m> {
         let host_features = HostFeatures::from_host_input(map, input);
         let support = assess(map, version, accelerator, &host_features);
         let (hypervisor_models, models_from_qemu) =
-            hypervisor_models(map, input, version, accelerator, &mut notes)?;
+            hypervisor_models(map, input, version, &support, &host_features, &mut notes)?;
         let reported_host_model = reported_host_model(
             map,
             input,
@@ -84,6 +88,15 @@ impl<'m> PreparedHost<'m> {
             .map(|cpu| copy_migratable(map, cpu));
         let full_host = full_host(map, input, reported_host_model.as_ref());
         let brief = brief(map, input, &host_features, reported_host_model.as_ref());
+        let models = hypervisor_models
+            .iter()
+            .map(|m| ModelReport {
+                name: m.name.clone(),
+                usable: m.usable == Usability::Yes,
+                blockers: m.blockers.clone(),
+            })
+            .collect::<Vec<_>>()
+            .into();
         Ok(PreparedHost {
             map,
             accelerator,
@@ -95,6 +108,7 @@ impl<'m> PreparedHost<'m> {
             migratable_host_model,
             hypervisor_models,
             models_from_qemu,
+            models,
             brief,
             notes,
         })
@@ -110,8 +124,13 @@ impl<'m> PreparedHost<'m> {
         self.version
     }
 
-    /// The environment one simulated start runs in.
-    pub(super) fn environment<'s>(&'s self, domain: &'s Domain) -> StartEnvironment<'s> {
+    /// The environment one simulated start runs in, QEMU's builds made by
+    /// `build_guest` (this host, or a [`BuildOnce`] over it).
+    pub(super) fn environment<'s>(
+        &'s self,
+        domain: &'s Domain,
+        build_guest: &'s dyn GuestBuilder,
+    ) -> StartEnvironment<'s> {
         StartEnvironment {
             map: self.map,
             accelerator: self.accelerator,
@@ -122,9 +141,56 @@ impl<'m> PreparedHost<'m> {
             migratable_host_model: self.migratable_host_model.as_ref(),
             hypervisor_models: &self.hypervisor_models,
             qemu_known_features: Some(&self.version.known_features.known),
-            build_guest: self,
+            build_guest,
         }
     }
+}
+
+/// A prepared host's guest builds, each distinct input built once: the
+/// starts of one check (under `none`, `partial` and `full`) usually hand QEMU
+/// the same definition.
+pub(super) struct BuildOnce<'p, 'm> {
+    host: &'p PreparedHost<'m>,
+    builds: RefCell<Vec<(CpuDef, Result<GuestBuild, CpuError>)>>,
+}
+
+impl<'p, 'm> BuildOnce<'p, 'm> {
+    pub(super) fn new(host: &'p PreparedHost<'m>) -> Self {
+        BuildOnce {
+            host,
+            builds: RefCell::new(Vec::new()),
+        }
+    }
+}
+
+impl GuestBuilder for BuildOnce<'_, '_> {
+    fn build(&self, cpu: &CpuDef) -> Result<GuestBuild, CpuError> {
+        let built = self
+            .builds
+            .borrow()
+            .iter()
+            .find(|(input, _)| same_build_input(input, cpu))
+            .map(|(_, build)| build.clone());
+        if let Some(build) = built {
+            return build;
+        }
+        let build = self.host.build(cpu);
+        self.builds.borrow_mut().push((cpu.clone(), build.clone()));
+        build
+    }
+}
+
+/// Whether QEMU gets the same `-cpu` from `a` and `b`: the same mode, model
+/// and features with the same effective policies, in the same order (what
+/// [`PreparedHost`]'s build reads of a definition).
+fn same_build_input(a: &CpuDef, b: &CpuDef) -> bool {
+    a.mode == b.mode
+        && a.model == b.model
+        && a.features.len() == b.features.len()
+        && a.features
+            .iter()
+            .zip(&b.features)
+            .all(|(x, y)| x.name == y.name && x.effective_policy() == y.effective_policy())
 }
 
 impl GuestBuilder for PreparedHost<'_> {
@@ -215,21 +281,20 @@ impl PreparedHost<'_> {
         }
     }
 
+    /// The host-model QEMU would report on this host, as predicted (or as
+    /// QEMU's own expansion has it); `None` when there is none.
+    pub fn host_model(&self) -> Option<&CpuDef> {
+        self.reported_host_model.as_ref()
+    }
+
     /// The host as the report describes it.
     pub fn brief(&self) -> HostBrief {
         self.brief.clone()
     }
 
     /// QEMU's models on this host, as `virsh domcapabilities` would list them.
-    pub fn model_reports(&self) -> Vec<ModelReport> {
-        self.hypervisor_models
-            .iter()
-            .map(|m| ModelReport {
-                name: m.name.clone(),
-                usable: m.usable == Usability::Yes,
-                blockers: m.blockers.clone(),
-            })
-            .collect()
+    pub fn models(&self) -> ModelList {
+        self.models.share()
     }
 
     /// What to know about how the host was read and predicted.
@@ -267,10 +332,11 @@ fn hypervisor_models(
     map: &CpuMap,
     input: &HostInput<'_>,
     version: &QemuVersion,
-    accelerator: Accelerator,
+    support: &AccelSupport,
+    host: &HostFeatures,
     notes: &mut Vec<String>,
 ) -> Result<(Vec<HypervisorModel>, bool), CpuError> {
-    let report = models_for_host(map, version, accelerator, input)?;
+    let report = models_for_host_assessed(map, version, support, host, input)?;
     notes.extend(report.notes);
     let predicted = report.source == UsabilitySource::Predicted;
     if !predicted {

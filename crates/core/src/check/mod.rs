@@ -12,6 +12,9 @@ mod host;
 pub mod host_brief;
 pub mod start;
 
+use std::ops::Deref;
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use crate::cpudef::{CpuCheck, CpuDef};
@@ -25,6 +28,7 @@ use defaults::{apply_defaults, AppliedDefaults};
 use host_brief::HostBrief;
 use start::{simulate_start, StartKind, StartOutcome};
 
+use host::BuildOnce;
 pub use host::PreparedHost;
 
 /// How the caller wants the question asked; every field has a default.
@@ -157,8 +161,44 @@ pub struct ModelReport {
     pub blockers: Vec<String>,
 }
 
+/// QEMU's models on a host ([`ModelReport`]s), made once when the host is
+/// prepared and shared by every report made on it.
+///
+/// It reads as the list it shares (`models.len()`, `models.iter()`), and
+/// serialises as that list. It is deliberately not `Clone`: `models.clone()`
+/// copies the list into a `Vec` of one's own, [`ModelList::share`] shares it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ModelList(Arc<Vec<ModelReport>>);
+
+impl ModelList {
+    /// Another handle on the same list.
+    pub fn share(&self) -> ModelList {
+        ModelList(Arc::clone(&self.0))
+    }
+}
+
+impl From<Vec<ModelReport>> for ModelList {
+    fn from(models: Vec<ModelReport>) -> Self {
+        ModelList(Arc::new(models))
+    }
+}
+
+impl Deref for ModelList {
+    type Target = Vec<ModelReport>;
+
+    fn deref(&self) -> &Vec<ModelReport> {
+        &self.0
+    }
+}
+
+impl Serialize for ModelList {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
 /// Everything the check found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, PartialEq, Eq, Serialize)]
 pub struct Report {
     /// The domain's effective `check`.
     pub check: String,
@@ -172,10 +212,29 @@ pub struct Report {
     /// The `-cpu` argument, shell-quoted as in libvirt's logs.
     pub qemu_cpu_arg: Option<String>,
     pub host: HostBrief,
-    pub models: Vec<ModelReport>,
+    pub models: ModelList,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub migration: Option<Migration>,
     pub notes: Vec<String>,
+}
+
+impl Clone for Report {
+    /// A copy that shares the model list.
+    fn clone(&self) -> Self {
+        Report {
+            check: self.check.clone(),
+            verdicts: self.verdicts.clone(),
+            settings: self.settings.clone(),
+            filtered: self.filtered.clone(),
+            guest_cpu: self.guest_cpu.clone(),
+            live_xml: self.live_xml.clone(),
+            qemu_cpu_arg: self.qemu_cpu_arg.clone(),
+            host: self.host.clone(),
+            models: self.models.share(),
+            migration: self.migration.clone(),
+            notes: self.notes.clone(),
+        }
+    }
 }
 
 /// Checks `domain_xml` on `host`, and on `migration_target` when given.
@@ -313,6 +372,21 @@ pub fn describe_host(
     host: &HostInput<'_>,
     options: &CheckOptions,
 ) -> Result<HostDescription, CheckError> {
+    let (settings, note) = description_settings(options)?;
+    let side = settings.prepare(map, host)?;
+    Ok(HostDescription {
+        host: side.brief(),
+        models: side.models().to_vec(),
+        notes: description_notes(&side, note),
+    })
+}
+
+/// The settings [`describe_host`] prepares a host for: those of `options`,
+/// else KVM and the newest QEMU known; with a note when the QEMU version
+/// asked for has no exact match.
+pub(crate) fn description_settings(
+    options: &CheckOptions,
+) -> Result<(HostSettings, Option<&'static str>), CheckError> {
     let definitions = QemuDefinitions::embedded();
     let (version, note) = match &options.qemu_version {
         Some(wanted) => {
@@ -324,16 +398,21 @@ pub fn describe_host(
         None => (definitions.newest(), None),
     };
     let accelerator = options.accelerator.unwrap_or(Accelerator::Kvm);
-    let side = PreparedHost::new(map, host, accelerator, version).map_err(CheckError::Cpu)?;
-    Ok(HostDescription {
-        host: side.brief(),
-        models: side.model_reports(),
-        notes: side
-            .notes()
-            .into_iter()
-            .chain(note.map(str::to_string))
-            .collect(),
-    })
+    Ok((
+        HostSettings {
+            accelerator,
+            version,
+        },
+        note,
+    ))
+}
+
+/// [`HostDescription::notes`]: the prepared host's, then the version's `note`.
+pub(crate) fn description_notes(side: &PreparedHost<'_>, note: Option<&str>) -> Vec<String> {
+    side.notes()
+        .into_iter()
+        .chain(note.map(str::to_string))
+        .collect()
 }
 
 /// The domain and the options, settled before any host is looked at.
@@ -429,7 +508,8 @@ impl<'d> Question<'d> {
     /// The report on one prepared host (without migration), and the outcome
     /// of the start under the domain's own `check`.
     fn report_on(&self, side: &PreparedHost<'_>) -> (Report, StartOutcome) {
-        let environment = side.environment(&self.domain);
+        let builds = BuildOnce::new(side);
+        let environment = side.environment(&self.domain, &builds);
         let mut outcomes: Vec<(CpuCheck, StartOutcome)> = CpuCheck::ALL
             .iter()
             .map(|check| {
@@ -490,7 +570,7 @@ impl<'d> Question<'d> {
                 .map(|live| live_domain_xml(self.domain_xml, live)),
             qemu_cpu_arg,
             host: side.brief(),
-            models: side.model_reports(),
+            models: side.models(),
             migration: None,
             notes: side
                 .notes()
@@ -620,7 +700,7 @@ fn settings(
 /// Migrating the running guest: its live definition (check='full') starts as an
 /// incoming domain on the target.
 fn migrate(domain: &Domain, live: &CpuDef, target: &PreparedHost<'_>) -> Migration {
-    let environment = target.environment(domain);
+    let environment = target.environment(domain, target);
     let outcome = simulate_start(&environment, live, StartKind::Incoming);
     let filtered = outcome
         .build

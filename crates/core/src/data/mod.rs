@@ -12,6 +12,7 @@ mod names;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 use crate::cpuid::{vendor_registers, CpuidData, DataKey, Register, Registers, Signature};
@@ -195,6 +196,32 @@ impl fmt::Display for DataError {
 
 impl std::error::Error for DataError {}
 
+/// Names to ids. The keys are the map's own names, never the user's, so a
+/// simple FNV-1a hash serves (name lookups are on every check's hot path,
+/// where the default SipHash cost more than the rest of a lookup).
+type NameIndex<V> = HashMap<String, V, BuildHasherDefault<Fnv1a>>;
+
+/// 64-bit FNV-1a.
+struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv1a {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
 /// The whole CPU map, indexed.
 #[derive(Debug, Clone)]
 pub struct CpuMap {
@@ -203,8 +230,8 @@ pub struct CpuMap {
     features: Vec<Feature>,
     map_feature_count: usize,
     models: Vec<Model>,
-    feature_index: HashMap<String, FeatureId>,
-    model_index: HashMap<String, ModelId>,
+    feature_index: NameIndex<FeatureId>,
+    model_index: NameIndex<ModelId>,
 }
 
 const EMBEDDED_CPU_MAP: &str = include_str!("../../../../data/cpu_map.json");
@@ -284,7 +311,7 @@ impl CpuMap {
                 features.len()
             )));
         }
-        let mut feature_index = HashMap::new();
+        let mut feature_index = NameIndex::default();
         for (i, feature) in features.iter().enumerate() {
             if feature_index
                 .insert(feature.name.clone(), FeatureId::from_index(i))
@@ -304,7 +331,7 @@ impl CpuMap {
             map_feature_count,
             models: Vec::new(),
             feature_index,
-            model_index: HashMap::new(),
+            model_index: NameIndex::default(),
         };
         for entry in &file.models {
             let model = map.model_from_entry(entry)?;

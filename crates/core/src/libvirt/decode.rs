@@ -51,6 +51,8 @@ pub fn decode(
     let map_feature_count = map.map_features().count();
 
     let mut best: Option<Candidate> = None;
+    // One list is filled per model; a losing candidate's list is reused.
+    let mut candidate_features = CandidateFeatures::new();
     for (id, model) in map.models().rev() {
         let mut hypervisor_entry = None;
         if let Some(allowed) = options.allowed {
@@ -75,13 +77,14 @@ pub fn decode(
             }
         }
 
-        let candidate_features = candidate_list(
+        candidate_list(
             map,
             map_feature_count,
             model,
             &features,
             hypervisor_entry,
             for_host,
+            &mut candidate_features,
         );
         match judge(
             model,
@@ -94,10 +97,13 @@ pub fn decode(
         ) {
             Verdict::Worse => {}
             Verdict::Better => {
-                best = Some(Candidate {
+                let previous = best.replace(Candidate {
                     model: id,
-                    features: candidate_features,
-                })
+                    features: std::mem::take(&mut candidate_features),
+                });
+                if let Some(previous) = previous {
+                    candidate_features = previous.features;
+                }
             }
             Verdict::Best => {
                 best = Some(Candidate {
@@ -148,7 +154,8 @@ fn is_tsx_broken_haswell(map: &CpuMap, data: &CpuSignals) -> bool {
 }
 
 /// The candidate's list: extras as `require`, missing or blocked model features
-/// as `disable` (both in map order), then for guests the model's removed features.
+/// as `disable` (both in map order), then for guests the model's removed
+/// features; written over `list`.
 fn candidate_list(
     map: &CpuMap,
     map_feature_count: usize,
@@ -156,7 +163,8 @@ fn candidate_list(
     data: &crate::FeatureSet,
     hypervisor_entry: Option<&HypervisorModel>,
     for_host: bool,
-) -> CandidateFeatures {
+    list: &mut CandidateFeatures,
+) {
     let extra = data.difference(&model.features);
     let mut missing = model.features.difference(data);
     for blocker in hypervisor_entry
@@ -172,7 +180,7 @@ fn candidate_list(
             }
         }
     }
-    let mut list: CandidateFeatures = Vec::new();
+    list.clear();
     // Sets iterate in id order, which is map order; map features come first.
     let map_order = |set: &crate::FeatureSet, policy: Policy, list: &mut CandidateFeatures| {
         list.extend(
@@ -181,8 +189,8 @@ fn candidate_list(
                 .map(|id| (id, policy)),
         );
     };
-    map_order(&extra, Policy::Require, &mut list);
-    map_order(&missing, Policy::Disable, &mut list);
+    map_order(&extra, Policy::Require, list);
+    map_order(&missing, Policy::Disable, list);
     if !for_host {
         for removed in &model.removed {
             if !list.iter().any(|(id, _)| id == removed) {
@@ -190,7 +198,6 @@ fn candidate_list(
             }
         }
     }
-    list
 }
 
 enum Verdict {

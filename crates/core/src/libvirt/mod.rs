@@ -87,8 +87,11 @@ pub fn model_data(
 /// libvirt's `x86DataToCPUFeatures`: appends every map feature in `data` (map
 /// order) with `policy`.
 pub fn features_from_data(map: &CpuMap, def: &mut CpuDef, policy: Policy, data: &FeatureSet) {
-    for (id, feature) in map.map_features() {
-        if data.contains(id) && def.add_exclusive(&feature.name, policy).is_err() {
+    // Sets iterate in id order, which is map order; map features come first.
+    let map_features = map.map_features().count();
+    for id in data.iter().take_while(|id| id.index() < map_features) {
+        let feature = map.feature(id);
+        if def.add_exclusive(&feature.name, policy).is_err() {
             // Already listed: libvirt fails here, but its callers never list a
             // feature twice, so this only skips the duplicate.
             continue;

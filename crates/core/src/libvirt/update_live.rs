@@ -70,7 +70,12 @@ pub fn update_live(
     let mut still_disabled = *disabled;
     let mut extra = FeatureSet::new();
     let mut missing = FeatureSet::new();
-    for (id, feature) in map.map_features() {
+    // Only a feature QEMU enabled or filtered, or the definition asks for,
+    // can change anything: walk those, in map order.
+    let map_features = map.map_features().count();
+    let touched = enabled.union(disabled).union(&described.features);
+    for id in touched.iter().take_while(|id| id.index() < map_features) {
+        let feature = map.feature(id);
         let (explicit, expectation) = if described.features.contains(id) {
             (true, Expectation::Enabled)
         } else if explicitly_disabled.contains(id) {

@@ -7,13 +7,23 @@
 //! blockers translated to libvirt names, sorted and de-duplicated. Otherwise
 //! every libvirt model is predicted with [`super::guest::build_guest_cpu`]: its blockers are
 //! the features QEMU would filter from the bare model.
+//!
+//! What a bare model asks of the host (after the accelerator's defaults and
+//! QEMU's feature dependencies) does not depend on the host unless the host
+//! is QEMU's own expansion: it is built once per QEMU version and accelerator
+//! (kept for the embedded data), and a host's blockers are then one set
+//! difference per model with the accelerator's verdict on that host.
 
-use super::accel::{assess, HostFeatures};
-use super::definitions::QemuVersion;
+use std::sync::OnceLock;
+
+use super::accel::{assess, AccelSupport, HostFeatures};
+use super::definitions::{QemuDefinitions, QemuVersion};
 use super::guest::{build_guest_cpu_assessed, BuildDetail};
+use crate::cpuid::Signature;
 use crate::data::CpuMap;
 use crate::domain::Accelerator;
 use crate::error::CpuError;
+use crate::featureset::FeatureSet;
 use crate::host::HostInput;
 use crate::libvirt::{HypervisorModel, Usability};
 
@@ -52,39 +62,161 @@ pub fn model_usability(
 ) -> Vec<ModelUsability> {
     // The host's side is the same for every model: assess it once.
     let support = assess(map, version, accel, host);
+    model_usability_assessed(map, version, &support, host)
+}
+
+/// [`model_usability`] with the accelerator's verdict on the host already
+/// made ([`assess`]), for callers that need that verdict themselves.
+pub fn model_usability_assessed(
+    map: &CpuMap,
+    version: &QemuVersion,
+    support: &AccelSupport,
+    host: &HostFeatures,
+) -> Vec<ModelUsability> {
+    if let HostFeatures::QemuExpansion { .. } = host {
+        // What a model asks for depends on what the host's QEMU knows: build
+        // each model on this host.
+        return map
+            .models()
+            .map(|(_, model)| {
+                let build = build_guest_cpu_assessed(
+                    map,
+                    version,
+                    support,
+                    host,
+                    &model.name,
+                    &[],
+                    BuildDetail::Blockers,
+                );
+                let request = build.map(|build| BareRequest {
+                    requested: build.requested,
+                    qemu_only_filtered: build.qemu_only_filtered,
+                });
+                usability(map, &model.name, request.as_ref(), &support.supported)
+            })
+            .collect();
+    }
+    let fresh;
+    let requests = match embedded_requests(map, version, support.accel) {
+        Some(requests) => requests,
+        None => {
+            fresh = bare_requests(map, version, support.accel);
+            &fresh
+        }
+    };
+    map.models()
+        .zip(requests)
+        .map(|((_, model), request)| {
+            usability(map, &model.name, request.as_ref(), &support.supported)
+        })
+        .collect()
+}
+
+/// What QEMU asks of the host for one bare model (`-cpu MODEL`, no flags):
+/// the features after the accelerator's defaults and QEMU's dependencies,
+/// and the QEMU-only flags it filters whatever the host.
+#[derive(Debug, Clone)]
+struct BareRequest {
+    requested: FeatureSet,
+    qemu_only_filtered: Vec<String>,
+}
+
+/// A model's usability on a host whose accelerator supports `supported`:
+/// its blockers are what it requests beyond that, libvirt names sorted.
+fn usability(
+    map: &CpuMap,
+    name: &str,
+    request: Result<&BareRequest, &CpuError>,
+    supported: &FeatureSet,
+) -> ModelUsability {
+    let Ok(request) = request else {
+        // Every map model has at least libvirt's own definition.
+        return ModelUsability {
+            name: name.to_string(),
+            usable: Usability::Unknown,
+            blockers: Vec::new(),
+        };
+    };
+    let unsupported = request.requested.difference(supported);
+    let mut names: Vec<&str> =
+        Vec::with_capacity(unsupported.len() + request.qemu_only_filtered.len());
+    names.extend(map.names(&unsupported));
+    names.extend(request.qemu_only_filtered.iter().map(String::as_str));
+    names.sort_unstable();
+    names.dedup();
+    ModelUsability {
+        name: name.to_string(),
+        usable: if names.is_empty() {
+            Usability::Yes
+        } else {
+            Usability::No
+        },
+        blockers: names.into_iter().map(str::to_string).collect(),
+    }
+}
+
+/// Every map model's [`BareRequest`] under `accel`, in map order. Without a
+/// QEMU expansion of the host, nothing of it depends on the host: the build
+/// only looks at the host through the accelerator's verdict, which comes last
+/// (libvirt's map has no `host` or `max` model, the passthrough builds that
+/// take the host's features as their definition).
+fn bare_requests(
+    map: &CpuMap,
+    version: &QemuVersion,
+    accel: Accelerator,
+) -> Vec<Result<BareRequest, CpuError>> {
+    let nothing = HostFeatures::Raw {
+        features: FeatureSet::new(),
+        vendor: None,
+        signature: Signature::default(),
+        has_vmx_msrs: false,
+    };
+    let support = assess(map, version, accel, &nothing);
     map.models()
         .map(|(_, model)| {
-            let build = build_guest_cpu_assessed(
+            build_guest_cpu_assessed(
                 map,
                 version,
                 &support,
-                host,
+                &nothing,
                 &model.name,
                 &[],
                 BuildDetail::Blockers,
-            );
-            match build {
-                Ok(build) => {
-                    let blockers = build.blockers(map);
-                    ModelUsability {
-                        name: model.name.clone(),
-                        usable: if blockers.is_empty() {
-                            Usability::Yes
-                        } else {
-                            Usability::No
-                        },
-                        blockers,
-                    }
-                }
-                // Every map model has at least libvirt's own definition.
-                Err(_) => ModelUsability {
-                    name: model.name.clone(),
-                    usable: Usability::Unknown,
-                    blockers: Vec::new(),
-                },
-            }
+            )
+            .map(|build| BareRequest {
+                requested: build.requested,
+                qemu_only_filtered: build.qemu_only_filtered,
+            })
         })
         .collect()
+}
+
+/// [`bare_requests`] for the embedded map and QEMU versions, made once per
+/// version and accelerator; `None` for any other map or version.
+fn embedded_requests(
+    map: &CpuMap,
+    version: &QemuVersion,
+    accel: Accelerator,
+) -> Option<&'static [Result<BareRequest, CpuError>]> {
+    type Requests = OnceLock<Vec<Result<BareRequest, CpuError>>>;
+    static REQUESTS: OnceLock<Vec<[Requests; 2]>> = OnceLock::new();
+    if !std::ptr::eq(map, CpuMap::embedded()) {
+        return None;
+    }
+    let versions = QemuDefinitions::embedded().versions();
+    let index = versions.iter().position(|v| std::ptr::eq(v, version))?;
+    let tables = REQUESTS.get_or_init(|| {
+        versions
+            .iter()
+            .map(|_| [OnceLock::new(), OnceLock::new()])
+            .collect()
+    });
+    let slot = match accel {
+        Accelerator::Kvm => 0,
+        Accelerator::Tcg => 1,
+    };
+    let table = tables[index][slot].get_or_init(|| bare_requests(map, version, accel));
+    Some(table.as_slice())
 }
 
 /// QEMU's answer as libvirt lists it: models libvirt knows, minus `host`,
@@ -118,6 +250,37 @@ pub fn models_for_host(
     accel: Accelerator,
     input: &HostInput<'_>,
 ) -> Result<ModelReport, CpuError> {
+    models_for_host_with(map, input, accel, || {
+        let host = HostFeatures::from_host_input(map, input);
+        predictable(&host, accel)?;
+        let support = assess(map, version, accel, &host);
+        Ok(model_usability_assessed(map, version, &support, &host))
+    })
+}
+
+/// [`models_for_host`] for a host whose features (`host`, read from `input`
+/// with [`HostFeatures::from_host_input`]) the accelerator has already
+/// assessed (`support`): the prediction reuses that verdict.
+pub fn models_for_host_assessed(
+    map: &CpuMap,
+    version: &QemuVersion,
+    support: &AccelSupport,
+    host: &HostFeatures,
+    input: &HostInput<'_>,
+) -> Result<ModelReport, CpuError> {
+    models_for_host_with(map, input, support.accel, || {
+        predictable(host, support.accel)?;
+        Ok(model_usability_assessed(map, version, support, host))
+    })
+}
+
+/// QEMU's answer when `input` has one for `accel`, else `predict`'s.
+fn models_for_host_with(
+    map: &CpuMap,
+    input: &HostInput<'_>,
+    accel: Accelerator,
+    predict: impl FnOnce() -> Result<Vec<ModelUsability>, CpuError>,
+) -> Result<ModelReport, CpuError> {
     let mut notes = Vec::new();
     if let Some(models) = input.hypervisor_models() {
         if accel == Accelerator::Kvm {
@@ -129,17 +292,21 @@ pub fn models_for_host(
         }
         notes.push("QEMU's model list is for KVM; TCG is predicted instead".to_string());
     }
-    let host = HostFeatures::from_host_input(map, input);
+    Ok(ModelReport {
+        source: UsabilitySource::Predicted,
+        models: predict()?,
+        notes,
+    })
+}
+
+/// Refuses to predict from nothing under KVM (TCG needs nothing of the host).
+fn predictable(host: &HostFeatures, accel: Accelerator) -> Result<(), CpuError> {
     if host.features().is_empty() && accel == Accelerator::Kvm {
         return Err(CpuError::unsupported(
             "the host input has neither CPU data nor QEMU's answers; nothing to predict from",
         ));
     }
-    Ok(ModelReport {
-        source: UsabilitySource::Predicted,
-        models: model_usability(map, version, accel, &host),
-        notes,
-    })
+    Ok(())
 }
 
 #[cfg(test)]
