@@ -7,8 +7,6 @@
 //! callbacks on every render, so a child whose inputs did not change (the models
 //! table, a host input) is not re-rendered either.
 
-use std::rc::Rc;
-
 use yew::prelude::*;
 
 use crate::components::{
@@ -17,7 +15,7 @@ use crate::components::{
 };
 use crate::diff;
 use crate::engine::{
-    self, AnalysisError, AnalysisOptions, InputKind, ModelReport, ParsedHost, Report,
+    self, AnalysisError, AnalysisOptions, InputKind, ModelList, ModelReport, ParsedHost, Report,
 };
 use crate::hooks::{
     fragment_for, is_embed_mode, page_url, state_from_location, use_document_theme,
@@ -26,7 +24,7 @@ use crate::hooks::{
 use crate::state::Action;
 
 /// The models table before there is a report: every model, usability unknown.
-fn models_without_report() -> Vec<ModelReport> {
+fn models_without_report() -> ModelList {
     engine::model_names()
         .into_iter()
         .map(|name| ModelReport {
@@ -34,7 +32,8 @@ fn models_without_report() -> Vec<ModelReport> {
             usable: false,
             blockers: Vec::new(),
         })
-        .collect()
+        .collect::<Vec<_>>()
+        .into()
 }
 
 /// The format line of a host input.
@@ -178,9 +177,9 @@ pub fn App() -> Html {
         input_cpu: diff::input_cpu_xml(text).map(AttrValue::from),
         input_domain: AttrValue::from(text.clone()),
     });
-    let database_models = use_memo((), |()| Rc::new(models_without_report()));
+    let database_models = use_memo((), |()| models_without_report());
     let (models, usability_known) = match &*analysis {
-        Ok(report) => (Rc::new(report.models.clone()), true),
+        Ok(report) => (report.models.clone(), true),
         Err(_) => ((*database_models).clone(), false),
     };
     let results = match &*analysis {

@@ -21,7 +21,9 @@ use guestcpu_core::qemu::definitions::QemuDefinitions;
 use guestcpu_core::{xml, CpuMap};
 
 pub use guestcpu_core::check::host_brief::HostBrief;
-pub use guestcpu_core::check::{FilteredReport, Migration, ModelReport, Report, Verdict};
+pub use guestcpu_core::check::{
+    FilteredReport, Migration, ModelList, ModelReport, Report, Verdict,
+};
 
 use crate::state::Accelerator;
 

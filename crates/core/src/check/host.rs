@@ -294,7 +294,7 @@ impl PreparedHost<'_> {
 
     /// QEMU's models on this host, as `virsh domcapabilities` would list them.
     pub fn models(&self) -> ModelList {
-        self.models.share()
+        self.models.clone()
     }
 
     /// What to know about how the host was read and predicted.

@@ -162,31 +162,22 @@ pub struct ModelReport {
 }
 
 /// QEMU's models on a host ([`ModelReport`]s), made once when the host is
-/// prepared and shared by every report made on it.
-///
-/// It reads as the list it shares (`models.len()`, `models.iter()`), and
-/// serialises as that list. It is deliberately not `Clone`: `models.clone()`
-/// copies the list into a `Vec` of one's own, [`ModelList::share`] shares it.
-#[derive(Debug, PartialEq, Eq)]
-pub struct ModelList(Arc<Vec<ModelReport>>);
-
-impl ModelList {
-    /// Another handle on the same list.
-    pub fn share(&self) -> ModelList {
-        ModelList(Arc::clone(&self.0))
-    }
-}
+/// prepared and shared by every report made on it: a clone is another handle
+/// on the same list. It reads as the list (`models.len()`, `models.iter()`)
+/// and serialises as the list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelList(Arc<[ModelReport]>);
 
 impl From<Vec<ModelReport>> for ModelList {
     fn from(models: Vec<ModelReport>) -> Self {
-        ModelList(Arc::new(models))
+        ModelList(models.into())
     }
 }
 
 impl Deref for ModelList {
-    type Target = Vec<ModelReport>;
+    type Target = [ModelReport];
 
-    fn deref(&self) -> &Vec<ModelReport> {
+    fn deref(&self) -> &[ModelReport] {
         &self.0
     }
 }
@@ -198,7 +189,7 @@ impl Serialize for ModelList {
 }
 
 /// Everything the check found.
-#[derive(Debug, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
     /// The domain's effective `check`.
     pub check: String,
@@ -216,25 +207,6 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub migration: Option<Migration>,
     pub notes: Vec<String>,
-}
-
-impl Clone for Report {
-    /// A copy that shares the model list.
-    fn clone(&self) -> Self {
-        Report {
-            check: self.check.clone(),
-            verdicts: self.verdicts.clone(),
-            settings: self.settings.clone(),
-            filtered: self.filtered.clone(),
-            guest_cpu: self.guest_cpu.clone(),
-            live_xml: self.live_xml.clone(),
-            qemu_cpu_arg: self.qemu_cpu_arg.clone(),
-            host: self.host.clone(),
-            models: self.models.share(),
-            migration: self.migration.clone(),
-            notes: self.notes.clone(),
-        }
-    }
 }
 
 /// Checks `domain_xml` on `host`, and on `migration_target` when given.

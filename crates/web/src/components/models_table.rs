@@ -1,16 +1,16 @@
 //! Every CPU model with whether it is usable on the host and what blocks it,
 //! narrowed by a filter box.
 
-use std::rc::Rc;
-
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::engine::ModelReport;
+use crate::engine::{ModelList, ModelReport};
 
 #[derive(Properties, PartialEq)]
 pub struct ModelsTableProps {
-    pub models: Rc<Vec<ModelReport>>,
+    /// Shared with the report: comparing two props of one report is a pointer
+    /// comparison.
+    pub models: ModelList,
     /// False while there is no report: names only, usability unknown.
     pub usability_known: bool,
     pub filter: AttrValue,
