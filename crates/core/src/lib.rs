@@ -14,6 +14,7 @@ pub mod dump;
 pub mod error;
 pub mod featureset;
 pub mod host;
+pub mod json;
 pub mod libvirt;
 pub mod qemu;
 pub mod xml;
