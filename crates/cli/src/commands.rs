@@ -133,7 +133,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                     other => anyhow!("{other}"),
                 })?;
             let output = if json {
-                format!("{}\n", serde_json::to_string_pretty(&report)?)
+                format!("{}\n", guestcpu_core::json::to_string_pretty(&report)?)
             } else {
                 crate::report::render(&report)
             };
@@ -278,5 +278,57 @@ fn render_verdict(verdict: &CompareResult, json: bool) -> Outcome {
     Outcome {
         output,
         incompatible: reason.is_some(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    /// `check --json` is written by guestcpu-core's writer (shared with the web
+    /// app's JS API); it must stay byte-identical to what serde_json writes.
+    #[test]
+    fn check_json_is_what_serde_json_writes() {
+        let map = CpuMap::embedded();
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let read = |name: &str| {
+            std::fs::read_to_string(fixtures.join(name)).expect("a fixture of the project")
+        };
+        let hosts = ["cpudata-penryn.xml", "host-penryn.xml", "qmp-replies.json"];
+        let domains = [
+            "guest-live.xml",
+            "guest-nehalem.xml",
+            "guest-optional.xml",
+            "guest-penryn-minimum.xml",
+            "guest-strict.xml",
+        ];
+        let accelerators = [None, Some(Accelerator::Tcg)];
+        let mut compared = 0;
+        for host_name in hosts {
+            let host_text = read(host_name);
+            let host = parse_host(map, &host_text).expect("a valid host");
+            let target = parse_host(map, &read("cpudata-penryn.xml")).expect("a valid host");
+            for domain_name in domains {
+                for accelerator in accelerators {
+                    let options = CheckOptions {
+                        qemu_version: None,
+                        accelerator,
+                    };
+                    for to in [None, Some(&target)] {
+                        let domain = read(domain_name);
+                        let Ok(report) = analyze(map, &domain, &host, to, &options) else {
+                            continue;
+                        };
+                        let ours = guestcpu_core::json::to_string_pretty(&report);
+                        let theirs = serde_json::to_string_pretty(&report).ok();
+                        assert_eq!(ours.ok(), theirs, "{domain_name} on {host_name}");
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        assert!(compared >= 20, "only {compared} reports compared");
     }
 }

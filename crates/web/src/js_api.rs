@@ -6,15 +6,14 @@
 //! loaded. The result is the very JSON `guestcpu check --json` prints, handed over
 //! through `JSON.parse` so callers get plain objects.
 
-use serde::Deserialize;
+use guestcpu_core::json;
 use wasm_bindgen::prelude::{wasm_bindgen, JsError, JsValue};
 
 use crate::engine::{self, AnalysisOptions};
 use crate::state::Accelerator;
 
 /// The `options` argument as JavaScript callers write it; every field is optional.
-#[derive(Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Default, PartialEq, Eq)]
 struct JsAnalysisOptions {
     /// E.g. `"9.2"`; default: the domain's machine type's, else the newest known.
     qemu_version: Option<String>,
@@ -25,6 +24,19 @@ struct JsAnalysisOptions {
 }
 
 impl JsAnalysisOptions {
+    /// Reads the options from their JSON text (`JSON.stringify` of the object);
+    /// unknown members are refused, so a misspelt option is not silently ignored.
+    fn from_json(text: &str) -> Result<JsAnalysisOptions, json::Error> {
+        let root = json::parse(text)?;
+        let root = root.object()?;
+        root.deny_unknown(&["qemuVersion", "accel", "secondHost"])?;
+        Ok(JsAnalysisOptions {
+            qemu_version: root.optional_string("qemuVersion")?,
+            accel: root.optional_string("accel")?,
+            second_host: root.optional_string("secondHost")?,
+        })
+    }
+
     fn accelerator(&self) -> Result<Option<Accelerator>, String> {
         self.accel
             .as_deref()
@@ -42,7 +54,7 @@ fn read_options(options: &JsValue) -> Result<JsAnalysisOptions, String> {
     }
     let json = js_sys::JSON::stringify(options)
         .map_err(|_| "options must be a plain object".to_string())?;
-    serde_json::from_str(&String::from(json)).map_err(|e| format!("invalid options: {e}"))
+    JsAnalysisOptions::from_json(&String::from(json)).map_err(|e| format!("invalid options: {e}"))
 }
 
 /// `window.guestcpu.analyze`: the report for `domain_xml` on `host_dump`, or an
@@ -64,8 +76,8 @@ pub fn analyze(domain_xml: &str, host_dump: &str, options: JsValue) -> Result<Js
         analysis_options,
     )
     .map_err(|error| JsError::new(&error.to_string()))?;
-    let json = serde_json::to_string(&report)
-        .map_err(|e| JsError::new(&format!("internal error: {e}")))?;
+    let json =
+        json::to_string(&report).map_err(|e| JsError::new(&format!("internal error: {e}")))?;
     js_sys::JSON::parse(&json)
         .map_err(|_| JsError::new("internal error: the report is not valid JSON"))
 }
@@ -75,7 +87,7 @@ mod tests {
     use super::*;
 
     fn options(json: &str) -> Result<JsAnalysisOptions, String> {
-        serde_json::from_str(json).map_err(|e| e.to_string())
+        JsAnalysisOptions::from_json(json).map_err(|e| e.to_string())
     }
 
     #[test]

@@ -49,8 +49,8 @@ impl fmt::Display for ShareError {
 /// The fragment (without `#`) that describes `state`.
 pub fn encode(state: &AppState) -> String {
     // Serializing a struct of strings and enums to JSON cannot fail.
-    let json = serde_json::to_vec(state).unwrap_or_default();
-    let compressed = miniz_oxide::deflate::compress_to_vec(&json, COMPRESSION_LEVEL);
+    let json = guestcpu_core::json::to_string(state).unwrap_or_default();
+    let compressed = miniz_oxide::deflate::compress_to_vec(json.as_bytes(), COMPRESSION_LEVEL);
     format!("{STATE_KEY}{}", URL_SAFE_NO_PAD.encode(compressed))
 }
 
@@ -65,7 +65,8 @@ pub fn decode(fragment: &str) -> Result<AppState, ShareError> {
         .map_err(|_| ShareError::BadEncoding)?;
     let json = miniz_oxide::inflate::decompress_to_vec_with_limit(&compressed, MAX_STATE_BYTES)
         .map_err(|_| ShareError::BadCompression)?;
-    serde_json::from_slice(&json).map_err(|e| ShareError::BadState(e.to_string()))
+    let json = String::from_utf8(json).map_err(|_| ShareError::BadState("not UTF-8".into()))?;
+    AppState::from_json(&json).map_err(|e| ShareError::BadState(e.describe(&json)))
 }
 
 #[cfg(test)]

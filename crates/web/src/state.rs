@@ -7,11 +7,12 @@
 
 use std::rc::Rc;
 
-use serde::{Deserialize, Serialize};
+use guestcpu_core::json::{self, Object};
+use serde::Serialize;
 use yew::Reducible;
 
 /// The accelerator QEMU runs the guest with; it decides which features are filtered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Accelerator {
     /// Hardware virtualization: the host's CPUID, as KVM reports it, limits the guest.
@@ -41,7 +42,7 @@ impl Accelerator {
 }
 
 /// The colour scheme; `System` follows the browser's `prefers-color-scheme`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Theme {
     #[default]
@@ -60,7 +61,8 @@ impl Theme {
         }
     }
 
-    /// The value of `data-theme` on `<html>`; the stylesheet keys its colours on it.
+    /// The value of `data-theme` on `<html>`; the stylesheet keys its colours on it,
+    /// and the share link names the theme so.
     pub fn attribute(self) -> &'static str {
         match self {
             Theme::System => "system",
@@ -68,11 +70,18 @@ impl Theme {
             Theme::Dark => "dark",
         }
     }
+
+    /// Parses [`Theme::attribute`] back; `None` for anything else.
+    pub fn from_attribute(name: &str) -> Option<Theme> {
+        [Theme::System, Theme::Light, Theme::Dark]
+            .into_iter()
+            .find(|theme| theme.attribute() == name)
+    }
 }
 
-/// Everything the user entered; serialized as-is into the share link.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(default)]
+/// Everything the user entered; serialized as-is into the share link
+/// (`Serialize`, read back by [`AppState::from_json`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct AppState {
     /// The domain XML (a whole `<domain>` or just its `<cpu>`), as typed.
     pub domain_xml: String,
@@ -89,6 +98,43 @@ pub struct AppState {
     pub theme: Theme,
     /// The text of the filter box above the CPU models table.
     pub model_filter: String,
+}
+
+impl AppState {
+    /// Reads the JSON the `Serialize` derive writes; a missing or `null` member
+    /// takes its default, so links made before a field existed still open.
+    pub fn from_json(text: &str) -> Result<AppState, json::Error> {
+        let root = json::parse(text)?;
+        let root = root.object()?;
+        let text = |key| -> Result<String, json::Error> {
+            Ok(root.optional_string(key)?.unwrap_or_default())
+        };
+        Ok(AppState {
+            domain_xml: text("domain_xml")?,
+            host_dump: text("host_dump")?,
+            host_file_name: root.optional_string("host_file_name")?,
+            second_host_dump: root.optional_string("second_host_dump")?,
+            qemu_version: root.optional_string("qemu_version")?,
+            accelerator: named(&root, "accelerator", Accelerator::from_name)?,
+            theme: named(&root, "theme", Theme::from_attribute)?.unwrap_or_default(),
+            model_filter: text("model_filter")?,
+        })
+    }
+}
+
+/// The member `key`, a name `parse` knows; `None` when absent or `null`.
+fn named<T>(
+    object: &Object<'_, '_>,
+    key: &str,
+    parse: fn(&str) -> Option<T>,
+) -> Result<Option<T>, json::Error> {
+    object
+        .optional(key)
+        .map(|value| {
+            parse(value.string()?)
+                .ok_or_else(|| json::Error::new(value.offset, format!("unknown `{key}`")))
+        })
+        .transpose()
 }
 
 /// Something the user did.

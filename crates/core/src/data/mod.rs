@@ -248,8 +248,8 @@ impl CpuMap {
 
     /// Loads a database from the JSON written by `cargo xtask import-cpu-map`.
     pub fn from_json(text: &str) -> Result<CpuMap, DataError> {
-        let file: CpuMapFile =
-            serde_json::from_str(text).map_err(|e| DataError::Malformed(e.to_string()))?;
+        let file =
+            CpuMapFile::from_json(text).map_err(|e| DataError::Malformed(e.describe(text)))?;
         CpuMap::from_file(&file)
     }
 

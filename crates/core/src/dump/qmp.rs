@@ -6,20 +6,19 @@
 //! and optionally a `query-cpu-definitions` reply listing every CPU model with
 //! its `unavailable-features`. Replies are recognised by their `id` when it is
 //! `model-expansion` or `definitions`, otherwise by their shape; greetings,
-//! events and other replies are skipped. The serde types here mirror QMP and
-//! are converted at once into [`QemuReplies`].
+//! events and other replies are skipped. Each reply is read from the JSON tree
+//! (`crate::json`) straight into [`QemuReplies`]; errors point at the value at
+//! fault.
 //!
 //! [`props_to_cpuid`] turns the expansion into register data exactly as
 //! libvirt does (spec section 8.1), so the engine can decode it like a dump.
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
-use serde_json::Value;
-
 use super::{DumpFormat, HostDump, ParseError};
 use crate::cpuid::{vendor_registers, CpuidData, DataKey, Registers, Signature};
 use crate::data::CpuMap;
+use crate::json::{self, Kind, Value};
 
 /// The value of one CPU property in a model expansion.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,16 +113,10 @@ pub fn props_to_cpuid(props: &BTreeMap<String, QemuPropValue>, map: &CpuMap) -> 
 /// Parses QMP replies.
 pub fn parse(text: &str) -> Result<HostDump, ParseError> {
     let mut replies = QemuReplies::default();
-    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
-    loop {
-        let start = stream.byte_offset();
-        let value = match stream.next() {
-            None => break,
-            Some(Ok(value)) => value,
-            Some(Err(error)) => return Err(json_error(text, &error)),
-        };
-        let start = start + leading_whitespace(&text[start..]);
-        read_reply(value, start, &mut replies)?;
+    for value in json::parse_many(text) {
+        let value = value
+            .map_err(|e| ParseError::new(e.offset, format!("malformed JSON: {}", e.message)))?;
+        read_reply(&value, &mut replies)?;
     }
     let mut dump = HostDump::new(DumpFormat::Qmp);
     let definition_count = replies.definitions.as_ref().map(Vec::len);
@@ -159,77 +152,41 @@ pub fn parse(text: &str) -> Result<HostDump, ParseError> {
     Ok(dump)
 }
 
-/// The edge types: a QMP reply as it is on the wire.
-#[derive(Deserialize)]
-struct WireReply {
-    #[serde(rename = "return")]
-    result: Option<Value>,
-    error: Option<WireError>,
-    id: Option<Value>,
-}
-
-#[derive(Deserialize)]
-struct WireError {
-    #[serde(default)]
-    class: String,
-    #[serde(default)]
-    desc: String,
-}
-
-#[derive(Deserialize)]
-struct WireExpansion {
-    model: WireModel,
-}
-
-#[derive(Deserialize)]
-struct WireModel {
-    name: String,
-    #[serde(default)]
-    props: serde_json::Map<String, Value>,
-}
-
-#[derive(Deserialize)]
-struct WireDefinition {
-    name: String,
-    typename: Option<String>,
-    #[serde(rename = "unavailable-features")]
-    unavailable_features: Option<Vec<String>>,
-    #[serde(default)]
-    deprecated: bool,
-    #[serde(rename = "alias-of")]
-    alias_of: Option<String>,
-    #[serde(rename = "static", default)]
-    is_static: bool,
-    #[serde(rename = "migration-safe")]
-    migration_safe: Option<bool>,
-}
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum ReplyKind {
     Expansion,
     Definitions,
 }
 
-fn read_reply(value: Value, offset: usize, replies: &mut QemuReplies) -> Result<(), ParseError> {
-    if !value.is_object() {
-        return Err(ParseError::new(offset, "expected a QMP reply object `{…}`"));
-    }
-    let reply: WireReply = serde_json::from_value(value)
-        .map_err(|e| ParseError::new(offset, format!("not a QMP reply: {e}")))?;
-    if let Some(error) = reply.error {
+fn read_reply(value: &Value<'_>, replies: &mut QemuReplies) -> Result<(), ParseError> {
+    let offset = value.offset;
+    let reply = value
+        .object()
+        .map_err(|_| ParseError::new(offset, "expected a QMP reply object `{…}`"))?;
+    if let Some(error) = reply.optional("error") {
+        let error = error
+            .object()
+            .map_err(|e| wire_error(e, "not a QMP reply"))?;
+        let text = |key| -> Result<String, ParseError> {
+            Ok(error
+                .optional_string(key)
+                .map_err(|e| wire_error(e, "not a QMP reply"))?
+                .unwrap_or_default())
+        };
         return Err(ParseError::new(
             offset,
             format!(
                 "QEMU answered with an error: {}: {}",
-                error.class, error.desc
+                text("class")?,
+                text("desc")?
             ),
         ));
     }
     // Greetings (`{"QMP": …}`) and events have no `return`.
-    let Some(result) = reply.result else {
+    let Some(result) = reply.optional("return") else {
         return Ok(());
     };
-    let kind = match reply.id.as_ref().and_then(Value::as_str) {
+    let kind = match reply.optional("id").and_then(Value::as_str) {
         Some("model-expansion") => Some(ReplyKind::Expansion),
         Some("definitions") => Some(ReplyKind::Definitions),
         _ if result.get("model").is_some() => Some(ReplyKind::Expansion),
@@ -243,42 +200,16 @@ fn read_reply(value: Value, offset: usize, replies: &mut QemuReplies) -> Result<
     };
     match kind {
         Some(ReplyKind::Expansion) => {
-            let wire: WireExpansion = serde_json::from_value(result).map_err(|e| {
-                ParseError::new(
-                    offset,
-                    format!("malformed `query-cpu-model-expansion` reply: {e}"),
-                )
-            })?;
-            let props = wire
-                .model
-                .props
-                .into_iter()
-                .map(|(name, value)| (name, prop_value(value)))
-                .collect();
-            replies.expansion = Some(QemuExpansion {
-                model_name: wire.model.name,
-                props,
-            });
+            replies.expansion = Some(
+                read_expansion(result)
+                    .map_err(|e| wire_error(e, "malformed `query-cpu-model-expansion` reply"))?,
+            );
         }
         Some(ReplyKind::Definitions) => {
-            let wire: Vec<WireDefinition> = serde_json::from_value(result).map_err(|e| {
-                ParseError::new(
-                    offset,
-                    format!("malformed `query-cpu-definitions` reply: {e}"),
-                )
-            })?;
-            let definitions = wire
-                .into_iter()
-                .map(|d| QemuCpuDefinition {
-                    name: d.name,
-                    typename: d.typename,
-                    unavailable_features: d.unavailable_features,
-                    deprecated: d.deprecated,
-                    alias_of: d.alias_of,
-                    is_static: d.is_static,
-                    migration_safe: d.migration_safe,
-                })
-                .collect();
+            let definitions = result
+                .array()
+                .and_then(|list| list.iter().map(read_definition).collect())
+                .map_err(|e| wire_error(e, "malformed `query-cpu-definitions` reply"))?;
             replies.definitions = Some(definitions);
         }
         None => {}
@@ -286,38 +217,59 @@ fn read_reply(value: Value, offset: usize, replies: &mut QemuReplies) -> Result<
     Ok(())
 }
 
-fn prop_value(value: Value) -> QemuPropValue {
-    match value {
-        Value::Bool(b) => QemuPropValue::Bool(b),
-        Value::String(s) => QemuPropValue::String(s),
-        Value::Number(n) => n
-            .as_i64()
-            .map(i128::from)
-            .or_else(|| n.as_u64().map(i128::from))
+fn read_expansion(result: &Value<'_>) -> Result<QemuExpansion, json::Error> {
+    let model = result.object()?.field("model")?.object()?;
+    let props = match model.optional("props") {
+        None => BTreeMap::new(),
+        Some(props) => props
+            .object()?
+            .members()
+            .iter()
+            .map(|(name, value)| (name.to_string(), prop_value(value)))
+            .collect(),
+    };
+    Ok(QemuExpansion {
+        model_name: model.string("name")?,
+        props,
+    })
+}
+
+fn read_definition(value: &Value<'_>) -> Result<QemuCpuDefinition, json::Error> {
+    let definition = value.object()?;
+    Ok(QemuCpuDefinition {
+        name: definition.string("name")?,
+        typename: definition.optional_string("typename")?,
+        unavailable_features: definition
+            .optional("unavailable-features")
+            .map(Value::strings)
+            .transpose()?,
+        deprecated: definition.boolean_or("deprecated", false)?,
+        alias_of: definition.optional_string("alias-of")?,
+        is_static: definition.boolean_or("static", false)?,
+        migration_safe: definition
+            .optional("migration-safe")
+            .map(Value::boolean)
+            .transpose()?,
+    })
+}
+
+/// A reply that is valid JSON but not of the expected shape: `what`, then why,
+/// at the offending value.
+fn wire_error(error: json::Error, what: &str) -> ParseError {
+    ParseError::new(error.offset, format!("{what}: {}", error.message))
+}
+
+fn prop_value(value: &Value<'_>) -> QemuPropValue {
+    let in_range = |n: &i128| (i128::from(i64::MIN)..=i128::from(u64::MAX)).contains(n);
+    match &value.kind {
+        Kind::Bool(b) => QemuPropValue::Bool(*b),
+        Kind::String(s) => QemuPropValue::String(s.to_string()),
+        Kind::Number(_) => value
+            .as_integer()
+            .filter(in_range)
             .map_or(QemuPropValue::Other, QemuPropValue::Integer),
-        Value::Null | Value::Array(_) | Value::Object(_) => QemuPropValue::Other,
+        Kind::Null | Kind::Array(_) | Kind::Object(_) => QemuPropValue::Other,
     }
-}
-
-fn leading_whitespace(text: &str) -> usize {
-    text.len() - text.trim_start().len()
-}
-
-/// serde_json reports line and column; the rest of the crate uses byte offsets.
-fn json_error(text: &str, error: &serde_json::Error) -> ParseError {
-    let line_start: usize = text
-        .split_inclusive('\n')
-        .take(error.line().saturating_sub(1))
-        .map(str::len)
-        .sum();
-    let mut offset = (line_start + error.column().saturating_sub(1)).min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let message = error.to_string();
-    // serde_json appends " at line L column C"; the caller shows positions itself.
-    let message = message.split(" at line ").next().unwrap_or(&message);
-    ParseError::new(offset, format!("malformed JSON: {message}"))
 }
 
 #[cfg(test)]

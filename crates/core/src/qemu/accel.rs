@@ -26,7 +26,7 @@
 use std::fmt;
 use std::sync::OnceLock;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::definitions::QemuVersion;
 use crate::cpuid::{CpuidData, DataKey, Signature};
@@ -35,13 +35,14 @@ use crate::domain::Accelerator;
 use crate::dump::{HostDump, QemuExpansion, QemuPropValue};
 use crate::featureset::FeatureSet;
 use crate::host::HostInput;
+use crate::json;
 
 const EMBEDDED_KVM: &str = include_str!("../../../../data/accel/kvm.json");
 const EMBEDDED_TCG: &str = include_str!("../../../../data/accel/tcg.json");
 
 /// What a rule of the accelerator facts says about its features; written by
-/// `cargo xtask gen-accel`, read here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+/// `cargo xtask gen-accel` (through `Serialize`), read here ([`RuleKind::from_name`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleKind {
     /// Available whatever the host CPUID says.
@@ -68,6 +69,45 @@ pub enum RuleKind {
     Supported,
     /// A bit of a feature MSR; `condition` says how KVM fills it.
     Msr,
+}
+
+impl RuleKind {
+    /// Every kind.
+    pub const ALL: [RuleKind; 11] = [
+        RuleKind::Emulated,
+        RuleKind::Never,
+        RuleKind::HostConditional,
+        RuleKind::HostDerived,
+        RuleKind::RequiresNested,
+        RuleKind::RequiresGuestFeature,
+        RuleKind::Unmigratable,
+        RuleKind::DefaultOn,
+        RuleKind::DefaultOff,
+        RuleKind::Supported,
+        RuleKind::Msr,
+    ];
+
+    /// The kind's name in the facts files, e.g. `host_conditional`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RuleKind::Emulated => "emulated",
+            RuleKind::Never => "never",
+            RuleKind::HostConditional => "host_conditional",
+            RuleKind::HostDerived => "host_derived",
+            RuleKind::RequiresNested => "requires_nested",
+            RuleKind::RequiresGuestFeature => "requires_guest_feature",
+            RuleKind::Unmigratable => "unmigratable",
+            RuleKind::DefaultOn => "default_on",
+            RuleKind::DefaultOff => "default_off",
+            RuleKind::Supported => "supported",
+            RuleKind::Msr => "msr",
+        }
+    }
+
+    /// Parses [`RuleKind::name`] back.
+    pub fn from_name(name: &str) -> Option<RuleKind> {
+        RuleKind::ALL.into_iter().find(|kind| kind.name() == name)
+    }
 }
 
 /// A set of QEMU feature names resolved against libvirt's map, keeping the
@@ -152,7 +192,7 @@ pub struct AccelFacts {
     first_rule_by_kind: Vec<(RuleKind, Vec<Option<usize>>)>,
 }
 
-#[derive(Deserialize)]
+/// `data/accel/*.json`, mirrored for reading only.
 struct AccelFile {
     accel: String,
     default_off: Vec<String>,
@@ -161,21 +201,52 @@ struct AccelFile {
     never: Vec<String>,
     passthrough_requires_host: bool,
     rules: Vec<RuleEntry>,
-    #[serde(default)]
     supported: Vec<String>,
 }
 
-#[derive(Deserialize)]
 struct RuleEntry {
     kind: RuleKind,
     features: Vec<String>,
-    #[serde(default)]
     requires: Vec<String>,
-    #[serde(default)]
     requires_any: Vec<String>,
-    #[serde(default)]
     condition: String,
     source: String,
+}
+
+impl AccelFile {
+    fn from_json(text: &str) -> Result<AccelFile, json::Error> {
+        let root = json::parse(text)?;
+        let root = root.object()?;
+        let rules = root
+            .field("rules")?
+            .array()?
+            .iter()
+            .map(|rule| {
+                let kind = rule.object()?.field("kind")?;
+                let rule = rule.object()?;
+                Ok(RuleEntry {
+                    kind: RuleKind::from_name(kind.string()?).ok_or_else(|| {
+                        json::Error::new(kind.offset, "unknown rule kind".to_owned())
+                    })?,
+                    features: rule.field("features")?.strings()?,
+                    requires: rule.strings_or_empty("requires")?,
+                    requires_any: rule.strings_or_empty("requires_any")?,
+                    condition: rule.optional_string("condition")?.unwrap_or_default(),
+                    source: rule.string("source")?,
+                })
+            })
+            .collect::<Result<_, json::Error>>()?;
+        Ok(AccelFile {
+            accel: root.string("accel")?,
+            default_off: root.field("default_off")?.strings()?,
+            default_on: root.field("default_on")?.strings()?,
+            emulated: root.field("emulated")?.strings()?,
+            never: root.field("never")?.strings()?,
+            passthrough_requires_host: root.field("passthrough_requires_host")?.boolean()?,
+            rules,
+            supported: root.strings_or_empty("supported")?,
+        })
+    }
 }
 
 impl AccelFacts {
@@ -199,7 +270,7 @@ impl AccelFacts {
 
     /// Parses a file written by `cargo xtask gen-accel`.
     pub fn from_json(map: &CpuMap, text: &str) -> Result<AccelFacts, String> {
-        let file: AccelFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let file = AccelFile::from_json(text).map_err(|e| e.describe(text))?;
         let accel = Accelerator::parse(&file.accel)
             .ok_or_else(|| format!("unknown accelerator `{}`", file.accel))?;
         let rules = file
@@ -600,6 +671,15 @@ mod tests {
     fn id(map: &CpuMap, name: &str) -> FeatureId {
         map.feature_id(name)
             .unwrap_or_else(|| panic!("feature {name}"))
+    }
+
+    #[test]
+    fn rule_kind_names_are_the_ones_xtask_writes() {
+        for kind in RuleKind::ALL {
+            let written = crate::json::to_string(&kind).expect("a unit variant");
+            assert_eq!(written, format!("\"{}\"", kind.name()));
+            assert_eq!(RuleKind::from_name(kind.name()), Some(kind));
+        }
     }
 
     fn raw(features: FeatureSet) -> HostFeatures {

@@ -26,13 +26,12 @@
 use std::fmt;
 use std::sync::OnceLock;
 
-use serde::Deserialize;
-
 use super::accel::AccelFacts;
 use crate::data::CpuMap;
 use crate::domain::Accelerator;
 use crate::error::CpuError;
 use crate::featureset::FeatureSet;
+use crate::json;
 
 /// The embedded probe files, oldest first: `(MAJOR.MINOR, JSON text)`.
 const EMBEDDED_VERSIONS: [(&str, &str); 3] = [
@@ -213,7 +212,6 @@ fn parse_major_minor(text: &str) -> Option<(u32, u32)> {
 }
 
 /// `data/qemu/*.json`, mirrored for reading only.
-#[derive(Deserialize)]
 struct ProbeFile {
     expansion_accel: String,
     known_features: Vec<String>,
@@ -221,22 +219,48 @@ struct ProbeFile {
     version: String,
 }
 
-#[derive(Deserialize)]
 struct ProbeModel {
-    #[serde(default)]
     alias_of: Option<String>,
     deprecated: bool,
     features: Vec<String>,
     name: String,
     tcg_unavailable: Vec<String>,
-    #[serde(default)]
     vendor: Option<String>,
+}
+
+impl ProbeFile {
+    fn from_json(text: &str) -> Result<ProbeFile, json::Error> {
+        let root = json::parse(text)?;
+        let root = root.object()?;
+        let models = root
+            .field("models")?
+            .array()?
+            .iter()
+            .map(|model| {
+                let model = model.object()?;
+                Ok(ProbeModel {
+                    alias_of: model.optional_string("alias_of")?,
+                    deprecated: model.field("deprecated")?.boolean()?,
+                    features: model.field("features")?.strings()?,
+                    name: model.string("name")?,
+                    tcg_unavailable: model.field("tcg_unavailable")?.strings()?,
+                    vendor: model.optional_string("vendor")?,
+                })
+            })
+            .collect::<Result<_, json::Error>>()?;
+        Ok(ProbeFile {
+            expansion_accel: root.string("expansion_accel")?,
+            known_features: root.field("known_features")?.strings()?,
+            models,
+            version: root.string("version")?,
+        })
+    }
 }
 
 impl QemuVersion {
     /// Parses one probe file; `MAJOR.MINOR` is taken from its version string.
     pub fn from_json(map: &CpuMap, text: &str) -> Result<QemuVersion, String> {
-        let file: ProbeFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let file = ProbeFile::from_json(text).map_err(|e| e.describe(text))?;
         let (major, minor) =
             parse_major_minor(file.version.split_whitespace().next().unwrap_or_default())
                 .ok_or_else(|| format!("unreadable QEMU version `{}`", file.version))?;
