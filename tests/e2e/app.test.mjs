@@ -10,6 +10,7 @@ import {
   screenshotDir,
   screenshotPath,
   startBrowser,
+  stateInUrl,
   startServer,
 } from "./harness.mjs";
 
@@ -304,7 +305,8 @@ describe("the share link", () => {
     await page.fill(hostPaste, dump);
     await page.selectOption("[data-testid=accelerator]", "tcg");
     await page.fill("[data-testid=models-filter]", "sky");
-    await page.waitForFunction(() => location.hash.length > 3);
+    // The address bar is written once the state settles: wait for the last change.
+    await page.waitForURL((url) => stateInUrl(url)?.model_filter === "sky");
     const link = page.url();
     assert.match(link, /#s=[A-Za-z0-9_-]+$/);
 

@@ -3,7 +3,7 @@
 // fragment (as a share link would). Run by scripts/budget.sh; prints figures and
 // never fails on them.
 
-import { newRecordingPage, openApp, startBrowser, startServer } from "./harness.mjs";
+import { newRecordingPage, openApp, startBrowser, startServer, stateInUrl } from "./harness.mjs";
 
 const runs = 5;
 
@@ -16,6 +16,8 @@ try {
   await setup.selectOption("[data-testid=examples]", "domain:0");
   await setup.selectOption("[data-testid=examples]", "host:0");
   await setup.waitForSelector("[data-testid=verdict-none]");
+  // The address bar follows the state once it settles.
+  await setup.waitForURL((url) => Boolean(stateInUrl(url)?.domain_xml && stateInUrl(url)?.host_dump));
   const fragment = await setup.evaluate(() => location.hash);
   await setup.close();
 
@@ -34,6 +36,7 @@ try {
 
   // Recompute after a keystroke: from the input event until the app has rendered
   // (Yew renders in a microtask; a MessageChannel message runs right after it).
+  // The address bar is written later, once typing pauses: not part of the figure.
   const page = await newRecordingPage(browser.context);
   await page.goto(`${server.origin}/${fragment}`);
   await page.waitForSelector("[data-testid=verdict-none]");

@@ -4,6 +4,7 @@
 
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { inflateRawSync } from "node:zlib";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -97,6 +98,16 @@ export async function openApp(page, url) {
 }
 
 /** Where screenshots go; created on first use. */
+// The app state a URL's share fragment (`#s=` + base64url of raw DEFLATE of the
+// state's JSON) holds; null without one. The app writes the address bar once
+// the state has settled, so tests wait for the state they expect with
+// `page.waitForURL((url) => predicate(stateInUrl(url)))`.
+export function stateInUrl(url) {
+  const hash = new URL(url).hash;
+  if (!hash.startsWith("#s=")) return null;
+  return JSON.parse(inflateRawSync(Buffer.from(hash.slice(3), "base64url")).toString("utf8"));
+}
+
 export function screenshotPath(name) {
   mkdirSync(screenshotDir, { recursive: true });
   return path.join(screenshotDir, name);

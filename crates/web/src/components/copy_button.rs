@@ -10,6 +10,9 @@ pub struct CopyButtonProps {
     /// The button's text before it is clicked.
     #[prop_or(AttrValue::Static("Copy"))]
     pub label: AttrValue,
+    /// Told on every click, before the text is copied.
+    #[prop_or_default]
+    pub on_copy: Callback<()>,
 }
 
 #[function_component]
@@ -23,7 +26,9 @@ pub fn CopyButton(props: &CopyButtonProps) -> Html {
     let onclick = {
         let copied = copied.clone();
         let text = props.text.clone();
+        let on_copy = props.on_copy.clone();
         Callback::from(move |_: MouseEvent| {
+            on_copy.emit(());
             let clipboard = gloo_utils::window().navigator().clipboard();
             // The returned promise only reports permission problems, which the
             // browser already shows; the button still says what it tried.

@@ -6,6 +6,7 @@ use yew::prelude::*;
 
 use super::CopyButton;
 use crate::examples::{EXAMPLES, HOST_EXAMPLES, SYNTHESIZED_HOST_EXAMPLES};
+use crate::hooks::flush_fragment;
 use crate::state::{Action, Theme};
 
 #[derive(Properties, PartialEq)]
@@ -59,7 +60,7 @@ pub fn Header(props: &HeaderProps) -> Html {
             <nav class="actions" aria-label="Page">
                 if props.embed {
                     <a class="button" href={props.full_page_url.clone()} target="_blank" rel="noopener"
-                        data-testid="open-full">{ "Open in full" }</a>
+                        data-testid="open-full" onclick={|_: MouseEvent| flush_fragment()}>{ "Open in full" }</a>
                 } else {
                     <select aria-label="Load an example domain" data-testid="examples"
                         onchange={on_example}>
@@ -80,7 +81,8 @@ pub fn Header(props: &HeaderProps) -> Html {
                             }) }
                         </optgroup>
                     </select>
-                    <CopyButton text={props.share_url.clone()} what="share link" label="Copy link" />
+                    <CopyButton text={props.share_url.clone()} what="share link" label="Copy link"
+                        on_copy={Callback::from(|()| flush_fragment())} />
                 }
                 <button type="button" data-testid="theme" onclick={on_theme}
                     aria-label={format!("Theme: {}; change", props.theme.attribute())}>

@@ -1,5 +1,14 @@
 //! The page's URL: `?embed` for the compact layout, and the state in the fragment.
+//!
+//! Writing the address bar (`history.replaceState`) costs Chromium milliseconds
+//! per call, more than a whole recompute, so it is kept off the keystroke path:
+//! a state change only schedules the write, which happens once the state has
+//! not changed for [`FRAGMENT_DELAY_MS`], and at once when the page is hidden
+//! or a link is copied or opened ([`flush_fragment`]).
 
+use std::cell::RefCell;
+
+use gloo_timers::callback::Timeout;
 use yew::prelude::*;
 
 use crate::share;
@@ -62,19 +71,55 @@ pub fn page_url(fragment: &str, keep_embed: bool) -> String {
     format!("{origin}{path}{query}{fragment}")
 }
 
-/// Keeps the URL fragment equal to `fragment`, without adding history entries (one
-/// per keystroke would make the back button useless).
+/// How long the state must stay unchanged before the address bar is written.
+const FRAGMENT_DELAY_MS: u32 = 200;
+
+/// The fragment waiting to be written and the timer that will write it.
+#[derive(Default)]
+struct PendingFragment {
+    fragment: Option<String>,
+    /// Replacing it cancels the previous timer (never dropped while it runs:
+    /// the timer's own callback only takes `fragment`).
+    timer: Option<Timeout>,
+}
+
+thread_local! {
+    /// The page has one address bar, so one pending write.
+    static PENDING: RefCell<PendingFragment> = RefCell::default();
+}
+
+/// Writes the pending fragment, if any, into the address bar now.
+pub fn flush_fragment() {
+    let Some(fragment) = PENDING.with(|pending| pending.borrow_mut().fragment.take()) else {
+        return;
+    };
+    let window = gloo_utils::window();
+    if window.location().hash().unwrap_or_default() != fragment {
+        let url = page_url(&fragment, true);
+        if let Ok(history) = window.history() {
+            // A failure only leaves the address bar behind; the page works on.
+            let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+        }
+    }
+}
+
+/// Keeps the URL fragment equal to `fragment` once the state settles, without
+/// adding history entries (one per keystroke would make the back button
+/// useless); see the module comment for when it is written.
 #[hook]
 pub fn use_fragment_sync(fragment: AttrValue) {
+    use_effect_with((), |_| {
+        let listener = gloo_events::EventListener::new(&gloo_utils::window(), "pagehide", |_| {
+            flush_fragment()
+        });
+        move || drop(listener)
+    });
     use_effect_with(fragment, |fragment| {
-        let window = gloo_utils::window();
-        if window.location().hash().unwrap_or_default() != fragment.as_str() {
-            let url = page_url(fragment, true);
-            if let Ok(history) = window.history() {
-                // A failure only leaves the address bar behind; the page works on.
-                let _ =
-                    history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
-            }
-        }
+        let fragment = fragment.to_string();
+        PENDING.with(|pending| {
+            let mut pending = pending.borrow_mut();
+            pending.fragment = Some(fragment);
+            pending.timer = Some(Timeout::new(FRAGMENT_DELAY_MS, flush_fragment));
+        });
     });
 }

@@ -6,5 +6,7 @@ mod location;
 mod theme;
 
 pub use file_drop::{read_text_file, use_window_file_drop, LoadedFile};
-pub use location::{fragment_for, is_embed_mode, page_url, state_from_location, use_fragment_sync};
+pub use location::{
+    flush_fragment, fragment_for, is_embed_mode, page_url, state_from_location, use_fragment_sync,
+};
 pub use theme::use_document_theme;
