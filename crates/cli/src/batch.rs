@@ -16,11 +16,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use guestcpu_core::batch::{
-    examine_host, summarize, BatchQuestion, BatchReport, HostOutcome, HostResult, HostText,
+    examine_host, summarize, BatchQuestion, BatchReport, ClusterSummary, HostOutcome, HostResult,
+    HostText,
 };
 use guestcpu_core::check::{CheckOptions, Verdict};
 use guestcpu_core::xml::line_column;
-use guestcpu_core::{CpuDef, CpuMap};
+use guestcpu_core::{json, CpuDef, CpuMap};
+use serde::Serialize;
 
 use crate::input::InputReader;
 
@@ -513,14 +515,35 @@ fn csv_cell(cell: &str) -> String {
     }
 }
 
+/// One host as `--format json` lists it: the engine's result and, for a host
+/// that could not be read, the error line the table shows.
+#[derive(Serialize)]
+struct HostJson<'r> {
+    #[serde(flatten)]
+    result: &'r HostResult,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct BatchJson<'r> {
+    hosts: Vec<HostJson<'r>>,
+    cluster: &'r ClusterSummary,
+}
+
 fn render_json(report: &BatchReport, errors: &[Option<&str>]) -> anyhow::Result<String> {
-    let mut value = serde_json::to_value(report)?;
-    if let Some(hosts) = value.get_mut("hosts").and_then(|h| h.as_array_mut()) {
-        for (host, error) in hosts.iter_mut().zip(errors) {
-            if let (Some(object), Some(error)) = (host.as_object_mut(), error) {
-                object.insert("error".to_string(), format!("error: {error}").into());
-            }
-        }
-    }
-    Ok(format!("{}\n", serde_json::to_string_pretty(&value)?))
+    let hosts = report
+        .hosts
+        .iter()
+        .zip(errors)
+        .map(|(result, error)| HostJson {
+            result,
+            error: error.map(|error| format!("error: {error}")),
+        })
+        .collect();
+    let batch = BatchJson {
+        hosts,
+        cluster: &report.cluster,
+    };
+    Ok(format!("{}\n", json::to_string_pretty(&batch)?))
 }

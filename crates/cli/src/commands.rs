@@ -16,7 +16,7 @@ use guestcpu_core::libvirt::update_live::update_live;
 use guestcpu_core::libvirt::{copy_migratable, HypervisorModel};
 use guestcpu_core::qemu::definitions::QemuDefinitions;
 use guestcpu_core::qemu::models::models_for_host;
-use guestcpu_core::{CpuDef, CpuMap, Policy};
+use guestcpu_core::{json, CpuDef, CpuMap, Policy};
 
 use crate::input::{Input, InputReader};
 use crate::Command;
@@ -56,7 +56,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Compare { host, guest, json } => {
             let (host, guest) = read_host_and_guest(map, &mut reader, &host, &guest)?;
             let verdict = compare(map, Some(&host), &guest, false)?;
-            Ok(render_verdict(&verdict, json))
+            render_verdict(&verdict, json)
         }
         Command::Update { host, guest } => {
             let (host, mut guest) = read_host_and_guest(map, &mut reader, &host, &guest)?;
@@ -259,15 +259,15 @@ fn read_host_and_guest(
     Ok((host, guest))
 }
 
-fn render_verdict(verdict: &CompareResult, json: bool) -> Outcome {
+fn render_verdict(verdict: &CompareResult, as_json: bool) -> anyhow::Result<Outcome> {
     let reason = match verdict {
         CompareResult::Incompatible(reason) => Some(reason.as_str()),
         CompareResult::Identical | CompareResult::Superset => None,
     };
-    let output = if json {
-        // Written by hand to keep `result` first, as documented.
-        let result = serde_json::Value::from(verdict.as_str());
-        let reason = reason.map_or(serde_json::Value::Null, serde_json::Value::from);
+    let output = if as_json {
+        // One line, `result` first, as documented; the values are JSON-escaped.
+        let result = json::to_string(verdict.as_str())?;
+        let reason = json::to_string(&reason)?;
         format!("{{\"result\": {result}, \"reason\": {reason}}}\n")
     } else {
         match reason {
@@ -275,10 +275,10 @@ fn render_verdict(verdict: &CompareResult, json: bool) -> Outcome {
             None => format!("{}\n", verdict.as_str()),
         }
     };
-    Outcome {
+    Ok(Outcome {
         output,
         incompatible: reason.is_some(),
-    }
+    })
 }
 
 #[cfg(test)]

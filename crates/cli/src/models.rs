@@ -1,23 +1,31 @@
 //! Rendering of `guestcpu models`: which named CPU models the host can run and
 //! what blocks the others, as `virsh domcapabilities` would list them.
 
+use guestcpu_core::json;
 use guestcpu_core::libvirt::Usability;
 use guestcpu_core::qemu::models::{ModelReport, UsabilitySource};
+use serde::Serialize;
+
+/// One model as `--json` lists it.
+#[derive(Serialize)]
+struct ModelJson<'m> {
+    name: &'m str,
+    usable: bool,
+    blockers: &'m [String],
+}
 
 /// The model list as JSON: `[{"name", "usable", "blockers"}, ...]`.
 pub fn render_json(report: &ModelReport) -> anyhow::Result<String> {
-    let list: Vec<serde_json::Value> = report
+    let list: Vec<ModelJson<'_>> = report
         .models
         .iter()
-        .map(|m| {
-            serde_json::json!({
-                "name": m.name,
-                "usable": m.usable == Usability::Yes,
-                "blockers": m.blockers,
-            })
+        .map(|m| ModelJson {
+            name: &m.name,
+            usable: m.usable == Usability::Yes,
+            blockers: &m.blockers,
         })
         .collect();
-    Ok(format!("{}\n", serde_json::to_string_pretty(&list)?))
+    Ok(format!("{}\n", json::to_string_pretty(&list)?))
 }
 
 /// The model list as an aligned table under a line saying where it came from.
