@@ -1,9 +1,9 @@
 //! The CPU database: vendors, features and models of libvirt's x86 CPU map.
 //!
 //! The generated `data/cpu_map.json` is embedded in the binary (packed by
-//! `build.rs`, see [`packed`]) and loaded once ([`CpuMap::embedded`]). Features get a [`FeatureId`] in map order, followed by
-//! libvirt's hard-coded KVM/Hyper-V features; models get a [`ModelId`] in map
-//! order. Both orders matter: libvirt lists features in map order and walks models
+//! `build.rs`, see the `packed` module) and loaded once ([`CpuMap::embedded`]).
+//! Features get a [`FeatureId`] in map order, followed by libvirt's hard-coded
+//! KVM/Hyper-V features; models get a [`ModelId`] in map order. Both orders matter: libvirt lists features in map order and walks models
 //! backwards when it decodes.
 
 pub mod file;
