@@ -7,9 +7,6 @@
 
 use std::fmt;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-
 use crate::state::AppState;
 
 /// The key in front of the payload: `#s=...`.
@@ -51,7 +48,7 @@ pub fn encode(state: &AppState) -> String {
     // Serializing a struct of strings and enums to JSON cannot fail.
     let json = guestcpu_core::json::to_string(state).unwrap_or_default();
     let compressed = miniz_oxide::deflate::compress_to_vec(json.as_bytes(), COMPRESSION_LEVEL);
-    format!("{STATE_KEY}{}", URL_SAFE_NO_PAD.encode(compressed))
+    format!("{STATE_KEY}{}", base64url_encode(&compressed))
 }
 
 /// The state described by `fragment` (with or without its leading `#`).
@@ -60,13 +57,52 @@ pub fn decode(fragment: &str) -> Result<AppState, ShareError> {
     let payload = fragment
         .strip_prefix(STATE_KEY)
         .ok_or(ShareError::UnknownFormat)?;
-    let compressed = URL_SAFE_NO_PAD
-        .decode(payload)
-        .map_err(|_| ShareError::BadEncoding)?;
+    let compressed = base64url_decode(payload).ok_or(ShareError::BadEncoding)?;
     let json = miniz_oxide::inflate::decompress_to_vec_with_limit(&compressed, MAX_STATE_BYTES)
         .map_err(|_| ShareError::BadCompression)?;
     let json = String::from_utf8(json).map_err(|_| ShareError::BadState("not UTF-8".into()))?;
     AppState::from_json(&json).map_err(|e| ShareError::BadState(e.describe(&json)))
+}
+
+/// base64url's alphabet (RFC 4648, section 5).
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// `bytes` as unpadded base64url.
+fn base64url_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let group = chunk.iter().enumerate().fold(0u32, |group, (i, byte)| {
+            group | u32::from(*byte) << (16 - 8 * i)
+        });
+        // One byte gives two characters, two give three, three give four.
+        for i in 0..=chunk.len() {
+            out.push(char::from(ALPHABET[(group >> (18 - 6 * i)) as usize & 63]));
+        }
+    }
+    out
+}
+
+/// The bytes of unpadded base64url `text`; `None` for a character outside the
+/// alphabet, a length no encoding has, or bits set past the last byte.
+fn base64url_decode(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() / 4 * 3 + 2);
+    for chunk in text.as_bytes().chunks(4) {
+        if chunk.len() == 1 {
+            return None;
+        }
+        let mut group = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            let value = ALPHABET.iter().position(|a| a == c)? as u32;
+            group |= value << (18 - 6 * i);
+        }
+        let bytes = group.to_be_bytes();
+        let kept = chunk.len() - 1;
+        if bytes[1 + kept..].iter().any(|b| *b != 0) {
+            return None;
+        }
+        out.extend_from_slice(&bytes[1..1 + kept]);
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -118,10 +154,32 @@ mod tests {
     fn fields_missing_from_an_older_link_take_their_defaults() {
         let json = br#"{"domain_xml":"<cpu/>"}"#;
         let compressed = miniz_oxide::deflate::compress_to_vec(json, COMPRESSION_LEVEL);
-        let fragment = format!("s={}", URL_SAFE_NO_PAD.encode(compressed));
+        let fragment = format!("s={}", base64url_encode(&compressed));
         let state = decode(&fragment).expect("an older state decodes");
         assert_eq!(state.domain_xml, "<cpu/>");
         assert_eq!(state.accelerator, None);
+    }
+
+    #[test]
+    fn base64url_matches_rfc_4648() {
+        // RFC 4648's test vectors, unpadded, and bytes that need `-` and `_`.
+        for (bytes, text) in [
+            (&b""[..], ""),
+            (b"f", "Zg"),
+            (b"fo", "Zm8"),
+            (b"foo", "Zm9v"),
+            (b"foob", "Zm9vYg"),
+            (b"fooba", "Zm9vYmE"),
+            (b"foobar", "Zm9vYmFy"),
+            (&[0xfb, 0xff, 0xbf], "-_-_"),
+        ] {
+            assert_eq!(base64url_encode(bytes), text);
+            assert_eq!(base64url_decode(text).as_deref(), Some(bytes));
+        }
+        // A lone character, padding, `+`/`/` and bits past the last byte.
+        for text in ["Zm9vY", "Zg==", "+/8", "Zh"] {
+            assert_eq!(base64url_decode(text), None, "{text}");
+        }
     }
 
     #[test]
@@ -130,7 +188,7 @@ mod tests {
         assert_eq!(decode("s=***"), Err(ShareError::BadEncoding));
         assert_eq!(decode("s=AAAA"), Err(ShareError::BadCompression));
         let compressed = miniz_oxide::deflate::compress_to_vec(b"[1,2]", COMPRESSION_LEVEL);
-        let fragment = format!("s={}", URL_SAFE_NO_PAD.encode(compressed));
+        let fragment = format!("s={}", base64url_encode(&compressed));
         assert!(matches!(decode(&fragment), Err(ShareError::BadState(_))));
     }
 }

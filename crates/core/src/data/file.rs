@@ -2,7 +2,8 @@
 //!
 //! `cargo xtask import-cpu-map` writes it from a libvirt `cpu_map` folder with
 //! model inheritance already resolved (through these types' `Serialize`), and
-//! [`CpuMapFile::from_json`] reads it back for [`super::CpuMap`]. The types mirror
+//! [`CpuMapFile::from_json`] reads it back for [`super::CpuMap`] (the embedded
+//! copy through [`CpuMapFile::from_value`], from its packed form). The types mirror
 //! the file and nothing else: the engine converts them at once.
 
 use serde::Serialize;
@@ -126,7 +127,12 @@ impl CpuMapFile {
     /// Reads the JSON text `cargo xtask import-cpu-map` writes. A member the
     /// writer may leave out (see the `skip_serializing_if`s) takes its default.
     pub fn from_json(text: &str) -> Result<CpuMapFile, json::Error> {
-        let root = json::parse(text)?;
+        CpuMapFile::from_value(&json::parse(text)?)
+    }
+
+    /// Reads the file from its value tree (its JSON text parsed, or the packed
+    /// form embedded in the engine).
+    pub fn from_value(root: &Value<'_>) -> Result<CpuMapFile, json::Error> {
         let root = root.object()?;
         Ok(CpuMapFile {
             generated: root.string("_generated")?,

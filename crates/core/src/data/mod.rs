@@ -1,14 +1,15 @@
 //! The CPU database: vendors, features and models of libvirt's x86 CPU map.
 //!
-//! The generated `data/cpu_map.json` is embedded in the binary and loaded once
-//! ([`CpuMap::embedded`]). Features get a [`FeatureId`] in map order, followed by
-//! libvirt's hard-coded KVM/Hyper-V features; models get a [`ModelId`] in map
-//! order. Both orders matter: libvirt lists features in map order and walks models
+//! The generated `data/cpu_map.json` is embedded in the binary (packed by
+//! `build.rs`, see the `packed` module) and loaded once ([`CpuMap::embedded`]).
+//! Features get a [`FeatureId`] in map order, followed by libvirt's hard-coded
+//! KVM/Hyper-V features; models get a [`ModelId`] in map order. Both orders matter: libvirt lists features in map order and walks models
 //! backwards when it decodes.
 
 pub mod file;
 mod internal;
 mod names;
+mod packed;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -20,6 +21,7 @@ use crate::featureset::{FeatureSet, FEATURE_CAPACITY};
 use file::CpuMapFile;
 
 pub use names::{libvirt_to_qemu, qemu_to_libvirt, NEVER_PASSED_TO_QEMU};
+pub(crate) use packed::Packed;
 
 /// Index of a feature: map features first (in map order), then internal ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -234,14 +236,14 @@ pub struct CpuMap {
     model_index: NameIndex<ModelId>,
 }
 
-const EMBEDDED_CPU_MAP: &str = include_str!("../../../../data/cpu_map.json");
-
 impl CpuMap {
     /// The database compiled into this binary, loaded on first use.
     pub fn embedded() -> &'static CpuMap {
         static MAP: OnceLock<CpuMap> = OnceLock::new();
         MAP.get_or_init(|| {
-            CpuMap::from_json(EMBEDDED_CPU_MAP)
+            CpuMapFile::from_value(&Packed::file("cpu_map.json"))
+                .map_err(|e| DataError::Malformed(e.to_string()))
+                .and_then(|file| CpuMap::from_file(&file))
                 .unwrap_or_else(|e| panic!("the embedded data/cpu_map.json is invalid: {e}"))
         })
     }

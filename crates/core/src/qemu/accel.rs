@@ -2,7 +2,7 @@
 //! it cannot give the rest.
 //!
 //! The facts come from `data/accel/{kvm,tcg}.json` (written by `cargo xtask
-//! gen-accel`, embedded here). Names there are QEMU's; a name ending in `*`
+//! gen-accel`, embedded here in `build.rs`'s packed form). Names there are QEMU's; a name ending in `*`
 //! stands for every feature with that prefix. How a feature's availability is
 //! decided, first matching rule wins:
 //!
@@ -30,15 +30,12 @@ use serde::Serialize;
 
 use super::definitions::QemuVersion;
 use crate::cpuid::{CpuidData, DataKey, Signature};
-use crate::data::{libvirt_to_qemu, CpuMap, FeatureId, VendorId};
+use crate::data::{libvirt_to_qemu, CpuMap, FeatureId, Packed, VendorId};
 use crate::domain::Accelerator;
 use crate::dump::{HostDump, QemuExpansion, QemuPropValue};
 use crate::featureset::FeatureSet;
 use crate::host::HostInput;
 use crate::json;
-
-const EMBEDDED_KVM: &str = include_str!("../../../../data/accel/kvm.json");
-const EMBEDDED_TCG: &str = include_str!("../../../../data/accel/tcg.json");
 
 /// What a rule of the accelerator facts says about its features; written by
 /// `cargo xtask gen-accel` (through `Serialize`), read here ([`RuleKind::from_name`]).
@@ -214,8 +211,7 @@ struct RuleEntry {
 }
 
 impl AccelFile {
-    fn from_json(text: &str) -> Result<AccelFile, json::Error> {
-        let root = json::parse(text)?;
+    fn from_value(root: &json::Value<'_>) -> Result<AccelFile, json::Error> {
         let root = root.object()?;
         let rules = root
             .field("rules")?
@@ -254,12 +250,13 @@ impl AccelFacts {
     pub fn embedded(accel: Accelerator) -> &'static AccelFacts {
         static KVM: OnceLock<AccelFacts> = OnceLock::new();
         static TCG: OnceLock<AccelFacts> = OnceLock::new();
-        let (cell, text) = match accel {
-            Accelerator::Kvm => (&KVM, EMBEDDED_KVM),
-            Accelerator::Tcg => (&TCG, EMBEDDED_TCG),
+        let cell = match accel {
+            Accelerator::Kvm => &KVM,
+            Accelerator::Tcg => &TCG,
         };
         cell.get_or_init(|| {
-            AccelFacts::from_json(CpuMap::embedded(), text).unwrap_or_else(|e| {
+            let file = Packed::file(&format!("accel/{}.json", accel.as_str()));
+            AccelFacts::from_value(CpuMap::embedded(), &file).unwrap_or_else(|e| {
                 panic!(
                     "the embedded data/accel/{}.json is invalid: {e}",
                     accel.as_str()
@@ -270,7 +267,21 @@ impl AccelFacts {
 
     /// Parses a file written by `cargo xtask gen-accel`.
     pub fn from_json(map: &CpuMap, text: &str) -> Result<AccelFacts, String> {
-        let file = AccelFile::from_json(text).map_err(|e| e.describe(text))?;
+        let file = json::parse(text)
+            .and_then(|root| AccelFile::from_value(&root))
+            .map_err(|e| e.describe(text))?;
+        AccelFacts::from_file(map, &file)
+    }
+
+    /// Reads the facts from a file's value tree (the embedded, packed form).
+    pub(crate) fn from_value(map: &CpuMap, root: &json::Value<'_>) -> Result<AccelFacts, String> {
+        AccelFacts::from_file(
+            map,
+            &AccelFile::from_value(root).map_err(|e| e.to_string())?,
+        )
+    }
+
+    fn from_file(map: &CpuMap, file: &AccelFile) -> Result<AccelFacts, String> {
         let accel = Accelerator::parse(&file.accel)
             .ok_or_else(|| format!("unknown accelerator `{}`", file.accel))?;
         let rules = file

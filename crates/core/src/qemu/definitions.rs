@@ -1,7 +1,9 @@
 //! QEMU's own CPU model definitions, one set per probed QEMU version.
 //!
 //! The files `data/qemu/<major>.<minor>.json` are written by `cargo xtask
-//! probe-qemu` and embedded here; they are parsed once, on first use, against
+//! probe-qemu` and embedded here (in `build.rs`'s packed form, which shares
+//! the feature names and the unchanged models between versions); they are
+//! read once, on first use, against
 //! the embedded CPU map. Each model's feature list becomes a libvirt
 //! [`FeatureSet`]; QEMU flags libvirt's map does not know are kept aside by
 //! name, so nothing QEMU asks for is lost.
@@ -27,18 +29,14 @@ use std::fmt;
 use std::sync::OnceLock;
 
 use super::accel::AccelFacts;
-use crate::data::CpuMap;
+use crate::data::{CpuMap, Packed};
 use crate::domain::Accelerator;
 use crate::error::CpuError;
 use crate::featureset::FeatureSet;
 use crate::json;
 
-/// The embedded probe files, oldest first: `(MAJOR.MINOR, JSON text)`.
-const EMBEDDED_VERSIONS: [(&str, &str); 3] = [
-    ("5.2", include_str!("../../../../data/qemu/5.2.json")),
-    ("7.2", include_str!("../../../../data/qemu/7.2.json")),
-    ("10.0", include_str!("../../../../data/qemu/10.0.json")),
-];
+/// The embedded probe files (`data/qemu/MAJOR.MINOR.json`), oldest first.
+const EMBEDDED_VERSIONS: [&str; 3] = ["5.2", "7.2", "10.0"];
 
 /// A set of features split into the ones libvirt's map knows and QEMU-only names.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -145,8 +143,9 @@ impl QemuDefinitions {
             let map = CpuMap::embedded();
             let versions = EMBEDDED_VERSIONS
                 .iter()
-                .map(|(name, text)| {
-                    QemuVersion::from_json(map, text).unwrap_or_else(|e| {
+                .map(|name| {
+                    let file = Packed::file(&format!("qemu/{name}.json"));
+                    QemuVersion::from_value(map, &file).unwrap_or_else(|e| {
                         panic!("the embedded data/qemu/{name}.json is invalid: {e}")
                     })
                 })
@@ -229,8 +228,7 @@ struct ProbeModel {
 }
 
 impl ProbeFile {
-    fn from_json(text: &str) -> Result<ProbeFile, json::Error> {
-        let root = json::parse(text)?;
+    fn from_value(root: &json::Value<'_>) -> Result<ProbeFile, json::Error> {
         let root = root.object()?;
         let models = root
             .field("models")?
@@ -260,7 +258,21 @@ impl ProbeFile {
 impl QemuVersion {
     /// Parses one probe file; `MAJOR.MINOR` is taken from its version string.
     pub fn from_json(map: &CpuMap, text: &str) -> Result<QemuVersion, String> {
-        let file = ProbeFile::from_json(text).map_err(|e| e.describe(text))?;
+        let file = json::parse(text)
+            .and_then(|root| ProbeFile::from_value(&root))
+            .map_err(|e| e.describe(text))?;
+        QemuVersion::from_file(map, &file)
+    }
+
+    /// Reads one probe file's value tree (the embedded, packed form).
+    pub(crate) fn from_value(map: &CpuMap, root: &json::Value<'_>) -> Result<QemuVersion, String> {
+        QemuVersion::from_file(
+            map,
+            &ProbeFile::from_value(root).map_err(|e| e.to_string())?,
+        )
+    }
+
+    fn from_file(map: &CpuMap, file: &ProbeFile) -> Result<QemuVersion, String> {
         let (major, minor) =
             parse_major_minor(file.version.split_whitespace().next().unwrap_or_default())
                 .ok_or_else(|| format!("unreadable QEMU version `{}`", file.version))?;

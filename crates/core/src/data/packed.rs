@@ -1,0 +1,229 @@
+//! The embedded `data/` files in the compact form `build.rs` writes, read back
+//! as [`json::Value`] trees for the same readers the JSON text goes through.
+//!
+//! The blob (all integers LEB128 varints):
+//!
+//! ```text
+//! strings: count, then per string its byte length and UTF-8 bytes
+//! files:   count, then per file the string index of its path under data/
+//!          (e.g. `qemu/7.2.json`) and the body offset of its root value
+//! body:    values, each a tag byte and its payload:
+//!          0 null | 1 true | 2 false
+//!          3 number: string index of the number as written
+//!          4 string: string index
+//!          5 array: length, values
+//!          6 object: length, then per member its key's string index and value
+//!          7 array of strings: length, then per item the zigzag-coded
+//!            difference between its string index and the previous one's
+//!            (the first one's from 0)
+//!          8 copy: body offset of an identical array or object written before
+//! ```
+//!
+//! A value's offset is its position in the body (no text to point into).
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use crate::json::{Kind, Value};
+
+/// The packed `data/` files, as `build.rs` wrote them.
+const EMBEDDED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/data.bin"));
+
+/// A packed blob with its string table and file index read.
+pub(crate) struct Packed<'a> {
+    strings: Vec<&'a str>,
+    files: Vec<(&'a str, usize)>,
+    body: &'a [u8],
+}
+
+/// Reads the next varint at `*at`.
+fn varint(bytes: &[u8], at: &mut usize) -> Option<usize> {
+    let mut n = 0usize;
+    let mut shift = 0;
+    loop {
+        let byte = *bytes.get(*at)?;
+        *at += 1;
+        n |= usize::from(byte & 0x7f).checked_shl(shift)?;
+        if byte < 0x80 {
+            return Some(n);
+        }
+        shift += 7;
+    }
+}
+
+impl Packed<'static> {
+    /// The blob compiled into this binary, indexed on first use.
+    fn embedded() -> &'static Packed<'static> {
+        static PACKED: OnceLock<Packed<'static>> = OnceLock::new();
+        PACKED.get_or_init(|| Packed::new(EMBEDDED).expect("the packed data/ is malformed"))
+    }
+
+    /// The root value of the embedded file `name` (its path under `data/`).
+    ///
+    /// # Panics
+    /// When `build.rs` packed no such file, or packed it wrongly: both are
+    /// build errors, never input errors.
+    pub(crate) fn file(name: &str) -> Value<'static> {
+        let packed = Packed::embedded();
+        packed
+            .files
+            .iter()
+            .find(|(file, _)| *file == name)
+            .and_then(|&(_, mut at)| packed.value(&mut at))
+            .unwrap_or_else(|| panic!("data/{name} is not packed, or packed wrongly"))
+    }
+}
+
+impl<'a> Packed<'a> {
+    fn new(bytes: &'a [u8]) -> Option<Packed<'a>> {
+        let mut at = 0;
+        let count = varint(bytes, &mut at)?;
+        let mut strings = Vec::with_capacity(count);
+        for _ in 0..count {
+            let length = varint(bytes, &mut at)?;
+            let text = bytes.get(at..at.checked_add(length)?)?;
+            strings.push(std::str::from_utf8(text).ok()?);
+            at += length;
+        }
+        let count = varint(bytes, &mut at)?;
+        let mut files = Vec::with_capacity(count);
+        for _ in 0..count {
+            let name = *strings.get(varint(bytes, &mut at)?)?;
+            files.push((name, varint(bytes, &mut at)?));
+        }
+        Some(Packed {
+            strings,
+            files,
+            body: bytes.get(at..)?,
+        })
+    }
+
+    fn string(&self, at: &mut usize) -> Option<&'a str> {
+        self.strings.get(varint(self.body, at)?).copied()
+    }
+
+    /// Decodes the value at `*at` and moves past it.
+    fn value(&self, at: &mut usize) -> Option<Value<'a>> {
+        let offset = *at;
+        let tag = *self.body.get(offset)?;
+        *at += 1;
+        let kind = match tag {
+            0 => Kind::Null,
+            1 => Kind::Bool(true),
+            2 => Kind::Bool(false),
+            3 => Kind::Number(self.string(at)?),
+            4 => Kind::String(Cow::Borrowed(self.string(at)?)),
+            5 => Kind::Array(
+                (0..varint(self.body, at)?)
+                    .map(|_| self.value(at))
+                    .collect::<Option<_>>()?,
+            ),
+            6 => Kind::Object(
+                (0..varint(self.body, at)?)
+                    .map(|_| Some((Cow::Borrowed(self.string(at)?), self.value(at)?)))
+                    .collect::<Option<_>>()?,
+            ),
+            7 => {
+                let mut index = 0usize;
+                Kind::Array(
+                    (0..varint(self.body, at)?)
+                        .map(|_| {
+                            let zigzag = varint(self.body, at)?;
+                            let delta = (zigzag >> 1) as isize ^ -((zigzag & 1) as isize);
+                            index = index.checked_add_signed(delta)?;
+                            Some(Value {
+                                offset,
+                                kind: Kind::String(Cow::Borrowed(self.strings.get(index)?)),
+                            })
+                        })
+                        .collect::<Option<_>>()?,
+                )
+            }
+            8 => {
+                // Copies point backwards, so decoding them always ends.
+                let mut copied = varint(self.body, at)?;
+                return (copied < offset).then(|| self.value(&mut copied))?;
+            }
+            _ => return None,
+        };
+        Some(Value { offset, kind })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::file::CpuMapFile;
+    use crate::data::CpuMap;
+    use crate::domain::Accelerator;
+    use crate::qemu::accel::AccelFacts;
+    use crate::qemu::definitions::QemuVersion;
+
+    /// Every embedded file decodes to what its JSON reader makes of the text.
+    #[test]
+    fn packed_files_read_as_their_json() {
+        let map_json = include_str!("../../../../data/cpu_map.json");
+        assert_eq!(
+            CpuMapFile::from_value(&Packed::file("cpu_map.json")),
+            CpuMapFile::from_json(map_json)
+        );
+        let map = CpuMap::embedded();
+        for (version, json) in [
+            ("5.2", include_str!("../../../../data/qemu/5.2.json")),
+            ("7.2", include_str!("../../../../data/qemu/7.2.json")),
+            ("10.0", include_str!("../../../../data/qemu/10.0.json")),
+        ] {
+            let packed = Packed::file(&format!("qemu/{version}.json"));
+            assert_eq!(
+                QemuVersion::from_value(map, &packed),
+                QemuVersion::from_json(map, json),
+                "{version}"
+            );
+        }
+        for (accel, json) in [
+            (
+                Accelerator::Kvm,
+                include_str!("../../../../data/accel/kvm.json"),
+            ),
+            (
+                Accelerator::Tcg,
+                include_str!("../../../../data/accel/tcg.json"),
+            ),
+        ] {
+            let packed = Packed::file(&format!("accel/{}.json", accel.as_str()));
+            assert_eq!(
+                AccelFacts::from_value(map, &packed),
+                AccelFacts::from_json(map, json),
+                "{accel:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn copies_and_string_arrays_decode() {
+        // strings ["a", "b"]; one file "f" whose root is [["b", "a"], copy of it, 7].
+        let blob = [
+            3, 1, b'a', 1, b'b', 1, b'f', // strings: a b f
+            1, 2, 0, // file f at body offset 0
+            5, 3, // array of 3
+            7, 2, 2, 1, // strings: index 1, then 1 - 1 = index 0
+            8, 2, // a copy of the array at offset 2
+            3, 0, // the number "a" (as written)
+        ];
+        let packed = Packed::new(&blob).expect("well formed");
+        let root = packed.value(&mut 0).expect("a value");
+        let inner = root.array().expect("array")[0].strings().expect("strings");
+        assert_eq!(inner, ["b", "a"]);
+        assert_eq!(
+            root.array().expect("array")[1].strings().expect("strings"),
+            inner
+        );
+        assert_eq!(packed.files, [("f", 0)]);
+        // A copy must point backwards.
+        let forward = [0, 0, 8, 0];
+        assert!(Packed::new(&forward)
+            .expect("header")
+            .value(&mut 0)
+            .is_none());
+    }
+}
