@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod components;
+pub mod deflate;
 pub mod diff;
 pub mod engine;
 pub mod examples;

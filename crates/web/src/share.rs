@@ -2,11 +2,12 @@
 //!
 //! The fragment is never sent to a server, so a link carries the user's domain and
 //! host dump without them leaving the browser. The state is serialized to JSON,
-//! compressed with raw DEFLATE and written as unpadded base64url behind a `s=` key,
+//! compressed with raw DEFLATE (`crate::deflate`) and written as unpadded base64url behind a `s=` key,
 //! so the format can change later under another key. Pure code, tested natively.
 
 use std::fmt;
 
+use crate::deflate;
 use crate::state::AppState;
 
 /// The key in front of the payload: `#s=...`.
@@ -15,9 +16,6 @@ const STATE_KEY: &str = "s=";
 /// Decompressed states larger than this are refused, so a crafted link cannot make
 /// the page allocate without bound.
 const MAX_STATE_BYTES: usize = 16 * 1024 * 1024;
-
-/// DEFLATE level: the best ratio; a typical state compresses in about a millisecond.
-const COMPRESSION_LEVEL: u8 = 9;
 
 /// Why a fragment could not be turned back into a state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +45,7 @@ impl fmt::Display for ShareError {
 pub fn encode(state: &AppState) -> String {
     // Serializing a struct of strings and enums to JSON cannot fail.
     let json = guestcpu_core::json::to_string(state).unwrap_or_default();
-    let compressed = miniz_oxide::deflate::compress_to_vec(json.as_bytes(), COMPRESSION_LEVEL);
+    let compressed = deflate::compress(json.as_bytes());
     format!("{STATE_KEY}{}", base64url_encode(&compressed))
 }
 
@@ -153,7 +151,7 @@ mod tests {
     #[test]
     fn fields_missing_from_an_older_link_take_their_defaults() {
         let json = br#"{"domain_xml":"<cpu/>"}"#;
-        let compressed = miniz_oxide::deflate::compress_to_vec(json, COMPRESSION_LEVEL);
+        let compressed = deflate::compress(json);
         let fragment = format!("s={}", base64url_encode(&compressed));
         let state = decode(&fragment).expect("an older state decodes");
         assert_eq!(state.domain_xml, "<cpu/>");
@@ -187,7 +185,7 @@ mod tests {
         assert_eq!(decode("x=abc"), Err(ShareError::UnknownFormat));
         assert_eq!(decode("s=***"), Err(ShareError::BadEncoding));
         assert_eq!(decode("s=AAAA"), Err(ShareError::BadCompression));
-        let compressed = miniz_oxide::deflate::compress_to_vec(b"[1,2]", COMPRESSION_LEVEL);
+        let compressed = deflate::compress(b"[1,2]");
         let fragment = format!("s={}", base64url_encode(&compressed));
         assert!(matches!(decode(&fragment), Err(ShareError::BadState(_))));
     }
