@@ -17,16 +17,24 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-/// Object members no reader of the engine uses: the model details QEMU's
-/// probe records beside each model's features (`data/qemu/*.json`).
-const UNREAD: &[&str] = &[
-    "family",
-    "level",
-    "migration_safe",
-    "model",
-    "static",
-    "stepping",
-    "xlevel",
+/// Object members no reader of the engine uses, by the `data/` folder of the
+/// file: the model details QEMU's probe records beside each model's features,
+/// and the Linux or QEMU source each accelerator fact was read from (kept in
+/// the JSON for people, not needed to apply the fact).
+const UNREAD: &[(&str, &[&str])] = &[
+    (
+        "qemu",
+        &[
+            "family",
+            "level",
+            "migration_safe",
+            "model",
+            "static",
+            "stepping",
+            "xlevel",
+        ],
+    ),
+    ("accel", &["source"]),
 ];
 
 fn main() {
@@ -53,8 +61,11 @@ fn main() {
             .replace('\\', "/");
         let name = packer.string(&name);
         let offset = packer.body.len();
-        let in_qemu = path.parent().is_some_and(|p| p.ends_with("qemu"));
-        packer.value(&value, in_qemu);
+        let unread = UNREAD
+            .iter()
+            .find(|(folder, _)| path.parent().is_some_and(|p| p.ends_with(folder)))
+            .map_or(&[][..], |(_, keys)| keys);
+        packer.value(&value, unread);
         roots.push((name, offset));
     }
 
@@ -94,8 +105,8 @@ struct Packer {
     strings: Vec<String>,
     string_index: HashMap<String, usize>,
     body: Vec<u8>,
-    /// Where each array or object written so far starts, by whether it was
-    /// pruned and its JSON text.
+    /// Where each array or object written so far starts, by the members left
+    /// out of it and its JSON text.
     written: HashMap<String, usize>,
 }
 
@@ -111,11 +122,11 @@ impl Packer {
         self.strings.len() - 1
     }
 
-    /// Writes one value; `prune` leaves out the `UNREAD` members of objects.
-    fn value(&mut self, value: &Value, prune: bool) {
+    /// Writes one value, leaving out the `unread` members of its objects.
+    fn value(&mut self, value: &Value, unread: &[&str]) {
         let copy_key = match value {
-            Value::Array(items) if !items.is_empty() => Some(format!("{prune}{value}")),
-            Value::Object(members) if !members.is_empty() => Some(format!("{prune}{value}")),
+            Value::Array(items) if !items.is_empty() => Some(format!("{unread:?}{value}")),
+            Value::Object(members) if !members.is_empty() => Some(format!("{unread:?}{value}")),
             _ => None,
         };
         if let Some(key) = &copy_key {
@@ -162,20 +173,20 @@ impl Packer {
                 self.body.push(5);
                 varint(&mut self.body, items.len());
                 for item in items {
-                    self.value(item, prune);
+                    self.value(item, unread);
                 }
             }
             Value::Object(members) => {
                 let kept: Vec<(&String, &Value)> = members
                     .iter()
-                    .filter(|(key, _)| !(prune && UNREAD.contains(&key.as_str())))
+                    .filter(|(key, _)| !unread.contains(&key.as_str()))
                     .collect();
                 self.body.push(6);
                 varint(&mut self.body, kept.len());
                 for (key, member) in kept {
                     let index = self.string(key);
                     varint(&mut self.body, index);
-                    self.value(member, prune);
+                    self.value(member, unread);
                 }
             }
         }

@@ -164,8 +164,6 @@ pub struct AccelRule {
     /// For [`RuleKind::HostDerived`]: any one of these on the host suffices.
     pub requires_any: FeatureSet,
     pub condition: String,
-    /// The kernel or QEMU source the fact was read from.
-    pub source: String,
 }
 
 /// Everything known about one accelerator.
@@ -207,7 +205,6 @@ struct RuleEntry {
     requires: Vec<String>,
     requires_any: Vec<String>,
     condition: String,
-    source: String,
 }
 
 impl AccelFile {
@@ -228,7 +225,6 @@ impl AccelFile {
                     requires: rule.strings_or_empty("requires")?,
                     requires_any: rule.strings_or_empty("requires_any")?,
                     condition: rule.optional_string("condition")?.unwrap_or_default(),
-                    source: rule.string("source")?,
                 })
             })
             .collect::<Result<_, json::Error>>()?;
@@ -293,7 +289,6 @@ impl AccelFacts {
                 requires: FeaturePattern::resolve(map, &rule.requires).features,
                 requires_any: FeaturePattern::resolve(map, &rule.requires_any).features,
                 condition: rule.condition.clone(),
-                source: rule.source.clone(),
             })
             .collect::<Vec<AccelRule>>();
         let mut first_rule_by_kind: Vec<(RuleKind, Vec<Option<usize>>)> = Vec::new();
