@@ -2,8 +2,8 @@
 //! the format's 32 KiB window with hash chains, written as one final block
 //! with Huffman codes made for the data (section 3.2.7).
 //!
-//! Any inflater reads its output; the app inflates with miniz_oxide, whose
-//! compressor therefore stays out of the WebAssembly module.
+//! Any inflater reads its output; the app's own is [`crate::inflate`], and the
+//! tests check both against miniz_oxide, which is not in the WebAssembly module.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -18,19 +18,19 @@ const MAX_CHAIN: usize = 64;
 const HASH_BITS: u32 = 15;
 
 /// Base lengths of the length symbols 257..=285 and their extra bits.
-const LENGTH_BASE: [u16; 29] = [
+pub(crate) const LENGTH_BASE: [u16; 29] = [
     3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131,
     163, 195, 227, 258,
 ];
-const LENGTH_EXTRA: [u8; 29] = [
+pub(crate) const LENGTH_EXTRA: [u8; 29] = [
     0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
 ];
 /// Base distances of the distance symbols 0..=29 and their extra bits.
-const DISTANCE_BASE: [u16; 30] = [
+pub(crate) const DISTANCE_BASE: [u16; 30] = [
     1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537,
     2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577,
 ];
-const DISTANCE_EXTRA: [u8; 30] = [
+pub(crate) const DISTANCE_EXTRA: [u8; 30] = [
     0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13,
     13,
 ];
@@ -76,7 +76,7 @@ pub fn compress(data: &[u8]) -> Vec<u8> {
 }
 
 /// The end-of-block symbol of the literal/length alphabet.
-const END_OF_BLOCK: usize = 256;
+pub(crate) const END_OF_BLOCK: usize = 256;
 
 /// One step of LZ77's output.
 enum Token {
@@ -219,7 +219,7 @@ fn huffman_lengths(counts: &[u32]) -> Vec<u8> {
 }
 
 /// The order in which the code-length code's lengths are stored.
-const CODE_LENGTH_ORDER: [usize; 19] = [
+pub(crate) const CODE_LENGTH_ORDER: [usize; 19] = [
     16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
 ];
 

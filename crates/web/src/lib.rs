@@ -12,6 +12,7 @@ pub mod diff;
 pub mod engine;
 pub mod examples;
 pub mod hooks;
+pub mod inflate;
 pub mod js_api;
 pub mod share;
 pub mod state;

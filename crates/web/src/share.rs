@@ -2,13 +2,13 @@
 //!
 //! The fragment is never sent to a server, so a link carries the user's domain and
 //! host dump without them leaving the browser. The state is serialized to JSON,
-//! compressed with raw DEFLATE (`crate::deflate`) and written as unpadded base64url behind a `s=` key,
+//! compressed with raw DEFLATE (`crate::deflate`, read back by `crate::inflate`) and written as unpadded base64url behind a `s=` key,
 //! so the format can change later under another key. Pure code, tested natively.
 
 use std::fmt;
 
-use crate::deflate;
 use crate::state::AppState;
+use crate::{deflate, inflate};
 
 /// The key in front of the payload: `#s=...`.
 const STATE_KEY: &str = "s=";
@@ -56,7 +56,7 @@ pub fn decode(fragment: &str) -> Result<AppState, ShareError> {
         .strip_prefix(STATE_KEY)
         .ok_or(ShareError::UnknownFormat)?;
     let compressed = base64url_decode(payload).ok_or(ShareError::BadEncoding)?;
-    let json = miniz_oxide::inflate::decompress_to_vec_with_limit(&compressed, MAX_STATE_BYTES)
+    let json = inflate::decompress(&compressed, MAX_STATE_BYTES)
         .map_err(|_| ShareError::BadCompression)?;
     let json = String::from_utf8(json).map_err(|_| ShareError::BadState("not UTF-8".into()))?;
     AppState::from_json(&json).map_err(|e| ShareError::BadState(e.describe(&json)))
