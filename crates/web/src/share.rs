@@ -2,8 +2,9 @@
 //!
 //! The fragment is never sent to a server, so a link carries the user's domain and
 //! host dump without them leaving the browser. The state is serialized to JSON,
-//! compressed with raw DEFLATE (`crate::deflate`, read back by `crate::inflate`) and written as unpadded base64url behind a `s=` key,
-//! so the format can change later under another key. Pure code, tested natively.
+//! compressed with raw DEFLATE ([`crate::deflate`], read back by
+//! [`crate::inflate`]) and written as unpadded base64url behind a `s=` key, so
+//! the format can change later under another key. Pure code, tested natively.
 
 use std::fmt;
 
