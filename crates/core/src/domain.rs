@@ -81,20 +81,41 @@ pub struct Domain {
     pub flags: CpuFlags,
 }
 
+/// Where a parsed document's `<cpu>` lies, so that the live one can be
+/// written back into the same text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CpuPlace {
+    /// The document is a bare `<cpu>`.
+    Bare,
+    /// A `<domain>`, with the byte range of its `<cpu>` when it has one.
+    InDomain(Option<(usize, usize)>),
+}
+
 impl Domain {
     /// Parses a `<domain>` document or a bare `<cpu>`.
     pub fn parse(text: &str) -> Result<Domain, XmlError> {
+        Domain::parse_placed(text).map(|(domain, _)| domain)
+    }
+
+    /// [`Domain::parse`], and where the document's `<cpu>` lies in `text`.
+    pub(crate) fn parse_placed(text: &str) -> Result<(Domain, CpuPlace), XmlError> {
         let root = xml::parse(text)?;
         match root.name.as_str() {
-            "cpu" => Ok(Domain {
-                accelerator: Accelerator::Kvm,
-                arch: "x86_64".to_string(),
-                machine: None,
-                cpu: CpuDef::from_element(&root)?,
-                has_cpu_element: true,
-                flags: CpuFlags::default(),
-            }),
-            "domain" => Domain::from_element(&root),
+            "cpu" => Ok((
+                Domain {
+                    accelerator: Accelerator::Kvm,
+                    arch: "x86_64".to_string(),
+                    machine: None,
+                    cpu: CpuDef::from_element(&root)?,
+                    has_cpu_element: true,
+                    flags: CpuFlags::default(),
+                },
+                CpuPlace::Bare,
+            )),
+            "domain" => {
+                let place = CpuPlace::InDomain(root.child("cpu").map(|cpu| (cpu.offset, cpu.end)));
+                Ok((Domain::from_element(&root)?, place))
+            }
             other => Err(XmlError::new(
                 root.offset,
                 format!("expected `<domain>` or `<cpu>`, found `<{other}>`"),

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::cpudef::{CpuCheck, CpuDef};
 use crate::data::CpuMap;
-use crate::domain::{Accelerator, Domain};
+use crate::domain::{Accelerator, CpuPlace, Domain};
 use crate::error::CpuError;
 use crate::host::HostInput;
 use crate::qemu::definitions::{QemuDefinitions, QemuVersion};
@@ -391,6 +391,8 @@ pub(crate) fn description_notes(side: &PreparedHost<'_>, note: Option<&str>) -> 
 struct Question<'d> {
     domain_xml: &'d str,
     domain: Domain,
+    /// Where the domain's `<cpu>` lies in `domain_xml`.
+    cpu_place: CpuPlace,
     accelerator: Accelerator,
     version: &'static QemuVersion,
     version_source: &'static str,
@@ -403,7 +405,7 @@ struct Question<'d> {
 
 impl<'d> Question<'d> {
     fn new(domain_xml: &'d str, options: &CheckOptions) -> Result<Self, CheckError> {
-        let domain = Domain::parse(domain_xml).map_err(CheckError::Domain)?;
+        let (domain, cpu_place) = Domain::parse_placed(domain_xml).map_err(CheckError::Domain)?;
         let accelerator = options.accelerator.unwrap_or(domain.accelerator);
         let (version, version_source, version_note) = choose_qemu_version(&domain, options)?;
         let mut cpu = domain.cpu.clone();
@@ -412,6 +414,7 @@ impl<'d> Question<'d> {
         Ok(Question {
             domain_xml,
             domain,
+            cpu_place,
             accelerator,
             version,
             version_source,
@@ -539,7 +542,7 @@ impl<'d> Question<'d> {
                 .live_cpu
                 .as_ref()
                 .filter(|_| own.starts())
-                .map(|live| live_domain_xml(self.domain_xml, live)),
+                .map(|live| live_domain_xml(self.domain_xml, self.cpu_place, live)),
             qemu_cpu_arg,
             host: side.brief(),
             models: side.models(),
@@ -693,29 +696,26 @@ fn migrate(domain: &Domain, live: &CpuDef, target: &PreparedHost<'_>) -> Migrati
 
 /// The input document with its `<cpu>` replaced by the live one (or the live
 /// `<cpu>` alone when the input was a bare `<cpu>`).
-fn live_domain_xml(text: &str, live: &CpuDef) -> String {
-    let Ok(root) = crate::xml::parse(text) else {
+fn live_domain_xml(text: &str, place: CpuPlace, live: &CpuDef) -> String {
+    let CpuPlace::InDomain(cpu) = place else {
         return live.to_xml();
     };
-    if root.name != "domain" {
-        return live.to_xml();
-    }
-    match root.child("cpu") {
-        Some(cpu) => {
+    match cpu {
+        Some((offset, end)) => {
             // Replace whole lines when `<cpu>` starts its line; otherwise (a
             // domain on one line) replace just the element.
-            let line_start = text[..cpu.offset].rfind('\n').map_or(0, |i| i + 1);
-            let (start, indent) = if text[line_start..cpu.offset].trim().is_empty() {
-                (line_start, cpu.offset - line_start)
+            let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+            let (start, indent) = if text[line_start..offset].trim().is_empty() {
+                (line_start, offset - line_start)
             } else {
-                (cpu.offset, 0)
+                (offset, 0)
             };
             let replacement = live.to_xml_indented(indent);
             format!(
                 "{}{}{}",
                 &text[..start],
                 replacement.trim_end_matches('\n'),
-                &text[cpu.end..]
+                &text[end..]
             )
         }
         None => {
