@@ -139,6 +139,7 @@ fn qemu_cpu_argument_parity() {
             arch: &domain.arch,
             flags: &domain.flags,
             full_host: Some(&host),
+            full_host_data: None,
             reported_host_model: None,
             migratable_host_model: Some(&migratable_host_model),
             hypervisor_models: &models,

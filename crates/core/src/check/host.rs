@@ -14,6 +14,7 @@ use crate::domain::{Accelerator, Domain};
 use crate::error::CpuError;
 use crate::featureset::FeatureSet;
 use crate::host::HostInput;
+use crate::libvirt::compare::host_data;
 use crate::libvirt::decode::guest_cpu_from_signals;
 use crate::libvirt::expand::expand_features;
 use crate::libvirt::{
@@ -47,6 +48,8 @@ pub struct PreparedHost<'m> {
     /// every guest built here.
     support: AccelSupport,
     full_host: Option<CpuDef>,
+    /// `full_host`'s data, made once for every compat compare against it.
+    full_host_data: Option<Result<FeatureSet, CpuError>>,
     reported_host_model: Option<CpuDef>,
     migratable_host_model: Option<CpuDef>,
     /// QEMU's model list with blockers, as libvirt sees it.
@@ -87,6 +90,7 @@ impl<'m> PreparedHost<'m> {
             .as_ref()
             .map(|cpu| copy_migratable(map, cpu));
         let full_host = full_host(map, input, reported_host_model.as_ref());
+        let full_host_data = full_host.as_ref().map(|host| host_data(map, host));
         let brief = brief(map, input, &host_features, reported_host_model.as_ref());
         let models = hypervisor_models
             .iter()
@@ -104,6 +108,7 @@ impl<'m> PreparedHost<'m> {
             host_features,
             support,
             full_host,
+            full_host_data,
             reported_host_model,
             migratable_host_model,
             hypervisor_models,
@@ -137,6 +142,7 @@ impl<'m> PreparedHost<'m> {
             arch: &domain.arch,
             flags: &domain.flags,
             full_host: self.full_host.as_ref(),
+            full_host_data: self.full_host_data.as_ref(),
             reported_host_model: self.reported_host_model.as_ref(),
             migratable_host_model: self.migratable_host_model.as_ref(),
             hypervisor_models: &self.hypervisor_models,

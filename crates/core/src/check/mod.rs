@@ -26,7 +26,7 @@ use crate::qemu::definitions::{QemuDefinitions, QemuVersion};
 use crate::xml::XmlError;
 use defaults::{apply_defaults, AppliedDefaults};
 use host_brief::HostBrief;
-use start::{simulate_start, StartKind, StartOutcome};
+use start::{simulate_checks, simulate_start, StartKind, StartOutcome};
 
 use host::BuildOnce;
 pub use host::PreparedHost;
@@ -485,17 +485,7 @@ impl<'d> Question<'d> {
     fn report_on(&self, side: &PreparedHost<'_>) -> (Report, StartOutcome) {
         let builds = BuildOnce::new(side);
         let environment = side.environment(&self.domain, &builds);
-        let mut outcomes: Vec<(CpuCheck, StartOutcome)> = CpuCheck::ALL
-            .iter()
-            .map(|check| {
-                let mut variant = self.cpu.clone();
-                variant.check = Some(*check);
-                (
-                    *check,
-                    simulate_start(&environment, &variant, StartKind::New),
-                )
-            })
-            .collect();
+        let mut outcomes = simulate_checks(&environment, &self.cpu, &CpuCheck::ALL);
         let own_index = outcomes
             .iter()
             .position(|(check, _)| *check == self.own_check)

@@ -9,7 +9,7 @@ use crate::data::{CpuMap, NEVER_PASSED_TO_QEMU};
 use crate::domain::{Accelerator, CpuFlags};
 use crate::error::CpuError;
 use crate::featureset::FeatureSet;
-use crate::libvirt::compare::{check_forbidden_features, compare};
+use crate::libvirt::compare::{check_forbidden_features, compare_with_data, host_data};
 use crate::libvirt::expand::expand_features;
 use crate::libvirt::translate::translate;
 use crate::libvirt::update::update;
@@ -27,6 +27,10 @@ pub struct StartEnvironment<'a> {
     /// libvirt's full host CPU (its own probe plus the host-model's features),
     /// used by the forbidden-feature check and the compat compare.
     pub full_host: Option<&'a CpuDef>,
+    /// `full_host`'s data for the compat compare, made once
+    /// ([`crate::libvirt::compare::host_data`]); `None` makes it on each
+    /// compare instead.
+    pub full_host_data: Option<&'a Result<FeatureSet, CpuError>>,
     /// The host-model QEMU reports (`fallback='forbid'` when it came from QEMU).
     pub reported_host_model: Option<&'a CpuDef>,
     /// The migratable host-model, the one guests are started with.
@@ -96,22 +100,56 @@ pub fn prepare_for_qemu(
     kind: StartKind,
 ) -> Result<(CpuDef, Option<String>), CpuError> {
     let mut cpu = cpu.clone();
-    prepare(env, &mut cpu, kind)?;
-    let context = CpuArgContext {
-        map: env.map,
-        known_features: env.qemu_known_features,
-        supports_migratable: true,
-    };
-    let qemu_cpu_arg = cpu_arg(&cpu, env.flags, &context);
-    Ok((cpu, qemu_cpu_arg))
+    prepare_head(env, &mut cpu, kind)?;
+    check_gates(env, &cpu)?;
+    prepare_tail(env, cpu, kind)
 }
 
 /// Runs libvirt's and QEMU's start-up steps for `cpu` (defaults already applied).
 pub fn simulate_start(env: &StartEnvironment<'_>, cpu: &CpuDef, kind: StartKind) -> StartOutcome {
-    let (cpu, qemu_cpu_arg) = match prepare_for_qemu(env, cpu, kind) {
-        Ok(prepared) => prepared,
-        Err(error) => return StartOutcome::failed(error),
-    };
+    match prepare_for_qemu(env, cpu, kind) {
+        Ok((cpu, qemu_cpu_arg)) => run_qemu(env, cpu, qemu_cpu_arg),
+        Err(error) => StartOutcome::failed(error),
+    }
+}
+
+/// New starts of `cpu` under each of `checks` (defaults already applied): the
+/// same outcomes as [`simulate_start`] of `cpu` with each `check` set, with
+/// the steps that do not read `check` (libvirt's update and translation, the
+/// `-cpu` argument) made once for all of them.
+pub fn simulate_checks(
+    env: &StartEnvironment<'_>,
+    cpu: &CpuDef,
+    checks: &[CpuCheck],
+) -> Vec<(CpuCheck, StartOutcome)> {
+    let kind = StartKind::New;
+    let mut head = cpu.clone();
+    let head = prepare_head(env, &mut head, kind).map(|()| head);
+    let mut tail: Option<Result<(CpuDef, Option<String>), CpuError>> = None;
+    checks
+        .iter()
+        .map(|&check| {
+            let prepared = head.clone().and_then(|mut variant| {
+                variant.check = Some(check);
+                check_gates(env, &variant)?;
+                let (mut cpu, qemu_cpu_arg) = tail
+                    .get_or_insert_with(|| prepare_tail(env, variant, kind))
+                    .clone()?;
+                cpu.check = Some(check);
+                Ok((cpu, qemu_cpu_arg))
+            });
+            let outcome = match prepared {
+                Ok((cpu, qemu_cpu_arg)) => run_qemu(env, cpu, qemu_cpu_arg),
+                Err(error) => StartOutcome::failed(error),
+            };
+            (check, outcome)
+        })
+        .collect()
+}
+
+/// QEMU's build of the definition libvirt hands it, and libvirt's checks and
+/// live update once it runs.
+fn run_qemu(env: &StartEnvironment<'_>, cpu: CpuDef, qemu_cpu_arg: Option<String>) -> StartOutcome {
     let build = match env.build_guest.build(&cpu) {
         Ok(build) => build,
         Err(error) => {
@@ -135,9 +173,13 @@ pub fn simulate_start(env: &StartEnvironment<'_>, cpu: &CpuDef, kind: StartKind)
     }
 }
 
-/// Everything before QEMU is launched (spec 10.2 steps 1–6).
-fn prepare(env: &StartEnvironment<'_>, cpu: &mut CpuDef, kind: StartKind) -> Result<(), CpuError> {
-    let map = env.map;
+/// The steps before the `check`-dependent ones (spec 10.2 steps 1–3): the
+/// mode an incoming host-model becomes, and what QEMU cannot accept at all.
+fn prepare_head(
+    env: &StartEnvironment<'_>,
+    cpu: &mut CpuDef,
+    kind: StartKind,
+) -> Result<(), CpuError> {
     if cpu.mode == CpuMode::HostModel && kind == StartKind::Incoming && cpu.model.is_some() {
         cpu.mode = CpuMode::Custom;
     }
@@ -150,32 +192,56 @@ fn prepare(env: &StartEnvironment<'_>, cpu: &mut CpuDef, kind: StartKind) -> Res
     }
     validate_cache_and_address_bits(cpu)?;
     for feature in &cpu.features {
-        lookup_feature(map, &feature.name)
+        lookup_feature(env.map, &feature.name)
             .map_err(|_| CpuError::unsupported(format!("unknown CPU feature: {}", feature.name)))?;
     }
+    Ok(())
+}
+
+/// The steps `check` decides (spec 10.2 step 4): forbidden features under
+/// `partial` and `full`, the compat check under `partial`. They only refuse;
+/// the definition is not changed.
+fn check_gates(env: &StartEnvironment<'_>, cpu: &CpuDef) -> Result<(), CpuError> {
     let check = cpu.check.unwrap_or(CpuCheck::None);
     if check != CpuCheck::None {
         if let Some(host) = env.full_host {
-            check_forbidden_features(map, cpu, host)?;
+            check_forbidden_features(env.map, cpu, host)?;
         }
     }
+    if !cpu.mode.is_passthrough() && check == CpuCheck::Partial {
+        partial_check(env, cpu)?;
+    }
+    Ok(())
+}
+
+/// The steps after the checks (spec 10.2 steps 5–6): libvirt's update and
+/// translation, then the `-cpu` argument. None of them reads `check`.
+fn prepare_tail(
+    env: &StartEnvironment<'_>,
+    mut cpu: CpuDef,
+    kind: StartKind,
+) -> Result<(CpuDef, Option<String>), CpuError> {
+    let map = env.map;
     if !cpu.mode.is_passthrough() {
-        if check == CpuCheck::Partial {
-            partial_check(env, cpu)?;
-        }
         let removed_policy = match kind {
             StartKind::New => Policy::Disable,
             StartKind::Incoming => Policy::Require,
         };
-        update(map, cpu, env.migratable_host_model, removed_policy)?;
+        update(map, &mut cpu, env.migratable_host_model, removed_policy)?;
         if !env.hypervisor_models.is_empty() {
-            translate(map, cpu, env.hypervisor_models)?;
+            translate(map, &mut cpu, env.hypervisor_models)?;
         }
         cpu.fallback = crate::cpudef::Fallback::Forbid;
     }
     cpu.features
         .retain(|f| !NEVER_PASSED_TO_QEMU.contains(&f.name.as_str()));
-    Ok(())
+    let context = CpuArgContext {
+        map,
+        known_features: env.qemu_known_features,
+        supports_migratable: true,
+    };
+    let qemu_cpu_arg = cpu_arg(&cpu, env.flags, &context);
+    Ok((cpu, qemu_cpu_arg))
 }
 
 /// The QEMU driver's validation of `<cache>` and `<maxphysaddr>`.
@@ -236,7 +302,15 @@ fn partial_check(env: &StartEnvironment<'_>, cpu: &CpuDef) -> Result<(), CpuErro
         || qemu_entry.is_none()
         || map_model.is_some_and(|m| m.compat_check);
     if compat {
-        compare(map, env.full_host, cpu, true)?;
+        let made;
+        let host_data = match env.full_host_data {
+            Some(data) => Some(data),
+            None => {
+                made = env.full_host.map(|host| host_data(map, host));
+                made.as_ref()
+            }
+        };
+        compare_with_data(map, env.full_host.zip(host_data), cpu, true)?;
         return Ok(());
     }
     compare_unusable(env, cpu, qemu_entry)

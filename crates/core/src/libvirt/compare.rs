@@ -5,7 +5,7 @@ use super::{feature_names, lookup_feature, model_data, PolicySelector};
 use crate::cpudef::{CpuDef, CpuMatch, CpuType, Policy};
 use crate::data::CpuMap;
 use crate::error::CpuError;
-use crate::featureset::SetRelation;
+use crate::featureset::{FeatureSet, SetRelation};
 
 /// What `virsh cpu-compare` answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +36,24 @@ pub fn compare(
     cpu: &CpuDef,
     fail_incompatible: bool,
 ) -> Result<CompareResult, CpuError> {
+    let host_data = host.map(|h| host_data(map, h));
+    compare_with_data(map, host.zip(host_data.as_ref()), cpu, fail_incompatible)
+}
+
+/// The data [`compare`] reads of a host CPU: its whole definition
+/// ([`model_data`]), or the error making it gives. A caller comparing many
+/// definitions with one host makes it once and calls [`compare_with_data`].
+pub fn host_data(map: &CpuMap, host: &CpuDef) -> Result<FeatureSet, CpuError> {
+    model_data(map, host, PolicySelector::All).map(|data| data.features)
+}
+
+/// [`compare`] with the host's data already made ([`host_data`]).
+pub fn compare_with_data(
+    map: &CpuMap,
+    host: Option<(&CpuDef, &Result<FeatureSet, CpuError>)>,
+    cpu: &CpuDef,
+    fail_incompatible: bool,
+) -> Result<CompareResult, CpuError> {
     let result = compare_inner(map, host, cpu)?;
     match result {
         CompareResult::Incompatible(reason) if fail_incompatible => {
@@ -47,10 +65,10 @@ pub fn compare(
 
 fn compare_inner(
     map: &CpuMap,
-    host: Option<&CpuDef>,
+    host: Option<(&CpuDef, &Result<FeatureSet, CpuError>)>,
     cpu: &CpuDef,
 ) -> Result<CompareResult, CpuError> {
-    let Some(host) = host.filter(|h| h.model.is_some()) else {
+    let Some((host, host_data)) = host.filter(|(h, _)| h.model.is_some()) else {
         return Ok(CompareResult::Incompatible("unknown host CPU".to_string()));
     };
     if let Some(arch) = cpu
@@ -69,7 +87,7 @@ fn compare_inner(
             )));
         }
     }
-    let host_data = model_data(map, host, PolicySelector::All)?.features;
+    let host_data = host_data.clone()?;
     let forced = model_data(map, cpu, PolicySelector::Only(Policy::Force))?.features;
     let mut required = model_data(map, cpu, PolicySelector::Only(Policy::Require))?.features;
     let optional = model_data(map, cpu, PolicySelector::Only(Policy::Optional))?.features;
@@ -125,10 +143,23 @@ pub fn has_feature(map: &CpuMap, def: &CpuDef, name: &str) -> Result<bool, CpuEr
 
 /// A feature whose bits are all covered by other features present (only the
 /// two-bit `hv-vapic` can be, through `hv-xmm_input` and `hv-relaxed`).
-fn implied_by_bits(map: &CpuMap, data: &crate::FeatureSet, id: crate::FeatureId) -> bool {
+fn implied_by_bits(map: &CpuMap, data: &FeatureSet, id: crate::FeatureId) -> bool {
     let wanted = map.feature(id).bits;
-    let present = map.data_of(data);
-    present.contains(wanted.key, &wanted.registers)
+    if wanted.registers.is_zero() {
+        return true;
+    }
+    // Only the present features at the same CPUID leaf or MSR can cover it.
+    let mut covered = [0u32; 4];
+    for bits in data
+        .iter()
+        .map(|present| map.feature(present).bits)
+        .filter(|bits| bits.key == wanted.key)
+    {
+        for (register, value) in covered.iter_mut().zip(bits.registers.0) {
+            *register |= value;
+        }
+    }
+    crate::cpuid::Registers(covered).contains(&wanted.registers)
 }
 
 /// libvirt's `virCPUCheckForbiddenFeatures`: a guest `forbid` feature the host
