@@ -280,7 +280,7 @@ impl PreparedHost<'_> {
                 .iter()
                 .map(|id| GuestFeature {
                     name: self.map.feature(id).name.clone(),
-                    origin: build.origin(id).map_or("", |o| o.as_str()).to_string(),
+                    origin: build.origin(id).map_or("", |o| o.as_str()),
                 })
                 .collect(),
             xml: handed_to_qemu.to_xml(),

@@ -128,7 +128,8 @@ pub struct FilteredReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GuestFeature {
     pub name: String,
-    pub origin: String,
+    /// Where QEMU's build took the feature from (empty when it did not say).
+    pub origin: &'static str,
 }
 
 /// The CPU QEMU would give the guest.
