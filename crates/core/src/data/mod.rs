@@ -233,6 +233,8 @@ pub struct CpuMap {
     map_feature_count: usize,
     models: Vec<Model>,
     feature_index: NameIndex<FeatureId>,
+    /// Each feature's position when all are sorted by name (byte order).
+    name_ranks: Vec<u16>,
     model_index: NameIndex<ModelId>,
 }
 
@@ -326,6 +328,13 @@ impl CpuMap {
             }
         }
 
+        let mut by_name: Vec<usize> = (0..features.len()).collect();
+        by_name.sort_unstable_by(|&a, &b| features[a].name.cmp(&features[b].name));
+        let mut name_ranks = vec![0u16; features.len()];
+        for (rank, index) in by_name.into_iter().enumerate() {
+            // FEATURE_CAPACITY bounds the count, far below u16::MAX.
+            name_ranks[index] = rank as u16;
+        }
         let mut map = CpuMap {
             source: file.source.clone(),
             vendors,
@@ -333,6 +342,7 @@ impl CpuMap {
             map_feature_count,
             models: Vec::new(),
             feature_index,
+            name_ranks,
             model_index: NameIndex::default(),
         };
         for entry in &file.models {
@@ -477,6 +487,12 @@ impl CpuMap {
 
     pub fn feature(&self, id: FeatureId) -> &Feature {
         &self.features[id.index()]
+    }
+
+    /// Where the feature's name falls among all feature names sorted (byte
+    /// order): sorting ids by it sorts them by name without comparing text.
+    pub fn name_rank(&self, id: FeatureId) -> u16 {
+        self.name_ranks[id.index()]
     }
 
     /// Looks a feature up by its canonical name (exact, case-sensitive).

@@ -138,20 +138,30 @@ fn usability(
         };
     };
     let unsupported = request.requested.difference(supported);
-    let mut names: Vec<&str> =
-        Vec::with_capacity(unsupported.len() + request.qemu_only_filtered.len());
-    names.extend(map.names(&unsupported));
-    names.extend(request.qemu_only_filtered.iter().map(String::as_str));
-    names.sort_unstable();
-    names.dedup();
+    let blockers: Vec<String> = if request.qemu_only_filtered.is_empty() {
+        // Map names are distinct: sorting the ids by name rank sorts the names.
+        let mut ids: Vec<_> = unsupported.iter().collect();
+        ids.sort_unstable_by_key(|&id| map.name_rank(id));
+        ids.into_iter()
+            .map(|id| map.feature(id).name.clone())
+            .collect()
+    } else {
+        let mut names: Vec<&str> =
+            Vec::with_capacity(unsupported.len() + request.qemu_only_filtered.len());
+        names.extend(map.names(&unsupported));
+        names.extend(request.qemu_only_filtered.iter().map(String::as_str));
+        names.sort_unstable();
+        names.dedup();
+        names.into_iter().map(str::to_string).collect()
+    };
     ModelUsability {
         name: name.to_string(),
-        usable: if names.is_empty() {
+        usable: if blockers.is_empty() {
             Usability::Yes
         } else {
             Usability::No
         },
-        blockers: names.into_iter().map(str::to_string).collect(),
+        blockers,
     }
 }
 
