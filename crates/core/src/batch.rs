@@ -248,12 +248,7 @@ fn examine(
         // The host-model QEMU would report on this host, as the check predicted it.
         host_model_cpu: prepared.host_model().cloned(),
         x86_64_level: brief.x86_64_level,
-        usable_models: prepared
-            .models()
-            .iter()
-            .filter(|m| m.usable)
-            .map(|m| m.name.clone())
-            .collect(),
+        usable_models: prepared.usable_model_names().map(str::to_string).collect(),
         domain,
         notes,
     })

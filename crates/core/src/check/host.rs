@@ -7,6 +7,7 @@
 //! predicted from the raw CPUID with the QEMU and accelerator data.
 
 use std::cell::RefCell;
+use std::sync::OnceLock;
 
 use crate::cpudef::{CpuCheck, CpuDef, CpuMode, CpuType, Fallback, Policy};
 use crate::data::CpuMap;
@@ -56,8 +57,9 @@ pub struct PreparedHost<'m> {
     hypervisor_models: Vec<HypervisorModel>,
     /// True when `hypervisor_models` is QEMU's own answer rather than a prediction.
     models_from_qemu: bool,
-    /// `hypervisor_models` as reports show them.
-    models: ModelList,
+    /// `hypervisor_models` as reports show them, made when first asked for
+    /// (a batch that only describes the host never needs the blockers twice).
+    models: OnceLock<ModelList>,
     brief: HostBrief,
     notes: Vec<String>,
 }
@@ -92,15 +94,6 @@ impl<'m> PreparedHost<'m> {
         let full_host = full_host(map, input, reported_host_model.as_ref());
         let full_host_data = full_host.as_ref().map(|host| host_data(map, host));
         let brief = brief(map, input, &host_features, reported_host_model.as_ref());
-        let models = hypervisor_models
-            .iter()
-            .map(|m| ModelReport {
-                name: m.name.clone(),
-                usable: m.usable == Usability::Yes,
-                blockers: m.blockers.clone(),
-            })
-            .collect::<Vec<_>>()
-            .into();
         Ok(PreparedHost {
             map,
             accelerator,
@@ -113,7 +106,7 @@ impl<'m> PreparedHost<'m> {
             migratable_host_model,
             hypervisor_models,
             models_from_qemu,
-            models,
+            models: OnceLock::new(),
             brief,
             notes,
         })
@@ -300,7 +293,28 @@ impl PreparedHost<'_> {
 
     /// QEMU's models on this host, as `virsh domcapabilities` would list them.
     pub fn models(&self) -> ModelList {
-        self.models.clone()
+        self.models
+            .get_or_init(|| {
+                self.hypervisor_models
+                    .iter()
+                    .map(|m| ModelReport {
+                        name: m.name.clone(),
+                        usable: m.usable == Usability::Yes,
+                        blockers: m.blockers.clone(),
+                    })
+                    .collect::<Vec<_>>()
+                    .into()
+            })
+            .clone()
+    }
+
+    /// The names of the models QEMU can run here, in [`Self::models`]' order,
+    /// without making that list.
+    pub(crate) fn usable_model_names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.hypervisor_models
+            .iter()
+            .filter(|m| m.usable == Usability::Yes)
+            .map(|m| m.name.as_str())
     }
 
     /// What to know about how the host was read and predicted.
