@@ -21,8 +21,8 @@
 use serde::Serialize;
 
 use crate::check::{
-    analyze_prepared_with_arrival, description_notes, description_settings, host_settings,
-    CheckError, CheckOptions, FilteredReport, Verdicts,
+    analyze_prepared_answer, description_notes, description_settings, host_settings, CheckError,
+    CheckOptions, FilteredReport, Verdicts,
 };
 use crate::cpudef::{CpuDef, CpuType};
 use crate::data::CpuMap;
@@ -218,9 +218,8 @@ fn examine(
             let prepared = host_settings(domain_xml, question.options)
                 .and_then(|settings| settings.prepare(map, &input))
                 .map_err(failure)?;
-            let (report, arrival) =
-                analyze_prepared_with_arrival(domain_xml, &prepared, arriving, question.options)
-                    .map_err(failure)?;
+            let report = analyze_prepared_answer(domain_xml, &prepared, arriving, question.options)
+                .map_err(failure)?;
             let live_cpu = report
                 .live_xml
                 .as_deref()
@@ -230,7 +229,7 @@ fn examine(
                 verdicts: report.verdicts,
                 filtered: report.filtered,
                 live_cpu,
-                arrival: arrival.map(|migration| Arrival {
+                arrival: report.arrival.map(|migration| Arrival {
                     starts: migration.starts,
                     message: migration.message,
                     filtered: migration.filtered.into_iter().map(|f| f.name).collect(),

@@ -329,6 +329,30 @@ pub fn analyze_prepared_with_arrival(
     Ok(question.report_with_arrival(host, arriving))
 }
 
+/// What a batch reads of a check on one host ([`analyze_prepared_answer`]):
+/// the fields of the same name of the [`Report`], and the arrival.
+pub(crate) struct DomainAnswer {
+    pub check: String,
+    pub verdicts: Verdicts,
+    pub filtered: Vec<FilteredReport>,
+    pub live_xml: Option<String>,
+    pub notes: Vec<String>,
+    pub arrival: Option<Migration>,
+}
+
+/// [`analyze_prepared_with_arrival`] without the parts of the report a batch
+/// does not read (the guest CPU, settings, model list, `-cpu` argument).
+pub(crate) fn analyze_prepared_answer(
+    domain_xml: &str,
+    host: &PreparedHost<'_>,
+    arriving: Option<&CpuDef>,
+    options: &CheckOptions,
+) -> Result<DomainAnswer, CheckError> {
+    let question = Question::new(domain_xml, options)?;
+    question.matches(host)?;
+    Ok(question.answer_on(host, arriving))
+}
+
 /// A host described without a domain: its brief, the models it can run and
 /// notes, for the accelerator and QEMU version of `options` (default: KVM and
 /// the newest QEMU known).
@@ -483,20 +507,82 @@ impl<'d> Question<'d> {
 
     /// The report on one prepared host (without migration), and the outcome
     /// of the start under the domain's own `check`.
-    fn report_on(&self, side: &PreparedHost<'_>) -> (Report, StartOutcome) {
+    /// The starts under every `check` value on one prepared host, and the
+    /// index of the domain's own.
+    fn starts_on(&self, side: &PreparedHost<'_>) -> (Vec<(CpuCheck, StartOutcome)>, usize) {
         let builds = BuildOnce::new(side);
         let environment = side.environment(&self.domain, &builds);
-        let mut outcomes = simulate_checks(&environment, &self.cpu, &CpuCheck::ALL);
+        let outcomes = simulate_checks(&environment, &self.cpu, &CpuCheck::ALL);
         let own_index = outcomes
             .iter()
             .position(|(check, _)| *check == self.own_check)
             .unwrap_or(0);
+        (outcomes, own_index)
+    }
 
-        // What QEMU would build and filter, even when the domain's own check
-        // stops the start before QEMU runs: the most permissive start shows it.
-        let built = std::iter::once(&outcomes[own_index].1)
+    /// What QEMU would build and filter, even when the domain's own check
+    /// stops the start before QEMU runs: the most permissive start shows it.
+    fn built<'o>(
+        outcomes: &'o [(CpuCheck, StartOutcome)],
+        own_index: usize,
+    ) -> Option<&'o StartOutcome> {
+        std::iter::once(&outcomes[own_index].1)
             .chain(outcomes.iter().map(|(_, outcome)| outcome))
-            .find(|outcome| outcome.build.is_some());
+            .find(|outcome| outcome.build.is_some())
+    }
+
+    fn verdicts(&self, outcomes: &[(CpuCheck, StartOutcome)], side: &PreparedHost<'_>) -> Verdicts {
+        let verdict = |check: CpuCheck| {
+            let outcome = outcomes.iter().find(|(c, _)| *c == check).map(|(_, o)| o);
+            verdict_of(outcome, check == self.own_check, side)
+        };
+        Verdicts {
+            none: verdict(CpuCheck::None),
+            partial: verdict(CpuCheck::Partial),
+            full: verdict(CpuCheck::Full),
+        }
+    }
+
+    /// The live domain XML the report shows: after a start under the
+    /// domain's own check, when it starts.
+    fn live_xml(&self, own: &StartOutcome) -> Option<String> {
+        own.live_cpu
+            .as_ref()
+            .filter(|_| own.starts())
+            .map(|live| live_domain_xml(self.domain_xml, self.cpu_place, live))
+    }
+
+    /// The parts of [`Self::report_on`] a batch reads, and the arrival of
+    /// `arriving` on `side` when given.
+    fn answer_on(&self, side: &PreparedHost<'_>, arriving: Option<&CpuDef>) -> DomainAnswer {
+        let (mut outcomes, own_index) = self.starts_on(side);
+        let filtered = Self::built(&outcomes, own_index)
+            .and_then(|o| o.build.as_ref())
+            .map(|b| side.filtered_report(b))
+            .unwrap_or_default();
+        let verdicts = self.verdicts(&outcomes, side);
+        let own = outcomes.swap_remove(own_index).1;
+        DomainAnswer {
+            check: self.own_check.as_str().to_string(),
+            verdicts,
+            filtered,
+            live_xml: self.live_xml(&own),
+            notes: self.notes(side),
+            arrival: arriving.map(|live| migrate(&self.domain, live, side)),
+        }
+    }
+
+    /// The prepared host's notes, then the QEMU version's.
+    fn notes(&self, side: &PreparedHost<'_>) -> Vec<String> {
+        side.notes()
+            .into_iter()
+            .chain(self.version_note.map(str::to_string))
+            .collect()
+    }
+
+    fn report_on(&self, side: &PreparedHost<'_>) -> (Report, StartOutcome) {
+        let (mut outcomes, own_index) = self.starts_on(side);
+        let built = Self::built(&outcomes, own_index);
         let filtered = built
             .and_then(|o| o.build.as_ref())
             .map(|b| side.filtered_report(b))
@@ -507,15 +593,7 @@ impl<'d> Question<'d> {
         let qemu_cpu_arg = built
             .and_then(|o| o.qemu_cpu_arg.as_deref())
             .map(crate::qemu::cpu_arg::shell_quote);
-        let verdict = |check: CpuCheck| {
-            let outcome = outcomes.iter().find(|(c, _)| *c == check).map(|(_, o)| o);
-            verdict_of(outcome, check == self.own_check, side)
-        };
-        let verdicts = Verdicts {
-            none: verdict(CpuCheck::None),
-            partial: verdict(CpuCheck::Partial),
-            full: verdict(CpuCheck::Full),
-        };
+        let verdicts = self.verdicts(&outcomes, side);
         let own = outcomes.swap_remove(own_index).1;
         let report = Report {
             check: self.own_check.as_str().to_string(),
@@ -529,20 +607,12 @@ impl<'d> Question<'d> {
             ),
             filtered,
             guest_cpu,
-            live_xml: own
-                .live_cpu
-                .as_ref()
-                .filter(|_| own.starts())
-                .map(|live| live_domain_xml(self.domain_xml, self.cpu_place, live)),
+            live_xml: self.live_xml(&own),
             qemu_cpu_arg,
             host: side.brief(),
             models: side.models(),
             migration: None,
-            notes: side
-                .notes()
-                .into_iter()
-                .chain(self.version_note.map(str::to_string))
-                .collect(),
+            notes: self.notes(side),
         };
         (report, own)
     }
