@@ -66,41 +66,56 @@ pub fn run(
     let progress = Progress::new(files.len());
 
     // The migration source is the first host the domain starts on; find it in
-    // order, then examine the rest in parallel with its live definition.
+    // order, a core's worth of hosts at a time, then examine every other host
+    // in parallel with its live definition.
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut examined: Vec<Option<Examined>> = (0..files.len()).map(|_| None).collect();
     let mut live: Option<CpuDef> = None;
     let mut source = None;
+    let mut searched = 0;
     if domain_xml.is_some() {
-        for (index, file) in files.iter().enumerate() {
-            let done = examine_file(map, file, &question, None);
-            progress.advance();
-            live = done
-                .result
-                .report()
-                .and_then(|r| r.domain.as_ref())
-                .filter(|d| d.starts())
-                .and_then(|d| d.live_cpu.clone());
-            examined[index] = Some(done);
-            if live.is_some() {
-                source = Some(index);
-                break;
+        while searched < files.len() && source.is_none() {
+            let end = (searched + workers).min(files.len());
+            let done = examine_in_parallel(map, &files[searched..end], &question, None, &progress);
+            for (index, done) in (searched..end).zip(done) {
+                if source.is_none() {
+                    live = done
+                        .result
+                        .report()
+                        .and_then(|r| r.domain.as_ref())
+                        .filter(|d| d.starts())
+                        .and_then(|d| d.live_cpu.clone());
+                    if live.is_some() {
+                        source = Some(index);
+                    }
+                }
+                examined[index] = Some(done);
             }
+            searched = end;
         }
     }
-    let start = source.map_or(0, |s| s + 1);
-    let (head, tail) = files.split_at(start);
-    let rest = examine_in_parallel(map, tail, &question, live.as_ref(), &progress);
-    progress.finish();
-    for (slot, done) in examined[start..].iter_mut().zip(rest) {
+    let rest = examine_in_parallel(map, &files[searched..], &question, live.as_ref(), &progress);
+    for (slot, done) in examined[searched..].iter_mut().zip(rest) {
         *slot = Some(done);
     }
-    // Hosts before the source were examined before its live definition was
-    // known: ask them again whether the guest can arrive.
+    // Hosts searched before the source's live definition was known: ask them
+    // again whether the guest can arrive (off the progress bar, which counted
+    // them once).
     if let Some(source) = source {
-        for (index, file) in head.iter().enumerate().take(source) {
-            examined[index] = Some(examine_file(map, file, &question, live.as_ref()));
+        let again: Vec<usize> = (0..searched).filter(|&index| index != source).collect();
+        let again_files: Vec<PathBuf> = again.iter().map(|&index| files[index].clone()).collect();
+        let redone = examine_in_parallel(
+            map,
+            &again_files,
+            &question,
+            live.as_ref(),
+            &Progress::new(0),
+        );
+        for (index, done) in again.into_iter().zip(redone) {
+            examined[index] = Some(done);
         }
     }
+    progress.finish();
 
     let examined: Vec<Examined> = examined.into_iter().flatten().collect();
     let results: Vec<HostResult> = examined.iter().map(|e| e.result.clone()).collect();
