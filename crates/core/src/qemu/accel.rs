@@ -531,7 +531,8 @@ pub fn assess(
 ) -> AccelSupport {
     let facts = AccelFacts::embedded(accel);
     let mut supported = FeatureSet::new();
-    let mut reasons = Vec::new();
+    // One verdict per feature at most: no regrowing (and moving) the list.
+    let mut reasons = Vec::with_capacity(map.features().len());
     let tcg_supported = tcg_supported(facts, version);
     // QEMU's `host` model can show an emulated feature off (`topoext` without
     // matching cache data) while every named model still gets it.
