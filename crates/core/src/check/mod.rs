@@ -522,10 +522,7 @@ impl<'d> Question<'d> {
 
     /// What QEMU would build and filter, even when the domain's own check
     /// stops the start before QEMU runs: the most permissive start shows it.
-    fn built<'o>(
-        outcomes: &'o [(CpuCheck, StartOutcome)],
-        own_index: usize,
-    ) -> Option<&'o StartOutcome> {
+    fn built(outcomes: &[(CpuCheck, StartOutcome)], own_index: usize) -> Option<&StartOutcome> {
         std::iter::once(&outcomes[own_index].1)
             .chain(outcomes.iter().map(|(_, outcome)| outcome))
             .find(|outcome| outcome.build.is_some())
