@@ -235,6 +235,8 @@ pub struct CpuMap {
     feature_index: NameIndex<FeatureId>,
     /// Each feature's position when all are sorted by name (byte order).
     name_ranks: Vec<u16>,
+    /// The features sorted by name: `by_name[name_ranks[id]] == id`.
+    by_name: Vec<FeatureId>,
     model_index: NameIndex<ModelId>,
 }
 
@@ -328,12 +330,12 @@ impl CpuMap {
             }
         }
 
-        let mut by_name: Vec<usize> = (0..features.len()).collect();
-        by_name.sort_unstable_by(|&a, &b| features[a].name.cmp(&features[b].name));
+        let mut by_name: Vec<FeatureId> = (0..features.len()).map(FeatureId::from_index).collect();
+        by_name.sort_unstable_by(|a, b| features[a.index()].name.cmp(&features[b.index()].name));
         let mut name_ranks = vec![0u16; features.len()];
-        for (rank, index) in by_name.into_iter().enumerate() {
+        for (rank, id) in by_name.iter().enumerate() {
             // FEATURE_CAPACITY bounds the count, far below u16::MAX.
-            name_ranks[index] = rank as u16;
+            name_ranks[id.index()] = rank as u16;
         }
         let mut map = CpuMap {
             source: file.source.clone(),
@@ -343,6 +345,7 @@ impl CpuMap {
             models: Vec::new(),
             feature_index,
             name_ranks,
+            by_name,
             model_index: NameIndex::default(),
         };
         for entry in &file.models {
@@ -489,10 +492,20 @@ impl CpuMap {
         &self.features[id.index()]
     }
 
-    /// Where the feature's name falls among all feature names sorted (byte
-    /// order): sorting ids by it sorts them by name without comparing text.
-    pub fn name_rank(&self, id: FeatureId) -> u16 {
-        self.name_ranks[id.index()]
+    /// Calls `f` with each feature of `set` in name order (byte order of
+    /// the names), without comparing any text.
+    pub fn each_by_name(&self, set: &FeatureSet, mut f: impl FnMut(FeatureId)) {
+        // Ranks are below FEATURE_CAPACITY, so a set of them holds them all
+        // and iterates them in rank order, which is name order.
+        let mut ranks = FeatureSet::new();
+        for id in set.iter() {
+            ranks.insert(FeatureId::from_index(usize::from(
+                self.name_ranks[id.index()],
+            )));
+        }
+        for rank in ranks.iter() {
+            f(self.by_name[rank.index()]);
+        }
     }
 
     /// Looks a feature up by its canonical name (exact, case-sensitive).

@@ -139,12 +139,12 @@ fn usability(
     };
     let unsupported = request.requested.difference(supported);
     let blockers: Vec<String> = if request.qemu_only_filtered.is_empty() {
-        // Map names are distinct: sorting the ids by name rank sorts the names.
-        let mut ids: Vec<_> = unsupported.iter().collect();
-        ids.sort_unstable_by_key(|&id| map.name_rank(id));
-        ids.into_iter()
-            .map(|id| map.feature(id).name.clone())
-            .collect()
+        // Map names are distinct: nothing to deduplicate.
+        let mut blockers = Vec::with_capacity(unsupported.len());
+        map.each_by_name(&unsupported, |id| {
+            blockers.push(map.feature(id).name.clone())
+        });
+        blockers
     } else {
         let mut names: Vec<&str> =
             Vec::with_capacity(unsupported.len() + request.qemu_only_filtered.len());
