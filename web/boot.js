@@ -39,10 +39,22 @@ function forbidFurtherConnections() {
   document.head.append(policy);
 }
 
+// The bindings are wasm-bindgen's `no-modules` output, a classic script that
+// defines one global function, `wasm_bindgen` (Trunk can minify that form).
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const script = document.createElement("script");
+    script.src = src;
+    script.onload = resolve;
+    script.onerror = () => reject(new Error(`cannot load ${src}`));
+    document.head.append(script);
+  });
+}
+
 try {
-  const module = await import(loader.dataset.js);
-  await module.default({ module_or_path: loader.dataset.wasm });
-  bindings = module;
+  await loadScript(loader.dataset.js);
+  await wasm_bindgen({ module_or_path: loader.dataset.wasm });
+  bindings = wasm_bindgen;
   forbidFurtherConnections();
   markReady(window.guestcpu);
 } catch (error) {
