@@ -300,35 +300,6 @@ pub fn analyze_prepared(
     Ok(question.report_with_migration(host, migration_target))
 }
 
-/// Checks `domain_xml` on `host` and, when `arriving` is given, whether a
-/// guest running elsewhere with that live CPU definition could migrate to
-/// `host`. The host is prepared once for both questions, which is what a
-/// cluster-wide check ([`crate::batch`]) asks of every host.
-pub fn analyze_with_arrival(
-    map: &CpuMap,
-    domain_xml: &str,
-    host: &HostInput<'_>,
-    arriving: Option<&CpuDef>,
-    options: &CheckOptions,
-) -> Result<(Report, Option<Migration>), CheckError> {
-    let question = Question::new(domain_xml, options)?;
-    let side = question.settings().prepare(map, host)?;
-    Ok(question.report_with_arrival(&side, arriving))
-}
-
-/// [`analyze_with_arrival`] on a prepared host, which must have been prepared
-/// for the settings the domain and `options` ask for ([`host_settings`]).
-pub fn analyze_prepared_with_arrival(
-    domain_xml: &str,
-    host: &PreparedHost<'_>,
-    arriving: Option<&CpuDef>,
-    options: &CheckOptions,
-) -> Result<(Report, Option<Migration>), CheckError> {
-    let question = Question::new(domain_xml, options)?;
-    question.matches(host)?;
-    Ok(question.report_with_arrival(host, arriving))
-}
-
 /// What a batch reads of a check on one host ([`analyze_prepared_answer`]):
 /// the fields of the same name of the [`Report`], and the arrival.
 pub(crate) struct DomainAnswer {
@@ -340,8 +311,10 @@ pub(crate) struct DomainAnswer {
     pub arrival: Option<Migration>,
 }
 
-/// [`analyze_prepared_with_arrival`] without the parts of the report a batch
-/// does not read (the guest CPU, settings, model list, `-cpu` argument).
+/// A check on a prepared host as a batch row reads it, with the arrival of
+/// `arriving` there when given: [`analyze_prepared`] without the parts of the
+/// report a batch does not read (the guest CPU, settings, model list, `-cpu`
+/// argument).
 pub(crate) fn analyze_prepared_answer(
     domain_xml: &str,
     host: &PreparedHost<'_>,
@@ -494,19 +467,6 @@ impl<'d> Question<'d> {
         report
     }
 
-    /// The report on `side`, and the arrival of `arriving` there when given.
-    fn report_with_arrival(
-        &self,
-        side: &PreparedHost<'_>,
-        arriving: Option<&CpuDef>,
-    ) -> (Report, Option<Migration>) {
-        let (report, _) = self.report_on(side);
-        let arrival = arriving.map(|live| migrate(&self.domain, live, side));
-        (report, arrival)
-    }
-
-    /// The report on one prepared host (without migration), and the outcome
-    /// of the start under the domain's own `check`.
     /// The starts under every `check` value on one prepared host, and the
     /// index of the domain's own.
     fn starts_on(&self, side: &PreparedHost<'_>) -> (Vec<(CpuCheck, StartOutcome)>, usize) {
@@ -577,6 +537,8 @@ impl<'d> Question<'d> {
             .collect()
     }
 
+    /// The report on one prepared host (without migration), and the outcome
+    /// of the start under the domain's own `check`.
     fn report_on(&self, side: &PreparedHost<'_>) -> (Report, StartOutcome) {
         let (mut outcomes, own_index) = self.starts_on(side);
         let built = Self::built(&outcomes, own_index);
