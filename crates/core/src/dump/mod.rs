@@ -188,14 +188,12 @@ pub fn detect(text: &str) -> Result<DumpFormat, ParseError> {
 
 /// Detects the format of a host input and parses it.
 pub fn parse(text: &str) -> Result<HostDump, ParseError> {
+    // XML inputs were parsed to be recognised; their tree is read as it is.
     let mut dump = match sniff(text)? {
         Sniffed::Xml(DumpFormat::CpuDataXml, root) => cpudata_xml::from_root(&root)?,
         Sniffed::Xml(DumpFormat::Capabilities, root) => capabilities::from_root(&root)?,
         Sniffed::Xml(_, root) => domcapabilities::from_root(&root)?,
-        Sniffed::Text(DumpFormat::CpuidTool) => cpuid_tool::parse(text)?,
-        Sniffed::Text(DumpFormat::Kcpuid) => kcpuid::parse(text)?,
-        Sniffed::Text(DumpFormat::Qmp) => qmp::parse(text)?,
-        Sniffed::Text(_) => proc_cpuinfo::parse(text, crate::data::CpuMap::embedded())?,
+        Sniffed::Text(format) => return parse_as(format, text),
     };
     mask_volatile_fields(&mut dump.cpuid);
     Ok(dump)
