@@ -379,13 +379,21 @@ impl<'m> HostInput<'m> {
     }
 
     /// Every map feature the input describes: the features present in raw
-    /// CPUID data (such as QEMU's `-enabled.xml`), or all of a definition's.
+    /// CPUID data (such as QEMU's `-enabled.xml`), else all of the `<cpu>`
+    /// it is or carries (the host CPU of `virsh capabilities`, the
+    /// host-model of `virsh domcapabilities`).
     pub fn cpuid_features(&self) -> FeatureSet {
-        match &self.source {
-            HostSource::Definition(cpu) => model_data(self.map, cpu, PolicySelector::All)
+        let of_definition = |cpu: &CpuDef| {
+            model_data(self.map, cpu, PolicySelector::All)
                 .map(|data| data.features)
-                .unwrap_or_default(),
-            HostSource::Dump(facts) => self.map.features_in(&facts.dump.cpuid),
+                .unwrap_or_default()
+        };
+        match &self.source {
+            HostSource::Definition(cpu) => of_definition(cpu),
+            HostSource::Dump(facts) => match &facts.cpu {
+                Some(cpu) if facts.dump.cpuid.is_empty() => of_definition(cpu),
+                _ => self.map.features_in(&facts.dump.cpuid),
+            },
         }
     }
 }

@@ -418,7 +418,10 @@ fn filtered_features_agree_with_qemus_unavailable_features() {
                 .filter(|b| map.feature_id(b).is_some_and(|id| !removed.contains(&id)))
                 .cloned()
                 .collect();
+            // QEMU's list may name a feature twice (older QEMUs repeat the
+            // features others depend on).
             expected.sort();
+            expected.dedup();
             assert_eq!(filtered, expected, "{} on {}", model.name, path.display());
             compared += 1;
         }
@@ -444,4 +447,128 @@ fn a_host_cpu_definition_is_a_host_too() {
     );
     assert!(report.verdicts.none.starts);
     assert_eq!(report.host.host_cpu_model.as_deref(), Some("Penryn"));
+}
+
+/// QMP replies of a Penryn-class host (the expansion of `host`, then
+/// `query-cpu-definitions` with `definitions` as its entries), as libvirt's
+/// cputestdata `NAME.json` holds them.
+fn penryn_qmp(extra_props: &str, definitions: &str) -> String {
+    format!(
+        r#"{{"return": {{"model": {{"name": "base", "props": {{
+  "vendor": "GenuineIntel", "family": 6, "model": 23, "stepping": 6,
+  "fpu": true, "vme": true, "de": true, "pse": true, "tsc": true, "msr": true,
+  "pae": true, "mce": true, "cx8": true, "apic": true, "sep": true, "mtrr": true,
+  "pge": true, "mca": true, "cmov": true, "pat": true, "pse36": true,
+  "clflush": true, "mmx": true, "fxsr": true, "sse": true, "sse2": true,
+  "pni": true, "ssse3": true, "cx16": true, "sse4.1": true, "vmx": true,
+  "syscall": true, "nx": true, "lm": true, "lahf-lm": true, "hypervisor": true,
+  {extra_props} "sse4.2": false, "popcnt": false}}}}}}, "id": "model-expansion"}}
+{{"return": [{definitions}], "id": "definitions"}}
+"#
+    )
+}
+
+const PENRYN_DEFINITIONS: &str = r#"
+  {"name": "Penryn", "typename": "Penryn-x86_64-cpu", "unavailable-features": []},
+  {"name": "Nehalem", "typename": "Nehalem-x86_64-cpu", "unavailable-features": ["sse4.2", "popcnt"]},
+  {"name": "Nehalem-v1", "typename": "Nehalem-v1-x86_64-cpu", "unavailable-features": ["sse4.2", "popcnt"]}"#;
+
+#[test]
+fn a_forbidden_feature_of_the_hosts_model_is_refused_from_qemus_replies() {
+    // libvirt's full host CPU lists every feature of QEMU's expanded
+    // host-model (virQEMUCapsInitHostCPUModel), `sse2` included, and falls
+    // back to that host-model when it has no raw CPUID of its own.
+    let map = CpuMap::embedded();
+    let host = parse_host(map, &penryn_qmp("", PENRYN_DEFINITIONS)).expect("QMP replies parse");
+    let report = check(
+        &domain("kvm", "<cpu mode='custom' match='exact'><model fallback='forbid'>Penryn</model><feature policy='forbid' name='sse2'/></cpu>"),
+        &host,
+    );
+    let expected =
+        "the CPU is incompatible with host CPU: Host CPU provides forbidden feature 'sse2'";
+    assert_eq!(report.verdicts.partial.message, expected);
+    assert_eq!(report.verdicts.full.message, expected);
+    assert!(report.verdicts.none.starts);
+}
+
+#[test]
+fn the_blockers_comparison_names_qemus_blockers_in_qemus_order() {
+    // `Nehalem-v1` has no `<check partial='compat'/>`, so check='partial'
+    // goes through virCPUCompareUnusable with QEMU's list as QEMU gave it
+    // (CPUID order: sse4.2 is ECX bit 20, popcnt bit 23), not sorted.
+    let map = CpuMap::embedded();
+    let host = parse_host(map, &penryn_qmp("", PENRYN_DEFINITIONS)).expect("QMP replies parse");
+    let report = check(
+        &domain("kvm", "<cpu mode='custom' match='exact' check='partial'><model fallback='forbid'>Nehalem-v1</model></cpu>"),
+        &host,
+    );
+    assert_eq!(
+        report.verdicts.partial.message,
+        "the CPU is incompatible with host CPU: Host CPU does not provide required features: sse4.2, popcnt"
+    );
+    // Listings sort them, as domain capabilities do.
+    let listed = report
+        .models
+        .iter()
+        .find(|m| m.name == "Nehalem-v1")
+        .expect("listed");
+    assert_eq!(listed.blockers, ["popcnt", "sse4.2"]);
+}
+
+#[test]
+fn host_model_keeps_what_qemu_calls_migratable_and_drops_invtsc() {
+    // libvirt's map marks xsaves migratable='no', but with QEMU's answer
+    // libvirt decodes QEMU's migratable expansion, where only invtsc is left
+    // out (QEMU's unmigratable_flags).
+    let map = CpuMap::embedded();
+    let replies = penryn_qmp(
+        r#""xsave": true, "xsavec": true, "xsaves": true, "invtsc": true,"#,
+        PENRYN_DEFINITIONS,
+    );
+    let host = parse_host(map, &replies).expect("QMP replies parse");
+    let report = check(&domain("kvm", "<cpu mode='host-model'/>"), &host);
+    let cpu_arg = report.qemu_cpu_arg.expect("host-model starts");
+    assert!(cpu_arg.contains("xsaves=on"), "{cpu_arg}");
+    assert!(!cpu_arg.contains("invtsc"), "{cpu_arg}");
+}
+
+#[test]
+fn domain_capabilities_give_their_host_model_and_qemus_answer() {
+    let map = CpuMap::embedded();
+    let domcaps = "<domainCapabilities>\n  <arch>x86_64</arch>\n  <cpu>\n    <mode name='host-model' supported='yes'>\n      <model fallback='forbid'>Penryn</model>\n      <vendor>Intel</vendor>\n      <feature policy='require' name='vmx'/>\n      <feature policy='require' name='hypervisor'/>\n    </mode>\n    <mode name='custom' supported='yes'>\n      <model usable='yes' vendor='Intel'>Penryn</model>\n      <model usable='no' vendor='Intel'>Nehalem-v1</model>\n      <blockers model='Nehalem-v1'>\n        <feature name='popcnt'/>\n        <feature name='sse4.2'/>\n      </blockers>\n    </mode>\n  </cpu>\n</domainCapabilities>\n";
+    let host = parse_host(map, domcaps).expect("domain capabilities parse");
+    let report = check(&domain("kvm", "<cpu mode='host-model'/>"), &host);
+    assert_eq!(report.host.host_model.as_deref(), Some("Penryn"));
+    let cpu_arg = report.qemu_cpu_arg.clone().expect("host-model starts");
+    assert!(cpu_arg.starts_with("Penryn,"), "{cpu_arg}");
+    assert!(cpu_arg.contains("vmx=on"), "{cpu_arg}");
+    assert!(report.filtered.is_empty(), "{:?}", report.filtered);
+    let nehalem = check(
+        &domain("kvm", "<cpu mode='custom' match='exact' check='partial'><model fallback='forbid'>Nehalem-v1</model></cpu>"),
+        &host,
+    );
+    assert_eq!(
+        nehalem.verdicts.partial.message,
+        "the CPU is incompatible with host CPU: Host CPU does not provide required features: popcnt, sse4.2"
+    );
+}
+
+#[test]
+fn virsh_capabilities_are_a_host_for_check_and_models() {
+    let map = CpuMap::embedded();
+    let capabilities = "<capabilities>\n  <host>\n    <cpu>\n      <arch>x86_64</arch>\n      <model>Penryn</model>\n      <vendor>Intel</vendor>\n      <signature family='6' model='23' stepping='6'/>\n      <feature name='vmx'/>\n      <feature name='hypervisor'/>\n    </cpu>\n  </host>\n</capabilities>\n";
+    let host = parse_host(map, capabilities).expect("capabilities parse");
+    let report = check(
+        &domain("kvm", "<cpu mode='custom' match='exact'><model fallback='forbid'>Penryn</model><feature policy='forbid' name='sse2'/></cpu>"),
+        &host,
+    );
+    assert_eq!(
+        report.verdicts.partial.message,
+        "the CPU is incompatible with host CPU: Host CPU provides forbidden feature 'sse2'"
+    );
+    let described = guestcpu_core::check::describe_host(map, &host, &CheckOptions::default())
+        .expect("capabilities describe a host");
+    let usable = |name: &str| described.models.iter().any(|m| m.name == name && m.usable);
+    assert!(usable("Penryn"));
+    assert!(!usable("Nehalem"));
 }

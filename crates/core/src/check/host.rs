@@ -18,13 +18,11 @@ use crate::host::HostInput;
 use crate::libvirt::compare::host_data;
 use crate::libvirt::decode::guest_cpu_from_signals;
 use crate::libvirt::expand::expand_features;
-use crate::libvirt::{
-    copy_migratable, model_data, CpuSignals, HypervisorModel, PolicySelector, Usability,
-};
+use crate::libvirt::{CpuSignals, HypervisorModel, Usability};
 use crate::qemu::accel::{assess, AccelSupport, HostFeatures};
 use crate::qemu::definitions::QemuVersion;
 use crate::qemu::guest::{apply_qemu_verdict, build_guest_cpu_assessed, BuildDetail, GuestBuild};
-use crate::qemu::models::{models_for_host_assessed, UsabilitySource};
+use crate::qemu::models::{models_for_host_assessed, usability_from_hypervisor, UsabilitySource};
 
 use super::host_brief::{x86_64_level, HostBrief};
 use super::start::{GuestBuilder, StartEnvironment};
@@ -88,9 +86,7 @@ impl<'m> PreparedHost<'m> {
             notes.push(format!("no host-model CPU: {error}"));
         }
         let reported_host_model = reported_host_model.ok();
-        let migratable_host_model = reported_host_model
-            .as_ref()
-            .map(|cpu| copy_migratable(map, cpu));
+        let migratable_host_model = reported_host_model.as_ref().map(qemu_migratable_host_model);
         let full_host = full_host(map, input, reported_host_model.as_ref());
         let full_host_data = full_host.as_ref().map(|host| host_data(map, host));
         let brief = brief(map, input, &host_features, reported_host_model.as_ref());
@@ -295,15 +291,24 @@ impl PreparedHost<'_> {
     pub fn models(&self) -> ModelList {
         self.models
             .get_or_init(|| {
-                self.hypervisor_models
-                    .iter()
-                    .map(|m| ModelReport {
-                        name: m.name.clone(),
-                        usable: m.usable == Usability::Yes,
-                        blockers: m.blockers.clone(),
-                    })
-                    .collect::<Vec<_>>()
-                    .into()
+                let report = |name: String, usable: Usability, blockers: Vec<String>| ModelReport {
+                    name,
+                    usable: usable == Usability::Yes,
+                    blockers,
+                };
+                if self.models_from_qemu {
+                    usability_from_hypervisor(self.map, &self.hypervisor_models)
+                        .into_iter()
+                        .map(|m| report(m.name, m.usable, m.blockers))
+                        .collect::<Vec<_>>()
+                        .into()
+                } else {
+                    self.hypervisor_models
+                        .iter()
+                        .map(|m| report(m.name.clone(), m.usable, m.blockers.clone()))
+                        .collect::<Vec<_>>()
+                        .into()
+                }
             })
             .clone()
     }
@@ -314,6 +319,7 @@ impl PreparedHost<'_> {
         self.hypervisor_models
             .iter()
             .filter(|m| m.usable == Usability::Yes)
+            .filter(|m| m.name != "host" && self.map.model_id(&m.name).is_some())
             .map(|m| m.name.as_str())
     }
 
@@ -362,6 +368,13 @@ fn hypervisor_models(
     if !predicted {
         notes.push("model usability is QEMU's own answer, from the host input".to_string());
     }
+    if !predicted {
+        // libvirt keeps QEMU's whole answer, blockers in QEMU's order, for
+        // its own checks; only listings sort them ([`PreparedHost::models`]).
+        if let Some(models) = input.hypervisor_models() {
+            return Ok((models, true));
+        }
+    }
     let models = report
         .models
         .into_iter()
@@ -403,13 +416,48 @@ fn reported_host_model(
     Ok(cpu)
 }
 
-/// libvirt's "full" host CPU: its own view of the host plus every feature the
-/// reported host-model requires (features KVM emulates, for instance).
+/// The features QEMU's `host` CPU leaves out under `migratable=on`, its
+/// default: those a feature word lists in `unmigratable_flags`
+/// (`feature_word_info` in QEMU 10.0's target/i386/cpu.c), `invtsc` alone.
+const QEMU_UNMIGRATABLE: &[&str] = &["invtsc"];
+
+/// The host-model guests are started with (`VIR_QEMU_CAPS_HOST_CPU_MIGRATABLE`):
+/// libvirt decodes QEMU's migratable expansion of `host` whenever QEMU says
+/// which features are migratable (`virQEMUCapsProbeQMPHostCPU`), which every
+/// QEMU that expands `host` does, so QEMU's verdict decides, not the map's
+/// `migratable='no'` (`xsaves` is migratable to QEMU). Dropping the names
+/// from the reported host-model's list is the same as decoding the smaller
+/// data as long as no model contains such a feature (`x86Decode`'s note).
+fn qemu_migratable_host_model(reported: &CpuDef) -> CpuDef {
+    let mut migratable = reported.clone();
+    migratable
+        .features
+        .retain(|f| !QEMU_UNMIGRATABLE.contains(&f.name.as_str()));
+    migratable
+}
+
+/// libvirt's "full" host CPU (`virQEMUCapsInitHostCPUModel`): its own probe
+/// of the host, a guest-type decode of the raw CPUID against every model
+/// (`virQEMUCapsProbeHostCPU`), with every feature the expanded reported
+/// host-model requires set to `require` in place or appended
+/// (`virCPUDefUpdateFeature`). Listing them matters: the forbidden-feature
+/// check looks features up by name. Without raw CPUID the host CPU the input
+/// carries (`virsh capabilities`) stands in for the probe; with neither,
+/// libvirt's full host is the reported host-model itself
+/// (`virQEMUCapsGetHostModel`, `VIR_QEMU_CAPS_HOST_CPU_FULL`).
 fn full_host(map: &CpuMap, input: &HostInput<'_>, reported: Option<&CpuDef>) -> Option<CpuDef> {
-    let mut full = input.host_cpu().ok()?;
-    if full.cpu_type != CpuType::Host {
-        return Some(full);
-    }
+    let cpuid = input.cpuid();
+    let probed = if cpuid.is_empty() {
+        input
+            .host_cpu()
+            .ok()
+            .filter(|cpu| cpu.cpu_type == CpuType::Host)
+    } else {
+        guest_cpu_from_signals(map, &CpuSignals::from_cpuid(map, &cpuid), None).ok()
+    };
+    let Some(mut full) = probed else {
+        return reported.cloned().or_else(|| input.host_cpu().ok());
+    };
     let Some(reported) = reported else {
         return Some(full);
     };
@@ -417,20 +465,12 @@ fn full_host(map: &CpuMap, input: &HostInput<'_>, reported: Option<&CpuDef>) -> 
     if expand_features(map, &mut expanded).is_err() {
         return Some(full);
     }
-    let present: FeatureSet = model_data(map, &full, PolicySelector::All)
-        .map(|d| d.features)
-        .unwrap_or_default();
     for feature in expanded
         .features
         .iter()
         .filter(|f| f.policy == Some(Policy::Require))
     {
-        if map
-            .feature_id(&feature.name)
-            .is_some_and(|id| !present.contains(id))
-        {
-            full.add_if_missing(&feature.name, Policy::Require);
-        }
+        full.update_feature(&feature.name, Policy::Require);
     }
     Some(full)
 }

@@ -18,20 +18,20 @@ use crate::error::CpuError;
 
 /// libvirt's view of QEMU's model list (spec 8.3): usability from
 /// `unavailable-features` (absent: unknown, empty: yes, else no), blockers
-/// translated to libvirt names, sorted and de-duplicated, and the list sorted
-/// by name. Every entry is kept: decode only looks up the names it knows.
+/// translated to libvirt names in QEMU's order (as `qemuMonitorJSONGetCPUDefinitions`
+/// keeps them for `qemuDomainCheckCPU`; only domain capabilities sort them,
+/// `virDomainCapsCPUModelsSort`), and the list sorted by name. Every entry is
+/// kept: decode only looks up the names it knows.
 pub fn hypervisor_models(definitions: &[QemuCpuDefinition]) -> Vec<HypervisorModel> {
     let mut models: Vec<HypervisorModel> = definitions
         .iter()
         .map(|definition| {
             let unavailable = definition.unavailable_features.as_deref();
-            let mut blockers: Vec<String> = unavailable
+            let blockers: Vec<String> = unavailable
                 .unwrap_or_default()
                 .iter()
                 .map(|name| qemu_to_libvirt(name).to_string())
                 .collect();
-            blockers.sort();
-            blockers.dedup();
             let usable = match unavailable {
                 None => Usability::Unknown,
                 Some([]) => Usability::Yes,
@@ -132,7 +132,7 @@ mod tests {
     }
 
     #[test]
-    fn definitions_become_sorted_models_with_libvirt_blockers() {
+    fn definitions_become_sorted_models_with_libvirt_blockers_in_qemu_order() {
         let definition = |name: &str, unavailable: Option<&[&str]>| QemuCpuDefinition {
             name: name.to_string(),
             typename: None,
@@ -167,7 +167,7 @@ mod tests {
                 (
                     "Skylake-Client",
                     Usability::No,
-                    vec!["avx", "pclmuldq"],
+                    vec!["pclmuldq", "avx", "pclmuldq", "avx"],
                     false
                 ),
             ]

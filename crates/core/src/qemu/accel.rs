@@ -32,7 +32,7 @@ use super::definitions::QemuVersion;
 use crate::cpuid::{CpuidData, DataKey, Signature};
 use crate::data::{libvirt_to_qemu, CpuMap, FeatureId, Packed, VendorId};
 use crate::domain::Accelerator;
-use crate::dump::{HostDump, QemuExpansion, QemuPropValue};
+use crate::dump::{DumpFormat, HostDump, QemuExpansion, QemuPropValue};
 use crate::featureset::FeatureSet;
 use crate::host::HostInput;
 use crate::json;
@@ -414,6 +414,17 @@ impl HostFeatures {
             .and_then(|dump| HostFeatures::from_dump(map, dump))
         {
             return features;
+        }
+        if input.dump_format() == Some(DumpFormat::DomainCapabilities) {
+            // The host-model of domain capabilities is libvirt's decode of
+            // QEMU's expansion of `host`: what KVM offers, as an expansion
+            // is. It does not say which properties that QEMU has.
+            return HostFeatures::QemuExpansion {
+                features: input.cpuid_features(),
+                known: (0..map.features().len())
+                    .map(FeatureId::from_index)
+                    .collect(),
+            };
         }
         let host_cpu = input.host_cpu().ok();
         HostFeatures::Raw {
