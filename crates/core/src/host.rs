@@ -22,6 +22,7 @@ use crate::libvirt::decode::{guest_cpu_from_signals, host_cpu_from_cpuid};
 use crate::libvirt::host_model::{host_model_from_qmp, hypervisor_models};
 use crate::libvirt::update::update;
 use crate::libvirt::{model_data, CpuSignals, HypervisorModel, PolicySelector};
+use crate::qemu::in_qemu_order;
 use crate::xml;
 
 /// A host input that cannot be read, with the byte offset of the problem.
@@ -313,14 +314,21 @@ impl<'m> HostInput<'m> {
         {
             return Some(hypervisor_models(definitions));
         }
+        // Domain capabilities sort each model's blockers by name
+        // (virDomainCapsCPUModelsSort); QEMU's own order, which libvirt's
+        // checks print, follows from where each feature sits in CPUID.
         facts.dump.domcaps_models.as_ref().map(|models| {
             models
                 .iter()
-                .map(|model| HypervisorModel {
-                    name: model.name.clone(),
-                    usable: model.usable,
-                    blockers: model.blockers.clone(),
-                    deprecated: model.deprecated,
+                .map(|model| {
+                    let mut blockers = model.blockers.clone();
+                    in_qemu_order(self.map, &mut blockers);
+                    HypervisorModel {
+                        name: model.name.clone(),
+                        usable: model.usable,
+                        blockers,
+                        deprecated: model.deprecated,
+                    }
                 })
                 .collect()
         })

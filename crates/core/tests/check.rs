@@ -547,9 +547,10 @@ fn domain_capabilities_give_their_host_model_and_qemus_answer() {
         &domain("kvm", "<cpu mode='custom' match='exact' check='partial'><model fallback='forbid'>Nehalem-v1</model></cpu>"),
         &host,
     );
+    // Listed by name there, named in QEMU's (CPUID) order by the check.
     assert_eq!(
         nehalem.verdicts.partial.message,
-        "the CPU is incompatible with host CPU: Host CPU does not provide required features: popcnt, sse4.2"
+        "the CPU is incompatible with host CPU: Host CPU does not provide required features: sse4.2, popcnt"
     );
 }
 
