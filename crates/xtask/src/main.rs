@@ -5,6 +5,7 @@ mod bench;
 mod fidelity;
 mod import_cpu_map;
 mod probe_qemu;
+mod record_real;
 
 use std::path::{Path, PathBuf};
 
@@ -19,7 +20,10 @@ commands:
   gen-accel              regenerate data/accel/{kvm,tcg}.json from accel_facts.rs
   fidelity [CPUTESTDATA] score predicted model blockers against QEMU's answers
   bench-batch [N]        time `guestcpu batch` over N synthesised dumps (default 2000)
-  bench-vs-qemu [QEMU]   QEMU's query-cpu-definitions against guestcpu's model list";
+  bench-vs-qemu [QEMU]   QEMU's query-cpu-definitions against guestcpu's model list
+  record-real [--stack bookworm|trixie|trixie-backports|all] [--stacks-dir DIR] [--only NAME...]
+                         record what real libvirt + QEMU + KVM stacks do with tests/real/domains
+                         (needs root and /dev/kvm)";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -40,6 +44,7 @@ fn main() -> Result<()> {
         Some("fidelity") => fidelity::run(&args[1..], &workspace_root()),
         Some("bench-batch") => bench::bench_batch(&args[1..], &workspace_root()),
         Some("bench-vs-qemu") => bench::bench_vs_qemu(&args[1..], &workspace_root()),
+        Some("record-real") => record_real::run(&args[1..], &workspace_root()),
         _ => bail!("{USAGE}"),
     }
 }
