@@ -83,12 +83,37 @@ enum HostSource {
     Dump(Box<DumpFacts>),
 }
 
-/// A parsed dump with its embedded `<cpu>` (capabilities, domcapabilities)
-/// already read, so that no later question can fail on syntax.
+/// A parsed dump (or several joined, [`join_hosts`]) with its embedded
+/// `<cpu>` elements already read, so that no later question can fail on syntax.
 #[derive(Debug, Clone)]
 struct DumpFacts {
     dump: HostDump,
-    cpu: Option<CpuDef>,
+    /// The host CPU of `virsh capabilities`.
+    host_cpu: Option<CpuDef>,
+    /// The host-model of `virsh domcapabilities`.
+    host_model: Option<CpuDef>,
+    /// What each joined file contributed, for people; empty for one file.
+    contributions: Vec<String>,
+}
+
+impl DumpFacts {
+    fn new(dump: HostDump) -> Result<DumpFacts, InputError> {
+        let cpu = dump
+            .host_cpu_xml
+            .as_ref()
+            .map(CpuDef::from_element)
+            .transpose()?;
+        let (host_cpu, host_model) = match dump.format {
+            DumpFormat::DomainCapabilities => (None, cpu),
+            _ => (cpu, None),
+        };
+        Ok(DumpFacts {
+            dump,
+            host_cpu,
+            host_model,
+            contributions: Vec::new(),
+        })
+    }
 }
 
 /// Any host input, ready to answer the engine's questions about the host.
@@ -121,15 +146,111 @@ pub fn parse_host<'m>(map: &'m CpuMap, text: &str) -> Result<HostInput<'m>, Inpu
             decoded_host_cpu: OnceLock::new(),
         });
     }
-    let dump = dump::parse(text)?;
-    let cpu = dump
-        .host_cpu_xml
-        .as_ref()
-        .map(CpuDef::from_element)
-        .transpose()?;
+    let facts = DumpFacts::new(dump::parse(text)?)?;
     Ok(HostInput {
         map,
-        source: HostSource::Dump(Box::new(DumpFacts { dump, cpu })),
+        source: HostSource::Dump(Box::new(facts)),
+        decoded_host_cpu: OnceLock::new(),
+    })
+}
+
+/// What a file gives when joined with others ([`join_hosts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Contribution {
+    /// Raw CPUID: libvirt's own probe of the host (`virCPUGetHost`).
+    RawCpuid,
+    /// `virsh capabilities`: libvirt's host CPU, decoded already.
+    LibvirtHostCpu,
+    /// QMP replies or domain capabilities: QEMU's answer (host-model, models).
+    QemuAnswer,
+}
+
+impl Contribution {
+    fn of(facts: &DumpFacts) -> Contribution {
+        // QMP replies carry CPUID data too, made from QEMU's properties.
+        if facts.dump.qemu.is_some()
+            || facts.host_model.is_some()
+            || facts.dump.domcaps_models.is_some()
+        {
+            Contribution::QemuAnswer
+        } else if !facts.dump.cpuid.is_empty() {
+            Contribution::RawCpuid
+        } else {
+            Contribution::LibvirtHostCpu
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Contribution::RawCpuid => "raw CPUID: the host CPU and libvirt's full host",
+            Contribution::LibvirtHostCpu => "libvirt's host CPU",
+            Contribution::QemuAnswer => "QEMU's answer: host-model and model usability",
+        }
+    }
+}
+
+/// Joins several files about one host as libvirt itself does
+/// (`virQEMUCapsInitHostCPUModel`): its own probe of the host (a raw CPUID
+/// dump, or the host CPU of `virsh capabilities`) with QEMU's answer (QMP
+/// replies, or `virsh domcapabilities`). Each part must be a dump, at most
+/// one of each kind; `names` name the parts in errors and in what the
+/// joined input says each contributed.
+pub fn join_hosts<'m>(
+    map: &'m CpuMap,
+    parts: Vec<(String, HostInput<'m>)>,
+) -> Result<HostInput<'m>, String> {
+    let mut raw: Option<(String, DumpFacts)> = None;
+    let mut host_cpu: Option<(String, DumpFacts)> = None;
+    let mut answer: Option<(String, DumpFacts)> = None;
+    for (name, part) in parts {
+        let HostSource::Dump(facts) = part.source else {
+            return Err(format!(
+                "{name}: a <cpu> definition cannot be joined with other host files"
+            ));
+        };
+        let slot = match Contribution::of(&facts) {
+            Contribution::RawCpuid => &mut raw,
+            Contribution::LibvirtHostCpu => &mut host_cpu,
+            Contribution::QemuAnswer => &mut answer,
+        };
+        if let Some((earlier, _)) = slot {
+            return Err(format!(
+                "{name} and {earlier} both give {}; one host takes one of each",
+                Contribution::of(&facts).describe()
+            ));
+        }
+        *slot = Some((name, *facts));
+    }
+    let mut contributions = Vec::new();
+    let mut joined: Option<DumpFacts> = None;
+    // QEMU's answer first: its format decides how the input is described.
+    for (name, facts) in [answer, raw, host_cpu].into_iter().flatten() {
+        let contribution = Contribution::of(&facts);
+        contributions.push(format!(
+            "{name} ({}): {}",
+            facts.dump.description,
+            contribution.describe()
+        ));
+        match &mut joined {
+            None => joined = Some(facts),
+            Some(into) => {
+                if contribution == Contribution::RawCpuid {
+                    into.dump.cpuid = facts.dump.cpuid;
+                }
+                into.host_cpu = into.host_cpu.take().or(facts.host_cpu);
+                into.dump.description =
+                    format!("{} + {}", into.dump.description, facts.dump.description);
+                into.dump.notes.extend(facts.dump.notes);
+            }
+        }
+    }
+    let mut joined = joined.ok_or_else(|| "no host file to join".to_string())?;
+    if contributions.len() > 1 {
+        joined.contributions = contributions;
+    }
+    Ok(HostInput {
+        map,
+        source: HostSource::Dump(Box::new(joined)),
         decoded_host_cpu: OnceLock::new(),
     })
 }
@@ -210,6 +331,23 @@ impl<'m> HostInput<'m> {
         }
     }
 
+    /// What each file of a joined input ([`join_hosts`]) contributed; empty
+    /// for one file.
+    pub fn contributions(&self) -> &[String] {
+        match &self.source {
+            HostSource::Definition(_) => &[],
+            HostSource::Dump(facts) => &facts.contributions,
+        }
+    }
+
+    /// The host-model `virsh domcapabilities` reported, when the input has one.
+    pub fn reported_host_model(&self) -> Option<&CpuDef> {
+        match &self.source {
+            HostSource::Definition(_) => None,
+            HostSource::Dump(facts) => facts.host_model.as_ref(),
+        }
+    }
+
     /// Notes about the input worth showing (e.g. unknown `/proc/cpuinfo` flags).
     pub fn notes(&self) -> &[String] {
         match &self.source {
@@ -232,15 +370,13 @@ impl<'m> HostInput<'m> {
         match &self.source {
             HostSource::Definition(cpu) => Ok(cpu.as_ref().clone()),
             HostSource::Dump(facts) => {
-                if facts.dump.format == DumpFormat::Capabilities {
-                    if let Some(cpu) = &facts.cpu {
-                        return Ok(cpu.clone());
-                    }
+                if let Some(cpu) = &facts.host_cpu {
+                    return Ok(cpu.clone());
                 }
                 if !facts.dump.cpuid.is_empty() {
                     return host_cpu_from_cpuid(self.map, &facts.dump.cpuid);
                 }
-                facts.cpu.clone().ok_or_else(no_cpu_data)
+                facts.host_model.clone().ok_or_else(no_cpu_data)
             }
         }
     }
@@ -270,16 +406,14 @@ impl<'m> HostInput<'m> {
                 {
                     return host_model_from_qmp(self.map, &expansion.props, allowed);
                 }
-                if facts.dump.format == DumpFormat::DomainCapabilities {
-                    if let Some(cpu) = &facts.cpu {
-                        return Ok(cpu.clone());
-                    }
+                if let Some(cpu) = &facts.host_model {
+                    return Ok(cpu.clone());
                 }
                 if !facts.dump.cpuid.is_empty() {
                     let signals = CpuSignals::from_cpuid(self.map, &facts.dump.cpuid);
                     return guest_cpu_from_signals(self.map, &signals, allowed);
                 }
-                match &facts.cpu {
+                match &facts.host_cpu {
                     Some(cpu) => self.host_model_of_definition(cpu),
                     None => Err(no_cpu_data()),
                 }
@@ -373,7 +507,11 @@ impl<'m> HostInput<'m> {
                 if facts.dump.cpuid.get(leaf1).is_some() {
                     return Some(facts.dump.cpuid.signature());
                 }
-                facts.cpu.as_ref().and_then(from_definition)
+                facts
+                    .host_cpu
+                    .as_ref()
+                    .or(facts.host_model.as_ref())
+                    .and_then(from_definition)
             }
         }
     }
@@ -398,10 +536,12 @@ impl<'m> HostInput<'m> {
         };
         match &self.source {
             HostSource::Definition(cpu) => of_definition(cpu),
-            HostSource::Dump(facts) => match &facts.cpu {
-                Some(cpu) if facts.dump.cpuid.is_empty() => of_definition(cpu),
-                _ => self.map.features_in(&facts.dump.cpuid),
-            },
+            HostSource::Dump(facts) => {
+                match facts.host_cpu.as_ref().or(facts.host_model.as_ref()) {
+                    Some(cpu) if facts.dump.cpuid.is_empty() => of_definition(cpu),
+                    _ => self.map.features_in(&facts.dump.cpuid),
+                }
+            }
         }
     }
 }

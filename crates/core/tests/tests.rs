@@ -6,3 +6,4 @@
 mod check;
 mod cputest;
 mod qemuxml;
+mod real_stack;

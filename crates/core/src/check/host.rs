@@ -70,7 +70,12 @@ impl<'m> PreparedHost<'m> {
         accelerator: Accelerator,
         version: &'static QemuVersion,
     ) -> Result<Self, CpuError> {
-        let mut notes: Vec<String> = input.notes().to_vec();
+        let mut notes: Vec<String> = input
+            .contributions()
+            .iter()
+            .map(|part| format!("joined from {part}"))
+            .collect();
+        notes.extend_from_slice(input.notes());
         let host_features = HostFeatures::from_host_input(map, input);
         let support = assess(map, version, accelerator, &host_features);
         let (hypervisor_models, models_from_qemu) =

@@ -32,10 +32,11 @@ use super::definitions::QemuVersion;
 use crate::cpuid::{CpuidData, DataKey, Signature};
 use crate::data::{libvirt_to_qemu, CpuMap, FeatureId, Packed, VendorId};
 use crate::domain::Accelerator;
-use crate::dump::{DumpFormat, HostDump, QemuExpansion, QemuPropValue};
+use crate::dump::{HostDump, QemuExpansion, QemuPropValue};
 use crate::featureset::FeatureSet;
 use crate::host::HostInput;
 use crate::json;
+use crate::libvirt::{model_data, PolicySelector};
 
 /// What a rule of the accelerator facts says about its features; written by
 /// `cargo xtask gen-accel` (through `Serialize`), read here ([`RuleKind::from_name`]).
@@ -409,22 +410,30 @@ impl HostFeatures {
     /// input has it (that is exactly what KVM supports), else the raw CPUID,
     /// else the features of the host CPU definition it carries.
     pub fn from_host_input(map: &CpuMap, input: &HostInput<'_>) -> HostFeatures {
+        let expansion = input
+            .dump()
+            .and_then(|dump| dump.qemu.as_ref()?.expansion.as_ref());
+        if let Some(expansion) = expansion {
+            return HostFeatures::from_expansion(map, expansion);
+        }
+        if let Some(host_model) = input.reported_host_model() {
+            // The host-model of domain capabilities is libvirt's decode of
+            // QEMU's expansion of `host`: what KVM offers, as an expansion
+            // is. It does not say which properties that QEMU has.
+            return HostFeatures::QemuExpansion {
+                features: model_data(map, host_model, PolicySelector::All)
+                    .map(|data| data.features)
+                    .unwrap_or_default(),
+                known: (0..map.features().len())
+                    .map(FeatureId::from_index)
+                    .collect(),
+            };
+        }
         if let Some(features) = input
             .dump()
             .and_then(|dump| HostFeatures::from_dump(map, dump))
         {
             return features;
-        }
-        if input.dump_format() == Some(DumpFormat::DomainCapabilities) {
-            // The host-model of domain capabilities is libvirt's decode of
-            // QEMU's expansion of `host`: what KVM offers, as an expansion
-            // is. It does not say which properties that QEMU has.
-            return HostFeatures::QemuExpansion {
-                features: input.cpuid_features(),
-                known: (0..map.features().len())
-                    .map(FeatureId::from_index)
-                    .collect(),
-            };
         }
         let host_cpu = input.host_cpu().ok();
         HostFeatures::Raw {

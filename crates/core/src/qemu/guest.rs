@@ -21,6 +21,7 @@ use std::fmt;
 
 use super::accel::{assess, AccelFacts, AccelSupport, HostFeatures, RuleKind, UnavailableReason};
 use super::definitions::{DefinitionSource, QemuVersion};
+use super::feature_word_rank;
 use crate::cpuid::{DataKey, Register};
 use crate::data::{libvirt_to_qemu, CpuMap, FeatureId};
 use crate::domain::Accelerator;
@@ -275,7 +276,7 @@ pub fn build_guest_cpu_assessed(
 
     let unsupported = requested.difference(&support.supported);
     filtered.extend(unavailable(map, version, support, &unsupported, detail));
-    filtered.sort_by_key(|f| warning_order(map, f.feature));
+    filtered.sort_by_key(|f| warning_order(map, f));
     let enabled = requested.difference(&unsupported);
 
     let (qemu_only_filtered, qemu_only_enabled) = split_qemu_only(
@@ -328,7 +329,7 @@ fn build_passthrough_cpu(
     }
     let unsupported = requested.difference(&support.supported);
     let mut filtered = unavailable(map, version, support, &unsupported, BuildDetail::Full);
-    filtered.sort_by_key(|f| warning_order(map, f.feature));
+    filtered.sort_by_key(|f| warning_order(map, f));
     GuestBuild {
         qemu_model: model_name.to_string(),
         source: DefinitionSource::Qemu(version.version.clone()),
@@ -394,9 +395,7 @@ pub fn apply_qemu_verdict(
             qemu_warning: qemu_warning(map, version, prefix, id),
         });
     }
-    build
-        .filtered
-        .sort_by_key(|f| warning_order(map, f.feature));
+    build.filtered.sort_by_key(|f| warning_order(map, f));
 }
 
 /// The start of QEMU's warning for a feature the accelerator cannot give.
@@ -500,12 +499,16 @@ fn qemu_warning(map: &CpuMap, version: &QemuVersion, prefix: &str, id: FeatureId
     )
 }
 
-/// Warnings come out feature word by feature word, bit by bit; words are
-/// ordered here by their leaf (CPUID before MSRs), then register and bit.
-fn warning_order(map: &CpuMap, id: FeatureId) -> (DataKey, Register, u32) {
-    let bits = map.feature(id).bits;
-    let (register, mask) = bits.register_and_mask();
-    (bits.key, register, mask.trailing_zeros())
+/// The order of QEMU's warnings: the dependency ones first, as
+/// `x86_cpu_expand_features` marks them before `x86_cpu_filter_features`
+/// looks at the host, then feature word by feature word, bit by bit
+/// ([`super::feature_word_rank`]).
+fn warning_order(map: &CpuMap, filtered: &FilteredFeature) -> (bool, (usize, u32)) {
+    let host_check = !matches!(filtered.reason, FilterReason::MissingDependency { .. });
+    (
+        host_check,
+        feature_word_rank(&map.feature(filtered.feature).bits),
+    )
 }
 
 #[cfg(test)]
