@@ -6,7 +6,7 @@
 use anyhow::anyhow;
 use guestcpu_core::check::{analyze, CheckError, CheckOptions};
 use guestcpu_core::domain::Accelerator;
-use guestcpu_core::host::{parse_cpu_list, parse_host, CpuListError, HostInput};
+use guestcpu_core::host::{join_hosts, parse_cpu_list, parse_host, CpuListError, HostInput};
 use guestcpu_core::libvirt::baseline::baseline;
 use guestcpu_core::libvirt::compare::{compare, has_feature, CompareResult};
 use guestcpu_core::libvirt::expand::expand_features;
@@ -114,8 +114,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             json,
         } => {
             let domain_input = reader.read(&domain)?;
-            let host_input = reader.read(&host)?;
-            let host = read_host(map, &host_input)?;
+            let host = read_hosts(map, &mut reader, &host)?;
             let target_input = to.as_deref().map(|path| reader.read(path)).transpose()?;
             let target = target_input
                 .as_ref()
@@ -145,8 +144,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             accel,
             json,
         } => {
-            let input = reader.read(&dump)?;
-            let host = read_host(map, &input)?;
+            let host = read_hosts(map, &mut reader, &dump)?;
             let definitions = QemuDefinitions::embedded();
             let (version, note) = match &qemu {
                 Some(wanted) => {
@@ -158,6 +156,11 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             let accelerator = Accelerator::parse(&accel)
                 .ok_or_else(|| anyhow!("unknown accelerator `{accel}`"))?;
             let mut report = models_for_host(map, version, accelerator, &host)?;
+            let joined = host
+                .contributions()
+                .iter()
+                .map(|part| format!("joined from {part}"));
+            report.notes.splice(0..0, joined);
             report.notes.extend(note.map(str::to_string));
             let output = if json {
                 crate::models::render_json(&report)?
@@ -237,6 +240,24 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
 
 fn read_host<'m>(map: &'m CpuMap, input: &Input) -> anyhow::Result<HostInput<'m>> {
     parse_host(map, &input.text).map_err(|error| input.error_at(error.offset, &error.message))
+}
+
+/// One host from one file, or from several joined as libvirt joins its own
+/// probe with QEMU's answer ([`join_hosts`]).
+fn read_hosts<'m>(
+    map: &'m CpuMap,
+    reader: &mut InputReader,
+    paths: &[String],
+) -> anyhow::Result<HostInput<'m>> {
+    let mut parts = Vec::with_capacity(paths.len());
+    for path in paths {
+        let input = reader.read(path)?;
+        parts.push((path.clone(), read_host(map, &input)?));
+    }
+    if parts.len() == 1 {
+        return Ok(parts.remove(0).1);
+    }
+    join_hosts(map, parts).map_err(|message| anyhow!("{message}"))
 }
 
 fn read_guest(input: &Input) -> anyhow::Result<CpuDef> {

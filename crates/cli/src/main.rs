@@ -101,9 +101,12 @@ enum Command {
         /// A whole <domain> or a bare <cpu>.
         #[arg(long)]
         domain: String,
-        /// The host: any dump format or a <cpu>.
-        #[arg(long)]
-        host: String,
+        /// The host: any dump format or a <cpu>. Given again, the files are
+        /// joined as libvirt joins them: a raw CPUID dump (or virsh
+        /// capabilities) with QEMU's answer (QMP replies or virsh
+        /// domcapabilities).
+        #[arg(long, required = true)]
+        host: Vec<String>,
         /// A second host: can the running guest migrate there?
         #[arg(long)]
         to: Option<String>,
@@ -119,8 +122,10 @@ enum Command {
     },
     /// Which named CPU models the host can run and what blocks the others.
     Models {
-        /// The host: any dump format or a <cpu>.
-        dump: String,
+        /// The host: any dump format or a <cpu>; several files are joined as
+        /// for `check --host`.
+        #[arg(required = true)]
+        dump: Vec<String>,
         /// QEMU version to model (default: the newest known).
         #[arg(long)]
         qemu: Option<String>,

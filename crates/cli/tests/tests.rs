@@ -383,3 +383,48 @@ fn help_documents_the_exit_statuses() {
     assert!(output.contains("Exit status: 0 success"), "{output}");
     assert!(output.contains("1 compare found the"), "{output}");
 }
+
+#[test]
+fn check_joins_a_raw_dump_with_qemus_replies_and_says_what_each_gave() {
+    let raw = fixture("cpudata-penryn.xml");
+    let qmp = fixture("qmp-replies.json");
+    let output = guestcpu(&[
+        "check",
+        "--domain",
+        &fixture("guest-nehalem.xml"),
+        "--host",
+        &raw,
+        "--host",
+        &qmp,
+    ])
+    .run();
+    assert!(
+        output.stdout.contains(&format!(
+            "note: joined from {raw} (libvirt cpudata XML): raw CPUID"
+        )),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output.stdout.contains(&format!(
+            "note: joined from {qmp} (QMP replies (model expansion + 2 CPU definitions)): QEMU's answer"
+        )),
+        "{}",
+        output.stdout
+    );
+    let models = guestcpu(&["models", &raw, &qmp]).run();
+    assert_eq!(models.status, 0, "{}", models.stderr);
+    assert!(
+        models.stdout.starts_with("# QEMU's own answer"),
+        "{}",
+        models.stdout
+    );
+    assert!(
+        models.stderr.contains("note: joined from"),
+        "{}",
+        models.stderr
+    );
+    guestcpu(&["models", &raw, &raw]).fails_with(&format!(
+        "error: {raw} and {raw} both give raw CPUID: the host CPU and libvirt's full host; one host takes one of each"
+    ));
+}
