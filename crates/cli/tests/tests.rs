@@ -320,7 +320,9 @@ fn malformed_xml_is_reported_at_its_position() {
 fn invalid_cpu_definitions_are_reported_at_the_element() {
     guestcpu(&["compare", &fixture("host-penryn.xml"), "-"])
         .stdin("\n<cpu>\n  <feature name='vmx'/>\n</cpu>\n")
-        .fails_with("error: <stdin>:2:1: Non-empty feature list specified without CPU model");
+        .fails_with(
+            "error: <stdin>:2:1: XML error: Non-empty feature list specified without CPU model",
+        );
 }
 
 #[test]

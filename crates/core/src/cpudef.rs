@@ -254,13 +254,16 @@ impl CpuDef {
             CpuType::Guest
         };
         let mut def = CpuDef::new(cpu_type);
+        // libvirt's own validation errors (virCPUDefParseXML) carry the prefix
+        // of their class, VIR_ERR_XML_ERROR or VIR_ERR_CONFIG_UNSUPPORTED, as
+        // virsh prints them when a definition is refused.
         let error = |offset: usize, message: String| XmlError::new(offset, message);
 
         if cpu_type == CpuType::Host {
             if let Some(attr) = element.attribute("match") {
                 return Err(error(
                     attr.offset,
-                    "'arch' element cannot be used inside 'cpu' element with 'match' attribute'"
+                    "XML error: 'arch' element cannot be used inside 'cpu' element with 'match' attribute'"
                         .into(),
                 ));
             }
@@ -280,7 +283,7 @@ impl CpuDef {
                     other => {
                         return Err(error(
                             attr.offset,
-                            format!("Invalid mode attribute '{other}'"),
+                            format!("unsupported configuration: Invalid mode attribute '{other}'"),
                         ))
                     }
                 };
@@ -315,7 +318,7 @@ impl CpuDef {
                 if !def.mode.is_passthrough() {
                     return Err(error(
                         attr.offset,
-                        "Attribute migratable is only allowed for 'host-passthrough' / 'maximum' CPU mode".into(),
+                        "unsupported configuration: Attribute migratable is only allowed for 'host-passthrough' / 'maximum' CPU mode".into(),
                     ));
                 }
                 def.migratable = Some(on_off(&attr.value).ok_or_else(|| {
@@ -341,32 +344,35 @@ impl CpuDef {
                     def.fallback = match attr.value.as_str() {
                         "allow" => Fallback::Allow,
                         "forbid" => Fallback::Forbid,
-                        other => {
-                            return Err(error(
-                                attr.offset,
-                                format!("Invalid fallback attribute '{other}'"),
-                            ))
-                        }
+                        other => return Err(error(
+                            attr.offset,
+                            format!(
+                                "unsupported configuration: Invalid fallback attribute '{other}'"
+                            ),
+                        )),
                     };
                 }
                 if let Some(attr) = model.attribute("vendor_id") {
                     if attr.value.len() != 12 || attr.value.contains(',') {
                         return Err(error(
                             attr.offset,
-                            format!("vendor_id must be exactly 12 characters long and contain no comma, found '{}'", attr.value),
+                            format!("XML error: vendor_id must be exactly 12 characters long and contain no comma, found '{}'", attr.value),
                         ));
                     }
                     def.vendor_id = Some(attr.value.clone());
                 }
             }
         } else if cpu_type == CpuType::Host {
-            return Err(error(element.offset, "Missing CPU model name".into()));
+            return Err(error(
+                element.offset,
+                "XML error: Missing CPU model name".into(),
+            ));
         }
         if let Some(vendor) = element.child("vendor") {
             if def.model.is_none() {
                 return Err(error(
                     vendor.offset,
-                    "CPU vendor specified without CPU model".into(),
+                    "XML error: CPU vendor specified without CPU model".into(),
                 ));
             }
             def.vendor = Some(vendor.trimmed_text().to_string());
@@ -415,9 +421,9 @@ impl CpuDef {
             });
         }
         for feature in element.children_named("feature") {
-            let name = feature
-                .attr("name")
-                .ok_or_else(|| error(feature.offset, "Invalid CPU feature name".into()))?;
+            let name = feature.attr("name").ok_or_else(|| {
+                error(feature.offset, "XML error: Invalid CPU feature name".into())
+            })?;
             let policy = match (cpu_type, feature.attribute("policy")) {
                 (CpuType::Host, _) => None,
                 (CpuType::Guest, None) => Some(Policy::Require),
@@ -425,7 +431,10 @@ impl CpuDef {
                     Some(Policy::parse(&attr.value).ok_or_else(|| {
                         error(
                             attr.offset,
-                            format!("Invalid CPU feature policy '{}'", attr.value),
+                            format!(
+                                "unsupported configuration: Invalid CPU feature policy '{}'",
+                                attr.value
+                            ),
                         )
                     })?)
                 }
@@ -433,7 +442,7 @@ impl CpuDef {
             if def.features.iter().any(|f| f.name == name) {
                 return Err(error(
                     feature.offset,
-                    format!("CPU feature '{name}' specified more than once"),
+                    format!("XML error: CPU feature '{name}' specified more than once"),
                 ));
             }
             def.features.push(CpuFeature {
@@ -448,7 +457,7 @@ impl CpuDef {
         {
             return Err(error(
                 element.offset,
-                "Non-empty feature list specified without CPU model".into(),
+                "XML error: Non-empty feature list specified without CPU model".into(),
             ));
         }
         Ok(def)

@@ -114,11 +114,17 @@ fn normalise_xml(xml: &str) -> String {
         .join("\n")
 }
 
-/// The `<cpu>` element of a domain XML.
+/// The `<cpu>` element of a domain XML, `<cpu .../>` included.
 fn cpu_element(domain_xml: &str) -> Option<String> {
     let start = domain_xml.find("<cpu")?;
-    let end = domain_xml[start..].find("</cpu>")? + start + "</cpu>".len();
-    Some(normalise_xml(&domain_xml[start..end]))
+    let rest = &domain_xml[start..];
+    let open_end = rest.find('>')?;
+    let end = if rest[..open_end].ends_with('/') {
+        open_end + 1
+    } else {
+        rest.find("</cpu>")? + "</cpu>".len()
+    };
+    Some(normalise_xml(&rest[..end]))
 }
 
 /// The `-cpu` argument as QEMU received it (the report quotes it for a shell).
@@ -193,6 +199,8 @@ fn predict(domain_xml: &str, host: &HostInput<'_>, qemu: &str) -> Outcome {
     let report: Report = match analyze(map, domain_xml, host, None, &options) {
         Ok(report) => report,
         Err(CheckError::Cpu(e)) => return failed(e.to_string()),
+        // libvirt refuses the definition itself.
+        Err(CheckError::Domain(e)) => return failed(e.message),
         Err(e) => return failed(format!("guestcpu: {e}")),
     };
     let verdicts = [
