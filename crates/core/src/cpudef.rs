@@ -344,12 +344,14 @@ impl CpuDef {
                     def.fallback = match attr.value.as_str() {
                         "allow" => Fallback::Allow,
                         "forbid" => Fallback::Forbid,
-                        other => return Err(error(
-                            attr.offset,
-                            format!(
+                        other => {
+                            return Err(error(
+                                attr.offset,
+                                format!(
                                 "unsupported configuration: Invalid fallback attribute '{other}'"
                             ),
-                        )),
+                            ))
+                        }
                     };
                 }
                 if let Some(attr) = model.attribute("vendor_id") {
@@ -745,7 +747,10 @@ mod tests {
         let text =
             "<cpu>\n  <model>Penryn</model>\n  <feature name='a'/>\n  <feature name='a'/>\n</cpu>";
         let err = CpuDef::parse(text).expect_err("duplicate feature");
-        assert_eq!(err.message, "CPU feature 'a' specified more than once");
+        assert_eq!(
+            err.message,
+            "XML error: CPU feature 'a' specified more than once"
+        );
         assert_eq!(xml::line_column(text, err.offset), (4, 3));
         let text = "<cpu match='loose'><model>Penryn</model></cpu>";
         let err = CpuDef::parse(text).expect_err("bad match");

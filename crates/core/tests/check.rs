@@ -573,3 +573,17 @@ fn virsh_capabilities_are_a_host_for_check_and_models() {
     assert!(usable("Penryn"));
     assert!(!usable("Nehalem"));
 }
+
+#[test]
+fn host_model_under_tcg_is_qemus_max_cpu_whatever_the_host() {
+    // virQEMUCapsProbeQMPHostCPU expands `max`, not `host`, for a domain
+    // type that is not accelerated; `max` under TCG is AMD
+    // (max_x86_cpu_initfn), so an Intel host gets an AMD host-model.
+    let report = check(
+        &domain("qemu", "<cpu mode='host-model'/>"),
+        &sandybridge_host(),
+    );
+    let live = report.live_xml.expect("host-model starts under TCG");
+    assert!(live.contains("<vendor>AMD</vendor>"), "{live}");
+    assert_eq!(report.host.host_model.as_deref(), Some("EPYC"));
+}

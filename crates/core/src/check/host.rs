@@ -10,6 +10,7 @@ use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use crate::cpudef::{CpuCheck, CpuDef, CpuMode, CpuType, Fallback, Policy};
+use crate::cpuid::Signature;
 use crate::data::CpuMap;
 use crate::domain::{Accelerator, Domain};
 use crate::error::CpuError;
@@ -80,19 +81,28 @@ impl<'m> PreparedHost<'m> {
         let support = assess(map, version, accelerator, &host_features);
         let (hypervisor_models, models_from_qemu) =
             hypervisor_models(map, input, version, &support, &host_features, &mut notes)?;
-        let reported_host_model = reported_host_model(
-            map,
-            input,
-            &host_features,
-            &support.supported,
-            &hypervisor_models,
-        );
+        let reported_host_model = match accelerator {
+            Accelerator::Kvm => reported_host_model(
+                map,
+                input,
+                &host_features,
+                &support.supported,
+                &hypervisor_models,
+            ),
+            Accelerator::Tcg => tcg_host_model(map, version, &hypervisor_models),
+        };
         if let Err(error) = &reported_host_model {
             notes.push(format!("no host-model CPU: {error}"));
         }
         let reported_host_model = reported_host_model.ok();
         let migratable_host_model = reported_host_model.as_ref().map(qemu_migratable_host_model);
-        let full_host = full_host(map, input, reported_host_model.as_ref());
+        // libvirt probes the host itself only for accelerated domain types
+        // (virQEMUCapsInitHostCPUModel); under TCG its full host is the
+        // reported host-model.
+        let full_host = match accelerator {
+            Accelerator::Kvm => full_host(map, input, reported_host_model.as_ref()),
+            Accelerator::Tcg => reported_host_model.clone(),
+        };
         let full_host_data = full_host.as_ref().map(|host| host_data(map, host));
         let brief = brief(map, input, &host_features, reported_host_model.as_ref());
         Ok(PreparedHost {
@@ -415,6 +425,29 @@ fn reported_host_model(
         features: *supported,
         vendor: *vendor,
         signature: *signature,
+    };
+    let mut cpu = guest_cpu_from_signals(map, &signals, Some(models))?;
+    cpu.fallback = Fallback::Forbid;
+    Ok(cpu)
+}
+
+/// libvirt's host-model for a TCG domain: QEMU's `max` CPU, the model
+/// `virQEMUCapsProbeQMPHostCPU` expands when the domain type is not
+/// accelerated. It is everything TCG emulates, with the vendor `max` sets
+/// for TCG (AMD, `max_x86_cpu_initfn`), whatever the host is; the probe of
+/// each QEMU version expanded it under TCG.
+fn tcg_host_model(
+    map: &CpuMap,
+    version: &QemuVersion,
+    models: &[HypervisorModel],
+) -> Result<CpuDef, CpuError> {
+    let max = version.model("max").ok_or_else(|| {
+        CpuError::internal(format!("QEMU {} has no `max` CPU model", version.version))
+    })?;
+    let signals = CpuSignals {
+        features: max.features.known,
+        vendor: max.vendor.as_deref().and_then(|v| map.vendor_by_string(v)),
+        signature: Signature::default(),
     };
     let mut cpu = guest_cpu_from_signals(map, &signals, Some(models))?;
     cpu.fallback = Fallback::Forbid;
