@@ -480,9 +480,10 @@ fn qemu_migratable_host_model(reported: &CpuDef) -> CpuDef {
 /// host-model requires set to `require` in place or appended
 /// (`virCPUDefUpdateFeature`). Listing them matters: the forbidden-feature
 /// check looks features up by name. Without raw CPUID the host CPU the input
-/// carries (`virsh capabilities`) stands in for the probe; with neither,
-/// libvirt's full host is the reported host-model itself
-/// (`virQEMUCapsGetHostModel`, `VIR_QEMU_CAPS_HOST_CPU_FULL`).
+/// carries (`virsh capabilities`) stands in for the probe, and without that
+/// the reported host-model does (libvirt itself then falls back to the
+/// reported host-model as it is, `virQEMUCapsGetHostModel`, but it always
+/// has a probe on a KVM host).
 fn full_host(map: &CpuMap, input: &HostInput<'_>, reported: Option<&CpuDef>) -> Option<CpuDef> {
     let cpuid = input.cpuid();
     let probed = if cpuid.is_empty() {
@@ -493,12 +494,13 @@ fn full_host(map: &CpuMap, input: &HostInput<'_>, reported: Option<&CpuDef>) -> 
     } else {
         guest_cpu_from_signals(map, &CpuSignals::from_cpuid(map, &cpuid), None).ok()
     };
-    let Some(mut full) = probed else {
-        return reported.cloned().or_else(|| input.host_cpu().ok());
-    };
     let Some(reported) = reported else {
-        return Some(full);
+        return probed.or_else(|| input.host_cpu().ok());
     };
+    // Without a probe of its own, the host KVM offers stands in for it: on
+    // a KVM host libvirt always has one, so the reported host-model alone
+    // (libvirt's fallback) would leave its model's features unlisted.
+    let mut full = probed.unwrap_or_else(|| reported.clone());
     let mut expanded = reported.clone();
     if expand_features(map, &mut expanded).is_err() {
         return Some(full);
