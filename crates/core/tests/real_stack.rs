@@ -255,40 +255,55 @@ fn agrees(aspect: &str, truth: &Outcome, ours: &Outcome) -> Option<bool> {
 /// One disagreement (or listed miss): stack, host input, domain, aspect.
 type MissKey = (String, String, String, String);
 
-fn load_expected_misses() -> BTreeMap<MissKey, String> {
+/// The listed misses, each with its reason's name, and the reasons by name.
+struct ExpectedMisses {
+    misses: BTreeMap<MissKey, String>,
+    reasons: BTreeMap<String, String>,
+}
+
+fn load_expected_misses() -> ExpectedMisses {
     let path = real_dir().join("expected-misses.json");
     let text = read(&path);
-    let value =
-        json::parse(&text).unwrap_or_else(|e| panic!("{}: {}", path.display(), e.describe(&text)));
+    let fail = |e: json::Error| -> ! { panic!("{}: {}", path.display(), e.describe(&text)) };
+    let value = json::parse(&text).unwrap_or_else(|e| fail(e));
+    let root = value.object().unwrap_or_else(|e| fail(e));
+    let mut reasons = BTreeMap::new();
+    for (name, explanation) in root
+        .field("reasons")
+        .and_then(|r| r.object())
+        .unwrap_or_else(|e| fail(e))
+        .members()
+    {
+        let explanation = explanation.string().unwrap_or_else(|e| fail(e)).to_string();
+        // A reason is a cause no CPU data can predict, or a rule still missing.
+        assert_eq!(
+            name.starts_with("open-"),
+            explanation.starts_with("open: "),
+            "reason {name}: an open reason is named open-… and says `open: `"
+        );
+        reasons.insert(name.to_string(), explanation);
+    }
     let mut misses = BTreeMap::new();
-    let list = value
-        .object()
-        .and_then(|o| o.field("misses").and_then(|m| m.array()))
-        .expect("{\"misses\": [...]}");
-    for entry in list {
-        let object = entry.object().expect("a miss is an object");
-        let get = |key: &str| {
-            object
-                .string(key)
-                .unwrap_or_else(|e| panic!("{}", e.describe(&text)))
-        };
+    for entry in root
+        .field("misses")
+        .and_then(|m| m.array())
+        .unwrap_or_else(|e| fail(e))
+    {
+        let object = entry.object().unwrap_or_else(|e| fail(e));
+        let get = |key: &str| object.string(key).unwrap_or_else(|e| fail(e));
         let key = (get("stack"), get("host"), get("domain"), get("aspect"));
         let reason = get("reason");
+        assert!(ASPECTS.contains(&key.3.as_str()), "unknown aspect: {key:?}");
         assert!(
-            ASPECTS.contains(&key.3.as_str()),
-            "unknown aspect in {}: {key:?}",
-            path.display()
-        );
-        assert!(
-            !reason.trim().is_empty(),
-            "a miss without a reason: {key:?}"
+            reasons.contains_key(&reason),
+            "{key:?}: no reason named {reason}"
         );
         assert!(
             misses.insert(key.clone(), reason).is_none(),
             "listed twice: {key:?}"
         );
     }
-    misses
+    ExpectedMisses { misses, reasons }
 }
 
 /// Agreement counts of one stack and host input: (agreeing, compared) per aspect.
@@ -334,6 +349,7 @@ fn the_engine_agrees_with_every_recorded_stack_except_the_listed_misses() {
     }
 
     let table = agreement_table(&tallies, &found, &expected);
+    let expected = expected.misses;
     println!("{table}");
 
     let unlisted: Vec<_> = found
@@ -389,11 +405,11 @@ fn describe_miss(aspect: &str, truth: &Outcome, ours: &Outcome) -> String {
 }
 
 /// The agreement per stack and host input as a Markdown table, then the
-/// expected misses grouped by reason with how many each explains.
+/// expected misses per reason and stack.
 fn agreement_table(
     tallies: &[(String, String, Tally)],
     found: &BTreeMap<MissKey, String>,
-    expected: &BTreeMap<MissKey, String>,
+    expected: &ExpectedMisses,
 ) -> String {
     let mut out = String::new();
     out.push_str(
@@ -408,13 +424,36 @@ fn agreement_table(
         }
         out.push('\n');
     }
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for (_, reason) in expected.iter().filter(|(k, _)| found.contains_key(*k)) {
-        *counts.entry(reason).or_default() += 1;
+    let stacks: Vec<&String> = {
+        let mut stacks: Vec<&String> = tallies.iter().map(|(stack, _, _)| stack).collect();
+        stacks.dedup();
+        stacks
+    };
+    let mut counts: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for (key, reason) in expected
+        .misses
+        .iter()
+        .filter(|(k, _)| found.contains_key(*k))
+    {
+        *counts.entry((reason.as_str(), key.0.as_str())).or_default() += 1;
     }
-    out.push_str("\n| expected misses | reason |\n|---|---|\n");
-    for (reason, count) in &counts {
-        let _ = writeln!(out, "| {count} | {reason} |");
+    out.push_str("\n| expected misses |");
+    for stack in &stacks {
+        let _ = write!(out, " {stack} |");
+    }
+    out.push_str(" cause |\n|---|");
+    out.push_str(&"---|".repeat(stacks.len() + 1));
+    out.push('\n');
+    for (name, explanation) in &expected.reasons {
+        let _ = write!(out, "| {name} |");
+        for stack in &stacks {
+            let count = counts
+                .get(&(name.as_str(), stack.as_str()))
+                .copied()
+                .unwrap_or(0);
+            let _ = write!(out, " {count} |");
+        }
+        let _ = writeln!(out, " {explanation} |");
     }
     out
 }
