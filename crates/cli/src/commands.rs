@@ -10,6 +10,7 @@ use guestcpu_core::host::{parse_cpu_list, parse_host, CpuListError, HostInput};
 use guestcpu_core::libvirt::baseline::baseline;
 use guestcpu_core::libvirt::compare::{compare, has_feature, CompareResult};
 use guestcpu_core::libvirt::expand::expand_features;
+use guestcpu_core::libvirt::release::VersionChoice;
 use guestcpu_core::libvirt::translate::translate;
 use guestcpu_core::libvirt::update::update;
 use guestcpu_core::libvirt::update_live::update_live;
@@ -110,11 +111,13 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             host,
             to,
             qemu,
+            libvirt,
             accel,
             json,
         } => {
             let domain_input = reader.read(&domain)?;
             let host_input = reader.read(&host)?;
+            let (choice, map) = choose_libvirt(libvirt.as_deref(), Some(&host_input.text))?;
             let host = read_host(map, &host_input)?;
             let target_input = to.as_deref().map(|path| reader.read(path)).transpose()?;
             let target = target_input
@@ -124,6 +127,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             let options = CheckOptions {
                 qemu_version: qemu,
                 accelerator: accel.as_deref().and_then(Accelerator::parse),
+                libvirt: Some(choice),
             };
             let report = analyze(map, &domain_input.text, &host, target.as_ref(), &options)
                 .map_err(|error| match error {
@@ -142,10 +146,12 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Models {
             dump,
             qemu,
+            libvirt,
             accel,
             json,
         } => {
             let input = reader.read(&dump)?;
+            let (choice, map) = choose_libvirt(libvirt.as_deref(), Some(&input.text))?;
             let host = read_host(map, &input)?;
             let definitions = QemuDefinitions::embedded();
             let (version, note) = match &qemu {
@@ -159,6 +165,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                 .ok_or_else(|| anyhow!("unknown accelerator `{accel}`"))?;
             let mut report = models_for_host(map, version, accelerator, &host)?;
             report.notes.extend(note.map(str::to_string));
+            report.notes.push(choice.describe());
             let output = if json {
                 crate::models::render_json(&report)?
             } else {
@@ -178,8 +185,10 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             paths,
             domain,
             qemu,
+            libvirt,
             format,
         } => {
+            let (choice, map) = choose_libvirt(libvirt.as_deref(), None)?;
             let domain_input = domain
                 .as_deref()
                 .map(|path| reader.read(path))
@@ -192,6 +201,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             let options = CheckOptions {
                 qemu_version: qemu,
                 accelerator: None,
+                libvirt: Some(choice),
             };
             if let Some(wanted) = &options.qemu_version {
                 QemuDefinitions::embedded().find(wanted)?;
@@ -233,6 +243,18 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             Ok(Outcome::print(cpu.to_xml()))
         }
     }
+}
+
+/// The libvirt version to model: `option`, else what the host input tells
+/// (an input that does not parse tells nothing; reading it reports the
+/// error), else the newest; with the CPU map that models it.
+fn choose_libvirt(
+    option: Option<&str>,
+    host_text: Option<&str>,
+) -> anyhow::Result<(VersionChoice, &'static CpuMap)> {
+    let dump = host_text.and_then(|text| guestcpu_core::dump::parse(text).ok());
+    let choice = VersionChoice::choose(option, dump.as_ref()).map_err(|e| anyhow!(e))?;
+    Ok((choice, CpuMap::for_version(choice.version)))
 }
 
 fn read_host<'m>(map: &'m CpuMap, input: &Input) -> anyhow::Result<HostInput<'m>> {
@@ -315,6 +337,7 @@ mod tests {
                     let options = CheckOptions {
                         qemu_version: None,
                         accelerator,
+                        libvirt: None,
                     };
                     for to in [None, Some(&target)] {
                         let domain = read(domain_name);

@@ -299,6 +299,7 @@ fn tcg_filters_what_it_cannot_emulate_whatever_the_host() {
     let options = CheckOptions {
         qemu_version: Some("7.2".into()),
         accelerator: Some(Accelerator::Tcg),
+        libvirt: None,
     };
     let report = check_with(
         &domain(
