@@ -184,6 +184,7 @@ mod tests {
             ("5.2", include_str!("../../../../data/qemu/5.2.json")),
             ("7.2", include_str!("../../../../data/qemu/7.2.json")),
             ("10.0", include_str!("../../../../data/qemu/10.0.json")),
+            ("11.1", include_str!("../../../../data/qemu/11.1.json")),
         ] {
             let packed = Packed::file(&format!("qemu/{version}.json"));
             assert_eq!(
