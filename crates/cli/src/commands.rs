@@ -10,6 +10,7 @@ use guestcpu_core::host::{join_hosts, parse_cpu_list, parse_host, CpuListError, 
 use guestcpu_core::libvirt::baseline::baseline;
 use guestcpu_core::libvirt::compare::{compare, has_feature, CompareResult};
 use guestcpu_core::libvirt::expand::expand_features;
+use guestcpu_core::libvirt::release::VersionChoice;
 use guestcpu_core::libvirt::translate::translate;
 use guestcpu_core::libvirt::update::update;
 use guestcpu_core::libvirt::update_live::update_live;
@@ -110,11 +111,12 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             host,
             to,
             qemu,
+            libvirt,
             accel,
             json,
         } => {
             let domain_input = reader.read(&domain)?;
-            let host = read_hosts(map, &mut reader, &host)?;
+            let (choice, map, host) = read_hosts(&mut reader, libvirt.as_deref(), &host)?;
             let target_input = to.as_deref().map(|path| reader.read(path)).transpose()?;
             let target = target_input
                 .as_ref()
@@ -123,6 +125,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             let options = CheckOptions {
                 qemu_version: qemu,
                 accelerator: accel.as_deref().and_then(Accelerator::parse),
+                libvirt: Some(choice),
             };
             let report = analyze(map, &domain_input.text, &host, target.as_ref(), &options)
                 .map_err(|error| match error {
@@ -141,10 +144,11 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Models {
             dump,
             qemu,
+            libvirt,
             accel,
             json,
         } => {
-            let host = read_hosts(map, &mut reader, &dump)?;
+            let (choice, map, host) = read_hosts(&mut reader, libvirt.as_deref(), &dump)?;
             let definitions = QemuDefinitions::embedded();
             let (version, note) = match &qemu {
                 Some(wanted) => {
@@ -162,6 +166,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                 .map(|part| format!("joined from {part}"));
             report.notes.splice(0..0, joined);
             report.notes.extend(note.map(str::to_string));
+            report.notes.push(choice.describe());
             let output = if json {
                 crate::models::render_json(&report)?
             } else {
@@ -181,8 +186,10 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             paths,
             domain,
             qemu,
+            libvirt,
             format,
         } => {
+            let (choice, map) = choose_libvirt(libvirt.as_deref(), None)?;
             let domain_input = domain
                 .as_deref()
                 .map(|path| reader.read(path))
@@ -195,6 +202,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             let options = CheckOptions {
                 qemu_version: qemu,
                 accelerator: None,
+                libvirt: Some(choice),
             };
             if let Some(wanted) = &options.qemu_version {
                 QemuDefinitions::embedded().find(wanted)?;
@@ -238,26 +246,54 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
     }
 }
 
+/// The libvirt version to model: `option`, else what the host input tells
+/// (an input that does not parse tells nothing; reading it reports the
+/// error), else the newest; with the CPU map that models it.
+fn choose_libvirt(
+    option: Option<&str>,
+    host_text: Option<&str>,
+) -> anyhow::Result<(VersionChoice, &'static CpuMap)> {
+    let dump = host_text.and_then(|text| guestcpu_core::dump::parse(text).ok());
+    let choice = VersionChoice::choose(option, dump.as_ref()).map_err(|e| anyhow!(e))?;
+    Ok((choice, CpuMap::for_version(choice.version)))
+}
+
 fn read_host<'m>(map: &'m CpuMap, input: &Input) -> anyhow::Result<HostInput<'m>> {
     parse_host(map, &input.text).map_err(|error| input.error_at(error.offset, &error.message))
 }
 
 /// One host from one file, or from several joined as libvirt joins its own
-/// probe with QEMU's answer ([`join_hosts`]).
-fn read_hosts<'m>(
-    map: &'m CpuMap,
+/// probe with QEMU's answer ([`join_hosts`]), read with the CPU map of the
+/// libvirt version `libvirt_option` names or the files tell (domain
+/// capabilities tell the most, so they are asked first).
+fn read_hosts(
     reader: &mut InputReader,
+    libvirt_option: Option<&str>,
     paths: &[String],
-) -> anyhow::Result<HostInput<'m>> {
-    let mut parts = Vec::with_capacity(paths.len());
+) -> anyhow::Result<(VersionChoice, &'static CpuMap, HostInput<'static>)> {
+    let mut inputs = Vec::with_capacity(paths.len());
     for path in paths {
-        let input = reader.read(path)?;
-        parts.push((path.clone(), read_host(map, &input)?));
+        inputs.push((path.clone(), reader.read(path)?));
     }
-    if parts.len() == 1 {
-        return Ok(parts.remove(0).1);
+    let telling = inputs
+        .iter()
+        .find(|(_, input)| {
+            guestcpu_core::dump::detect(&input.text)
+                .is_ok_and(|format| format == guestcpu_core::dump::DumpFormat::DomainCapabilities)
+        })
+        .or(inputs.first())
+        .map(|(_, input)| input.text.as_str());
+    let (choice, map) = choose_libvirt(libvirt_option, telling)?;
+    let mut parts = Vec::with_capacity(inputs.len());
+    for (path, input) in &inputs {
+        parts.push((path.clone(), read_host(map, input)?));
     }
-    join_hosts(map, parts).map_err(|message| anyhow!("{message}"))
+    let host = if parts.len() == 1 {
+        parts.remove(0).1
+    } else {
+        join_hosts(map, parts).map_err(|message| anyhow!("{message}"))?
+    };
+    Ok((choice, map, host))
 }
 
 fn read_guest(input: &Input) -> anyhow::Result<CpuDef> {
@@ -336,6 +372,7 @@ mod tests {
                     let options = CheckOptions {
                         qemu_version: None,
                         accelerator,
+                        libvirt: None,
                     };
                     for to in [None, Some(&target)] {
                         let domain = read(domain_name);

@@ -36,7 +36,7 @@ Exit status: 0 success (compare: identical or superset), 1 compare found the
 CPU incompatible, 2 error (one `error:` line on stderr; bad input is reported
 as `error: PATH:LINE:COLUMN: message`).";
 
-/// libvirt 11.3.0's x86 guest-CPU semantics, offline.
+/// libvirt's x86 guest-CPU semantics (9.0 to 12.9), offline.
 #[derive(Debug, Parser)]
 #[command(name = "guestcpu", version, after_help = AFTER_HELP)]
 struct Cli {
@@ -113,6 +113,10 @@ enum Command {
         /// QEMU version to model (default: the machine type's, else the newest).
         #[arg(long)]
         qemu: Option<String>,
+        /// libvirt version to model, e.g. 9.0 (default: what the host input
+        /// tells, else the newest known).
+        #[arg(long)]
+        libvirt: Option<String>,
         /// Accelerator (default: the domain type's).
         #[arg(long, value_parser = ["kvm", "tcg"])]
         accel: Option<String>,
@@ -129,6 +133,10 @@ enum Command {
         /// QEMU version to model (default: the newest known).
         #[arg(long)]
         qemu: Option<String>,
+        /// libvirt version to model, e.g. 9.0 (default: what the host input
+        /// tells, else the newest known).
+        #[arg(long)]
+        libvirt: Option<String>,
         /// Accelerator.
         #[arg(long, value_parser = ["kvm", "tcg"], default_value = "kvm")]
         accel: String,
@@ -151,6 +159,9 @@ enum Command {
         /// QEMU version to model (default: the domain's machine type's, else the newest).
         #[arg(long)]
         qemu: Option<String>,
+        /// libvirt version to model, e.g. 9.0 (default: the newest known).
+        #[arg(long)]
+        libvirt: Option<String>,
         /// Output format.
         #[arg(long, value_enum, default_value = "table")]
         format: batch::BatchFormat,

@@ -36,7 +36,7 @@ pub fn render(report: &Report) -> String {
     let settings = &report.settings;
     let _ = writeln!(
         out,
-        "\nsettings: mode={} match={} check={} fallback={} model={} accelerator={} QEMU {} ({})",
+        "\nsettings: mode={} match={} check={} fallback={} model={} accelerator={} QEMU {} ({}) libvirt {} ({})",
         settings.mode,
         settings.match_mode,
         settings.check,
@@ -45,6 +45,8 @@ pub fn render(report: &Report) -> String {
         settings.accelerator,
         settings.qemu_version,
         settings.qemu_version_source,
+        settings.libvirt_version,
+        settings.libvirt_version_source,
     );
     for applied in &settings.defaults_applied {
         let _ = writeln!(out, "  default: {applied}");

@@ -430,3 +430,60 @@ fn check_joins_a_raw_dump_with_qemus_replies_and_says_what_each_gave() {
         "error: {raw} and {raw} both give raw CPUID: the host CPU and libvirt's full host; one host takes one of each"
     ));
 }
+
+/// A `-vN` model name is unknown to libvirt 9.0's map and known to 11.3's;
+/// the report says which libvirt was modelled and why.
+#[test]
+fn check_models_the_libvirt_version_asked_for() {
+    let domain = scratch_file(
+        "domain-penryn-v1.xml",
+        b"<domain type='kvm'><name>t</name><os><type arch='x86_64' machine='pc-q35-7.2'>hvm</type></os>\
+          <cpu mode='custom' match='exact' check='partial'><model fallback='forbid'>Penryn-v1</model></cpu></domain>\n",
+    );
+    let host = fixture("cpudata-penryn.xml");
+    let run = |libvirt: Option<&str>| {
+        let mut args = vec!["check", "--domain", &domain, "--host", &host, "--json"];
+        if let Some(version) = libvirt {
+            args.extend(["--libvirt", version]);
+        }
+        guestcpu(&args).succeeds()
+    };
+    let old = run(Some("9.0"));
+    assert!(
+        old.contains("\"message\": \"internal error: Unknown CPU model Penryn-v1\""),
+        "{old}"
+    );
+    assert!(old.contains("\"libvirt_version\": \"9.0\""), "{old}");
+    assert!(
+        old.contains("\"libvirt_version_source\": \"option\""),
+        "{old}"
+    );
+    let current = run(Some("11.3.0"));
+    assert!(!current.contains("Unknown CPU model"), "{current}");
+    let newest = run(None);
+    assert!(newest.contains("\"libvirt_version\": \"12.9\""), "{newest}");
+    assert!(
+        newest.contains("\"libvirt_version_source\": \"newest\""),
+        "{newest}"
+    );
+    let between = run(Some("10.5"));
+    assert!(
+        between.contains("no CPU map of this release is embedded, libvirt 9.0's is used"),
+        "{between}"
+    );
+    let done = guestcpu(&[
+        "check",
+        "--domain",
+        &domain,
+        "--host",
+        &host,
+        "--libvirt",
+        "nine",
+    ])
+    .run();
+    assert_eq!(done.status, 2);
+    assert_text(
+        &done.stderr,
+        "error: invalid libvirt version `nine`: expected `MAJOR.MINOR`, e.g. `12.9`\n",
+    );
+}

@@ -18,7 +18,7 @@ use guestcpu_core::qemu::definitions::{QemuDefinitions, QemuVersion};
 use guestcpu_core::qemu::models::models_for_host;
 use guestcpu_core::CpuMap;
 
-const CPU_MAP_JSON: &str = include_str!("../../../data/cpu_map.json");
+const CPU_MAP_JSON: &str = include_str!("../../../data/cpu_map/11.3.0.json");
 const QEMU_JSON: &str = include_str!("../../../data/qemu/10.0.json");
 const QMP_REPLIES: &str = include_str!("../../cli/tests/fixtures/qmp-replies.json");
 

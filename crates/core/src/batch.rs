@@ -444,9 +444,11 @@ mod tests {
     use super::*;
     use crate::dump::synthetic::synthesize_cpudata_xml;
 
-    /// A `<cpudata>` dump of a host whose CPU has exactly `model`'s features.
+    /// A `<cpudata>` dump of a host whose CPU has exactly `model`'s features
+    /// and `vme`, which every CPU that runs KVM has: libvirt's older models
+    /// lack it, QEMU's definitions (probed under KVM) have it.
     fn cpudata_of_model(map: &CpuMap, model: &str) -> String {
-        synthesize_cpudata_xml(map, model, &[]).expect("known model")
+        synthesize_cpudata_xml(map, model, &["vme"]).expect("known model")
     }
 
     #[test]

@@ -146,7 +146,17 @@ pub fn parse_host<'m>(map: &'m CpuMap, text: &str) -> Result<HostInput<'m>, Inpu
             decoded_host_cpu: OnceLock::new(),
         });
     }
-    let facts = DumpFacts::new(dump::parse(text)?)?;
+    let mut dump = dump::parse(text)?;
+    // libvirt turns QEMU's feature names into CPUID bits through its own map
+    // (`virQEMUCapsInitCPUModelX86`), and the releases place some bits
+    // differently (11.3 reads the VMX secondary controls in MSR `eax`), so the
+    // bits are made again with this map when it is not the one parsing used.
+    if !std::ptr::eq(map, CpuMap::embedded()) {
+        if let Some(expansion) = dump.qemu.as_ref().and_then(|q| q.expansion.as_ref()) {
+            dump.cpuid = dump::qmp::props_to_cpuid(&expansion.props, map);
+        }
+    }
+    let facts = DumpFacts::new(dump)?;
     Ok(HostInput {
         map,
         source: HostSource::Dump(Box::new(facts)),

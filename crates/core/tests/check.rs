@@ -17,9 +17,12 @@ use guestcpu_core::dump::synthetic::synthesize_cpudata_xml;
 use guestcpu_core::host::{parse_host, HostInput};
 use guestcpu_core::CpuMap;
 
+/// A host with `model`'s features, `extra` and `vme`, which every CPU that
+/// runs KVM has (libvirt's older models lack it; QEMU's definitions have it).
 fn host(model: &str, extra: &[&str]) -> HostInput<'static> {
     let map = CpuMap::embedded();
-    let text = synthesize_cpudata_xml(map, model, extra).expect("known model");
+    let extra: Vec<&str> = extra.iter().copied().chain(["vme"]).collect();
+    let text = synthesize_cpudata_xml(map, model, &extra).expect("known model");
     parse_host(map, &text).expect("synthesized dump parses")
 }
 
@@ -299,6 +302,7 @@ fn tcg_filters_what_it_cannot_emulate_whatever_the_host() {
     let options = CheckOptions {
         qemu_version: Some("7.2".into()),
         accelerator: Some(Accelerator::Tcg),
+        libvirt: None,
     };
     let report = check_with(
         &domain(

@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use guestcpu_core::check::{analyze, CheckError, CheckOptions, Report};
 use guestcpu_core::host::{join_hosts, parse_host, HostInput};
 use guestcpu_core::json;
+use guestcpu_core::libvirt::release::VersionChoice;
 use guestcpu_core::CpuMap;
 
 /// The host inputs of a stack: files of its `host/` folder, alone or joined
@@ -61,6 +62,8 @@ struct Outcome {
 /// One recorded stack.
 struct Stack {
     name: String,
+    /// Its libvirt, as the check is told (`--libvirt`).
+    libvirt: VersionChoice,
     /// `MAJOR.MINOR` of its QEMU.
     qemu: String,
     truths: BTreeMap<String, Outcome>,
@@ -146,10 +149,10 @@ fn load_stacks() -> Vec<Stack> {
         }
         let text = read(&path.join("stack.json"));
         let value = json::parse(&text).expect("stack.json parses");
-        let qemu_full = value
-            .object()
-            .and_then(|o| o.string("qemu"))
-            .expect("qemu version");
+        let object = value.object().expect("stack.json is an object");
+        let qemu_full = object.string("qemu").expect("qemu version");
+        let libvirt_full = object.string("libvirt").expect("libvirt version");
+        let libvirt = VersionChoice::choose(Some(&libvirt_full), None).expect("a libvirt version");
         let qemu = qemu_full.split('.').take(2).collect::<Vec<_>>().join(".");
         let mut truths = BTreeMap::new();
         for truth in fs::read_dir(path.join("domains")).expect("domains folder") {
@@ -159,15 +162,20 @@ fn load_stacks() -> Vec<Stack> {
                 truths.insert(domain, read_truth(&truth));
             }
         }
-        stacks.push(Stack { name, qemu, truths });
+        stacks.push(Stack {
+            name,
+            libvirt,
+            qemu,
+            truths,
+        });
     }
     stacks.sort_by(|a, b| a.name.cmp(&b.name));
     stacks
 }
 
-/// The host input made of `files` of `host_dir`, joined when more than one.
-fn host_input(host_dir: &Path, files: &[&str]) -> HostInput<'static> {
-    let map = CpuMap::embedded();
+/// The host input made of `files` of `host_dir` for `map` (the stack's
+/// libvirt's), joined when more than one.
+fn host_input(map: &'static CpuMap, host_dir: &Path, files: &[&str]) -> HostInput<'static> {
     let mut parts = Vec::new();
     for file in files {
         let path = host_dir.join(file);
@@ -183,8 +191,8 @@ fn host_input(host_dir: &Path, files: &[&str]) -> HostInput<'static> {
 }
 
 /// The engine's outcome for the domain's own `check`.
-fn predict(domain_xml: &str, host: &HostInput<'_>, qemu: &str) -> Outcome {
-    let map = CpuMap::embedded();
+fn predict(domain_xml: &str, host: &HostInput<'_>, stack: &Stack) -> Outcome {
+    let map = CpuMap::for_version(stack.libvirt.version);
     let failed = |message: String| Outcome {
         started: false,
         error: Some(message),
@@ -193,8 +201,9 @@ fn predict(domain_xml: &str, host: &HostInput<'_>, qemu: &str) -> Outcome {
         warnings: Vec::new(),
     };
     let options = CheckOptions {
-        qemu_version: Some(qemu.to_string()),
+        qemu_version: Some(stack.qemu.clone()),
         accelerator: None,
+        libvirt: Some(stack.libvirt),
     };
     let report: Report = match analyze(map, domain_xml, host, None, &options) {
         Ok(report) => report,
@@ -320,11 +329,12 @@ fn the_engine_agrees_with_every_recorded_stack_except_the_listed_misses() {
         let host_dir = real_dir().join(&stack.name).join("host");
         for files in HOST_INPUTS {
             let input = files.join(" + ");
-            let host = host_input(&host_dir, files);
+            let map = CpuMap::for_version(stack.libvirt.version);
+            let host = host_input(map, &host_dir, files);
             let mut tally: Tally = ASPECTS.iter().map(|a| (*a, (0, 0))).collect();
             for (domain, truth) in &stack.truths {
                 let domain_xml = read(&real_dir().join("domains").join(format!("{domain}.xml")));
-                let ours = predict(&domain_xml, &host, &stack.qemu);
+                let ours = predict(&domain_xml, &host, stack);
                 for aspect in ASPECTS {
                     let Some(agreed) = agrees(aspect, truth, &ours) else {
                         continue;

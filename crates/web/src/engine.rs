@@ -223,6 +223,7 @@ pub fn analyze(
             Accelerator::Kvm => domain::Accelerator::Kvm,
             Accelerator::Tcg => domain::Accelerator::Tcg,
         }),
+        libvirt: None,
     };
     let report = || -> Result<Report, CheckError> {
         let settings = check::host_settings(domain_xml, &options)?;
@@ -404,6 +405,7 @@ mod tests {
                             Accelerator::Kvm => domain::Accelerator::Kvm,
                             Accelerator::Tcg => domain::Accelerator::Tcg,
                         }),
+                        libvirt: None,
                     },
                 );
                 assert_eq!(cached.ok(), fresh.ok(), "{domain_xml}");

@@ -585,6 +585,56 @@ fn render(file: &AccelFile) -> Result<String> {
     Ok(format!("{{\n{}\n}}\n", body.join(",\n")))
 }
 
+/// The features an accelerator's instance defaults set on every built-in
+/// model (`default_on` and `default_off`), and those QEMU clears while
+/// expanding because they depend on a default-off one: `feature_dependencies`
+/// in target/i386/cpu.c clears whole CPUID registers (`svm` off clears all of
+/// leaf 0x8000000A EDX), so every feature the newest libvirt map places in a
+/// register with a dependent feature counts. What an expansion under the
+/// accelerator says of them is the accelerator's, not the model's. Names are
+/// QEMU's.
+pub fn instance_defaults(accel: &str) -> BTreeSet<String> {
+    let rules = match accel {
+        "kvm" => KVM_RULES,
+        "tcg" => TCG_RULES,
+        _ => &[],
+    };
+    let mut set: BTreeSet<String> = rules
+        .iter()
+        .filter(|rule| matches!(rule.kind, DefaultOn | DefaultOff))
+        .flat_map(|rule| rule.features.iter().map(|name| name.to_string()))
+        .collect();
+    let off: BTreeSet<&'static str> = rules
+        .iter()
+        .filter(|rule| rule.kind == DefaultOff)
+        .flat_map(|rule| rule.features.iter().copied())
+        .collect();
+    let map = guestcpu_core::CpuMap::newest();
+    for dependency in QEMU_DEPENDENCIES {
+        if !dependency.requires.iter().any(|name| off.contains(name)) {
+            continue;
+        }
+        let registers: BTreeSet<_> = dependency
+            .features
+            .iter()
+            .filter_map(|name| map.feature_id(name))
+            .map(|id| {
+                (
+                    map.feature(id).bits.key,
+                    map.feature(id).bits.register_and_mask().0,
+                )
+            })
+            .collect();
+        set.extend(dependency.features.iter().map(|name| name.to_string()));
+        set.extend(
+            map.map_features()
+                .filter(|(_, f)| registers.contains(&(f.bits.key, f.bits.register_and_mask().0)))
+                .map(|(_, f)| guestcpu_core::data::libvirt_to_qemu(&f.name).to_string()),
+        );
+    }
+    set
+}
+
 /// The two files, by file name.
 pub fn generate() -> Result<Vec<(&'static str, String)>> {
     Ok(vec![

@@ -1,5 +1,6 @@
-//! `cargo xtask import-cpu-map PATH`: turns a libvirt `cpu_map` folder into
-//! `data/cpu_map.json`, the engine's CPU database.
+//! `cargo xtask import-cpu-map PATH...`: turns libvirt `cpu_map` folders into
+//! `data/cpu_map/<release>.json`, the engine's CPU database of each libvirt
+//! release (`../shared/libvirt/cpu_map-by-version/{9.0.0,11.3.0,12.9.0}`).
 //!
 //! The importer follows libvirt's loader: `index.xml` is walked in document
 //! order (direct includes and named groups), and within each file vendors come
@@ -16,18 +17,41 @@ use guestcpu_core::data::file::{
 };
 use guestcpu_core::xml::{self, Element};
 
-/// Where the generated database lives, relative to the workspace root.
-pub const OUTPUT: &str = "data/cpu_map.json";
+/// Where the generated databases live, relative to the workspace root.
+pub const OUTPUT_DIR: &str = "data/cpu_map";
 
-/// Imports `cpu_map_dir` and returns the file's text.
-pub fn import(cpu_map_dir: &Path) -> Result<String> {
-    let file = read_cpu_map(cpu_map_dir)?;
-    // Loading it back applies every check the engine makes.
-    guestcpu_core::CpuMap::from_file(&file).map_err(|e| anyhow!("imported map is invalid: {e}"))?;
-    Ok(render(&file))
+/// An imported map: its libvirt release (`11.3.0`) and the file's text.
+pub struct Imported {
+    pub release: String,
+    pub text: String,
 }
 
-fn read_cpu_map(dir: &Path) -> Result<CpuMapFile> {
+impl Imported {
+    /// The file it belongs in, relative to the workspace root.
+    pub fn output(&self) -> String {
+        format!("{OUTPUT_DIR}/{}.json", self.release)
+    }
+}
+
+/// Imports `cpu_map_dir`, a folder named after its release
+/// (`cpu_map-by-version/11.3.0`) or one beside a README naming it.
+pub fn import(cpu_map_dir: &Path) -> Result<Imported> {
+    let release = libvirt_version(cpu_map_dir).ok_or_else(|| {
+        anyhow!(
+            "{}: cannot tell the libvirt release (name the folder after it, e.g. `11.3.0`)",
+            cpu_map_dir.display()
+        )
+    })?;
+    let file = read_cpu_map(cpu_map_dir, &release)?;
+    // Loading it back applies every check the engine makes.
+    guestcpu_core::CpuMap::from_file(&file).map_err(|e| anyhow!("imported map is invalid: {e}"))?;
+    Ok(Imported {
+        release,
+        text: render(&file),
+    })
+}
+
+fn read_cpu_map(dir: &Path, release: &str) -> Result<CpuMapFile> {
     let mut importer = Importer::default();
     for path in included_files(dir)? {
         let text = std::fs::read_to_string(&path)
@@ -40,31 +64,35 @@ fn read_cpu_map(dir: &Path) -> Result<CpuMapFile> {
             .load(&root)
             .with_context(|| format!("in {}", path.display()))?;
     }
-    let source = match libvirt_version(dir) {
-        Some(version) => format!("libvirt {version} cpu_map"),
-        None => "libvirt cpu_map".to_string(),
-    };
     Ok(CpuMapFile {
         generated: GENERATED_MARKER.to_string(),
-        source,
+        source: format!("libvirt {release} cpu_map"),
         vendors: importer.vendors,
         features: importer.features,
         models: importer.models.into_iter().map(|m| m.entry).collect(),
     })
 }
 
-/// The libvirt release named in the README beside the map (`libvirt 11.3.0 ...`).
+/// The libvirt release of a map folder: its own name when that is a
+/// version (`cpu_map-by-version/9.0.0`), else the one named in the README
+/// beside it (`libvirt 11.3.0 ...`).
 fn libvirt_version(dir: &Path) -> Option<String> {
+    let looks_like_version = |text: &str| {
+        text.split('.').count() == 3
+            && text
+                .split('.')
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let folder = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if looks_like_version(folder) {
+        return Some(folder.to_string());
+    }
     let readme = std::fs::read_to_string(dir.join("../README.md")).ok()?;
     readme
         .split_whitespace()
         .zip(readme.split_whitespace().skip(1))
         .find_map(|(word, next)| {
-            let looks_like_version = next.split('.').count() == 3
-                && next
-                    .split('.')
-                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-            (word == "libvirt" && looks_like_version).then(|| next.to_string())
+            (word == "libvirt" && looks_like_version(next)).then(|| next.to_string())
         })
 }
 
@@ -395,20 +423,33 @@ mod tests {
         assert!(parse_ranges("3-20").is_err());
     }
 
-    /// Needs ../shared (libvirt's cpu_map); skipped when it is absent.
+    /// Needs ../shared (libvirt's maps by release); fails without it under
+    /// CI, skipped otherwise.
     #[test]
     fn committed_data_matches_a_fresh_import() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let source = root.join("../shared/libvirt/cpu_map");
-        if !source.exists() {
-            eprintln!("skipped: {} is absent", source.display());
+        let sources = root.join("../shared/libvirt/cpu_map-by-version");
+        if !sources.exists() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{} is missing under CI",
+                sources.display()
+            );
+            eprintln!("skipped: {} is absent", sources.display());
             return;
         }
-        let fresh = import(&source).expect("import succeeds");
-        let committed = std::fs::read_to_string(root.join(OUTPUT)).expect("data/cpu_map.json");
-        assert!(
-            fresh == committed,
-            "data/cpu_map.json is stale: run `cargo xtask import-cpu-map ../shared/libvirt/cpu_map`"
-        );
+        for release in ["9.0.0", "11.3.0", "12.9.0"] {
+            let fresh = import(&sources.join(release)).expect("import succeeds");
+            let committed =
+                std::fs::read_to_string(root.join(fresh.output())).expect("committed map");
+            assert!(
+                fresh.text == committed,
+                "{} is stale: run `cargo xtask import-cpu-map ../shared/libvirt/cpu_map-by-version/*`",
+                fresh.output()
+            );
+        }
+        // The 11.3.0 map libvirt's test suite is run against is the same folder.
+        let suite = import(&root.join("../shared/libvirt/cpu_map")).expect("import succeeds");
+        assert_eq!(suite.release, "11.3.0");
     }
 }

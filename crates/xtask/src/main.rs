@@ -14,7 +14,7 @@ use anyhow::{bail, Context, Result};
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  import-cpu-map PATH    regenerate data/cpu_map.json from a libvirt cpu_map folder
+  import-cpu-map PATH... regenerate data/cpu_map/<release>.json from libvirt cpu_map folders
   probe-qemu BINARY [--chroot DIR] [--out DIR] [--timeout SECONDS]
                          write data/qemu/<major>.<minor>.json from a real QEMU
   gen-accel              regenerate data/accel/{kvm,tcg}.json from accel_facts.rs
@@ -29,14 +29,17 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("import-cpu-map") => {
-            let [_, path] = args.as_slice() else {
-                bail!("usage: cargo xtask import-cpu-map PATH")
-            };
-            let text = import_cpu_map::import(Path::new(path))?;
-            let output = workspace_root().join(import_cpu_map::OUTPUT);
-            std::fs::write(&output, text)
-                .with_context(|| format!("writing {}", output.display()))?;
-            println!("wrote {}", output.display());
+            if args.len() < 2 {
+                bail!("usage: cargo xtask import-cpu-map PATH...")
+            }
+            for path in &args[1..] {
+                let imported = import_cpu_map::import(Path::new(path))?;
+                let output = workspace_root().join(imported.output());
+                std::fs::create_dir_all(workspace_root().join(import_cpu_map::OUTPUT_DIR))?;
+                std::fs::write(&output, &imported.text)
+                    .with_context(|| format!("writing {}", output.display()))?;
+                println!("wrote {}", output.display());
+            }
             Ok(())
         }
         Some("probe-qemu") => probe_qemu::run(&args[1..], &workspace_root()),

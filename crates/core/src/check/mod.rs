@@ -22,6 +22,7 @@ use crate::data::CpuMap;
 use crate::domain::{Accelerator, CpuPlace, Domain};
 use crate::error::CpuError;
 use crate::host::HostInput;
+use crate::libvirt::release::{LibvirtVersion, VersionChoice, VersionSource};
 use crate::qemu::definitions::{QemuDefinitions, QemuVersion};
 use crate::xml::XmlError;
 use defaults::{apply_defaults, AppliedDefaults};
@@ -38,6 +39,10 @@ pub struct CheckOptions {
     pub qemu_version: Option<String>,
     /// Accelerator; default: the domain type's (`kvm`, or `qemu` → tcg).
     pub accelerator: Option<Accelerator>,
+    /// The libvirt version modelled and why ([`VersionChoice::choose`]); the
+    /// host must be prepared on that version's map ([`CpuMap::for_version`]).
+    /// Default: the release of the map the host was prepared on.
+    pub libvirt: Option<VersionChoice>,
 }
 
 /// Why a check could not be made at all.
@@ -101,6 +106,11 @@ pub struct Settings {
     pub qemu_version: String,
     /// Where the QEMU version came from: `option`, `machine` or `newest`.
     pub qemu_version_source: String,
+    /// The libvirt version modelled, `MAJOR.MINOR`.
+    pub libvirt_version: String,
+    /// Where it came from: `option`, `inferred` (from the host input),
+    /// `newest`, or `map` (the release of the map the host was prepared on).
+    pub libvirt_version_source: String,
     /// What libvirt filled in, in words.
     pub defaults_applied: Vec<String>,
 }
@@ -395,6 +405,7 @@ struct Question<'d> {
     version: &'static QemuVersion,
     version_source: &'static str,
     version_note: Option<&'static str>,
+    libvirt: Option<VersionChoice>,
     /// The domain's CPU after libvirt's defaults.
     cpu: CpuDef,
     applied: AppliedDefaults,
@@ -417,6 +428,7 @@ impl<'d> Question<'d> {
             version,
             version_source,
             version_note,
+            libvirt: options.libvirt,
             cpu,
             applied,
             own_check,
@@ -432,6 +444,15 @@ impl<'d> Question<'d> {
 
     /// Refuses a host prepared for other settings than this question's.
     fn matches(&self, host: &PreparedHost<'_>) -> Result<(), CheckError> {
+        if let Some(choice) = self.libvirt {
+            let wanted = choice.version.map_release().0;
+            if host.map.release != Some(wanted) {
+                return Err(CheckError::Mismatch(format!(
+                    "the host was prepared on another CPU map than libvirt {wanted}'s, which libvirt {} uses",
+                    choice.version
+                )));
+            }
+        }
         let prepared = host.settings();
         if prepared == self.settings() {
             return Ok(());
@@ -534,7 +555,17 @@ impl<'d> Question<'d> {
         side.notes()
             .into_iter()
             .chain(self.version_note.map(str::to_string))
+            .chain(std::iter::once(self.libvirt_choice(side).describe()))
             .collect()
+    }
+
+    /// The libvirt version modelled: the option's, else the release of the
+    /// map `side` was prepared on.
+    fn libvirt_choice(&self, side: &PreparedHost<'_>) -> VersionChoice {
+        self.libvirt.unwrap_or(VersionChoice {
+            version: side.map.release.unwrap_or(LibvirtVersion::NEWEST),
+            source: VersionSource::Map,
+        })
     }
 
     /// The report on one prepared host (without migration), and the outcome
@@ -561,7 +592,7 @@ impl<'d> Question<'d> {
                 &self.cpu,
                 self.accelerator,
                 side,
-                self.version_source,
+                (self.version_source, self.libvirt_choice(side)),
                 &self.applied,
             ),
             filtered,
@@ -651,7 +682,7 @@ fn settings(
     cpu: &CpuDef,
     accelerator: Accelerator,
     side: &PreparedHost<'_>,
-    version_source: &str,
+    (version_source, libvirt): (&str, VersionChoice),
     applied: &AppliedDefaults,
 ) -> Settings {
     let mut defaults_applied = Vec::new();
@@ -688,6 +719,8 @@ fn settings(
         accelerator: accelerator.as_str().to_string(),
         qemu_version: side.version.version.clone(),
         qemu_version_source: version_source.to_string(),
+        libvirt_version: libvirt.version.to_string(),
+        libvirt_version_source: libvirt.source.as_str().to_string(),
         defaults_applied,
     }
 }

@@ -1,4 +1,4 @@
-//! The on-disk form of the CPU database, `data/cpu_map.json`.
+//! The on-disk form of the CPU database of one libvirt release, `data/cpu_map/<release>.json`.
 //!
 //! `cargo xtask import-cpu-map` writes it from a libvirt `cpu_map` folder with
 //! model inheritance already resolved (through these types' `Serialize`), and

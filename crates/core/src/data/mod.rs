@@ -1,10 +1,25 @@
-//! The CPU database: vendors, features and models of libvirt's x86 CPU map.
+//! The CPU database: vendors, features and models of libvirt's x86 CPU map,
+//! one map per libvirt release.
 //!
-//! The generated `data/cpu_map.json` is embedded in the binary (packed by
-//! `build.rs`, see the `packed` module) and loaded once ([`CpuMap::embedded`]).
-//! Features get a [`FeatureId`] in map order, followed by libvirt's hard-coded
-//! KVM/Hyper-V features; models get a [`ModelId`] in map order. Both orders matter: libvirt lists features in map order and walks models
-//! backwards when it decodes.
+//! The generated `data/cpu_map/<release>.json` files are embedded in the
+//! binary (packed by `build.rs`, see the `packed` module) and loaded once
+//! ([`CpuMap::for_version`]; [`CpuMap::embedded`] is libvirt 11.3's, the release
+//! of the test suite the engine is verified against). Features get a
+//! [`FeatureId`] in map order, followed by libvirt's hard-coded KVM/Hyper-V
+//! features; models get a [`ModelId`] in map order. Both orders matter:
+//! libvirt lists features in map order and walks models backwards when it
+//! decodes.
+//!
+//! The maps of all releases share one feature id space, so a [`FeatureSet`]
+//! made against one (QEMU's definitions, the accelerator facts) reads the same
+//! against every other: the ids follow the newest release's feature order, and
+//! features only older releases define come after. Each release's map knows
+//! only its own features (the others are there for their ids and names, never
+//! found by name or decoded), with the bits that release gives them (libvirt
+//! 11.3 reads the VMX secondary controls in MSR `eax`, 9.0 and 12.9 in `edx`).
+//! libvirt 11.3's feature order is a subsequence of 12.9's, so its ids keep
+//! its map order; 9.0's order (before the feature list was regenerated in
+//! CPUID register order) is not kept by the ids.
 
 pub mod file;
 mod internal;
@@ -18,7 +33,8 @@ use std::sync::OnceLock;
 
 use crate::cpuid::{vendor_registers, CpuidData, DataKey, Register, Registers, Signature};
 use crate::featureset::{FeatureSet, FEATURE_CAPACITY};
-use file::CpuMapFile;
+use crate::libvirt::release::LibvirtVersion;
+use file::{CpuMapFile, FeatureEntry};
 
 pub use names::{libvirt_to_qemu, qemu_to_libvirt, NEVER_PASSED_TO_QEMU};
 pub(crate) use packed::Packed;
@@ -224,13 +240,18 @@ impl Hasher for Fnv1a {
     }
 }
 
-/// The whole CPU map, indexed.
+/// The whole CPU map of one libvirt release, indexed.
 #[derive(Debug, Clone)]
 pub struct CpuMap {
     pub source: String,
+    /// The libvirt release the map was imported from, read from `source`
+    /// (`libvirt 11.3.0 cpu_map`); `None` for a map of unknown origin.
+    pub release: Option<LibvirtVersion>,
     vendors: Vec<Vendor>,
     features: Vec<Feature>,
     map_feature_count: usize,
+    /// The features this release defines, internal ones included.
+    known: FeatureSet,
     models: Vec<Model>,
     feature_index: NameIndex<FeatureId>,
     /// Each feature's position when all are sorted by name (byte order).
@@ -240,16 +261,80 @@ pub struct CpuMap {
     model_index: NameIndex<ModelId>,
 }
 
+/// A feature of the map from its file entry.
+fn feature_from_entry(entry: &FeatureEntry) -> Result<Feature, DataError> {
+    let bits = match (entry.cpuid, entry.msr) {
+        (Some(c), None) => FeatureBits {
+            key: DataKey::Cpuid {
+                leaf: c.leaf,
+                subleaf: c.subleaf,
+            },
+            registers: Registers([c.eax, c.ebx, c.ecx, c.edx]),
+        },
+        (None, Some(m)) => FeatureBits {
+            key: DataKey::Msr { index: m.index },
+            registers: Registers([m.eax, 0, 0, m.edx]),
+        },
+        _ => {
+            return Err(DataError::Invalid(format!(
+                "feature {} needs exactly one of cpuid and msr",
+                entry.name
+            )))
+        }
+    };
+    Ok(Feature {
+        name: entry.name.clone(),
+        bits,
+        migratable: entry.migratable,
+        qemu_aliases: entry.qemu_aliases.clone(),
+        linux_aliases: entry.linux_aliases.clone(),
+        internal: false,
+    })
+}
+
+/// The release named in a map's source, `libvirt 11.3.0 cpu_map`.
+fn release_of_source(source: &str) -> Option<LibvirtVersion> {
+    source
+        .split_whitespace()
+        .nth(1)
+        .and_then(|word| LibvirtVersion::parse(word).ok())
+}
+
 impl CpuMap {
-    /// The database compiled into this binary, loaded on first use.
+    /// libvirt 11.3's map, compiled into this binary: the release of the
+    /// test suite the engine is verified against. A check chooses its
+    /// release's map with [`CpuMap::for_version`].
     pub fn embedded() -> &'static CpuMap {
-        static MAP: OnceLock<CpuMap> = OnceLock::new();
-        MAP.get_or_init(|| {
-            CpuMapFile::from_value(&Packed::file("cpu_map.json"))
-                .map_err(|e| DataError::Malformed(e.to_string()))
-                .and_then(|file| CpuMap::from_file(&file))
-                .unwrap_or_else(|e| panic!("the embedded data/cpu_map.json is invalid: {e}"))
-        })
+        Self::for_version(LibvirtVersion::V11_3)
+    }
+
+    /// The newest release's map.
+    pub fn newest() -> &'static CpuMap {
+        Self::for_version(LibvirtVersion::NEWEST)
+    }
+
+    /// The map that models libvirt `version`: the embedded map of the newest
+    /// release not newer than it ([`LibvirtVersion::map_release`]).
+    pub fn for_version(version: LibvirtVersion) -> &'static CpuMap {
+        static MAPS: OnceLock<Vec<CpuMap>> = OnceLock::new();
+        let maps = MAPS.get_or_init(|| {
+            let files: Vec<CpuMapFile> = LibvirtVersion::WITH_CPU_MAP
+                .iter()
+                .map(|release| {
+                    let name = format!("cpu_map/{}.0.json", release);
+                    CpuMapFile::from_value(&Packed::file(&name))
+                        .unwrap_or_else(|e| panic!("the embedded data/{name} is invalid: {e}"))
+                })
+                .collect();
+            CpuMap::sharing_ids(&files)
+                .unwrap_or_else(|e| panic!("the embedded data/cpu_map/ is invalid: {e}"))
+        });
+        let (release, _) = version.map_release();
+        let index = LibvirtVersion::WITH_CPU_MAP
+            .iter()
+            .position(|v| *v == release)
+            .unwrap_or(0);
+        &maps[index]
     }
 
     /// Loads a database from the JSON written by `cargo xtask import-cpu-map`.
@@ -259,8 +344,33 @@ impl CpuMap {
         CpuMap::from_file(&file)
     }
 
-    /// Builds the indexed map from its file form.
+    /// Builds the indexed map from its file form, with ids in its own order.
     pub fn from_file(file: &CpuMapFile) -> Result<CpuMap, DataError> {
+        let table: Vec<&FeatureEntry> = file.features.iter().collect();
+        CpuMap::from_file_in(file, &table)
+    }
+
+    /// Builds the maps of several releases (oldest first) with one feature
+    /// id space: the newest file's features in its order, then the features
+    /// only older files define, in their order.
+    pub fn sharing_ids(files: &[CpuMapFile]) -> Result<Vec<CpuMap>, DataError> {
+        let mut table: Vec<&FeatureEntry> = Vec::new();
+        for file in files.iter().rev() {
+            for entry in &file.features {
+                if !table.iter().any(|known| known.name == entry.name) {
+                    table.push(entry);
+                }
+            }
+        }
+        files
+            .iter()
+            .map(|file| CpuMap::from_file_in(file, &table))
+            .collect()
+    }
+
+    /// Builds `file`'s map over the feature ids of `table`, which holds every
+    /// feature `file` defines; `file`'s own definitions win.
+    fn from_file_in(file: &CpuMapFile, table: &[&FeatureEntry]) -> Result<CpuMap, DataError> {
         let mut vendors = Vec::new();
         for entry in &file.vendors {
             let registers = vendor_registers(&entry.string).ok_or_else(|| {
@@ -279,35 +389,26 @@ impl CpuMap {
             });
         }
 
+        let own_entries: HashMap<&str, &FeatureEntry> =
+            file.features.iter().map(|f| (f.name.as_str(), f)).collect();
         let mut features = Vec::new();
-        for entry in &file.features {
-            let bits = match (entry.cpuid, entry.msr) {
-                (Some(c), None) => FeatureBits {
-                    key: DataKey::Cpuid {
-                        leaf: c.leaf,
-                        subleaf: c.subleaf,
-                    },
-                    registers: Registers([c.eax, c.ebx, c.ecx, c.edx]),
-                },
-                (None, Some(m)) => FeatureBits {
-                    key: DataKey::Msr { index: m.index },
-                    registers: Registers([m.eax, 0, 0, m.edx]),
-                },
-                _ => {
-                    return Err(DataError::Invalid(format!(
-                        "feature {} needs exactly one of cpuid and msr",
-                        entry.name
-                    )))
-                }
-            };
-            features.push(Feature {
-                name: entry.name.clone(),
-                bits,
-                migratable: entry.migratable,
-                qemu_aliases: entry.qemu_aliases.clone(),
-                linux_aliases: entry.linux_aliases.clone(),
-                internal: false,
-            });
+        let mut known = FeatureSet::new();
+        for (index, shared) in table.iter().enumerate() {
+            let own = own_entries.get(shared.name.as_str()).copied();
+            if own.is_some() && index < FEATURE_CAPACITY {
+                known.insert(FeatureId::from_index(index));
+            }
+            features.push(feature_from_entry(own.unwrap_or(shared))?);
+        }
+        if file.features.len() != known.len() {
+            let stray = file
+                .features
+                .iter()
+                .find(|f| !table.iter().any(|t| t.name == f.name))
+                .map_or("?", |f| f.name.as_str());
+            return Err(DataError::Invalid(format!(
+                "feature {stray} is missing from the shared feature table"
+            )));
         }
         let map_feature_count = features.len();
         features.extend(internal::features());
@@ -316,6 +417,9 @@ impl CpuMap {
                 "{} features exceed the capacity of {FEATURE_CAPACITY}",
                 features.len()
             )));
+        }
+        for index in map_feature_count..features.len() {
+            known.insert(FeatureId::from_index(index));
         }
         let mut feature_index = NameIndex::default();
         for (i, feature) in features.iter().enumerate() {
@@ -339,9 +443,11 @@ impl CpuMap {
         }
         let mut map = CpuMap {
             source: file.source.clone(),
+            release: release_of_source(&file.source),
             vendors,
             features,
             map_feature_count,
+            known,
             models: Vec::new(),
             feature_index,
             name_ranks,
@@ -480,12 +586,24 @@ impl CpuMap {
         &self.features
     }
 
-    /// Map features only (the ones decode may list), in map order.
+    /// Map features only (the ones decode may list) this release defines, in id order.
     pub fn map_features(&self) -> impl Iterator<Item = (FeatureId, &Feature)> + '_ {
         self.features[..self.map_feature_count]
             .iter()
             .enumerate()
             .map(|(i, f)| (FeatureId::from_index(i), f))
+            .filter(|(id, _)| self.known.contains(*id))
+    }
+
+    /// Ids below this are map features, above it internal ones.
+    pub fn map_feature_end(&self) -> usize {
+        self.map_feature_count
+    }
+
+    /// Does this release define the feature? (Every map shares the feature
+    /// ids of all releases; each knows its own.)
+    pub fn knows(&self, id: FeatureId) -> bool {
+        self.known.contains(id)
     }
 
     pub fn feature(&self, id: FeatureId) -> &Feature {
@@ -510,7 +628,10 @@ impl CpuMap {
 
     /// Looks a feature up by its canonical name (exact, case-sensitive).
     pub fn feature_id(&self, name: &str) -> Option<FeatureId> {
-        self.feature_index.get(name).copied()
+        self.feature_index
+            .get(name)
+            .copied()
+            .filter(|id| self.known.contains(*id))
     }
 
     /// Looks a feature up by a QEMU property name the way libvirt does: through
@@ -525,7 +646,11 @@ impl CpuMap {
         self.feature_by_qemu_name(qemu_name).or_else(|| {
             self.features
                 .iter()
-                .position(|f| f.qemu_aliases.iter().any(|a| a == qemu_name))
+                .enumerate()
+                .position(|(i, f)| {
+                    self.known.contains(FeatureId::from_index(i))
+                        && f.qemu_aliases.iter().any(|a| a == qemu_name)
+                })
                 .map(FeatureId::from_index)
         })
     }
@@ -534,7 +659,11 @@ impl CpuMap {
     pub fn feature_by_linux_name(&self, linux_name: &str) -> Option<FeatureId> {
         self.features
             .iter()
-            .position(|f| f.linux_aliases.iter().any(|a| a == linux_name))
+            .enumerate()
+            .position(|(i, f)| {
+                self.known.contains(FeatureId::from_index(i))
+                    && f.linux_aliases.iter().any(|a| a == linux_name)
+            })
             .map(FeatureId::from_index)
             .or_else(|| self.feature_id(linux_name))
     }
@@ -559,7 +688,10 @@ impl CpuMap {
         self.features
             .iter()
             .enumerate()
-            .filter(|(_, f)| data.contains(f.bits.key, &f.bits.registers))
+            .filter(|(i, f)| {
+                self.known.contains(FeatureId::from_index(*i))
+                    && data.contains(f.bits.key, &f.bits.registers)
+            })
             .map(|(i, _)| FeatureId::from_index(i))
             .collect()
     }
@@ -621,6 +753,42 @@ mod tests {
         assert!(map
             .feature_id("hv-vapic")
             .is_some_and(|id| map.feature(id).internal));
+    }
+
+    #[test]
+    fn each_release_knows_its_own_models_and_features() {
+        let v9 = CpuMap::for_version(LibvirtVersion::V9_0);
+        let v11 = CpuMap::for_version(LibvirtVersion::V11_3);
+        let v12 = CpuMap::for_version(LibvirtVersion::V12_9);
+        assert_eq!(v9.release, Some(LibvirtVersion::V9_0));
+        assert!(std::ptr::eq(v11, CpuMap::embedded()));
+        assert!(std::ptr::eq(v12, CpuMap::newest()));
+        assert!(v9.model_id("EPYC-v1").is_none() && v11.model_id("EPYC-v1").is_some());
+        assert!(v11.model_id("EPYC-Turin").is_none() && v12.model_id("EPYC-Turin").is_some());
+        assert_eq!(v12.models().count(), 176);
+        // One id space: a feature only 12.9 defines has an id every map
+        // shares, which only 12.9 finds by name.
+        let cet = v12.feature_id("cet-ss").expect("12.9 defines cet-ss");
+        assert!(!v11.knows(cet) && v11.feature_id("cet-ss").is_none());
+        assert_eq!(v11.feature(cet).name, "cet-ss");
+        assert_eq!(v9.feature_id("pni"), v12.feature_id("pni"));
+        // 11.3's ids keep its own map order.
+        let order: Vec<&str> = v11.map_features().map(|(_, f)| f.name.as_str()).collect();
+        let own =
+            CpuMap::from_json(include_str!("../../../../data/cpu_map/11.3.0.json")).expect("valid");
+        let own_order: Vec<&str> = own.map_features().map(|(_, f)| f.name.as_str()).collect();
+        assert_eq!(order, own_order);
+        // Each release keeps its own bits: 11.3 reads VMX secondary controls in eax.
+        let xapic = v12.feature_id("vmx-apicv-xapic").expect("known");
+        assert_eq!(v11.feature(xapic).bits.registers.get(Register::Eax), 1);
+        assert_eq!(v12.feature(xapic).bits.registers.get(Register::Edx), 1);
+        assert_eq!(v9.feature(xapic).bits.registers.get(Register::Edx), 1);
+        // Models are each release's own: 9.0's Haswell asks for no compat check.
+        let haswell = |map: &CpuMap| {
+            map.model(map.model_id("Haswell").expect("Haswell"))
+                .compat_check
+        };
+        assert!(!haswell(v9) && haswell(v11));
     }
 
     #[test]

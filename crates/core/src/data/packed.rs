@@ -162,16 +162,29 @@ mod tests {
     /// Every embedded file decodes to what its JSON reader makes of the text.
     #[test]
     fn packed_files_read_as_their_json() {
-        let map_json = include_str!("../../../../data/cpu_map.json");
-        assert_eq!(
-            CpuMapFile::from_value(&Packed::file("cpu_map.json")),
-            CpuMapFile::from_json(map_json)
-        );
+        for (release, json) in [
+            ("9.0.0", include_str!("../../../../data/cpu_map/9.0.0.json")),
+            (
+                "11.3.0",
+                include_str!("../../../../data/cpu_map/11.3.0.json"),
+            ),
+            (
+                "12.9.0",
+                include_str!("../../../../data/cpu_map/12.9.0.json"),
+            ),
+        ] {
+            assert_eq!(
+                CpuMapFile::from_value(&Packed::file(&format!("cpu_map/{release}.json"))),
+                CpuMapFile::from_json(json),
+                "{release}"
+            );
+        }
         let map = CpuMap::embedded();
         for (version, json) in [
             ("5.2", include_str!("../../../../data/qemu/5.2.json")),
             ("7.2", include_str!("../../../../data/qemu/7.2.json")),
             ("10.0", include_str!("../../../../data/qemu/10.0.json")),
+            ("11.1", include_str!("../../../../data/qemu/11.1.json")),
         ] {
             let packed = Packed::file(&format!("qemu/{version}.json"));
             assert_eq!(

@@ -48,7 +48,7 @@ pub fn decode(
         }
     }
     let for_host = target.cpu_type == CpuType::Host;
-    let map_feature_count = map.map_features().count();
+    let map_feature_count = map.map_feature_end();
 
     let mut best: Option<Candidate> = None;
     // One list is filled per model; a losing candidate's list is reused.
@@ -186,6 +186,7 @@ fn candidate_list(
         list.extend(
             set.iter()
                 .take_while(|id| id.index() < map_feature_count)
+                .filter(|id| map.knows(*id))
                 .map(|id| (id, policy)),
         );
     };

@@ -12,6 +12,7 @@ mod cputestdata;
 pub mod decode;
 pub mod expand;
 pub mod host_model;
+pub mod release;
 pub mod translate;
 pub mod update;
 pub mod update_live;
@@ -88,8 +89,14 @@ pub fn model_data(
 /// order) with `policy`.
 pub fn features_from_data(map: &CpuMap, def: &mut CpuDef, policy: Policy, data: &FeatureSet) {
     // Sets iterate in id order, which is map order; map features come first.
-    let map_features = map.map_features().count();
-    for id in data.iter().take_while(|id| id.index() < map_features) {
+    // A feature this release does not define (a set made against another
+    // release's map) is not in its data.
+    let map_features = map.map_feature_end();
+    for id in data
+        .iter()
+        .take_while(|id| id.index() < map_features)
+        .filter(|id| map.knows(*id))
+    {
         let feature = map.feature(id);
         if def.add_exclusive(&feature.name, policy).is_err() {
             // Already listed: libvirt fails here, but its callers never list a

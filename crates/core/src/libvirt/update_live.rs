@@ -72,9 +72,13 @@ pub fn update_live(
     let mut missing = FeatureSet::new();
     // Only a feature QEMU enabled or filtered, or the definition asks for,
     // can change anything: walk those, in map order.
-    let map_features = map.map_features().count();
+    let map_features = map.map_feature_end();
     let touched = enabled.union(disabled).union(&described.features);
-    for id in touched.iter().take_while(|id| id.index() < map_features) {
+    for id in touched
+        .iter()
+        .take_while(|id| id.index() < map_features)
+        .filter(|id| map.knows(*id))
+    {
         let feature = map.feature(id);
         let (explicit, expectation) = if described.features.contains(id) {
             (true, Expectation::Enabled)

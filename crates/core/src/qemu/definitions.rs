@@ -8,19 +8,24 @@
 //! [`FeatureSet`]; QEMU flags libvirt's map does not know are kept aside by
 //! name, so nothing QEMU asks for is lost.
 //!
-//! The probe expands every model under TCG, so TCG's instance defaults are
-//! already applied to the lists: every feature TCG turns off by default
-//! (`vme`, the `default_off` list of `data/accel/tcg.json`) is missing from
-//! every model. The rule that undoes this, without any per-model table: such a
-//! feature belongs to a QEMU model exactly when libvirt's model of the same
-//! name (or of the versioned name it is an alias of) has it. libvirt's models
-//! are copies of QEMU's definitions, so this restores `vme` on `Skylake-Client` and
-//! leaves it off `qemu64`, whose QEMU definition never had it. Its limit:
-//! libvirt's older models (`Haswell`, `Broadwell`, …) lack `vme` although
-//! QEMU's have it, so it is missing from those; no host that runs KVM lacks
-//! `vme`, so blockers are unaffected. `vmx-*` bits of
-//! a definition are lost the same way when the model lacks `vmx` (QEMU clears
-//! them while expanding); they only matter when a user turns `vmx` on.
+//! Where `/dev/kvm` existed, the probe expanded every model under KVM and TCG
+//! and put the model's own definition together from both (each accelerator's
+//! instance defaults taken from the other's expansion); such a model is
+//! recorded `expanded_under: ["kvm", "tcg"]` and read as it is. A model
+//! expanded under TCG alone (every model of a probe without KVM, and `max`,
+//! which is the host's CPU under KVM) still has TCG's instance defaults
+//! applied: every feature TCG turns off by default (`vme`, the `default_off`
+//! list of `data/accel/tcg.json`) is missing from it. The rule that undoes
+//! this, without any per-model table: such a feature belongs to a QEMU model
+//! exactly when libvirt's model of the same name (or of the versioned name it
+//! is an alias of) has it. libvirt's models are copies of QEMU's definitions,
+//! so this restores `vme` on `Skylake-Client` and leaves it off `qemu64`,
+//! whose QEMU definition never had it. Its limit: libvirt's older models
+//! (`Haswell`, `Broadwell`, …) lack `vme` although QEMU's have it, so it is
+//! missing from those; no host that runs KVM lacks `vme`, so blockers are
+//! unaffected. `vmx-*` bits of a definition are lost the same way when the
+//! model lacks `vmx` (QEMU clears them while expanding); they only matter
+//! when a user turns `vmx` on.
 //!
 //! A model a version does not have falls back to libvirt's own definition,
 //! and says so ([`DefinitionSource::LibvirtFallback`]).
@@ -36,7 +41,7 @@ use crate::featureset::FeatureSet;
 use crate::json;
 
 /// The embedded probe files (`data/qemu/MAJOR.MINOR.json`), oldest first.
-const EMBEDDED_VERSIONS: [&str; 3] = ["5.2", "7.2", "10.0"];
+const EMBEDDED_VERSIONS: [&str; 4] = ["5.2", "7.2", "10.0", "11.1"];
 
 /// A set of features split into the ones libvirt's map knows and QEMU-only names.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -221,6 +226,9 @@ struct ProbeFile {
 struct ProbeModel {
     alias_of: Option<String>,
     deprecated: bool,
+    /// The accelerators the features were put together from; empty in files
+    /// written before KVM was probed, which mean the file's `expansion_accel`.
+    expanded_under: Vec<String>,
     features: Vec<String>,
     name: String,
     tcg_unavailable: Vec<String>,
@@ -239,6 +247,7 @@ impl ProbeFile {
                 Ok(ProbeModel {
                     alias_of: model.optional_string("alias_of")?,
                     deprecated: model.field("deprecated")?.boolean()?,
+                    expanded_under: model.strings_or_empty("expanded_under")?,
                     features: model.field("features")?.strings()?,
                     name: model.string("name")?,
                     tcg_unavailable: model.field("tcg_unavailable")?.strings()?,
@@ -288,7 +297,10 @@ impl QemuVersion {
                 let libvirt_name = map
                     .model_id(&model.name)
                     .or_else(|| model.alias_of.as_deref().and_then(|a| map.model_id(a)));
-                if let Some(id) = libvirt_name {
+                // Put together from two accelerators' expansions, the list is
+                // the definition itself; from one, its defaults are undone.
+                let from_one_accelerator = model.expanded_under.len() <= 1;
+                if let Some(id) = libvirt_name.filter(|_| from_one_accelerator) {
                     features
                         .known
                         .union_with(&map.model(id).features.intersection(&lost_in_expansion));
@@ -395,8 +407,8 @@ mod tests {
             .iter()
             .map(|v| v.version.as_str())
             .collect();
-        assert_eq!(versions, ["5.2", "7.2", "10.0"]);
-        assert_eq!(definitions.newest().version, "10.0");
+        assert_eq!(versions, ["5.2", "7.2", "10.0", "11.1"]);
+        assert_eq!(definitions.newest().version, "11.1");
         let v72 = definitions.find("7.2").expect("7.2").version;
         let haswell = v72.resolve("Haswell").expect("Haswell");
         assert_eq!(haswell.name, "Haswell-v1");

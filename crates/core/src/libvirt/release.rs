@@ -1,0 +1,247 @@
+//! libvirt releases: which versions the engine has a CPU map of, how a check
+//! chooses one, and (as named predicates) the behaviour that changed between
+//! releases, each citing the release that changed it.
+//!
+//! A check models one libvirt version. Its CPU map is the embedded map of the
+//! newest known release not newer than that version ([`crate::CpuMap::for_version`]);
+//! the predicates below take the version itself, so `--libvirt 10.5` uses
+//! 9.0's map and 10.5's rules.
+
+use std::fmt;
+
+use crate::dump::{DumpFormat, HostDump};
+use crate::libvirt::Usability;
+
+/// A libvirt release, `MAJOR.MINOR` (libvirt's micro releases change no CPU rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LibvirtVersion {
+    pub major: u16,
+    pub minor: u16,
+}
+
+impl LibvirtVersion {
+    pub const fn new(major: u16, minor: u16) -> Self {
+        LibvirtVersion { major, minor }
+    }
+
+    /// Debian bookworm's libvirt.
+    pub const V9_0: LibvirtVersion = LibvirtVersion::new(9, 0);
+    /// Debian trixie's libvirt, and the release of the test suite in
+    /// `../shared/libvirt` the engine is verified against.
+    pub const V11_3: LibvirtVersion = LibvirtVersion::new(11, 3);
+    /// Debian trixie-backports' libvirt, the newest known.
+    pub const V12_9: LibvirtVersion = LibvirtVersion::new(12, 9);
+
+    /// The releases whose CPU map is embedded (`data/cpu_map/<version>.json`), oldest first.
+    pub const WITH_CPU_MAP: [LibvirtVersion; 3] = [Self::V9_0, Self::V11_3, Self::V12_9];
+
+    /// The newest release the engine knows, the default of every check.
+    pub const NEWEST: LibvirtVersion = Self::V12_9;
+
+    /// Reads `MAJOR.MINOR` or `MAJOR.MINOR.MICRO` (`11.3`, `11.3.0`).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let invalid = || {
+            format!(
+                "invalid libvirt version `{text}`: expected `MAJOR.MINOR`, e.g. `{}`",
+                Self::NEWEST
+            )
+        };
+        let mut parts = text.split('.');
+        let mut number = || -> Result<u16, String> {
+            parts
+                .next()
+                .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|p| p.parse().ok())
+                .ok_or_else(invalid)
+        };
+        let major = number()?;
+        let minor = number()?;
+        match parts.next() {
+            None => {}
+            Some(micro) if !micro.is_empty() && micro.bytes().all(|b| b.is_ascii_digit()) => {}
+            Some(_) => return Err(invalid()),
+        }
+        if parts.next().is_some() {
+            return Err(invalid());
+        }
+        Ok(LibvirtVersion::new(major, minor))
+    }
+
+    /// The release whose CPU map models this version: the newest embedded
+    /// map not newer than it, else the oldest (with `false`: not exact).
+    pub fn map_release(self) -> (LibvirtVersion, bool) {
+        match Self::WITH_CPU_MAP.iter().rev().find(|v| **v <= self) {
+            Some(release) => (*release, *release == self),
+            None => (Self::WITH_CPU_MAP[0], false),
+        }
+    }
+}
+
+impl fmt::Display for LibvirtVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+/// How a check's libvirt version was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionSource {
+    /// The user named it (`--libvirt`).
+    Option,
+    /// The host input tells (with the reason, in words).
+    Inferred(&'static str),
+    /// Nothing said: the newest known.
+    Newest,
+    /// The release of the CPU map the caller prepared the host on.
+    Map,
+}
+
+impl VersionSource {
+    /// `option`, `inferred` or `newest`, as reports print it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VersionSource::Option => "option",
+            VersionSource::Inferred(_) => "inferred",
+            VersionSource::Newest => "newest",
+            VersionSource::Map => "map",
+        }
+    }
+}
+
+/// A check's libvirt version with where it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VersionChoice {
+    pub version: LibvirtVersion,
+    pub source: VersionSource,
+}
+
+impl VersionChoice {
+    /// The version the user named, else what `host` tells, else the newest.
+    pub fn choose(option: Option<&str>, host: Option<&HostDump>) -> Result<Self, String> {
+        if let Some(text) = option {
+            return Ok(VersionChoice {
+                version: LibvirtVersion::parse(text)?,
+                source: VersionSource::Option,
+            });
+        }
+        if let Some((version, reason)) = host.and_then(inferred_from_dump) {
+            return Ok(VersionChoice {
+                version,
+                source: VersionSource::Inferred(reason),
+            });
+        }
+        Ok(VersionChoice {
+            version: LibvirtVersion::NEWEST,
+            source: VersionSource::Newest,
+        })
+    }
+
+    /// The sentence a report gives for this choice, with a note when the CPU
+    /// map is another release's.
+    pub fn describe(&self) -> String {
+        let why = match self.source {
+            VersionSource::Option => "as asked".to_string(),
+            VersionSource::Inferred(reason) => format!("inferred: {reason}"),
+            VersionSource::Newest => "the newest known; choose another with --libvirt".to_string(),
+            VersionSource::Map => "the release of the CPU map given".to_string(),
+        };
+        let (map, exact) = self.version.map_release();
+        if exact {
+            format!("libvirt {} ({why})", self.version)
+        } else {
+            format!(
+                "libvirt {} ({why}); no CPU map of this release is embedded, libvirt {map}'s is used",
+                self.version
+            )
+        }
+    }
+}
+
+/// What a host input tells of the libvirt that wrote it. Only `virsh
+/// domcapabilities` says anything: libvirt prints `<blockers>` under an
+/// unusable custom model since 10.9 (NEWS.rst, v10.9.0: "Report CPU model
+/// blockers in domain capabilities"), so an unusable model without them means
+/// an older libvirt.
+fn inferred_from_dump(dump: &HostDump) -> Option<(LibvirtVersion, &'static str)> {
+    if dump.format != DumpFormat::DomainCapabilities {
+        return None;
+    }
+    let models = dump.domcaps_models.as_ref()?;
+    let unusable: Vec<_> = models
+        .iter()
+        .filter(|m| m.usable == Usability::No)
+        .collect();
+    if unusable.is_empty() {
+        return None;
+    }
+    if unusable.iter().any(|m| !m.blockers.is_empty()) {
+        Some((
+            LibvirtVersion::NEWEST,
+            "domcapabilities lists <blockers>, printed since libvirt 10.9",
+        ))
+    } else {
+        let older = LibvirtVersion::WITH_CPU_MAP
+            .iter()
+            .rev()
+            .find(|v| **v < BLOCKERS_IN_DOMCAPABILITIES)
+            .copied()
+            .unwrap_or(LibvirtVersion::WITH_CPU_MAP[0]);
+        Some((
+            older,
+            "domcapabilities lists unusable models without <blockers>, printed since libvirt 10.9",
+        ))
+    }
+}
+
+/// libvirt 10.9 prints `<blockers model='…'>` in domcapabilities
+/// (`virDomainCapsCPUCustomFormat`, NEWS.rst v10.9.0).
+pub const BLOCKERS_IN_DOMCAPABILITIES: LibvirtVersion = LibvirtVersion::new(10, 9);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse_and_order() {
+        assert_eq!(LibvirtVersion::parse("11.3"), Ok(LibvirtVersion::V11_3));
+        assert_eq!(LibvirtVersion::parse("9.0.0"), Ok(LibvirtVersion::V9_0));
+        assert!(LibvirtVersion::V9_0 < LibvirtVersion::new(10, 10));
+        assert!(LibvirtVersion::new(10, 10) < LibvirtVersion::V11_3);
+        for bad in ["", "11", "11.", "x.3", "11.3.0.1", "11.3.x", "99999.0"] {
+            let err = LibvirtVersion::parse(bad).expect_err(bad);
+            assert!(err.contains("invalid libvirt version"), "{err}");
+        }
+        assert_eq!(LibvirtVersion::V12_9.to_string(), "12.9");
+    }
+
+    #[test]
+    fn map_release_is_the_newest_not_newer() {
+        assert_eq!(
+            LibvirtVersion::new(10, 5).map_release(),
+            (LibvirtVersion::V9_0, false)
+        );
+        assert_eq!(
+            LibvirtVersion::V11_3.map_release(),
+            (LibvirtVersion::V11_3, true)
+        );
+        assert_eq!(
+            LibvirtVersion::new(13, 0).map_release(),
+            (LibvirtVersion::V12_9, false)
+        );
+        assert_eq!(
+            LibvirtVersion::new(8, 0).map_release(),
+            (LibvirtVersion::V9_0, false)
+        );
+    }
+
+    #[test]
+    fn choice_prefers_the_option_then_the_newest() {
+        let chosen = VersionChoice::choose(Some("9.0"), None).expect("valid");
+        assert_eq!(chosen.version, LibvirtVersion::V9_0);
+        assert_eq!(chosen.source, VersionSource::Option);
+        let default = VersionChoice::choose(None, None).expect("valid");
+        assert_eq!(default.version, LibvirtVersion::NEWEST);
+        assert_eq!(default.source.as_str(), "newest");
+        assert!(VersionChoice::choose(Some("eleven"), None).is_err());
+    }
+}
