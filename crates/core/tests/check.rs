@@ -591,3 +591,43 @@ fn host_model_under_tcg_is_qemus_max_cpu_whatever_the_host() {
     assert!(live.contains("<vendor>AMD</vendor>"), "{live}");
     assert_eq!(report.host.host_model.as_deref(), Some("EPYC"));
 }
+
+#[test]
+fn libvirt_9_0_compares_every_partial_definition_with_its_full_host() {
+    // libvirt 9.0's qemuProcessUpdateGuestCPU runs virCPUCompare with the
+    // full host CPU (its own CPUID probe) for check='partial'; its map marks
+    // no model <check partial='compat'/>, which qemuDomainCheckCPU of later
+    // releases reads. Here the raw CPUID has sse4.2 and KVM hides it.
+    use guestcpu_core::host::join_hosts;
+    use guestcpu_core::libvirt::release::{LibvirtVersion, VersionChoice};
+    let map = CpuMap::for_version(LibvirtVersion::V9_0);
+    let definitions = format!(
+        "{PENRYN_DEFINITIONS},\n  {{\"name\": \"486\", \"typename\": \"486-x86_64-cpu\", \"unavailable-features\": []}}"
+    );
+    let raw =
+        synthesize_cpudata_xml(map, "Nehalem", &["vme", "vmx", "hypervisor"]).expect("known model");
+    let parts = vec![
+        (
+            "raw".to_string(),
+            parse_host(map, &raw).expect("raw parses"),
+        ),
+        (
+            "qmp".to_string(),
+            parse_host(map, &penryn_qmp("", &definitions)).expect("QMP replies parse"),
+        ),
+    ];
+    let host = join_hosts(map, parts).expect("joins");
+    let options = CheckOptions {
+        libvirt: Some(VersionChoice::choose(Some("9.0"), None).expect("a version")),
+        ..CheckOptions::default()
+    };
+    let domain = domain("kvm", "<cpu mode='custom' match='exact' check='partial'><model fallback='forbid'>486</model><feature policy='require' name='sse4.2'/></cpu>");
+    let report = analyze(map, &domain, &host, None, &options).expect("checks");
+    assert!(
+        report.verdicts.partial.starts,
+        "{}",
+        report.verdicts.partial.message
+    );
+    // QEMU still filters it: the guest lacks what KVM hides.
+    assert_eq!(filtered_names(&report), ["sse4.2"]);
+}

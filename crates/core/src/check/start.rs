@@ -276,9 +276,23 @@ fn validate_cache_and_address_bits(cpu: &CpuDef) -> Result<(), CpuError> {
     Ok(())
 }
 
-/// libvirt's `qemuDomainCheckCPU` for `check='partial'` (spec 10.2).
+/// Whether this libvirt has `qemuDomainCheckCPU`, the partial check that
+/// trusts QEMU's usability and blockers. It reads each map model's
+/// `<check partial='compat'/>`, which came into the CPU map with it: 11.3's
+/// map marks every model older than the check, 9.0's marks none, and 9.0's
+/// `qemuProcessUpdateGuestCPU` compares every definition with the full host
+/// (`virCPUCompare`) instead.
+fn has_qemu_domain_check_cpu(map: &CpuMap) -> bool {
+    map.models().any(|(_, model)| model.compat_check)
+}
+
+/// libvirt's `qemuDomainCheckCPU` for `check='partial'` (spec 10.2), or the
+/// plain compare with the full host of the libvirts before it.
 fn partial_check(env: &StartEnvironment<'_>, cpu: &CpuDef) -> Result<(), CpuError> {
     let map = env.map;
+    if !has_qemu_domain_check_cpu(map) {
+        return compare_with_full_host(env, cpu);
+    }
     let qemu_entry = cpu
         .model
         .as_deref()
@@ -302,18 +316,23 @@ fn partial_check(env: &StartEnvironment<'_>, cpu: &CpuDef) -> Result<(), CpuErro
         || qemu_entry.is_none()
         || map_model.is_some_and(|m| m.compat_check);
     if compat {
-        let made;
-        let host_data = match env.full_host_data {
-            Some(data) => Some(data),
-            None => {
-                made = env.full_host.map(|host| host_data(map, host));
-                made.as_ref()
-            }
-        };
-        compare_with_data(map, env.full_host.zip(host_data), cpu, true)?;
-        return Ok(());
+        return compare_with_full_host(env, cpu);
     }
     compare_unusable(env, cpu, qemu_entry)
+}
+
+/// `virCPUCompare(full host, cpu, failIncompatible=true)`.
+fn compare_with_full_host(env: &StartEnvironment<'_>, cpu: &CpuDef) -> Result<(), CpuError> {
+    let made;
+    let host_data = match env.full_host_data {
+        Some(data) => Some(data),
+        None => {
+            made = env.full_host.map(|host| host_data(env.map, host));
+            made.as_ref()
+        }
+    };
+    compare_with_data(env.map, env.full_host.zip(host_data), cpu, true)?;
+    Ok(())
 }
 
 /// libvirt's `virCPUCompareUnusable` (spec 5.4).
