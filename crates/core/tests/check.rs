@@ -561,7 +561,7 @@ fn domain_capabilities_give_their_host_model_and_qemus_answer() {
 #[test]
 fn virsh_capabilities_are_a_host_for_check_and_models() {
     let map = CpuMap::embedded();
-    let capabilities = "<capabilities>\n  <host>\n    <cpu>\n      <arch>x86_64</arch>\n      <model>Penryn</model>\n      <vendor>Intel</vendor>\n      <signature family='6' model='23' stepping='6'/>\n      <feature name='vmx'/>\n      <feature name='hypervisor'/>\n    </cpu>\n  </host>\n</capabilities>\n";
+    let capabilities = "<capabilities>\n  <host>\n    <cpu>\n      <arch>x86_64</arch>\n      <model>Penryn</model>\n      <vendor>Intel</vendor>\n      <signature family='6' model='23' stepping='6'/>\n      <feature name='vme'/>\n      <feature name='vmx'/>\n      <feature name='hypervisor'/>\n    </cpu>\n  </host>\n</capabilities>\n";
     let host = parse_host(map, capabilities).expect("capabilities parse");
     let report = check(
         &domain("kvm", "<cpu mode='custom' match='exact'><model fallback='forbid'>Penryn</model><feature policy='forbid' name='sse2'/></cpu>"),

@@ -312,6 +312,12 @@ fn load_expected_misses() -> ExpectedMisses {
             "listed twice: {key:?}"
         );
     }
+    for name in reasons.keys() {
+        assert!(
+            misses.values().any(|reason| reason == name),
+            "reason {name} explains no listed miss: remove it"
+        );
+    }
     ExpectedMisses { misses, reasons }
 }
 

@@ -258,6 +258,10 @@ pub struct CpuMap {
     name_ranks: Vec<u16>,
     /// The features sorted by name: `by_name[name_ranks[id]] == id`.
     by_name: Vec<FeatureId>,
+    /// This release's own features in the order of its `x86_features.xml`,
+    /// when the ids (shared by all releases, [`CpuMap::sharing_ids`]) follow
+    /// another release's order; `None` when id order is this map's order.
+    file_order: Option<Vec<FeatureId>>,
     model_index: NameIndex<ModelId>,
 }
 
@@ -441,6 +445,12 @@ impl CpuMap {
             // FEATURE_CAPACITY bounds the count, far below u16::MAX.
             name_ranks[id.index()] = rank as u16;
         }
+        let own_ids: Vec<FeatureId> = file
+            .features
+            .iter()
+            .filter_map(|entry| feature_index.get(&entry.name).copied())
+            .collect();
+        let file_order = (!own_ids.windows(2).all(|pair| pair[0] < pair[1])).then_some(own_ids);
         let mut map = CpuMap {
             source: file.source.clone(),
             release: release_of_source(&file.source),
@@ -452,6 +462,7 @@ impl CpuMap {
             feature_index,
             name_ranks,
             by_name,
+            file_order,
             model_index: NameIndex::default(),
         };
         for entry in &file.models {
@@ -706,9 +717,33 @@ impl CpuMap {
         data
     }
 
-    /// Names of the features in `set`, in map order.
+    /// Calls `f` with each feature of `set` in this release's map order, the
+    /// order of its `x86_features.xml`, which every feature list libvirt
+    /// prints follows (decode, compare messages, the live update). Releases
+    /// order the file differently: 9.0's goes register by register from
+    /// `CPUID.1:EDX`, 11.3's was regenerated in another order.
+    pub fn each_in_map_order(&self, set: &FeatureSet, mut f: impl FnMut(FeatureId)) {
+        match &self.file_order {
+            None => set.iter().for_each(f),
+            Some(order) => {
+                for &id in order {
+                    if set.contains(id) {
+                        f(id);
+                    }
+                }
+                // Internal features follow the map's own.
+                set.iter()
+                    .filter(|id| id.index() >= self.map_feature_count)
+                    .for_each(f);
+            }
+        }
+    }
+
+    /// Names of the features in `set`, in map order ([`Self::each_in_map_order`]).
     pub fn names<'a>(&'a self, set: &'a FeatureSet) -> impl Iterator<Item = &'a str> + 'a {
-        set.iter().map(|id| self.feature(id).name.as_str())
+        let mut names = Vec::with_capacity(set.len());
+        self.each_in_map_order(set, |id| names.push(self.feature(id).name.as_str()));
+        names.into_iter()
     }
 
     /// The set of features with `migratable='no'`.
@@ -728,6 +763,26 @@ impl CpuMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_release_lists_features_in_its_own_file_order() {
+        // 9.0's x86_features.xml starts with CPUID.1:EDX (fpu, vme, …), 11.3's
+        // with CPUID.1:ECX (pni, …); the ids are shared, the order is not.
+        let names = ["x2apic", "vme", "pni", "fpu"];
+        let listed = |version| {
+            let map = CpuMap::for_version(version);
+            let set: FeatureSet = names.iter().filter_map(|n| map.feature_id(n)).collect();
+            map.names(&set).map(str::to_string).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            listed(LibvirtVersion::V9_0),
+            ["fpu", "vme", "pni", "x2apic"]
+        );
+        assert_eq!(
+            listed(LibvirtVersion::V11_3),
+            ["pni", "x2apic", "fpu", "vme"]
+        );
+    }
 
     #[test]
     fn embedded_map_loads_with_map_order() {

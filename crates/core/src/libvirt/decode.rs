@@ -181,14 +181,13 @@ fn candidate_list(
         }
     }
     list.clear();
-    // Sets iterate in id order, which is map order; map features come first.
+    // In this release's map order; map features come before internal ones.
     let map_order = |set: &crate::FeatureSet, policy: Policy, list: &mut CandidateFeatures| {
-        list.extend(
-            set.iter()
-                .take_while(|id| id.index() < map_feature_count)
-                .filter(|id| map.knows(*id))
-                .map(|id| (id, policy)),
-        );
+        map.each_in_map_order(set, |id| {
+            if id.index() < map_feature_count && map.knows(id) {
+                list.push((id, policy));
+            }
+        });
     };
     map_order(&extra, Policy::Require, list);
     map_order(&missing, Policy::Disable, list);
