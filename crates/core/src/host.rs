@@ -18,7 +18,7 @@ use crate::data::CpuMap;
 use crate::dump::{self, DumpFormat, HostDump, QemuPropValue, MAX_DUMP_BYTES};
 use crate::error::CpuError;
 use crate::featureset::FeatureSet;
-use crate::libvirt::decode::{guest_cpu_from_signals, host_cpu_from_cpuid};
+use crate::libvirt::decode::{guest_cpu_from_signals, host_cpu_from_cpuid, order_as_decoded};
 use crate::libvirt::host_model::{host_model_from_qmp, hypervisor_models};
 use crate::libvirt::update::update;
 use crate::libvirt::{model_data, CpuSignals, HypervisorModel, PolicySelector};
@@ -156,7 +156,10 @@ pub fn parse_host<'m>(map: &'m CpuMap, text: &str) -> Result<HostInput<'m>, Inpu
             dump.cpuid = dump::qmp::props_to_cpuid(&expansion.props, map);
         }
     }
-    let facts = DumpFacts::new(dump)?;
+    let mut facts = DumpFacts::new(dump)?;
+    if let Some(host_model) = &mut facts.host_model {
+        order_as_decoded(map, host_model);
+    }
     Ok(HostInput {
         map,
         source: HostSource::Dump(Box::new(facts)),

@@ -739,6 +739,17 @@ impl CpuMap {
         }
     }
 
+    /// Where `id` comes in this release's map order ([`Self::each_in_map_order`]).
+    pub fn map_order_rank(&self, id: FeatureId) -> usize {
+        match &self.file_order {
+            None => id.index(),
+            Some(order) => order
+                .iter()
+                .position(|own| *own == id)
+                .unwrap_or(order.len() + id.index()),
+        }
+    }
+
     /// Names of the features in `set`, in map order ([`Self::each_in_map_order`]).
     pub fn names<'a>(&'a self, set: &'a FeatureSet) -> impl Iterator<Item = &'a str> + 'a {
         let mut names = Vec::with_capacity(set.len());

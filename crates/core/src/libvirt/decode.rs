@@ -280,6 +280,33 @@ fn score(features: &CandidateFeatures, for_host: bool) -> (usize, usize) {
     (limit + disabled, disabled)
 }
 
+/// Puts the features of a decoded guest CPU (a host-model another program
+/// printed, such as `virsh domcapabilities`, which newer releases print by
+/// name) back in the order decode makes them (`x86DataToCPU`): the required
+/// ones in map order, then the disabled ones in map order, then the model's
+/// removed features in the model's order (`virCPUx86DisableRemovedFeatures`).
+/// Features the map does not know keep their place at the end.
+pub fn order_as_decoded(map: &CpuMap, cpu: &mut CpuDef) {
+    let removed: &[FeatureId] = cpu
+        .model
+        .as_deref()
+        .and_then(|name| map.model_id(name))
+        .map_or(&[], |id| map.model(id).removed.as_slice());
+    let rank = |feature: &CpuFeature| -> (u8, usize) {
+        let Some(id) = map.feature_id(&feature.name) else {
+            return (3, 0);
+        };
+        match feature.policy {
+            Some(Policy::Disable) => match removed.iter().position(|r| *r == id) {
+                Some(position) => (2, position),
+                None => (1, map.map_order_rank(id)),
+            },
+            _ => (0, map.map_order_rank(id)),
+        }
+    };
+    cpu.features.sort_by_key(|feature| rank(feature));
+}
+
 /// The host CPU libvirt reports for raw CPUID data (`-host.xml`).
 pub fn host_cpu_from_cpuid(map: &CpuMap, data: &CpuidData) -> Result<CpuDef, CpuError> {
     let mut def = CpuDef::new(CpuType::Host);
@@ -318,6 +345,23 @@ pub fn guest_cpu_from_signals(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_host_model_printed_by_name_gets_decodes_order_back() {
+        let map = CpuMap::embedded();
+        let mut cpu = CpuDef::parse(
+            "<cpu mode='custom' match='exact'><model fallback='forbid'>Skylake-Client</model>\
+             <feature policy='disable' name='mpx'/><feature policy='disable' name='hle'/>\
+             <feature policy='require' name='vme'/><feature policy='require' name='hypervisor'/>\
+             <feature policy='require' name='x2apic'/></cpu>",
+        )
+        .expect("valid cpu");
+        order_as_decoded(map, &mut cpu);
+        let names: Vec<&str> = cpu.features.iter().map(|f| f.name.as_str()).collect();
+        // 11.3's map lists CPUID.1:ECX (x2apic, hypervisor) before EDX (vme);
+        // mpx is Skylake-Client's removed feature, appended last.
+        assert_eq!(names, ["x2apic", "hypervisor", "vme", "hle", "mpx"]);
+    }
 
     #[test]
     fn score_counts_half_of_the_disabled_features() {

@@ -608,6 +608,12 @@ fn tcg_supported(facts: &AccelFacts, version: &QemuVersion) -> FeatureSet {
     for model in &version.models {
         set.subtract(&model.tcg_unavailable.known);
     }
+    // `max` under TCG turns on every feature TCG reports it supports
+    // (max_features, x86_cpu_expand_features); the probe expanded it under
+    // TCG, so what it has, this QEMU's TCG provides.
+    if let Some(max) = version.model("max") {
+        set.union_with(&max.features.known);
+    }
     set
 }
 

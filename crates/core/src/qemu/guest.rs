@@ -274,7 +274,13 @@ pub fn build_guest_cpu_assessed(
         }
     }
 
-    let unsupported = requested.difference(&support.supported);
+    let mut unsupported = requested.difference(&support.supported);
+    if model_name == "max" {
+        // `max` asks for exactly what the accelerator reports it supports
+        // (`max_features`, x86_cpu_expand_features), and the probe expanded
+        // it under TCG: QEMU filters none of its own features.
+        unsupported.subtract(&definition.features.known);
+    }
     filtered.extend(unavailable(map, version, support, &unsupported, detail));
     filtered.sort_by_key(|f| warning_order(map, f));
     let enabled = requested.difference(&unsupported);
