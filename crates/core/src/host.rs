@@ -15,6 +15,7 @@ use std::sync::OnceLock;
 use crate::cpudef::{CpuDef, CpuMode, CpuType, Policy};
 use crate::cpuid::{CpuidData, Signature};
 use crate::data::CpuMap;
+use crate::domain::Accelerator;
 use crate::dump::{self, DumpFormat, HostDump, QemuPropValue, MAX_DUMP_BYTES};
 use crate::error::CpuError;
 use crate::featureset::FeatureSet;
@@ -296,6 +297,59 @@ impl<'m> HostInput<'m> {
         guest.mode = CpuMode::HostModel;
         update(self.map, &mut guest, Some(cpu), Policy::Disable)?;
         Ok(guest)
+    }
+
+    /// The input as QEMU under `accelerator` answers it: a capture holding
+    /// TCG's run as well answers TCG's questions (host-model, models) from
+    /// that run, as libvirt's capabilities keep one answer per accelerator.
+    pub fn under(&self, accelerator: Accelerator) -> HostInput<'m> {
+        let HostSource::Dump(facts) = &self.source else {
+            return self.clone();
+        };
+        let tcg = facts.dump.qemu.as_ref().and_then(|q| q.tcg.as_deref());
+        match (accelerator, tcg) {
+            (Accelerator::Tcg, Some(tcg)) => {
+                let mut facts = facts.as_ref().clone();
+                facts.dump.qemu = Some(tcg.clone());
+                HostInput {
+                    map: self.map,
+                    source: HostSource::Dump(Box::new(facts)),
+                    decoded_host_cpu: OnceLock::new(),
+                }
+            }
+            _ => self.clone(),
+        }
+    }
+
+    /// The migratable host-model from QEMU's expansion without the
+    /// properties QEMU marked non-migratable (libvirt's
+    /// `virQEMUCapsInitCPUModelX86` with `migratable`); `None` when the input
+    /// does not say which properties those are.
+    pub fn migratable_host_model_with(
+        &self,
+        allowed: Option<&[HypervisorModel]>,
+    ) -> Option<Result<CpuDef, CpuError>> {
+        let expansion = self.dump()?.qemu.as_ref()?.expansion.as_ref()?;
+        if expansion.non_migratable.is_empty() {
+            return None;
+        }
+        let mut props = expansion.props.clone();
+        props.retain(|name, _| !expansion.non_migratable.contains(name));
+        Some(host_model_from_qmp(self.map, &props, allowed))
+    }
+
+    /// The features QEMU knows for this accelerator: those its host-model
+    /// expansion has a property for, whatever the value. `None` without an
+    /// expansion.
+    pub fn qemu_known_features(&self) -> Option<FeatureSet> {
+        let expansion = self.dump()?.qemu.as_ref()?.expansion.as_ref()?;
+        Some(
+            expansion
+                .props
+                .keys()
+                .filter_map(|name| self.map.feature_by_qemu_name(name))
+                .collect(),
+        )
     }
 
     /// The models the hypervisor reports, with usability and blockers: from

@@ -53,6 +53,9 @@ pub struct PreparedHost<'m> {
     full_host_data: Option<Result<FeatureSet, CpuError>>,
     reported_host_model: Option<CpuDef>,
     migratable_host_model: Option<CpuDef>,
+    /// The features QEMU's own expansion names, when the input has one;
+    /// otherwise the QEMU version's known features are used.
+    qemu_known_features: Option<FeatureSet>,
     /// QEMU's model list with blockers, as libvirt sees it.
     hypervisor_models: Vec<HypervisorModel>,
     /// True when `hypervisor_models` is QEMU's own answer rather than a prediction.
@@ -72,6 +75,7 @@ impl<'m> PreparedHost<'m> {
         accelerator: Accelerator,
         version: &'static QemuVersion,
     ) -> Result<Self, CpuError> {
+        let input = &input.under(accelerator);
         let mut notes: Vec<String> = input.notes().to_vec();
         let host_features = HostFeatures::from_host_input(map, input);
         let support = assess(map, version, accelerator, &host_features);
@@ -88,9 +92,14 @@ impl<'m> PreparedHost<'m> {
             notes.push(format!("no host-model CPU: {error}"));
         }
         let reported_host_model = reported_host_model.ok();
-        let migratable_host_model = reported_host_model
-            .as_ref()
-            .map(|cpu| copy_migratable(map, cpu));
+        let migratable_host_model = match input.migratable_host_model_with(Some(&hypervisor_models))
+        {
+            Some(from_qemu) => from_qemu.ok(),
+            None => reported_host_model
+                .as_ref()
+                .map(|cpu| copy_migratable(map, cpu)),
+        };
+        let qemu_known_features = input.qemu_known_features();
         let full_host = full_host(map, input, reported_host_model.as_ref());
         let full_host_data = full_host.as_ref().map(|host| host_data(map, host));
         let brief = brief(map, input, &host_features, reported_host_model.as_ref());
@@ -104,6 +113,7 @@ impl<'m> PreparedHost<'m> {
             full_host_data,
             reported_host_model,
             migratable_host_model,
+            qemu_known_features,
             hypervisor_models,
             models_from_qemu,
             models: OnceLock::new(),
@@ -139,7 +149,11 @@ impl<'m> PreparedHost<'m> {
             reported_host_model: self.reported_host_model.as_ref(),
             migratable_host_model: self.migratable_host_model.as_ref(),
             hypervisor_models: &self.hypervisor_models,
-            qemu_known_features: Some(&self.version.known_features.known),
+            qemu_known_features: Some(
+                self.qemu_known_features
+                    .as_ref()
+                    .unwrap_or(&self.version.known_features.known),
+            ),
             build_guest,
         }
     }

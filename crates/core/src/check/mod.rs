@@ -19,12 +19,11 @@ use serde::Serialize;
 
 use crate::cpudef::{CpuCheck, CpuDef};
 use crate::data::CpuMap;
-use crate::domain::{Accelerator, CpuPlace, Domain};
+use crate::domain::{Accelerator, CpuPlace, Domain, DomainError};
 use crate::error::CpuError;
 use crate::host::HostInput;
 use crate::qemu::definitions::{QemuDefinitions, QemuVersion};
-use crate::xml::XmlError;
-use defaults::{apply_defaults, AppliedDefaults};
+use defaults::{apply_defaults, default_cpu_model, AppliedDefaults};
 use host_brief::HostBrief;
 use start::{simulate_checks, simulate_start, StartKind, StartOutcome};
 
@@ -44,7 +43,7 @@ pub struct CheckOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CheckError {
     /// The domain XML is malformed or invalid, at a byte offset of the domain text.
-    Domain(XmlError),
+    Domain(DomainError),
     /// The engine cannot describe this host or definition (unknown model, …).
     Cpu(CpuError),
     /// An option names something unknown (e.g. a QEMU version).
@@ -407,7 +406,11 @@ impl<'d> Question<'d> {
         let accelerator = options.accelerator.unwrap_or(domain.accelerator);
         let (version, version_source, version_note) = choose_qemu_version(&domain, options)?;
         let mut cpu = domain.cpu.clone();
-        let applied = apply_defaults(&mut cpu, accelerator);
+        let applied = apply_defaults(
+            &mut cpu,
+            accelerator,
+            default_cpu_model(domain.machine.as_deref()),
+        );
         let own_check = cpu.check.unwrap_or(CpuCheck::None);
         Ok(Question {
             domain_xml,

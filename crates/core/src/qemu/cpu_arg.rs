@@ -115,6 +115,9 @@ fn flags_text(cpu: &CpuDef, flags: &CpuFlags) -> String {
             }
         }
     }
+    if flags.hyperv_crash {
+        text.push_str(",hv-crash");
+    }
     if flags.kvm_hidden {
         text.push_str(",kvm=off");
     }
