@@ -93,6 +93,14 @@ pub struct CpuFlags {
     pub kvm_pv_ipi: Option<bool>,
     /// `<pmu state=…>` (`state` defaults to on).
     pub pmu: Option<bool>,
+    /// `<kvm><dirty-ring state='on' size=…>`: QEMU's `-accel`, not `-cpu`.
+    pub kvm_dirty_ring_size: Option<u64>,
+    /// `<async-teardown enabled=…>`: QEMU's `-run-with`, not `-cpu`.
+    pub async_teardown: Option<bool>,
+    /// `<msrs unknown=…>`: read by libvirt's Xen driver only.
+    pub msrs_unknown: Option<String>,
+    /// `<ibs value=…>`: a ppc64 machine capability.
+    pub ibs: Option<String>,
 }
 
 /// A domain as far as its CPU is concerned.
@@ -297,7 +305,23 @@ fn cpu_flags(root: &Element) -> CpuFlags {
         flags.kvm_hint_dedicated = kvm.child("hint-dedicated").and_then(state_on) == Some(true);
         flags.kvm_poll_control = kvm.child("poll-control").and_then(state_on) == Some(true);
         flags.kvm_pv_ipi = kvm.child("pv-ipi").and_then(state_on);
+        flags.kvm_dirty_ring_size = kvm
+            .child("dirty-ring")
+            .filter(|ring| state_on(ring) == Some(true))
+            .and_then(|ring| ring.attr("size"))
+            .and_then(|size| size.parse().ok());
     }
+    flags.async_teardown = features
+        .child("async-teardown")
+        .map(|e| e.attr("enabled") != Some("no"));
+    flags.msrs_unknown = features
+        .child("msrs")
+        .and_then(|e| e.attr("unknown"))
+        .map(str::to_string);
+    flags.ibs = features
+        .child("ibs")
+        .and_then(|e| e.attr("value"))
+        .map(str::to_string);
     flags
 }
 
@@ -357,6 +381,39 @@ mod tests {
         assert_eq!(domain.flags.pvspinlock, Some(true));
         assert_eq!(domain.flags.kvmclock, Some(false));
         assert_eq!(domain.cpu.model.as_deref(), Some("core2duo"));
+    }
+
+    #[test]
+    fn enlightenments_in_libvirts_order_with_panic_and_pmu() {
+        let domain = Domain::parse(
+            "<domain type='kvm'><features><pmu/><hyperv>\
+             <tlbflush state='on'><extended state='on'/></tlbflush>\
+             <stimer state='on'><direct state='on'/></stimer><relaxed state='off'/>\
+             <spinlocks state='on' retries='4096'/></hyperv>\
+             <kvm><dirty-ring state='on' size='4096'/></kvm></features>\
+             <devices><panic model='isa'/><panic model='hyperv'/></devices></domain>",
+        )
+        .expect("valid domain");
+        let names: Vec<&str> = domain
+            .flags
+            .hyperv
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "spinlocks",
+                "stimer",
+                "stimer-direct",
+                "tlbflush",
+                "tlbflush-ext"
+            ]
+        );
+        assert_eq!(domain.flags.hyperv[0].value.as_deref(), Some("4096"));
+        assert!(domain.flags.hyperv_crash);
+        assert_eq!(domain.flags.pmu, Some(true));
+        assert_eq!(domain.flags.kvm_dirty_ring_size, Some(4096));
     }
 
     #[test]

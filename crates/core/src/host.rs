@@ -16,7 +16,7 @@ use crate::cpudef::{CpuDef, CpuMode, CpuType, Policy};
 use crate::cpuid::{CpuidData, Signature};
 use crate::data::CpuMap;
 use crate::domain::Accelerator;
-use crate::dump::{self, DumpFormat, HostDump, QemuPropValue, MAX_DUMP_BYTES};
+use crate::dump::{self, DumpFormat, HostDump, QemuPropValue, QemuReplies, MAX_DUMP_BYTES};
 use crate::error::CpuError;
 use crate::featureset::FeatureSet;
 use crate::libvirt::decode::{guest_cpu_from_signals, host_cpu_from_cpuid};
@@ -99,6 +99,9 @@ pub struct HostInput<'m> {
     /// [`HostInput::host_cpu`], decoded on first use: the check and the
     /// batch ask for it several times per host.
     decoded_host_cpu: OnceLock<Result<CpuDef, CpuError>>,
+    /// True when QEMU's answers are read from a capture's TCG run
+    /// ([`HostInput::under`]).
+    tcg_answers: bool,
 }
 
 /// Reads a host input: a libvirt `<cpu>` XML (host or guest type) or any dump
@@ -119,6 +122,7 @@ pub fn parse_host<'m>(map: &'m CpuMap, text: &str) -> Result<HostInput<'m>, Inpu
             map,
             source: HostSource::Definition(Box::new(definition)),
             decoded_host_cpu: OnceLock::new(),
+            tcg_answers: false,
         });
     }
     let dump = dump::parse(text)?;
@@ -131,6 +135,7 @@ pub fn parse_host<'m>(map: &'m CpuMap, text: &str) -> Result<HostInput<'m>, Inpu
         map,
         source: HostSource::Dump(Box::new(DumpFacts { dump, cpu })),
         decoded_host_cpu: OnceLock::new(),
+        tcg_answers: false,
     })
 }
 
@@ -262,12 +267,7 @@ impl<'m> HostInput<'m> {
         match &self.source {
             HostSource::Definition(cpu) => self.host_model_of_definition(cpu),
             HostSource::Dump(facts) => {
-                if let Some(expansion) = facts
-                    .dump
-                    .qemu
-                    .as_ref()
-                    .and_then(|qemu| qemu.expansion.as_ref())
-                {
+                if let Some(expansion) = self.qemu_answers().and_then(|q| q.expansion.as_ref()) {
                     return host_model_from_qmp(self.map, &expansion.props, allowed);
                 }
                 if facts.dump.format == DumpFormat::DomainCapabilities {
@@ -300,24 +300,38 @@ impl<'m> HostInput<'m> {
     }
 
     /// The input as QEMU under `accelerator` answers it: a capture holding
-    /// TCG's run as well answers TCG's questions (host-model, models) from
-    /// that run, as libvirt's capabilities keep one answer per accelerator.
+    /// TCG's run as well answers TCG's questions (host-model, models, known
+    /// features) from that run, as libvirt's capabilities keep one answer per
+    /// accelerator; the host CPU itself is still the one KVM's run shows.
     pub fn under(&self, accelerator: Accelerator) -> HostInput<'m> {
-        let HostSource::Dump(facts) = &self.source else {
-            return self.clone();
-        };
-        let tcg = facts.dump.qemu.as_ref().and_then(|q| q.tcg.as_deref());
-        match (accelerator, tcg) {
-            (Accelerator::Tcg, Some(tcg)) => {
-                let mut facts = facts.as_ref().clone();
-                facts.dump.qemu = Some(tcg.clone());
-                HostInput {
-                    map: self.map,
-                    source: HostSource::Dump(Box::new(facts)),
-                    decoded_host_cpu: OnceLock::new(),
-                }
-            }
-            _ => self.clone(),
+        let has_tcg_run = self
+            .dump()
+            .and_then(|dump| dump.qemu.as_ref())
+            .is_some_and(|qemu| qemu.tcg.is_some());
+        HostInput {
+            map: self.map,
+            source: self.source.clone(),
+            decoded_host_cpu: self.decoded_host_cpu.clone(),
+            tcg_answers: accelerator == Accelerator::Tcg && has_tcg_run,
+        }
+    }
+
+    /// The accelerator QEMU's answers in this input are for: TCG after
+    /// [`Self::under`] picked a capture's TCG run, KVM otherwise.
+    pub fn answers_for(&self) -> Accelerator {
+        if self.tcg_answers {
+            Accelerator::Tcg
+        } else {
+            Accelerator::Kvm
+        }
+    }
+
+    /// QEMU's replies for the accelerator this input answers for.
+    fn qemu_answers(&self) -> Option<&QemuReplies> {
+        let qemu = self.dump()?.qemu.as_ref()?;
+        match (&qemu.tcg, self.tcg_answers) {
+            (Some(tcg), true) => Some(tcg),
+            _ => Some(qemu),
         }
     }
 
@@ -329,7 +343,7 @@ impl<'m> HostInput<'m> {
         &self,
         allowed: Option<&[HypervisorModel]>,
     ) -> Option<Result<CpuDef, CpuError>> {
-        let expansion = self.dump()?.qemu.as_ref()?.expansion.as_ref()?;
+        let expansion = self.qemu_answers()?.expansion.as_ref()?;
         if expansion.non_migratable.is_empty() {
             return None;
         }
@@ -342,7 +356,7 @@ impl<'m> HostInput<'m> {
     /// expansion has a property for, whatever the value. `None` without an
     /// expansion.
     pub fn qemu_known_features(&self) -> Option<FeatureSet> {
-        let expansion = self.dump()?.qemu.as_ref()?.expansion.as_ref()?;
+        let expansion = self.qemu_answers()?.expansion.as_ref()?;
         Some(
             expansion
                 .props
@@ -359,12 +373,7 @@ impl<'m> HostInput<'m> {
         let HostSource::Dump(facts) = &self.source else {
             return None;
         };
-        if let Some(definitions) = facts
-            .dump
-            .qemu
-            .as_ref()
-            .and_then(|qemu| qemu.definitions.as_ref())
-        {
+        if let Some(definitions) = self.qemu_answers().and_then(|q| q.definitions.as_ref()) {
             return Some(hypervisor_models(definitions));
         }
         facts.dump.domcaps_models.as_ref().map(|models| {

@@ -22,6 +22,7 @@ use crate::data::CpuMap;
 use crate::domain::{Accelerator, CpuPlace, Domain, DomainError};
 use crate::error::CpuError;
 use crate::host::HostInput;
+use crate::qemu::cpu_arg::{domain_flags, flags_outside_cpu_arg, DomainFlag};
 use crate::qemu::definitions::{QemuDefinitions, QemuVersion};
 use defaults::{apply_defaults, default_cpu_model, AppliedDefaults};
 use host_brief::HostBrief;
@@ -102,6 +103,11 @@ pub struct Settings {
     pub qemu_version_source: String,
     /// What libvirt filled in, in words.
     pub defaults_applied: Vec<String>,
+    /// The `-cpu` flags other domain elements give (timers, `<features>`,
+    /// `<panic>`, `<cache>`, `<maxphysaddr>`), in the argument's order.
+    pub cpu_flags: Vec<DomainFlag>,
+    /// Elements near the CPU that QEMU gets elsewhere than `-cpu`, or never.
+    pub outside_cpu_arg: Vec<DomainFlag>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -200,7 +206,7 @@ pub struct Report {
     /// The domain XML libvirt keeps after start (for the domain's own check),
     /// or `None` when it does not start.
     pub live_xml: Option<String>,
-    /// The `-cpu` argument, shell-quoted as in libvirt's logs.
+    /// The `-cpu` argument as QEMU receives it (not quoted for a shell).
     pub qemu_cpu_arg: Option<String>,
     pub host: HostBrief,
     pub models: ModelList,
@@ -552,9 +558,7 @@ impl<'d> Question<'d> {
         let guest_cpu = built
             .and_then(|o| o.build.as_ref().zip(o.cpu_for_qemu.as_ref()))
             .map(|(b, c)| side.guest_cpu(b, c, self.own_check));
-        let qemu_cpu_arg = built
-            .and_then(|o| o.qemu_cpu_arg.as_deref())
-            .map(crate::qemu::cpu_arg::shell_quote);
+        let qemu_cpu_arg = built.and_then(|o| o.qemu_cpu_arg.clone());
         let verdicts = self.verdicts(&outcomes, side);
         let own = outcomes.swap_remove(own_index).1;
         let report = Report {
@@ -562,6 +566,7 @@ impl<'d> Question<'d> {
             verdicts,
             settings: settings(
                 &self.cpu,
+                &self.domain,
                 self.accelerator,
                 side,
                 self.version_source,
@@ -652,6 +657,7 @@ fn verdict_of(outcome: Option<&StartOutcome>, own: bool, side: &PreparedHost<'_>
 
 fn settings(
     cpu: &CpuDef,
+    domain: &Domain,
     accelerator: Accelerator,
     side: &PreparedHost<'_>,
     version_source: &str,
@@ -659,8 +665,12 @@ fn settings(
 ) -> Settings {
     let mut defaults_applied = Vec::new();
     if let Some(model) = &applied.default_model {
+        let machine = match &domain.machine {
+            Some(machine) => format!("machine type '{machine}'"),
+            None => "the default machine type".to_string(),
+        };
         defaults_applied.push(format!(
-            "model {model}: QEMU's default CPU type, with check='none' and fallback='forbid'"
+            "model {model}: QEMU's default CPU type for {machine}, with check='none' and fallback='forbid'"
         ));
     }
     if let Some(check) = applied.default_check {
@@ -692,6 +702,8 @@ fn settings(
         qemu_version: side.version.version.clone(),
         qemu_version_source: version_source.to_string(),
         defaults_applied,
+        cpu_flags: domain_flags(cpu, &domain.flags),
+        outside_cpu_arg: flags_outside_cpu_arg(&domain.flags),
     }
 }
 

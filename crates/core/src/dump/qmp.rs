@@ -561,6 +561,56 @@ mod tests {
         assert_eq!(leaf1.get(Register::Eax), 0x5065b);
     }
 
+    /// A libvirt capture: commands before their replies, an unrelated error,
+    /// KVM's run expanding `host` (migratable and not), then TCG's run.
+    const CAPTURE: &str = r#"{"execute": "qmp_capabilities", "id": "libvirt-1"}
+{"return": {}, "id": "libvirt-1"}
+{"execute": "device-list-properties", "arguments": {"typename": "virtio-net-ccw"}, "id": "libvirt-2"}
+{"id": "libvirt-2", "error": {"class": "DeviceNotFound", "desc": "Device 'virtio-net-ccw' not found"}}
+{"execute": "query-cpu-definitions", "id": "libvirt-3"}
+{"return": [{"name": "Haswell", "typename": "Haswell-x86_64-cpu", "unavailable-features": []}], "id": "libvirt-3"}
+{"execute": "query-cpu-model-expansion", "arguments": {"type": "static", "model": {"name": "host"}}, "id": "libvirt-4"}
+{"return": {"model": {"name": "base", "props": {"vendor": "GenuineIntel", "sse4.2": true, "invtsc": false}}}, "id": "libvirt-4"}
+{"execute": "query-cpu-model-expansion", "arguments": {"type": "static", "model": {"name": "host", "props": {"migratable": false}}}, "id": "libvirt-5"}
+{"return": {"model": {"name": "base", "props": {"vendor": "GenuineIntel", "sse4.2": true, "invtsc": true}}}, "id": "libvirt-5"}
+{"execute": "qmp_capabilities", "id": "libvirt-1"}
+{"return": {}, "id": "libvirt-1"}
+{"execute": "query-cpu-definitions", "id": "libvirt-2"}
+{"return": [{"name": "486", "typename": "486-x86_64-cpu", "unavailable-features": []}], "id": "libvirt-2"}
+{"execute": "query-cpu-model-expansion", "arguments": {"type": "static", "model": {"name": "max"}}, "id": "libvirt-3"}
+{"return": {"model": {"name": "base", "props": {"vendor": "AuthenticAMD", "sse4.2": true}}}, "id": "libvirt-3"}
+"#;
+
+    #[test]
+    fn libvirt_captures_give_each_accelerator_its_answers() {
+        let dump = parse(CAPTURE).expect("a capture with an unrelated error is accepted");
+        assert_eq!(
+            dump.notes,
+            ["skipped 1 error replies to commands other than the CPU queries"]
+        );
+        let qemu = dump.qemu.expect("replies");
+        let kvm = qemu.expansion.expect("KVM's expansion");
+        assert_eq!(kvm.props.get("invtsc"), Some(&QemuPropValue::Bool(true)));
+        assert_eq!(kvm.non_migratable.iter().collect::<Vec<_>>(), ["invtsc"]);
+        assert_eq!(qemu.definitions.expect("KVM's models")[0].name, "Haswell");
+        let tcg = qemu.tcg.expect("TCG's run");
+        assert_eq!(tcg.definitions.expect("TCG's models")[0].name, "486");
+        assert_eq!(
+            tcg.expansion.expect("TCG's expansion").props.get("vendor"),
+            Some(&QemuPropValue::String("AuthenticAMD".to_string()))
+        );
+        let error_to_cpu_query = CAPTURE.replace(
+            r#"{"return": [{"name": "Haswell", "typename": "Haswell-x86_64-cpu", "unavailable-features": []}], "id": "libvirt-3"}"#,
+            r#"{"id": "libvirt-3", "error": {"class": "GenericError", "desc": "no KVM"}}"#,
+        );
+        let err = parse(&error_to_cpu_query).expect_err("a CPU query failed");
+        assert_eq!(
+            err.message,
+            "QEMU answered with an error: GenericError: no KVM"
+        );
+        assert_eq!(err.line_column(&error_to_cpu_query).0, 6);
+    }
+
     #[test]
     fn json_errors_carry_positions() {
         let text = "{\"return\": {}}\n\n{\"return\": [1, 2,, 3]}";
