@@ -8,12 +8,16 @@
 //! Each case runs with the QEMU release and host libvirt's `qemuxmlconftest.c`
 //! gives it: the capabilities capture `caps_VERSION_x86_64[+VARIANT].replies`
 //! (`latest` is the newest one), whose `query-cpu-definitions` and host-model
-//! expansion answer for QEMU under the domain's accelerator; and the fake host
-//! CPU of `testutilshostcpus.h`: Haswell for the cases `qemuxmlconftest.c`
-//! runs with `ARG_CAPS_HOST_CPU_MODEL, QEMU_CPU_DEF_HASWELL`, where libvirt
-//! takes its own probe of that host as host-model (spec 11.2). libvirt's suite
-//! builds command lines without the start-time CPU checks, so every case runs
-//! with `check='none'`; the checks themselves are tested by the scenario tests.
+//! expansion answer for QEMU under the domain's accelerator. Those cases run
+//! through the check itself (`analyze_prepared` on the capture, as
+//! `guestcpu check --host caps_….replies` does). The cases `qemuxmlconftest.c`
+//! runs with `ARG_CAPS_HOST_CPU_MODEL, QEMU_CPU_DEF_HASWELL` get the fake
+//! Haswell host of `testutilshostcpus.h`, for which libvirt has no QEMU
+//! expansion and takes its own probe of the host as host-model (spec 11.2);
+//! they run through libvirt's start-up steps with that host. libvirt's suite
+//! builds command lines without the start-time CPU checks, so the answer is
+//! the start under `check='none'`; the checks themselves are tested by the
+//! scenario tests.
 //!
 //! Cases outside the engine's scope are counted by rule, never listed:
 //! an `.err` whose message does not name the CPU (disks, NUMA, firmware …),
@@ -25,6 +29,7 @@ use std::path::{Path, PathBuf};
 
 use guestcpu_core::check::defaults::{apply_defaults, default_cpu_model};
 use guestcpu_core::check::start::{prepare_for_qemu, StartEnvironment, StartKind};
+use guestcpu_core::check::{analyze_prepared, host_settings, CheckOptions, PreparedHost};
 use guestcpu_core::data::NEVER_PASSED_TO_QEMU;
 use guestcpu_core::domain::{Domain, DomainErrorKind};
 use guestcpu_core::host::{parse_host, HostInput};
@@ -81,6 +86,8 @@ struct Case {
     name: String,
     /// The capture's file stem, e.g. `caps_10.0.0_x86_64+amdsev`.
     caps: String,
+    /// Its QEMU release as `MAJOR.MINOR`, e.g. `10.0`.
+    qemu_version: String,
     expected: Expected,
 }
 
@@ -135,6 +142,10 @@ fn cases(dir: &Path, captures: &[(Vec<u32>, String, String)]) -> Vec<Case> {
             Some(format!("caps_{version}_x86_64{variant}"))
         };
         let caps = caps.unwrap_or_else(|| panic!("{file}: no capture for {release}"));
+        let qemu_version = caps
+            .strip_prefix("caps_")
+            .and_then(|r| r.split('.').take(2).collect::<Vec<_>>().join(".").into())
+            .expect("caps_MAJOR.MINOR");
         let text = std::fs::read_to_string(dir.join(&file)).expect("readable case");
         let expected = match kind {
             "err" => Expected::Error(text.trim().to_string()),
@@ -143,6 +154,7 @@ fn cases(dir: &Path, captures: &[(Vec<u32>, String, String)]) -> Vec<Case> {
         cases.push(Case {
             name: name.to_string(),
             caps,
+            qemu_version,
             expected,
         });
     }
@@ -187,25 +199,6 @@ struct TestHost {
 }
 
 impl TestHost {
-    /// QEMU's answers from the capture, under the domain's accelerator.
-    fn from_capture(input: &HostInput<'_>) -> TestHost {
-        let models = input.hypervisor_models().unwrap_or_default();
-        let host_model = input.host_model_with(Some(&models)).ok();
-        let migratable_host_model = match input.migratable_host_model_with(Some(&models)) {
-            Some(from_qemu) => from_qemu.ok(),
-            None => host_model
-                .as_ref()
-                .map(|cpu| copy_migratable(CpuMap::embedded(), cpu)),
-        };
-        TestHost {
-            full_host: input.host_cpu().ok(),
-            host_model,
-            migratable_host_model,
-            known: input.qemu_known_features(),
-            models,
-        }
-    }
-
     /// The fake Haswell host, with the capture's model list: libvirt probes
     /// the host itself for host-model (spec 8.2, no QEMU expansion).
     fn fake_haswell(map: &CpuMap, capture: &HostInput<'_>) -> TestHost {
@@ -224,8 +217,24 @@ impl TestHost {
     }
 }
 
-/// What the engine answers for one domain on one host.
-fn engine_answer(map: &CpuMap, domain: &Domain, host: &TestHost) -> Expected {
+/// What `guestcpu check` answers for a domain on a capture's host: the
+/// `-cpu` argument libvirt builds, or, when it builds none, the error of the
+/// start under `check='none'`. (The checks after QEMU has started, such as
+/// paravirtual spinlocks under TCG, are not part of the command line.)
+fn check_answer(domain_xml: &str, host: &PreparedHost<'_>, options: &CheckOptions) -> Expected {
+    match analyze_prepared(domain_xml, host, None, options) {
+        Ok(report) => match report.qemu_cpu_arg {
+            Some(arg) => Expected::CpuArg(Some(arg)),
+            None if report.verdicts.none.starts => Expected::CpuArg(None),
+            None => Expected::Error(report.verdicts.none.message),
+        },
+        Err(error) => Expected::Error(error.to_string()),
+    }
+}
+
+/// What libvirt's start-up steps give for one domain on the fake host, where
+/// libvirt has no QEMU expansion and probes the host itself.
+fn fake_host_answer(map: &CpuMap, domain: &Domain, host: &TestHost) -> Expected {
     let mut cpu = domain.cpu.clone();
     apply_defaults(
         &mut cpu,
@@ -267,6 +276,7 @@ fn qemu_cpu_argument_parity() {
     let haswell = haswell_cases(&test_source);
     let captures = captures(&caps_dir);
     let mut inputs: BTreeMap<String, HostInput<'_>> = BTreeMap::new();
+    let mut prepared: BTreeMap<(String, &str, String), PreparedHost<'_>> = BTreeMap::new();
 
     let (mut exact_args, mut exact_errors, mut failures) = (0, 0, Vec::new());
     let mut out_of_scope: BTreeMap<Rule, usize> = BTreeMap::new();
@@ -300,13 +310,27 @@ fn qemu_cpu_argument_parity() {
             let text = std::fs::read_to_string(&path).expect("capture");
             parse_host(map, &text).unwrap_or_else(|e| panic!("{}: {}", case.caps, e.render(&text)))
         });
-        let capture = capture.under(domain.accelerator);
-        let host = if haswell.contains(&case.name) {
-            TestHost::fake_haswell(map, &capture)
+        let actual = if haswell.contains(&case.name) {
+            let host = TestHost::fake_haswell(map, &capture.under(domain.accelerator));
+            fake_host_answer(map, &domain, &host)
         } else {
-            TestHost::from_capture(&capture)
+            let options = CheckOptions {
+                qemu_version: Some(case.qemu_version.clone()),
+                accelerator: None,
+            };
+            let settings = host_settings(&text, &options).expect("settings");
+            let key = (
+                case.caps.clone(),
+                settings.accelerator.as_str(),
+                settings.version.version.clone(),
+            );
+            let host = prepared.entry(key).or_insert_with(|| {
+                settings
+                    .prepare(map, capture)
+                    .unwrap_or_else(|e| panic!("{}: {e}", case.caps))
+            });
+            check_answer(&text, host, &options)
         };
-        let actual = engine_answer(map, &domain, &host);
         if actual == case.expected {
             match actual {
                 Expected::CpuArg(_) => exact_args += 1,

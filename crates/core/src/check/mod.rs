@@ -558,7 +558,11 @@ impl<'d> Question<'d> {
         let guest_cpu = built
             .and_then(|o| o.build.as_ref().zip(o.cpu_for_qemu.as_ref()))
             .map(|(b, c)| side.guest_cpu(b, c, self.own_check));
-        let qemu_cpu_arg = built.and_then(|o| o.qemu_cpu_arg.clone());
+        // The argument libvirt builds before QEMU runs, even when QEMU's
+        // build or the checks after it then stop the start.
+        let qemu_cpu_arg = std::iter::once(&outcomes[own_index].1)
+            .chain(outcomes.iter().map(|(_, outcome)| outcome))
+            .find_map(|outcome| outcome.qemu_cpu_arg.clone());
         let verdicts = self.verdicts(&outcomes, side);
         let own = outcomes.swap_remove(own_index).1;
         let report = Report {
