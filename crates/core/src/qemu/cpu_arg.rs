@@ -1,5 +1,9 @@
 //! The `-cpu` argument libvirt gives QEMU for a guest CPU that has been updated
-//! and translated (libvirt's `qemuBuildCpuArgStr`).
+//! and translated (libvirt's `qemuBuildCpuModelArgStr` and
+//! `qemuBuildCpuCommandLine`, `src/qemu/qemu_command.c`): the model and its
+//! features, then the flags other domain elements give ([`domain_flags`],
+//! which the check's settings also list), as QEMU receives it; a command line
+//! shown to people quotes it with [`shell_quote`].
 //!
 //! libvirt never passes `enforce`: all checking is its own, after QEMU starts.
 
