@@ -369,6 +369,17 @@ fn non_x86_domains_are_refused_with_their_arch() {
 }
 
 #[test]
+fn non_x86_hosts_are_refused_with_their_arch() {
+    let host = scratch_file(
+        "power9.xml",
+        b"<cpu>\n  <arch>ppc64</arch>\n  <model>POWER9</model>\n</cpu>\n",
+    );
+    guestcpu(&["decode", &host]).fails_with(&format!(
+        "error: {host}:2:3: the host architecture is `ppc64`; only x86 (`x86_64`, `i686`) is supported"
+    ));
+}
+
+#[test]
 fn oversized_inputs_are_refused() {
     let path = scratch_file("huge.txt", &vec![b' '; 16 * 1024 * 1024 + 1]);
     guestcpu(&["decode", &path]).fails_with(&format!(

@@ -150,6 +150,10 @@ fn parse_cpu_definition(text: &str) -> Result<Option<CpuDef>, InputError> {
     if root.name != "cpu" {
         return Ok(None);
     }
+    // A host CPU names its architecture; only x86 ones are read.
+    if let Some(arch) = root.child("arch") {
+        dump::capabilities::check_x86_arch(Some(arch), &root)?;
+    }
     Ok(Some(CpuDef::from_element(&root)?))
 }
 

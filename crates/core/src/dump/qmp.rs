@@ -312,6 +312,9 @@ impl Reader {
             }
             (None, _) => None,
         };
+        if command.as_ref().is_some_and(|c| c.name == "query-target") {
+            check_target(result)?;
+        }
         match kind {
             Some(ReplyKind::Expansion) => {
                 let expansion = read_expansion(result)
@@ -369,6 +372,26 @@ impl Reader {
             None => {}
         }
         replies
+    }
+}
+
+/// Refuses a capture of a QEMU for another architecture (its `query-target`
+/// reply names the binary's target: `x86_64` or `i386` for x86).
+fn check_target(result: &Value<'_>) -> Result<(), ParseError> {
+    let arch = result
+        .object()
+        .and_then(|target| target.field("arch"))
+        .map_err(|e| wire_error(e, "malformed `query-target` reply"))?;
+    match arch.as_str() {
+        Some("x86_64" | "i386") => Ok(()),
+        Some(other) => Err(ParseError::new(
+            arch.offset,
+            format!("this capture is of QEMU for {other}; guestcpu reads x86 hosts only"),
+        )),
+        None => Err(ParseError::new(
+            arch.offset,
+            "malformed `query-target` reply: `arch` is not a string",
+        )),
     }
 }
 
@@ -602,6 +625,17 @@ mod tests {
         let error_to_cpu_query = CAPTURE.replace(
             r#"{"return": [{"name": "Haswell", "typename": "Haswell-x86_64-cpu", "unavailable-features": []}], "id": "libvirt-3"}"#,
             r#"{"id": "libvirt-3", "error": {"class": "GenericError", "desc": "no KVM"}}"#,
+        );
+        let s390x = CAPTURE.replace(
+            r#"{"return": {}, "id": "libvirt-1"}"#,
+            r#"{"return": {}, "id": "libvirt-1"}
+{"execute": "query-target", "id": "libvirt-9"}
+{"return": {"arch": "s390x"}, "id": "libvirt-9"}"#,
+        );
+        let err = parse(&s390x).expect_err("not x86");
+        assert_eq!(
+            err.message,
+            "this capture is of QEMU for s390x; guestcpu reads x86 hosts only"
         );
         let err = parse(&error_to_cpu_query).expect_err("a CPU query failed");
         assert_eq!(
