@@ -272,6 +272,10 @@ impl Reader {
             self.pending = Some(command);
             return Ok(());
         }
+        // Greetings (`{"QMP": …}`) and events answer no command.
+        if object.optional("return").is_none() && object.optional("error").is_none() {
+            return Ok(());
+        }
         let id = object.optional("id").and_then(Value::as_str);
         let command = self
             .pending
@@ -290,7 +294,6 @@ impl Reader {
             }
             return Err(error_reply(offset, error)?);
         }
-        // Greetings (`{"QMP": …}`) and events have no `return`.
         let Some(result) = object.optional("return") else {
             return Ok(());
         };
@@ -589,6 +592,7 @@ mod tests {
     const CAPTURE: &str = r#"{"execute": "qmp_capabilities", "id": "libvirt-1"}
 {"return": {}, "id": "libvirt-1"}
 {"execute": "device-list-properties", "arguments": {"typename": "virtio-net-ccw"}, "id": "libvirt-2"}
+{"event": "RESUME", "timestamp": {"seconds": 1, "microseconds": 2}}
 {"id": "libvirt-2", "error": {"class": "DeviceNotFound", "desc": "Device 'virtio-net-ccw' not found"}}
 {"execute": "query-cpu-definitions", "id": "libvirt-3"}
 {"return": [{"name": "Haswell", "typename": "Haswell-x86_64-cpu", "unavailable-features": []}], "id": "libvirt-3"}
@@ -642,7 +646,7 @@ mod tests {
             err.message,
             "QEMU answered with an error: GenericError: no KVM"
         );
-        assert_eq!(err.line_column(&error_to_cpu_query).0, 6);
+        assert_eq!(err.line_column(&error_to_cpu_query).0, 7);
     }
 
     #[test]
