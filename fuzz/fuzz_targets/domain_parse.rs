@@ -1,5 +1,5 @@
 //! Domain XML and `<cpu>` definitions: any text must parse or give an
-//! `XmlError` inside the text; a parsed `<cpu>` must format without panicking.
+//! `DomainError` inside the text; a parsed `<cpu>` must format without panicking.
 #![no_main]
 
 use guestcpu_core::domain::Domain;

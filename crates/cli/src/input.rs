@@ -1,5 +1,5 @@
-//! Reading the user's inputs: files or standard input, bounded in size, checked
-//! for UTF-8, and turned into positioned `PATH:LINE:COLUMN: message` errors.
+//! Reading the user's inputs: files or standard input, bounded in size, binary
+//! files named as such, checked for UTF-8, and turned into positioned `PATH:LINE:COLUMN: message` errors.
 //!
 //! The engine reports byte offsets; only here, where the path is known, do they
 //! become the positions people read.
@@ -8,7 +8,7 @@ use std::fs::File;
 use std::io::{self, Read};
 
 use anyhow::{anyhow, bail};
-use guestcpu_core::dump::MAX_DUMP_BYTES;
+use guestcpu_core::dump::{binary_kind, MAX_DUMP_BYTES};
 use guestcpu_core::xml::line_column;
 
 /// What the user passes to mean standard input.
@@ -75,6 +75,11 @@ fn into_text(name: &str, bytes: Vec<u8>) -> anyhow::Result<Input> {
         bail!(
             "{name}: the input is larger than {} MiB; larger inputs are refused",
             MAX_DUMP_BYTES >> 20
+        );
+    }
+    if let Some(kind) = binary_kind(&bytes) {
+        bail!(
+            "{name}:1:1: this is {kind}, not text; guestcpu reads domain XML and host dumps as text"
         );
     }
     String::from_utf8(bytes)

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use guestcpu_core::check::{Report, Verdict};
+use guestcpu_core::qemu::cpu_arg::shell_quote;
 
 /// Renders a check report for a terminal.
 pub fn render(report: &Report) -> String {
@@ -51,6 +52,12 @@ pub fn render(report: &Report) -> String {
     for applied in &settings.defaults_applied {
         let _ = writeln!(out, "  default: {applied}");
     }
+    for flag in &settings.cpu_flags {
+        let _ = writeln!(out, "  -cpu flag: {} from {}", flag.qemu, flag.element);
+    }
+    for flag in &settings.outside_cpu_arg {
+        let _ = writeln!(out, "  not in -cpu: {} gives {}", flag.element, flag.qemu);
+    }
 
     let host = &report.host;
     let _ = writeln!(
@@ -91,7 +98,8 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(out, "  {}", names.join(" "));
     }
     if let Some(arg) = &report.qemu_cpu_arg {
-        let _ = writeln!(out, "\n-cpu {arg}");
+        // A command line: quoted for a shell, as libvirt's logs show it.
+        let _ = writeln!(out, "\n-cpu {}", shell_quote(arg));
     }
     if let Some(migration) = &report.migration {
         let _ = writeln!(

@@ -348,6 +348,40 @@ fn invalid_utf8_is_reported_where_it_starts() {
 }
 
 #[test]
+fn binary_files_are_named_as_such() {
+    let path = scratch_file("guest.gz", b"\x1f\x8b\x08\x00\x00\x00");
+    guestcpu(&["decode", &path]).fails_with(&format!(
+        "error: {path}:1:1: this is a gzip archive, not text; guestcpu reads domain XML and host dumps as text"
+    ));
+}
+
+#[test]
+fn non_x86_domains_are_refused_with_their_arch() {
+    let domain = scratch_file(
+        "s390x.xml",
+        b"<domain type='kvm'>\n  <os><type arch='s390x' machine='s390-ccw-virtio'>hvm</type></os>\n</domain>\n",
+    );
+    let host = scratch_file(
+        "host.xml",
+        b"<cpu>\n  <arch>x86_64</arch>\n  <model>Haswell</model>\n  <vendor>Intel</vendor>\n</cpu>\n",
+    );
+    guestcpu(&["check", "--domain", &domain, "--host", &host]).fails_with(&format!(
+        "error: {domain}:2:13: guestcpu checks x86 guests only; this domain is s390x"
+    ));
+}
+
+#[test]
+fn non_x86_hosts_are_refused_with_their_arch() {
+    let host = scratch_file(
+        "power9.xml",
+        b"<cpu>\n  <arch>ppc64</arch>\n  <model>POWER9</model>\n</cpu>\n",
+    );
+    guestcpu(&["decode", &host]).fails_with(&format!(
+        "error: {host}:2:3: the host architecture is `ppc64`; only x86 (`x86_64`, `i686`) is supported"
+    ));
+}
+
+#[test]
 fn oversized_inputs_are_refused() {
     let path = scratch_file("huge.txt", &vec![b' '; 16 * 1024 * 1024 + 1]);
     guestcpu(&["decode", &path]).fails_with(&format!(

@@ -15,7 +15,8 @@ use std::sync::OnceLock;
 use crate::cpudef::{CpuDef, CpuMode, CpuType, Policy};
 use crate::cpuid::{CpuidData, Signature};
 use crate::data::CpuMap;
-use crate::dump::{self, DumpFormat, HostDump, QemuPropValue, MAX_DUMP_BYTES};
+use crate::domain::Accelerator;
+use crate::dump::{self, DumpFormat, HostDump, QemuPropValue, QemuReplies, MAX_DUMP_BYTES};
 use crate::error::CpuError;
 use crate::featureset::FeatureSet;
 use crate::libvirt::decode::{guest_cpu_from_signals, host_cpu_from_cpuid, order_as_decoded};
@@ -124,6 +125,9 @@ pub struct HostInput<'m> {
     /// [`HostInput::host_cpu`], decoded on first use: the check and the
     /// batch ask for it several times per host.
     decoded_host_cpu: OnceLock<Result<CpuDef, CpuError>>,
+    /// True when QEMU's answers are read from a capture's TCG run
+    /// ([`HostInput::under`]).
+    tcg_answers: bool,
 }
 
 /// Reads a host input: a libvirt `<cpu>` XML (host or guest type) or any dump
@@ -144,6 +148,7 @@ pub fn parse_host<'m>(map: &'m CpuMap, text: &str) -> Result<HostInput<'m>, Inpu
             map,
             source: HostSource::Definition(Box::new(definition)),
             decoded_host_cpu: OnceLock::new(),
+            tcg_answers: false,
         });
     }
     let mut dump = dump::parse(text)?;
@@ -164,6 +169,7 @@ pub fn parse_host<'m>(map: &'m CpuMap, text: &str) -> Result<HostInput<'m>, Inpu
         map,
         source: HostSource::Dump(Box::new(facts)),
         decoded_host_cpu: OnceLock::new(),
+        tcg_answers: false,
     })
 }
 
@@ -265,6 +271,7 @@ pub fn join_hosts<'m>(
         map,
         source: HostSource::Dump(Box::new(joined)),
         decoded_host_cpu: OnceLock::new(),
+        tcg_answers: false,
     })
 }
 
@@ -278,6 +285,10 @@ fn parse_cpu_definition(text: &str) -> Result<Option<CpuDef>, InputError> {
     let root = xml::parse(text)?;
     if root.name != "cpu" {
         return Ok(None);
+    }
+    // A host CPU names its architecture; only x86 ones are read.
+    if let Some(arch) = root.child("arch") {
+        dump::capabilities::check_x86_arch(Some(arch), &root)?;
     }
     Ok(Some(CpuDef::from_element(&root)?))
 }
@@ -411,12 +422,7 @@ impl<'m> HostInput<'m> {
         match &self.source {
             HostSource::Definition(cpu) => self.host_model_of_definition(cpu),
             HostSource::Dump(facts) => {
-                if let Some(expansion) = facts
-                    .dump
-                    .qemu
-                    .as_ref()
-                    .and_then(|qemu| qemu.expansion.as_ref())
-                {
+                if let Some(expansion) = self.qemu_answers().and_then(|q| q.expansion.as_ref()) {
                     return host_model_from_qmp(self.map, &expansion.props, allowed);
                 }
                 if let Some(cpu) = &facts.host_model {
@@ -446,6 +452,73 @@ impl<'m> HostInput<'m> {
         Ok(guest)
     }
 
+    /// The input as QEMU under `accelerator` answers it: a capture holding
+    /// TCG's run as well answers TCG's questions (host-model, models, known
+    /// features) from that run, as libvirt's capabilities keep one answer per
+    /// accelerator; the host CPU itself is still the one KVM's run shows.
+    pub fn under(&self, accelerator: Accelerator) -> HostInput<'m> {
+        let has_tcg_run = self
+            .dump()
+            .and_then(|dump| dump.qemu.as_ref())
+            .is_some_and(|qemu| qemu.tcg.is_some());
+        HostInput {
+            map: self.map,
+            source: self.source.clone(),
+            decoded_host_cpu: self.decoded_host_cpu.clone(),
+            tcg_answers: accelerator == Accelerator::Tcg && has_tcg_run,
+        }
+    }
+
+    /// The accelerator QEMU's answers in this input are for: TCG after
+    /// [`Self::under`] picked a capture's TCG run, KVM otherwise.
+    pub fn answers_for(&self) -> Accelerator {
+        if self.tcg_answers {
+            Accelerator::Tcg
+        } else {
+            Accelerator::Kvm
+        }
+    }
+
+    /// QEMU's replies for the accelerator this input answers for.
+    fn qemu_answers(&self) -> Option<&QemuReplies> {
+        let qemu = self.dump()?.qemu.as_ref()?;
+        match (&qemu.tcg, self.tcg_answers) {
+            (Some(tcg), true) => Some(tcg),
+            _ => Some(qemu),
+        }
+    }
+
+    /// The migratable host-model from QEMU's expansion without the
+    /// properties QEMU marked non-migratable (libvirt's
+    /// `virQEMUCapsInitCPUModelX86` with `migratable`); `None` when the input
+    /// does not say which properties those are.
+    pub fn migratable_host_model_with(
+        &self,
+        allowed: Option<&[HypervisorModel]>,
+    ) -> Option<Result<CpuDef, CpuError>> {
+        let expansion = self.qemu_answers()?.expansion.as_ref()?;
+        if expansion.non_migratable.is_empty() {
+            return None;
+        }
+        let mut props = expansion.props.clone();
+        props.retain(|name, _| !expansion.non_migratable.contains(name));
+        Some(host_model_from_qmp(self.map, &props, allowed))
+    }
+
+    /// The features QEMU knows for this accelerator: those its host-model
+    /// expansion has a property for, whatever the value. `None` without an
+    /// expansion.
+    pub fn qemu_known_features(&self) -> Option<FeatureSet> {
+        let expansion = self.qemu_answers()?.expansion.as_ref()?;
+        Some(
+            expansion
+                .props
+                .keys()
+                .filter_map(|name| self.map.feature_by_qemu_name(name))
+                .collect(),
+        )
+    }
+
     /// The models the hypervisor reports, with usability and blockers: from
     /// `query-cpu-definitions` or from domain capabilities. `None` when the
     /// input says nothing about them.
@@ -453,12 +526,7 @@ impl<'m> HostInput<'m> {
         let HostSource::Dump(facts) = &self.source else {
             return None;
         };
-        if let Some(definitions) = facts
-            .dump
-            .qemu
-            .as_ref()
-            .and_then(|qemu| qemu.definitions.as_ref())
-        {
+        if let Some(definitions) = self.qemu_answers().and_then(|q| q.definitions.as_ref()) {
             return Some(hypervisor_models(definitions));
         }
         // Domain capabilities sort each model's blockers by name

@@ -339,6 +339,47 @@ fn no_cpu_element_gets_qemu64_with_check_none() {
 }
 
 #[test]
+fn domain_elements_reach_the_argument_unquoted_and_the_settings() {
+    let isapc = check(
+        "<domain type='qemu'><name>t</name><os><type arch='x86_64' machine='isapc'>hvm</type></os></domain>",
+        &sandybridge_host(),
+    );
+    assert_eq!(isapc.qemu_cpu_arg.as_deref(), Some("486"));
+    assert!(isapc.settings.defaults_applied[0]
+        .starts_with("model 486: QEMU's default CPU type for machine type 'isapc'"));
+    let report = check(
+        "<domain type='kvm'><name>t</name>\
+         <features><pmu/><hyperv><relaxed state='on'/></hyperv>\
+         <kvm><dirty-ring state='on' size='4096'/></kvm></features>\
+         <cpu check='none'><model vendor_id='Libvirt QEMU'>Westmere</model></cpu>\
+         <devices><panic model='hyperv'/></devices></domain>",
+        &sandybridge_host(),
+    );
+    assert_eq!(
+        report.qemu_cpu_arg.as_deref(),
+        Some("Westmere,vendor=Libvirt QEMU,hv-relaxed=on,hv-crash,pmu=on")
+    );
+    let flags: Vec<(&str, &str)> = report
+        .settings
+        .cpu_flags
+        .iter()
+        .map(|f| (f.element.as_str(), f.qemu.as_str()))
+        .collect();
+    assert_eq!(
+        flags,
+        [
+            ("<hyperv><relaxed>", "hv-relaxed=on"),
+            ("<panic model='hyperv'/>", "hv-crash"),
+            ("<pmu state='on'/>", "pmu=on"),
+        ]
+    );
+    assert_eq!(
+        report.settings.outside_cpu_arg[0].qemu,
+        "-accel kvm,dirty-ring-size=4096 (not -cpu)"
+    );
+}
+
+#[test]
 fn migration_to_a_host_lacking_features_fails_with_libvirts_message() {
     let target = host("Westmere", &["vmx"]);
     let report = check_with(

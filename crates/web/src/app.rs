@@ -55,6 +55,18 @@ fn settings_caption(report: &Report) -> String {
         caption.push_str("; libvirt's defaults: ");
         caption.push_str(&settings.defaults_applied.join(", "));
     }
+    if !settings.cpu_flags.is_empty() {
+        caption.push_str("; -cpu flags from the domain: ");
+        let flags: Vec<String> = settings
+            .cpu_flags
+            .iter()
+            .map(|flag| format!("{} from {}", flag.qemu, flag.element))
+            .collect();
+        caption.push_str(&flags.join(", "));
+    }
+    for flag in &settings.outside_cpu_arg {
+        caption.push_str(&format!("; {}: {}", flag.element, flag.qemu));
+    }
     caption
 }
 

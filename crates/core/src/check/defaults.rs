@@ -5,8 +5,17 @@
 use crate::cpudef::{CpuCheck, CpuDef, CpuMatch, CpuMode, Fallback};
 use crate::domain::Accelerator;
 
-/// QEMU's default CPU type for x86 machines (`pc` and `q35`, KVM and TCG alike).
-pub const QEMU_DEFAULT_MODEL: &str = "qemu64";
+/// QEMU's default CPU type for an x86 machine type, which libvirt gives a
+/// CPU without a model (`qemuDomainDefSetDefaultCPU`, from `query-machines`'
+/// `default-cpu-type`): `486` for `isapc` (QEMU's `hw/i386/pc_piix.c`,
+/// `isapc_machine_options`), `qemu64` for every other machine of
+/// `qemu-system-x86_64` (`pc`, `q35`, `microvm`; KVM and TCG alike).
+pub fn default_cpu_model(machine: Option<&str>) -> &'static str {
+    match machine {
+        Some("isapc") => "486",
+        _ => "qemu64",
+    }
+}
 
 /// What was filled in, for the report.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -19,12 +28,17 @@ pub struct AppliedDefaults {
     pub default_migratable: bool,
 }
 
-/// Applies the post-parse defaults to `cpu` in place.
-pub fn apply_defaults(cpu: &mut CpuDef, accelerator: Accelerator) -> AppliedDefaults {
+/// Applies the post-parse defaults to `cpu` in place; `default_model` is the
+/// machine type's default CPU ([`default_cpu_model`]).
+pub fn apply_defaults(
+    cpu: &mut CpuDef,
+    accelerator: Accelerator,
+    default_model: &str,
+) -> AppliedDefaults {
     let mut applied = AppliedDefaults::default();
     if cpu.mode == CpuMode::Custom && cpu.model.is_none() {
         // Rule 1 overwrites any `check` the user gave.
-        cpu.model = Some(QEMU_DEFAULT_MODEL.to_string());
+        cpu.model = Some(default_model.to_string());
         cpu.match_mode = CpuMatch::Exact;
         cpu.check = Some(CpuCheck::None);
         cpu.fallback = Fallback::Forbid;
@@ -59,8 +73,16 @@ mod tests {
     #[test]
     fn empty_cpu_gets_qemu64_with_check_none() {
         let mut cpu = CpuDef::new(CpuType::Guest);
-        apply_defaults(&mut cpu, Accelerator::Kvm);
+        apply_defaults(&mut cpu, Accelerator::Kvm, default_cpu_model(None));
         assert_eq!(cpu.to_xml(), "<cpu mode='custom' match='exact' check='none'>\n  <model fallback='forbid'>qemu64</model>\n</cpu>\n");
+    }
+
+    #[test]
+    fn isapc_machines_default_to_486() {
+        let mut cpu = CpuDef::new(CpuType::Guest);
+        apply_defaults(&mut cpu, Accelerator::Tcg, default_cpu_model(Some("isapc")));
+        assert_eq!(cpu.model.as_deref(), Some("486"));
+        assert_eq!(default_cpu_model(Some("pc-q35-10.0")), "qemu64");
     }
 
     #[test]
@@ -89,11 +111,11 @@ mod tests {
         ];
         for (xml, accelerator, expected) in cases {
             let mut cpu = parsed(xml);
-            apply_defaults(&mut cpu, accelerator);
+            apply_defaults(&mut cpu, accelerator, "qemu64");
             assert_eq!(cpu.check, Some(expected), "{xml}");
         }
         let mut passthrough = parsed("<cpu mode='host-passthrough'/>");
-        apply_defaults(&mut passthrough, Accelerator::Kvm);
+        apply_defaults(&mut passthrough, Accelerator::Kvm, "qemu64");
         assert_eq!(
             passthrough.to_xml(),
             "<cpu mode='host-passthrough' check='none' migratable='on'/>\n"

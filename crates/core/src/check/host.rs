@@ -52,6 +52,9 @@ pub struct PreparedHost<'m> {
     full_host_data: Option<Result<FeatureSet, CpuError>>,
     reported_host_model: Option<CpuDef>,
     migratable_host_model: Option<CpuDef>,
+    /// The features QEMU's own expansion names, when the input has one;
+    /// otherwise the QEMU version's known features are used.
+    qemu_known_features: Option<FeatureSet>,
     /// QEMU's model list with blockers, as libvirt sees it.
     hypervisor_models: Vec<HypervisorModel>,
     /// True when `hypervisor_models` is QEMU's own answer rather than a prediction.
@@ -71,6 +74,7 @@ impl<'m> PreparedHost<'m> {
         accelerator: Accelerator,
         version: &'static QemuVersion,
     ) -> Result<Self, CpuError> {
+        let input = &input.under(accelerator);
         let mut notes: Vec<String> = input
             .contributions()
             .iter()
@@ -89,13 +93,28 @@ impl<'m> PreparedHost<'m> {
                 &support.supported,
                 &hypervisor_models,
             ),
+            // A capture holding QEMU's TCG run answers with its own `max`.
+            Accelerator::Tcg if input.answers_for() == Accelerator::Tcg => reported_host_model(
+                map,
+                input,
+                &host_features,
+                &support.supported,
+                &hypervisor_models,
+            ),
             Accelerator::Tcg => tcg_host_model(map, version, &hypervisor_models),
         };
         if let Err(error) = &reported_host_model {
             notes.push(format!("no host-model CPU: {error}"));
         }
         let reported_host_model = reported_host_model.ok();
-        let migratable_host_model = reported_host_model.as_ref().map(qemu_migratable_host_model);
+        // A capture naming QEMU's non-migratable properties gives the
+        // migratable expansion itself; otherwise QEMU's rule is applied.
+        let migratable_host_model = match input.migratable_host_model_with(Some(&hypervisor_models))
+        {
+            Some(from_qemu) => from_qemu.ok(),
+            None => reported_host_model.as_ref().map(qemu_migratable_host_model),
+        };
+        let qemu_known_features = input.qemu_known_features();
         // libvirt probes the host itself only for accelerated domain types
         // (virQEMUCapsInitHostCPUModel); under TCG its full host is the
         // reported host-model.
@@ -115,6 +134,7 @@ impl<'m> PreparedHost<'m> {
             full_host_data,
             reported_host_model,
             migratable_host_model,
+            qemu_known_features,
             hypervisor_models,
             models_from_qemu,
             models: OnceLock::new(),
@@ -150,7 +170,11 @@ impl<'m> PreparedHost<'m> {
             reported_host_model: self.reported_host_model.as_ref(),
             migratable_host_model: self.migratable_host_model.as_ref(),
             hypervisor_models: &self.hypervisor_models,
-            qemu_known_features: Some(&self.version.known_features.known),
+            qemu_known_features: Some(
+                self.qemu_known_features
+                    .as_ref()
+                    .unwrap_or(&self.version.known_features.known),
+            ),
             build_guest,
         }
     }

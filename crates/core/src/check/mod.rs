@@ -19,13 +19,13 @@ use serde::Serialize;
 
 use crate::cpudef::{CpuCheck, CpuDef};
 use crate::data::CpuMap;
-use crate::domain::{Accelerator, CpuPlace, Domain};
+use crate::domain::{Accelerator, CpuPlace, Domain, DomainError};
 use crate::error::CpuError;
 use crate::host::HostInput;
 use crate::libvirt::release::{LibvirtVersion, VersionChoice, VersionSource};
+use crate::qemu::cpu_arg::{domain_flags, flags_outside_cpu_arg, DomainFlag};
 use crate::qemu::definitions::{QemuDefinitions, QemuVersion};
-use crate::xml::XmlError;
-use defaults::{apply_defaults, AppliedDefaults};
+use defaults::{apply_defaults, default_cpu_model, AppliedDefaults};
 use host_brief::HostBrief;
 use start::{simulate_checks, simulate_start, StartKind, StartOutcome};
 
@@ -49,7 +49,7 @@ pub struct CheckOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CheckError {
     /// The domain XML is malformed or invalid, at a byte offset of the domain text.
-    Domain(XmlError),
+    Domain(DomainError),
     /// The engine cannot describe this host or definition (unknown model, …).
     Cpu(CpuError),
     /// An option names something unknown (e.g. a QEMU version).
@@ -113,6 +113,11 @@ pub struct Settings {
     pub libvirt_version_source: String,
     /// What libvirt filled in, in words.
     pub defaults_applied: Vec<String>,
+    /// The `-cpu` flags other domain elements give (timers, `<features>`,
+    /// `<panic>`, `<cache>`, `<maxphysaddr>`), in the argument's order.
+    pub cpu_flags: Vec<DomainFlag>,
+    /// Elements near the CPU that QEMU gets elsewhere than `-cpu`, or never.
+    pub outside_cpu_arg: Vec<DomainFlag>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -211,7 +216,7 @@ pub struct Report {
     /// The domain XML libvirt keeps after start (for the domain's own check),
     /// or `None` when it does not start.
     pub live_xml: Option<String>,
-    /// The `-cpu` argument, shell-quoted as in libvirt's logs.
+    /// The `-cpu` argument as QEMU receives it (not quoted for a shell).
     pub qemu_cpu_arg: Option<String>,
     pub host: HostBrief,
     pub models: ModelList,
@@ -418,7 +423,11 @@ impl<'d> Question<'d> {
         let accelerator = options.accelerator.unwrap_or(domain.accelerator);
         let (version, version_source, version_note) = choose_qemu_version(&domain, options)?;
         let mut cpu = domain.cpu.clone();
-        let applied = apply_defaults(&mut cpu, accelerator);
+        let applied = apply_defaults(
+            &mut cpu,
+            accelerator,
+            default_cpu_model(domain.machine.as_deref()),
+        );
         let own_check = cpu.check.unwrap_or(CpuCheck::None);
         Ok(Question {
             domain_xml,
@@ -580,9 +589,11 @@ impl<'d> Question<'d> {
         let guest_cpu = built
             .and_then(|o| o.build.as_ref().zip(o.cpu_for_qemu.as_ref()))
             .map(|(b, c)| side.guest_cpu(b, c, self.own_check));
-        let qemu_cpu_arg = built
-            .and_then(|o| o.qemu_cpu_arg.as_deref())
-            .map(crate::qemu::cpu_arg::shell_quote);
+        // The argument libvirt builds before QEMU runs, even when QEMU's
+        // build or the checks after it then stop the start.
+        let qemu_cpu_arg = std::iter::once(&outcomes[own_index].1)
+            .chain(outcomes.iter().map(|(_, outcome)| outcome))
+            .find_map(|outcome| outcome.qemu_cpu_arg.clone());
         let verdicts = self.verdicts(&outcomes, side);
         let own = outcomes.swap_remove(own_index).1;
         let report = Report {
@@ -590,6 +601,7 @@ impl<'d> Question<'d> {
             verdicts,
             settings: settings(
                 &self.cpu,
+                &self.domain,
                 self.accelerator,
                 side,
                 (self.version_source, self.libvirt_choice(side)),
@@ -680,6 +692,7 @@ fn verdict_of(outcome: Option<&StartOutcome>, own: bool, side: &PreparedHost<'_>
 
 fn settings(
     cpu: &CpuDef,
+    domain: &Domain,
     accelerator: Accelerator,
     side: &PreparedHost<'_>,
     (version_source, libvirt): (&str, VersionChoice),
@@ -687,8 +700,12 @@ fn settings(
 ) -> Settings {
     let mut defaults_applied = Vec::new();
     if let Some(model) = &applied.default_model {
+        let machine = match &domain.machine {
+            Some(machine) => format!("machine type '{machine}'"),
+            None => "the default machine type".to_string(),
+        };
         defaults_applied.push(format!(
-            "model {model}: QEMU's default CPU type, with check='none' and fallback='forbid'"
+            "model {model}: QEMU's default CPU type for {machine}, with check='none' and fallback='forbid'"
         ));
     }
     if let Some(check) = applied.default_check {
@@ -722,6 +739,8 @@ fn settings(
         libvirt_version: libvirt.version.to_string(),
         libvirt_version_source: libvirt.source.as_str().to_string(),
         defaults_applied,
+        cpu_flags: domain_flags(cpu, &domain.flags),
+        outside_cpu_arg: flags_outside_cpu_arg(&domain.flags),
     }
 }
 

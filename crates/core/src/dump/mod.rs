@@ -34,6 +34,34 @@ pub use qmp::{QemuCpuDefinition, QemuExpansion, QemuPropValue, QemuReplies};
 /// Largest input accepted: real dumps are a few hundred kilobytes at most.
 pub const MAX_DUMP_BYTES: usize = 16 * 1024 * 1024;
 
+/// File signatures of binary formats people hand in by mistake (an
+/// executable, a compressed dump, a screenshot), with their names.
+const BINARY_SIGNATURES: [(&[u8], &str); 8] = [
+    (b"\x7fELF", "an ELF executable"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"\xfd7zXZ\x00", "an xz archive"),
+    (b"\x28\xb5\x2f\xfd", "a zstd archive"),
+    (b"BZh", "a bzip2 archive"),
+    (b"PK\x03\x04", "a zip archive"),
+    (b"\x89PNG", "a PNG image"),
+    (b"%PDF", "a PDF document"),
+];
+
+/// What binary file `bytes` are, when they are not text: a known file
+/// signature, else any NUL byte (no input guestcpu reads has one). `None`
+/// for text.
+pub fn binary_kind(bytes: &[u8]) -> Option<&'static str> {
+    BINARY_SIGNATURES
+        .iter()
+        .find(|(signature, _)| bytes.starts_with(signature))
+        .map(|(_, name)| *name)
+        .or_else(|| {
+            bytes
+                .contains(&0)
+                .then_some("a binary file (it has NUL bytes)")
+        })
+}
+
 /// A problem in a host input, with the byte offset where it was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
@@ -414,6 +442,17 @@ pub(crate) fn cputest_dumps(extension: &str) -> Vec<(String, String, String)> {
 mod tests {
     use super::*;
     use crate::cpuid::Registers;
+
+    #[test]
+    fn binary_files_are_named() {
+        assert_eq!(binary_kind(b"\x7fELF\x02\x01"), Some("an ELF executable"));
+        assert_eq!(binary_kind(b"\x1f\x8b\x08"), Some("a gzip archive"));
+        assert_eq!(
+            binary_kind(b"abc\0def"),
+            Some("a binary file (it has NUL bytes)")
+        );
+        assert_eq!(binary_kind("<cpu>Penryn</cpu>".as_bytes()), None);
+    }
 
     #[test]
     fn detects_every_format() {

@@ -44,6 +44,9 @@ pub fn parse(input: &str, map: &CpuMap) -> Result<HostDump, ParseError> {
         }
         seen_content = true;
         if in_first_block {
+            if fields.non_x86.is_none() {
+                fields.non_x86 = non_x86_architecture(key).map(|arch| (key, arch, line.offset));
+            }
             fields.record(key, value);
         }
     }
@@ -51,6 +54,15 @@ pub fn parse(input: &str, map: &CpuMap) -> Result<HostDump, ParseError> {
     let mut dump = HostDump::new(DumpFormat::ProcCpuinfo);
     if processor_count > 1 {
         dump.description = format!("/proc/cpuinfo, processor 0 of {processor_count}");
+    }
+    if let (None, Some((key, arch, offset))) = (&fields.flags, fields.non_x86) {
+        return Err(ParseError::new(
+            offset,
+            format!(
+                "this /proc/cpuinfo is from {arch} host (it has a `{key}` line and no `flags`); \
+                 guestcpu reads x86 hosts only"
+            ),
+        ));
     }
     let flags = fields.flags.ok_or_else(|| {
         ParseError::new(input.len(), "no `flags` line found for the first processor")
@@ -157,6 +169,28 @@ struct FirstProcessor<'a> {
     model: Option<Line<'a>>,
     stepping: Option<Line<'a>>,
     flags: Option<Line<'a>>,
+    /// The first line only another architecture's `/proc/cpuinfo` has: its
+    /// key, the architecture and the line's offset.
+    non_x86: Option<(&'a str, &'static str, usize)>,
+}
+
+/// The architecture whose `/proc/cpuinfo` has a line `key` that x86's has
+/// not (each architecture's `show_cpuinfo`/`c_show` in Linux: `Features` and
+/// `CPU architecture` in `arch/arm64/kernel/cpuinfo.c` and
+/// `arch/arm/kernel/setup.c`, `cpu` in `arch/powerpc/kernel/setup-common.c`,
+/// `features` in `arch/s390/kernel/processor.c`, `isa` in
+/// `arch/riscv/kernel/cpu.c`, `CPU Family` in `arch/loongarch/kernel/proc.c`,
+/// `cpu model` in `arch/mips/kernel/proc.c`).
+fn non_x86_architecture(key: &str) -> Option<&'static str> {
+    match key {
+        "Features" | "CPU architecture" => Some("an ARM"),
+        "cpu" => Some("a POWER"),
+        "features" => Some("an s390x"),
+        "isa" => Some("a RISC-V"),
+        "CPU Family" => Some("a LoongArch"),
+        "cpu model" => Some("a MIPS"),
+        _ => None,
+    }
 }
 
 impl<'a> FirstProcessor<'a> {
@@ -253,6 +287,14 @@ flags\t\t: fpu
         let text = "processor\t: 0\nvendor_id\t: GenuineIntel\n";
         let err = parse(text, CpuMap::embedded()).expect_err("no flags");
         assert_eq!(err.message, "no `flags` line found for the first processor");
+        let text = "processor\t: 0\nBogoMIPS\t: 50.00\nFeatures\t: fp asimd aes\n";
+        let err = parse(text, CpuMap::embedded()).expect_err("an ARM host");
+        assert_eq!(
+            err.message,
+            "this /proc/cpuinfo is from an ARM host (it has a `Features` line and no `flags`); \
+             guestcpu reads x86 hosts only"
+        );
+        assert_eq!(err.line_column(text), (3, 1));
         let text = "processor\t: 0\ngarbage line\n";
         assert_eq!(
             parse(text, CpuMap::embedded())

@@ -1,19 +1,30 @@
 //! QEMU's QMP replies about the host CPU, as libvirt's test data keep them.
 //!
-//! The input is one or more JSON reply objects, one after another (blank lines
+//! The input is one or more JSON objects, one after another (blank lines
 //! between them are fine): a `query-cpu-model-expansion` of `host`, whose
 //! `return.model.props` maps property names to booleans, numbers and strings,
 //! and optionally a `query-cpu-definitions` reply listing every CPU model with
-//! its `unavailable-features`. Replies are recognised by their `id` when it is
-//! `model-expansion` or `definitions`, otherwise by their shape; greetings,
-//! events and other replies are skipped. Each reply is read from the JSON tree
+//! its `unavailable-features`. Replies are recognised by the command they
+//! answer when the input records it (libvirt's `caps_*.replies` captures keep
+//! each `{"execute": …}` before its reply), else by their `id` when it is
+//! `model-expansion` or `definitions`, else by their shape; greetings, events
+//! and other replies are skipped, and so are error replies to commands other
+//! than the CPU queries (a capture's `DeviceNotFound` for a device the binary
+//! lacks says nothing about the CPU). Each reply is read from the JSON tree
 //! (`crate::json`) straight into [`QemuReplies`]; errors point at the value at
 //! fault.
+//!
+//! A libvirt capture probes QEMU twice, each run opened by `qmp_capabilities`
+//! (`virQEMUCapsInitQMPMonitor` and `virQEMUCapsInitQMPMonitorTCG`): the run
+//! that expands `host` is KVM's, the one that expands `max` is TCG's
+//! ([`QemuReplies::tcg`]). Within a run the expansion with `migratable: false`
+//! marks the properties QEMU hides from migratable guests, as libvirt's
+//! `virQEMUCapsProbeQMPHostCPU` does ([`QemuExpansion::non_migratable`]).
 //!
 //! [`props_to_cpuid`] turns the expansion into register data exactly as
 //! libvirt does (spec section 8.1), so the engine can decode it like a dump.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{DumpFormat, HostDump, ParseError};
 use crate::cpuid::{vendor_registers, CpuidData, DataKey, Registers, Signature};
@@ -36,7 +47,12 @@ pub enum QemuPropValue {
 pub struct QemuExpansion {
     /// The model the expansion is based on (`base` for a static expansion).
     pub model_name: String,
+    /// The properties; those in [`Self::non_migratable`] are set `true`.
     pub props: BTreeMap<String, QemuPropValue>,
+    /// Properties `false` in the migratable expansion but `true` when QEMU
+    /// was asked for `migratable: false` (libvirt marks them
+    /// `migratable='no'` and leaves them out of the migratable host-model).
+    pub non_migratable: BTreeSet<String>,
 }
 
 /// One entry of `query-cpu-definitions`.
@@ -59,6 +75,9 @@ pub struct QemuCpuDefinition {
 pub struct QemuReplies {
     pub expansion: Option<QemuExpansion>,
     pub definitions: Option<Vec<QemuCpuDefinition>>,
+    /// TCG's answers (its `max` expansion and model list) when the input also
+    /// holds a run of QEMU under TCG, as libvirt's captures do.
+    pub tcg: Option<Box<QemuReplies>>,
 }
 
 /// Builds CPU data from model-expansion props as libvirt does: every boolean
@@ -112,12 +131,14 @@ pub fn props_to_cpuid(props: &BTreeMap<String, QemuPropValue>, map: &CpuMap) -> 
 
 /// Parses QMP replies.
 pub fn parse(text: &str) -> Result<HostDump, ParseError> {
-    let mut replies = QemuReplies::default();
+    let mut reader = Reader::default();
     for value in json::parse_many(text) {
         let value = value
             .map_err(|e| ParseError::new(e.offset, format!("malformed JSON: {}", e.message)))?;
-        read_reply(&value, &mut replies)?;
+        reader.read(&value)?;
     }
+    let skipped_errors = reader.skipped_errors;
+    let replies = reader.finish();
     let mut dump = HostDump::new(DumpFormat::Qmp);
     let definition_count = replies.definitions.as_ref().map(Vec::len);
     dump.description = match (&replies.expansion, definition_count) {
@@ -133,6 +154,14 @@ pub fn parse(text: &str) -> Result<HostDump, ParseError> {
             ))
         }
     };
+    if replies.tcg.is_some() {
+        dump.description.push_str(", with TCG's answers");
+    }
+    if skipped_errors > 0 {
+        dump.notes.push(format!(
+            "skipped {skipped_errors} error replies to commands other than the CPU queries"
+        ));
+    }
     match &replies.expansion {
         Some(expansion) => {
             dump.cpuid = props_to_cpuid(&expansion.props, CpuMap::embedded());
@@ -152,69 +181,271 @@ pub fn parse(text: &str) -> Result<HostDump, ParseError> {
     Ok(dump)
 }
 
+/// A command recorded before its reply in a capture.
+#[derive(Debug, Clone, Default)]
+struct Command {
+    name: String,
+    id: Option<String>,
+    /// The model a `query-cpu-model-expansion` asks for (`host`, `max`).
+    model: Option<String>,
+    /// False when the expansion asks for `migratable: false`.
+    migratable: bool,
+    /// The expansion type (`static`, `full`).
+    expansion_type: Option<String>,
+}
+
+/// One QEMU run of a capture: what it answered to the CPU queries.
+#[derive(Debug, Default)]
+struct Run {
+    /// The model the run expanded (`host` under KVM, `max` under TCG), when
+    /// the capture recorded the command.
+    expanded_model: Option<String>,
+    expansion: Option<QemuExpansion>,
+    non_migratable_expansion: Option<QemuExpansion>,
+    definitions: Option<Vec<QemuCpuDefinition>>,
+}
+
+impl Run {
+    fn is_empty(&self) -> bool {
+        self.expansion.is_none() && self.definitions.is_none()
+    }
+
+    /// The run's replies, with libvirt's migratability marks on the expansion.
+    fn into_replies(self) -> QemuReplies {
+        let expansion = self.expansion.map(|mut expansion| {
+            if let Some(other) = self.non_migratable_expansion {
+                mark_non_migratable(&mut expansion, &other);
+            }
+            expansion
+        });
+        QemuReplies {
+            expansion,
+            definitions: self.definitions,
+            tcg: None,
+        }
+    }
+}
+
+/// libvirt's `virQEMUCapsProbeQMPHostCPU`: a boolean property `false` in the
+/// migratable expansion but `true` in the non-migratable one is set `true`
+/// and marked non-migratable.
+fn mark_non_migratable(expansion: &mut QemuExpansion, non_migratable: &QemuExpansion) {
+    for (name, value) in expansion.props.iter_mut() {
+        if *value == QemuPropValue::Bool(false)
+            && non_migratable.props.get(name) == Some(&QemuPropValue::Bool(true))
+        {
+            *value = QemuPropValue::Bool(true);
+            expansion.non_migratable.insert(name.clone());
+        }
+    }
+}
+
+/// Reads the objects of a capture one by one.
+#[derive(Debug, Default)]
+struct Reader {
+    runs: Vec<Run>,
+    /// The last command seen, which the next reply answers.
+    pending: Option<Command>,
+    skipped_errors: usize,
+}
+
+impl Reader {
+    fn run(&mut self) -> &mut Run {
+        if self.runs.is_empty() {
+            self.runs.push(Run::default());
+        }
+        let last = self.runs.len() - 1;
+        &mut self.runs[last]
+    }
+
+    fn read(&mut self, value: &Value<'_>) -> Result<(), ParseError> {
+        let offset = value.offset;
+        let object = value
+            .object()
+            .map_err(|_| ParseError::new(offset, "expected a QMP reply object `{…}`"))?;
+        if let Some(execute) = object.optional("execute") {
+            let command =
+                read_command(value, execute).map_err(|e| wire_error(e, "malformed QMP command"))?;
+            if command.name == "qmp_capabilities" && !self.run().is_empty() {
+                self.runs.push(Run::default());
+            }
+            self.pending = Some(command);
+            return Ok(());
+        }
+        // Greetings (`{"QMP": …}`) and events answer no command.
+        if object.optional("return").is_none() && object.optional("error").is_none() {
+            return Ok(());
+        }
+        let id = object.optional("id").and_then(Value::as_str);
+        let command = self
+            .pending
+            .take()
+            .filter(|c| c.id.is_none() || c.id.as_deref() == id);
+        if let Some(error) = object.optional("error") {
+            let about_cpu = command.as_ref().is_none_or(|c| {
+                matches!(
+                    c.name.as_str(),
+                    "query-cpu-model-expansion" | "query-cpu-definitions"
+                )
+            });
+            if !about_cpu {
+                self.skipped_errors += 1;
+                return Ok(());
+            }
+            return Err(error_reply(offset, error)?);
+        }
+        let Some(result) = object.optional("return") else {
+            return Ok(());
+        };
+        let kind = match (command.as_ref().map(|c| c.name.as_str()), id) {
+            (Some("query-cpu-model-expansion"), _) | (None, Some("model-expansion")) => {
+                Some(ReplyKind::Expansion)
+            }
+            (Some("query-cpu-definitions"), _) | (None, Some("definitions")) => {
+                Some(ReplyKind::Definitions)
+            }
+            (Some(_), _) => None,
+            (None, _) if result.get("model").is_some() => Some(ReplyKind::Expansion),
+            (None, _)
+                if result.as_array().is_some_and(|a| {
+                    !a.is_empty() && a.iter().all(|d| d.get("typename").is_some())
+                }) =>
+            {
+                Some(ReplyKind::Definitions)
+            }
+            (None, _) => None,
+        };
+        if command.as_ref().is_some_and(|c| c.name == "query-target") {
+            check_target(result)?;
+        }
+        match kind {
+            Some(ReplyKind::Expansion) => {
+                let expansion = read_expansion(result)
+                    .map_err(|e| wire_error(e, "malformed `query-cpu-model-expansion` reply"))?;
+                let command = command.unwrap_or_default();
+                let run = self.run();
+                if run.expanded_model.is_none() {
+                    run.expanded_model = command.model.clone();
+                }
+                // libvirt reads the static expansion; the full one with
+                // `hv-passthrough` serves Hyper-V passthrough only.
+                if command.expansion_type.as_deref() == Some("full") && run.expansion.is_some() {
+                    return Ok(());
+                }
+                if command.name.is_empty() || command.migratable {
+                    run.expansion = Some(expansion);
+                } else {
+                    run.non_migratable_expansion = Some(expansion);
+                }
+            }
+            Some(ReplyKind::Definitions) => {
+                let definitions = result
+                    .array()
+                    .and_then(|list| list.iter().map(read_definition).collect())
+                    .map_err(|e| wire_error(e, "malformed `query-cpu-definitions` reply"))?;
+                self.run().definitions = Some(definitions);
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// The replies: KVM's run (the one expanding `host`, else the first with
+    /// answers), with TCG's (the one expanding `max`) beside it.
+    fn finish(self) -> QemuReplies {
+        let mut runs: Vec<Run> = self.runs.into_iter().filter(|r| !r.is_empty()).collect();
+        let tcg_index = runs
+            .iter()
+            .position(|r| r.expanded_model.as_deref() == Some("max"));
+        let tcg = tcg_index.map(|index| runs.remove(index));
+        let main_index = runs
+            .iter()
+            .position(|r| r.expanded_model.as_deref() == Some("host"))
+            .unwrap_or(0);
+        let mut replies = if runs.is_empty() {
+            QemuReplies::default()
+        } else {
+            runs.swap_remove(main_index).into_replies()
+        };
+        match tcg {
+            Some(tcg) if replies.expansion.is_none() && replies.definitions.is_none() => {
+                replies = tcg.into_replies();
+            }
+            Some(tcg) => replies.tcg = Some(Box::new(tcg.into_replies())),
+            None => {}
+        }
+        replies
+    }
+}
+
+/// Refuses a capture of a QEMU for another architecture (its `query-target`
+/// reply names the binary's target: `x86_64` or `i386` for x86).
+fn check_target(result: &Value<'_>) -> Result<(), ParseError> {
+    let arch = result
+        .object()
+        .and_then(|target| target.field("arch"))
+        .map_err(|e| wire_error(e, "malformed `query-target` reply"))?;
+    match arch.as_str() {
+        Some("x86_64" | "i386") => Ok(()),
+        Some(other) => Err(ParseError::new(
+            arch.offset,
+            format!("this capture is of QEMU for {other}; guestcpu reads x86 hosts only"),
+        )),
+        None => Err(ParseError::new(
+            arch.offset,
+            "malformed `query-target` reply: `arch` is not a string",
+        )),
+    }
+}
+
+/// A `{"execute": …}` object of a capture.
+fn read_command(value: &Value<'_>, execute: &Value<'_>) -> Result<Command, json::Error> {
+    let object = value.object()?;
+    let mut command = Command {
+        name: execute.string()?.to_string(),
+        id: object.optional_string("id")?,
+        migratable: true,
+        ..Command::default()
+    };
+    if let Some(arguments) = object.optional("arguments") {
+        let arguments = arguments.object()?;
+        command.expansion_type = arguments.optional_string("type")?;
+        if let Some(model) = arguments.optional("model") {
+            let model = model.object()?;
+            command.model = model.optional_string("name")?;
+            if let Some(props) = model.optional("props") {
+                command.migratable = props.object()?.boolean_or("migratable", true)?;
+            }
+        }
+    }
+    Ok(command)
+}
+
+/// The error QEMU gave to a CPU query, at the reply.
+fn error_reply(offset: usize, error: &Value<'_>) -> Result<ParseError, ParseError> {
+    let error = error
+        .object()
+        .map_err(|e| wire_error(e, "not a QMP reply"))?;
+    let text = |key| -> Result<String, ParseError> {
+        Ok(error
+            .optional_string(key)
+            .map_err(|e| wire_error(e, "not a QMP reply"))?
+            .unwrap_or_default())
+    };
+    Ok(ParseError::new(
+        offset,
+        format!(
+            "QEMU answered with an error: {}: {}",
+            text("class")?,
+            text("desc")?
+        ),
+    ))
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum ReplyKind {
     Expansion,
     Definitions,
-}
-
-fn read_reply(value: &Value<'_>, replies: &mut QemuReplies) -> Result<(), ParseError> {
-    let offset = value.offset;
-    let reply = value
-        .object()
-        .map_err(|_| ParseError::new(offset, "expected a QMP reply object `{…}`"))?;
-    if let Some(error) = reply.optional("error") {
-        let error = error
-            .object()
-            .map_err(|e| wire_error(e, "not a QMP reply"))?;
-        let text = |key| -> Result<String, ParseError> {
-            Ok(error
-                .optional_string(key)
-                .map_err(|e| wire_error(e, "not a QMP reply"))?
-                .unwrap_or_default())
-        };
-        return Err(ParseError::new(
-            offset,
-            format!(
-                "QEMU answered with an error: {}: {}",
-                text("class")?,
-                text("desc")?
-            ),
-        ));
-    }
-    // Greetings (`{"QMP": …}`) and events have no `return`.
-    let Some(result) = reply.optional("return") else {
-        return Ok(());
-    };
-    let kind = match reply.optional("id").and_then(Value::as_str) {
-        Some("model-expansion") => Some(ReplyKind::Expansion),
-        Some("definitions") => Some(ReplyKind::Definitions),
-        _ if result.get("model").is_some() => Some(ReplyKind::Expansion),
-        _ if result
-            .as_array()
-            .is_some_and(|a| !a.is_empty() && a.iter().all(|d| d.get("typename").is_some())) =>
-        {
-            Some(ReplyKind::Definitions)
-        }
-        _ => None,
-    };
-    match kind {
-        Some(ReplyKind::Expansion) => {
-            replies.expansion = Some(
-                read_expansion(result)
-                    .map_err(|e| wire_error(e, "malformed `query-cpu-model-expansion` reply"))?,
-            );
-        }
-        Some(ReplyKind::Definitions) => {
-            let definitions = result
-                .array()
-                .and_then(|list| list.iter().map(read_definition).collect())
-                .map_err(|e| wire_error(e, "malformed `query-cpu-definitions` reply"))?;
-            replies.definitions = Some(definitions);
-        }
-        None => {}
-    }
-    Ok(())
 }
 
 fn read_expansion(result: &Value<'_>) -> Result<QemuExpansion, json::Error> {
@@ -231,6 +462,7 @@ fn read_expansion(result: &Value<'_>) -> Result<QemuExpansion, json::Error> {
     Ok(QemuExpansion {
         model_name: model.string("name")?,
         props,
+        non_migratable: BTreeSet::new(),
     })
 }
 
@@ -353,6 +585,68 @@ mod tests {
             })
             .expect("leaf 1");
         assert_eq!(leaf1.get(Register::Eax), 0x5065b);
+    }
+
+    /// A libvirt capture: commands before their replies, an unrelated error,
+    /// KVM's run expanding `host` (migratable and not), then TCG's run.
+    const CAPTURE: &str = r#"{"execute": "qmp_capabilities", "id": "libvirt-1"}
+{"return": {}, "id": "libvirt-1"}
+{"execute": "device-list-properties", "arguments": {"typename": "virtio-net-ccw"}, "id": "libvirt-2"}
+{"event": "RESUME", "timestamp": {"seconds": 1, "microseconds": 2}}
+{"id": "libvirt-2", "error": {"class": "DeviceNotFound", "desc": "Device 'virtio-net-ccw' not found"}}
+{"execute": "query-cpu-definitions", "id": "libvirt-3"}
+{"return": [{"name": "Haswell", "typename": "Haswell-x86_64-cpu", "unavailable-features": []}], "id": "libvirt-3"}
+{"execute": "query-cpu-model-expansion", "arguments": {"type": "static", "model": {"name": "host"}}, "id": "libvirt-4"}
+{"return": {"model": {"name": "base", "props": {"vendor": "GenuineIntel", "sse4.2": true, "invtsc": false}}}, "id": "libvirt-4"}
+{"execute": "query-cpu-model-expansion", "arguments": {"type": "static", "model": {"name": "host", "props": {"migratable": false}}}, "id": "libvirt-5"}
+{"return": {"model": {"name": "base", "props": {"vendor": "GenuineIntel", "sse4.2": true, "invtsc": true}}}, "id": "libvirt-5"}
+{"execute": "qmp_capabilities", "id": "libvirt-1"}
+{"return": {}, "id": "libvirt-1"}
+{"execute": "query-cpu-definitions", "id": "libvirt-2"}
+{"return": [{"name": "486", "typename": "486-x86_64-cpu", "unavailable-features": []}], "id": "libvirt-2"}
+{"execute": "query-cpu-model-expansion", "arguments": {"type": "static", "model": {"name": "max"}}, "id": "libvirt-3"}
+{"return": {"model": {"name": "base", "props": {"vendor": "AuthenticAMD", "sse4.2": true}}}, "id": "libvirt-3"}
+"#;
+
+    #[test]
+    fn libvirt_captures_give_each_accelerator_its_answers() {
+        let dump = parse(CAPTURE).expect("a capture with an unrelated error is accepted");
+        assert_eq!(
+            dump.notes,
+            ["skipped 1 error replies to commands other than the CPU queries"]
+        );
+        let qemu = dump.qemu.expect("replies");
+        let kvm = qemu.expansion.expect("KVM's expansion");
+        assert_eq!(kvm.props.get("invtsc"), Some(&QemuPropValue::Bool(true)));
+        assert_eq!(kvm.non_migratable.iter().collect::<Vec<_>>(), ["invtsc"]);
+        assert_eq!(qemu.definitions.expect("KVM's models")[0].name, "Haswell");
+        let tcg = qemu.tcg.expect("TCG's run");
+        assert_eq!(tcg.definitions.expect("TCG's models")[0].name, "486");
+        assert_eq!(
+            tcg.expansion.expect("TCG's expansion").props.get("vendor"),
+            Some(&QemuPropValue::String("AuthenticAMD".to_string()))
+        );
+        let error_to_cpu_query = CAPTURE.replace(
+            r#"{"return": [{"name": "Haswell", "typename": "Haswell-x86_64-cpu", "unavailable-features": []}], "id": "libvirt-3"}"#,
+            r#"{"id": "libvirt-3", "error": {"class": "GenericError", "desc": "no KVM"}}"#,
+        );
+        let s390x = CAPTURE.replace(
+            r#"{"return": {}, "id": "libvirt-1"}"#,
+            r#"{"return": {}, "id": "libvirt-1"}
+{"execute": "query-target", "id": "libvirt-9"}
+{"return": {"arch": "s390x"}, "id": "libvirt-9"}"#,
+        );
+        let err = parse(&s390x).expect_err("not x86");
+        assert_eq!(
+            err.message,
+            "this capture is of QEMU for s390x; guestcpu reads x86 hosts only"
+        );
+        let err = parse(&error_to_cpu_query).expect_err("a CPU query failed");
+        assert_eq!(
+            err.message,
+            "QEMU answered with an error: GenericError: no KVM"
+        );
+        assert_eq!(err.line_column(&error_to_cpu_query).0, 7);
     }
 
     #[test]

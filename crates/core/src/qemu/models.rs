@@ -293,7 +293,7 @@ fn models_for_host_with(
 ) -> Result<ModelReport, CpuError> {
     let mut notes = Vec::new();
     if let Some(models) = input.hypervisor_models() {
-        if accel == Accelerator::Kvm {
+        if accel == input.answers_for() {
             return Ok(ModelReport {
                 source: UsabilitySource::Qemu,
                 models: usability_from_hypervisor(map, &models),
