@@ -317,6 +317,7 @@ fn qemu_cpu_argument_parity() {
             let options = CheckOptions {
                 qemu_version: Some(case.qemu_version.clone()),
                 accelerator: None,
+                libvirt: None,
             };
             let settings = host_settings(&text, &options).expect("settings");
             let key = (
