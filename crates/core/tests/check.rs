@@ -631,3 +631,17 @@ fn libvirt_9_0_compares_every_partial_definition_with_its_full_host() {
     // QEMU still filters it: the guest lacks what KVM hides.
     assert_eq!(filtered_names(&report), ["sse4.2"]);
 }
+
+#[test]
+fn domain_capabilities_without_blockers_get_them_predicted() {
+    // Before libvirt 10.9 domain capabilities print no <blockers>: an
+    // unusable model's blockers are predicted from the host-model's features.
+    let map = CpuMap::embedded();
+    let domcaps = "<domainCapabilities>\n  <arch>x86_64</arch>\n  <cpu>\n    <mode name='host-model' supported='yes'>\n      <model fallback='forbid'>Penryn</model>\n      <vendor>Intel</vendor>\n      <feature policy='require' name='vme'/>\n      <feature policy='require' name='hypervisor'/>\n    </mode>\n    <mode name='custom' supported='yes'>\n      <model usable='yes' vendor='Intel'>Penryn</model>\n      <model usable='no' vendor='Intel'>Nehalem</model>\n    </mode>\n  </cpu>\n</domainCapabilities>\n";
+    let host = parse_host(map, domcaps).expect("domain capabilities parse");
+    let report = check(
+        &domain("kvm", "<cpu mode='custom' match='exact' check='none'><model fallback='forbid'>Nehalem</model></cpu>"),
+        &host,
+    );
+    assert_eq!(filtered_names(&report), ["sse4.2", "popcnt"]);
+}

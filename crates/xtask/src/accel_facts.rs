@@ -98,6 +98,8 @@ const ARCH_CAPABILITIES_BITS: &[&str] = &[
     "gds-no",
     "rfds-no",
     "rfds-clear",
+    // Bit 62, named since QEMU 11.1 (libvirt 12.9's map has it too).
+    "its-no",
 ];
 
 /// SVM sub-features (CPUID 0x8000000A EDX), in QEMU spelling.

@@ -23,7 +23,10 @@ use crate::libvirt::{CpuSignals, HypervisorModel, Usability};
 use crate::qemu::accel::{assess, AccelSupport, HostFeatures};
 use crate::qemu::definitions::QemuVersion;
 use crate::qemu::guest::{apply_qemu_verdict, build_guest_cpu_assessed, BuildDetail, GuestBuild};
-use crate::qemu::models::{models_for_host_assessed, usability_from_hypervisor, UsabilitySource};
+use crate::qemu::in_qemu_order;
+use crate::qemu::models::{
+    model_usability_assessed, models_for_host_assessed, usability_from_hypervisor, UsabilitySource,
+};
 
 use super::host_brief::{x86_64_level, HostBrief};
 use super::start::{GuestBuilder, StartEnvironment};
@@ -386,7 +389,8 @@ fn hypervisor_models(
     if !predicted {
         // libvirt keeps QEMU's whole answer, blockers in QEMU's order, for
         // its own checks; only listings sort them ([`PreparedHost::models`]).
-        if let Some(models) = input.hypervisor_models() {
+        if let Some(mut models) = input.hypervisor_models() {
+            fill_unprinted_blockers(map, version, support, host, &mut models);
             return Ok((models, true));
         }
     }
@@ -402,6 +406,30 @@ fn hypervisor_models(
         })
         .collect();
     Ok((models, !predicted))
+}
+
+/// Domain capabilities print `<blockers>` only since libvirt 10.9 (NEWS
+/// v10.9.0, "Report CPU model blockers in domain capabilities"); before, an
+/// unusable model comes without them although QEMU named them. Those are
+/// predicted here from what the host offers, in QEMU's order.
+fn fill_unprinted_blockers(
+    map: &CpuMap,
+    version: &QemuVersion,
+    support: &AccelSupport,
+    host: &HostFeatures,
+    models: &mut [HypervisorModel],
+) {
+    let unprinted = |m: &HypervisorModel| m.usable == Usability::No && m.blockers.is_empty();
+    if !models.iter().any(unprinted) {
+        return;
+    }
+    let predicted = model_usability_assessed(map, version, support, host);
+    for model in models.iter_mut().filter(|m| unprinted(m)) {
+        if let Some(prediction) = predicted.iter().find(|p| p.name == model.name) {
+            model.blockers = prediction.blockers.clone();
+            in_qemu_order(map, &mut model.blockers);
+        }
+    }
 }
 
 /// The host-model QEMU would report: from its own expansion when present, else

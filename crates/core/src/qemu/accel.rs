@@ -243,7 +243,8 @@ impl AccelFile {
 }
 
 impl AccelFacts {
-    /// The facts compiled into this binary, loaded on first use.
+    /// The facts compiled into this binary, loaded on first use against the
+    /// newest CPU map (feature ids are shared by every release's map).
     pub fn embedded(accel: Accelerator) -> &'static AccelFacts {
         static KVM: OnceLock<AccelFacts> = OnceLock::new();
         static TCG: OnceLock<AccelFacts> = OnceLock::new();
@@ -253,7 +254,7 @@ impl AccelFacts {
         };
         cell.get_or_init(|| {
             let file = Packed::file(&format!("accel/{}.json", accel.as_str()));
-            AccelFacts::from_value(CpuMap::embedded(), &file).unwrap_or_else(|e| {
+            AccelFacts::from_value(CpuMap::newest(), &file).unwrap_or_else(|e| {
                 panic!(
                     "the embedded data/accel/{}.json is invalid: {e}",
                     accel.as_str()

@@ -4,7 +4,7 @@
 //! probe-qemu` and embedded here (in `build.rs`'s packed form, which shares
 //! the feature names and the unchanged models between versions); they are
 //! read once, on first use, against
-//! the embedded CPU map. Each model's feature list becomes a libvirt
+//! the newest CPU map. Each model's feature list becomes a libvirt
 //! [`FeatureSet`]; QEMU flags libvirt's map does not know are kept aside by
 //! name, so nothing QEMU asks for is lost.
 //!
@@ -141,11 +141,12 @@ pub struct QemuDefinitions {
 
 impl QemuDefinitions {
     /// The versions compiled into this binary, parsed on first use against the
-    /// embedded CPU map.
+    /// newest CPU map: feature ids are shared by every release's map, and a
+    /// newer QEMU's features (`its-no`) must not be lost to an older map.
     pub fn embedded() -> &'static QemuDefinitions {
         static DEFINITIONS: OnceLock<QemuDefinitions> = OnceLock::new();
         DEFINITIONS.get_or_init(|| {
-            let map = CpuMap::embedded();
+            let map = CpuMap::newest();
             let versions = EMBEDDED_VERSIONS
                 .iter()
                 .map(|name| {
