@@ -143,7 +143,11 @@ fn load_stacks() -> Vec<Stack> {
     let mut stacks = Vec::new();
     for entry in fs::read_dir(&root).expect("tests/real is readable") {
         let path = entry.expect("entry").path();
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let name = path
+            .file_name()
+            .expect("a folder entry has a name")
+            .to_string_lossy()
+            .to_string();
         if !path.is_dir() || !name.starts_with("libvirt-") {
             continue;
         }
@@ -158,7 +162,11 @@ fn load_stacks() -> Vec<Stack> {
         for truth in fs::read_dir(path.join("domains")).expect("domains folder") {
             let truth = truth.expect("entry").path();
             if truth.extension().is_some_and(|e| e == "json") {
-                let domain = truth.file_stem().unwrap().to_string_lossy().to_string();
+                let domain = truth
+                    .file_stem()
+                    .expect("a truth file has a name")
+                    .to_string_lossy()
+                    .to_string();
                 truths.insert(domain, read_truth(&truth));
             }
         }
