@@ -723,7 +723,7 @@ mod tests {
     /// (a trailing `*` is a prefix).
     #[test]
     fn names_are_qemu_feature_names() -> Result<()> {
-        let path = workspace_root().join("data/qemu/10.0.json");
+        let path = workspace_root().join("data/qemu/11.1.json");
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
         let probe: serde_json::Value = serde_json::from_str(&text)?;
@@ -745,7 +745,7 @@ mod tests {
                 };
                 assert!(
                     ok,
-                    "`{name}` is not a QEMU 10.0 feature name ({})",
+                    "`{name}` is not a QEMU 11.1 feature name ({})",
                     rule.source
                 );
             }
