@@ -515,13 +515,27 @@ fn is_mount_point(path: &Path) -> Result<bool> {
         .any(|mount_point| mount_point == path))
 }
 
-/// libvirtd's configuration while recording, passed with `--config` so that
-/// the stack's own `libvirtd.conf` stays untouched. Without SMBIOS data
-/// (no `/dev/mem` for dmidecode here) libvirtd makes up a random host UUID at
-/// every start (`virSetHostUUIDStr`, libvirtd's config); taking
-/// `/etc/machine-id` instead keeps `virsh capabilities` the same from one
-/// recording to the next.
-const LIBVIRTD_CONF: &str = "host_uuid_source = \"machine-id\"\n";
+/// libvirtd's configuration while recording is passed with `--config`, so
+/// that the stack's own `libvirtd.conf` stays untouched. It only sets
+/// `host_uuid`: without DMI's `product_uuid` (none in this VM) libvirtd makes
+/// up a random host UUID at every start (`virGetHostUUID`, util/viruuid.c;
+/// `host_uuid` is read by remote_daemon.c's `main`), and `virsh capabilities`
+/// would change with every recording. The machine's own `/etc/machine-id` is used instead, the same for
+/// every stack and every chroot.
+fn libvirtd_conf(machine_id: &str) -> Result<String> {
+    let id = machine_id.trim();
+    if id.len() != 32 || !id.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+        bail!("/etc/machine-id is not 32 hexadecimal digits: `{id}`");
+    }
+    Ok(format!(
+        "host_uuid = \"{}-{}-{}-{}-{}\"\n",
+        &id[..8],
+        &id[8..12],
+        &id[12..16],
+        &id[16..20],
+        &id[20..]
+    ))
+}
 
 /// Where that configuration is written, on the stack's `/run`.
 const LIBVIRTD_CONF_PATH: &str = "/run/guestcpu-record-libvirtd.conf";
@@ -567,10 +581,12 @@ impl Session {
             std::fs::create_dir_all(&path)
                 .with_context(|| format!("creating {}", path.display()))?;
         }
-        let libvirtd_conf = session.path(LIBVIRTD_CONF_PATH);
-        std::fs::write(&libvirtd_conf, LIBVIRTD_CONF)
-            .with_context(|| format!("writing {}", libvirtd_conf.display()))?;
-        session.libvirtd_conf = Some(libvirtd_conf);
+        let conf_path = session.path(LIBVIRTD_CONF_PATH);
+        let machine_id =
+            std::fs::read_to_string("/etc/machine-id").context("reading /etc/machine-id")?;
+        std::fs::write(&conf_path, libvirtd_conf(&machine_id)?)
+            .with_context(|| format!("writing {}", conf_path.display()))?;
+        session.libvirtd_conf = Some(conf_path);
         session.start_daemon("virtlogd", &[], "/run/virtlogd.pid")?;
         session.start_daemon(
             "libvirtd",
@@ -1374,6 +1390,16 @@ error: internal error: qemu unexpectedly closed the monitor: 2026-12-05T19:20:00
             Some("<cpu mode='host-passthrough' check='none'/>")
         );
         assert_eq!(cpu_element("<domain>\n</domain>"), None);
+    }
+
+    #[test]
+    fn the_host_uuid_is_the_machine_id() -> Result<()> {
+        assert_eq!(
+            libvirtd_conf("3d1219c7c4c5404aaa1f6d2a48adfda4\n")?,
+            "host_uuid = \"3d1219c7-c4c5-404a-aa1f-6d2a48adfda4\"\n"
+        );
+        assert!(libvirtd_conf("uninitialized\n").is_err());
+        Ok(())
     }
 
     #[test]
