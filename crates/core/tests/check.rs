@@ -15,6 +15,7 @@ use guestcpu_core::check::{
 use guestcpu_core::domain::Accelerator;
 use guestcpu_core::dump::synthetic::synthesize_cpudata_xml;
 use guestcpu_core::host::{parse_host, HostInput};
+use guestcpu_core::libvirt::release::{LibvirtVersion, VersionChoice, VersionSource};
 use guestcpu_core::CpuMap;
 
 /// A host with `model`'s features, `extra` and `vme`, which every CPU that
@@ -448,4 +449,38 @@ fn a_host_cpu_definition_is_a_host_too() {
     );
     assert!(report.verdicts.none.starts);
     assert_eq!(report.host.host_cpu_model.as_deref(), Some("Penryn"));
+}
+
+/// The example: libvirt 9.0 compares a usable model with the host
+/// under `check='partial'` and refuses a `<vendor>` the host lacks; 11.3
+/// starts it, since QEMU calls the model usable
+/// (`skips_partial_check_for_usable_models`).
+#[test]
+fn check_partial_of_a_usable_model_follows_the_libvirt_release() {
+    let domain = domain(
+        "kvm",
+        "<cpu mode='custom' match='exact' check='partial'><model fallback='forbid'>qemu64</model><vendor>Intel</vendor></cpu>",
+    );
+    let verdict = |release: LibvirtVersion| {
+        let map = CpuMap::for_version(release);
+        let text = synthesize_cpudata_xml(map, "EPYC", &["vme"]).expect("known model");
+        let host = parse_host(map, &text).expect("parses");
+        let options = CheckOptions {
+            libvirt: Some(VersionChoice {
+                version: release,
+                source: VersionSource::Option,
+            }),
+            ..CheckOptions::default()
+        };
+        let report = analyze(map, &domain, &host, None, &options).expect("checks");
+        assert_eq!(report.settings.libvirt_version, release.to_string());
+        report.verdicts.partial
+    };
+    let old = verdict(LibvirtVersion::V9_0);
+    assert!(!old.starts);
+    assert_eq!(
+        old.message,
+        "the CPU is incompatible with host CPU: host CPU vendor does not match required CPU vendor Intel"
+    );
+    assert!(verdict(LibvirtVersion::V11_3).starts);
 }

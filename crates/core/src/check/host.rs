@@ -18,6 +18,7 @@ use crate::host::HostInput;
 use crate::libvirt::compare::host_data;
 use crate::libvirt::decode::guest_cpu_from_signals;
 use crate::libvirt::expand::expand_features;
+use crate::libvirt::release::LibvirtVersion;
 use crate::libvirt::{
     copy_migratable, model_data, CpuSignals, HypervisorModel, PolicySelector, Usability,
 };
@@ -127,10 +128,12 @@ impl<'m> PreparedHost<'m> {
     pub(super) fn environment<'s>(
         &'s self,
         domain: &'s Domain,
+        libvirt: LibvirtVersion,
         build_guest: &'s dyn GuestBuilder,
     ) -> StartEnvironment<'s> {
         StartEnvironment {
             map: self.map,
+            libvirt,
             accelerator: self.accelerator,
             arch: &domain.arch,
             flags: &domain.flags,

@@ -11,6 +11,10 @@ use crate::error::CpuError;
 use crate::featureset::FeatureSet;
 use crate::libvirt::compare::{check_forbidden_features, compare_with_data, host_data};
 use crate::libvirt::expand::expand_features;
+use crate::libvirt::release::{
+    checks_forbidden_features_on_host, compares_unusable_models_by_blockers,
+    skips_partial_check_for_usable_models, LibvirtVersion,
+};
 use crate::libvirt::translate::translate;
 use crate::libvirt::update::update;
 use crate::libvirt::update_live::update_live;
@@ -21,6 +25,8 @@ use crate::qemu::guest::GuestBuild;
 /// Everything a start depends on besides the definition itself.
 pub struct StartEnvironment<'a> {
     pub map: &'a CpuMap,
+    /// The libvirt release whose rules apply (`libvirt::release`).
+    pub libvirt: LibvirtVersion,
     pub accelerator: Accelerator,
     pub arch: &'a str,
     pub flags: &'a CpuFlags,
@@ -203,7 +209,7 @@ fn prepare_head(
 /// the definition is not changed.
 fn check_gates(env: &StartEnvironment<'_>, cpu: &CpuDef) -> Result<(), CpuError> {
     let check = cpu.check.unwrap_or(CpuCheck::None);
-    if check != CpuCheck::None {
+    if check != CpuCheck::None && checks_forbidden_features_on_host(env.libvirt) {
         if let Some(host) = env.full_host {
             check_forbidden_features(env.map, cpu, host)?;
         }
@@ -276,7 +282,10 @@ fn validate_cache_and_address_bits(cpu: &CpuDef) -> Result<(), CpuError> {
     Ok(())
 }
 
-/// libvirt's `qemuDomainCheckCPU` for `check='partial'` (spec 10.2).
+/// libvirt's `qemuDomainCheckCPU` for `check='partial'` (spec 10.2); before
+/// the releases that ask QEMU's answer first
+/// ([`skips_partial_check_for_usable_models`],
+/// [`compares_unusable_models_by_blockers`]), a compare with the full host.
 fn partial_check(env: &StartEnvironment<'_>, cpu: &CpuDef) -> Result<(), CpuError> {
     let map = env.map;
     let qemu_entry = cpu
@@ -287,7 +296,10 @@ fn partial_check(env: &StartEnvironment<'_>, cpu: &CpuDef) -> Result<(), CpuErro
         .features
         .iter()
         .all(|f| f.policy == Some(Policy::Disable));
-    if qemu_entry.is_some_and(|m| m.usable == Usability::Yes) && all_disabled {
+    if skips_partial_check_for_usable_models(env.libvirt)
+        && qemu_entry.is_some_and(|m| m.usable == Usability::Yes)
+        && all_disabled
+    {
         return Ok(());
     }
     let map_model = cpu
@@ -295,7 +307,8 @@ fn partial_check(env: &StartEnvironment<'_>, cpu: &CpuDef) -> Result<(), CpuErro
         .as_deref()
         .and_then(|m| map.model_id(m))
         .map(|id| map.model(id));
-    let compat = cpu.model.is_none()
+    let compat = !compares_unusable_models_by_blockers(env.libvirt)
+        || cpu.model.is_none()
         || env
             .reported_host_model
             .is_none_or(|h| h.fallback != crate::cpudef::Fallback::Forbid)
