@@ -252,6 +252,11 @@ pub struct CpuMap {
     map_feature_count: usize,
     /// The features this release defines, internal ones included.
     known: FeatureSet,
+    /// Each feature's position in this release's own map order, when that
+    /// is not the id order (9.0's, listed before libvirt regenerated its
+    /// feature file in CPUID order): libvirt lists features in its map's
+    /// order. Features the release does not define come last.
+    own_ranks: Option<Vec<u16>>,
     models: Vec<Model>,
     feature_index: NameIndex<FeatureId>,
     /// Each feature's position when all are sorted by name (byte order).
@@ -290,6 +295,29 @@ fn feature_from_entry(entry: &FeatureEntry) -> Result<Feature, DataError> {
         linux_aliases: entry.linux_aliases.clone(),
         internal: false,
     })
+}
+
+/// Each feature's rank in `file`'s own order, or `None` when that is the
+/// order of `features` (the ids) already.
+fn own_ranks(file: &CpuMapFile, features: &[Feature]) -> Option<Vec<u16>> {
+    let position: HashMap<&str, usize> = file
+        .features
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.name.as_str(), i))
+        .collect();
+    let ranks: Vec<u16> = features
+        .iter()
+        .enumerate()
+        .map(|(id, f)| {
+            // FEATURE_CAPACITY bounds both, far below u16::MAX.
+            position
+                .get(f.name.as_str())
+                .map_or(file.features.len() + id, |p| *p) as u16
+        })
+        .collect();
+    let in_id_order = ranks.windows(2).all(|w| w[0] < w[1]);
+    (!in_id_order).then_some(ranks)
 }
 
 /// The release named in a map's source, `libvirt 11.3.0 cpu_map`.
@@ -441,6 +469,7 @@ impl CpuMap {
             // FEATURE_CAPACITY bounds the count, far below u16::MAX.
             name_ranks[id.index()] = rank as u16;
         }
+        let own_ranks = own_ranks(file, &features);
         let mut map = CpuMap {
             source: file.source.clone(),
             release: release_of_source(&file.source),
@@ -448,6 +477,7 @@ impl CpuMap {
             features,
             map_feature_count,
             known,
+            own_ranks,
             models: Vec::new(),
             feature_index,
             name_ranks,
@@ -706,9 +736,21 @@ impl CpuMap {
         data
     }
 
-    /// Names of the features in `set`, in map order.
+    /// Names of the features in `set`, in this release's map order.
     pub fn names<'a>(&'a self, set: &'a FeatureSet) -> impl Iterator<Item = &'a str> + 'a {
-        set.iter().map(|id| self.feature(id).name.as_str())
+        self.in_map_order(set)
+            .into_iter()
+            .map(|id| self.feature(id).name.as_str())
+    }
+
+    /// The features of `set` in this release's own map order (the id order
+    /// but for a release whose feature file had another order, 9.0's).
+    pub fn in_map_order(&self, set: &FeatureSet) -> Vec<FeatureId> {
+        let mut ids: Vec<FeatureId> = set.iter().collect();
+        if let Some(ranks) = &self.own_ranks {
+            ids.sort_by_key(|id| ranks[id.index()]);
+        }
+        ids
     }
 
     /// The set of features with `migratable='no'`.
@@ -783,6 +825,14 @@ mod tests {
         assert_eq!(v11.feature(xapic).bits.registers.get(Register::Eax), 1);
         assert_eq!(v12.feature(xapic).bits.registers.get(Register::Edx), 1);
         assert_eq!(v9.feature(xapic).bits.registers.get(Register::Edx), 1);
+        // 9.0 lists features in its own order (EDX of leaf 1 first), the
+        // others in id order.
+        let pair: FeatureSet = ["pni", "fpu"]
+            .iter()
+            .map(|n| v9.feature_id(n).expect("known"))
+            .collect();
+        assert_eq!(v9.names(&pair).collect::<Vec<_>>(), ["fpu", "pni"]);
+        assert_eq!(v11.names(&pair).collect::<Vec<_>>(), ["pni", "fpu"]);
         // Models are each release's own: 9.0's Haswell asks for no compat check.
         let haswell = |map: &CpuMap| {
             map.model(map.model_id("Haswell").expect("Haswell"))

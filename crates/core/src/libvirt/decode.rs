@@ -181,12 +181,12 @@ fn candidate_list(
         }
     }
     list.clear();
-    // Sets iterate in id order, which is map order; map features come first.
+    // In the release's map order; map features come first.
     let map_order = |set: &crate::FeatureSet, policy: Policy, list: &mut CandidateFeatures| {
         list.extend(
-            set.iter()
-                .take_while(|id| id.index() < map_feature_count)
-                .filter(|id| map.knows(*id))
+            map.in_map_order(set)
+                .into_iter()
+                .filter(|id| id.index() < map_feature_count && map.knows(*id))
                 .map(|id| (id, policy)),
         );
     };

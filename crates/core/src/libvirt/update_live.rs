@@ -74,10 +74,10 @@ pub fn update_live(
     // can change anything: walk those, in map order.
     let map_features = map.map_feature_end();
     let touched = enabled.union(disabled).union(&described.features);
-    for id in touched
-        .iter()
-        .take_while(|id| id.index() < map_features)
-        .filter(|id| map.knows(*id))
+    for id in map
+        .in_map_order(&touched)
+        .into_iter()
+        .filter(|id| id.index() < map_features && map.knows(*id))
     {
         let feature = map.feature(id);
         let (explicit, expectation) = if described.features.contains(id) {
