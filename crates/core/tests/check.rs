@@ -484,3 +484,20 @@ fn check_partial_of_a_usable_model_follows_the_libvirt_release() {
     );
     assert!(verdict(LibvirtVersion::V11_3).starts);
 }
+
+/// KVM never advertises MONITOR and libvirt never passes `-overcommit
+/// cpu-pm=on`, so a `monitor` the domain requires is filtered even when the
+/// host's raw CPUID has it.
+#[test]
+fn required_monitor_is_filtered_under_kvm() {
+    let report = check(
+        &domain(
+            "kvm",
+            "<cpu mode='custom' match='exact' check='partial'><model fallback='forbid'>SandyBridge</model><feature policy='require' name='monitor'/></cpu>",
+        ),
+        &host("SandyBridge", &["monitor", "xsaveopt"]),
+    );
+    assert_eq!(filtered_names(&report), ["monitor"]);
+    assert!(report.verdicts.partial.starts);
+    assert!(!report.verdicts.full.starts);
+}
