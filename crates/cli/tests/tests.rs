@@ -440,3 +440,33 @@ fn check_models_the_libvirt_version_asked_for() {
         "error: invalid libvirt version `nine`: expected `MAJOR.MINOR`, e.g. `12.9`\n",
     );
 }
+
+/// A real `/proc/cpuinfo` (the first processor of a KVM guest on a family 6
+/// model 207 Xeon): Linux's `tsc_deadline_timer`, `ibrs`/`ibpb`/`stibp`,
+/// `ssbd`, `ibrs_enhanced` and `tsxldtrk` name libvirt features under other
+/// names, and without them the host decoded as `Westmere-v1`.
+#[test]
+fn decode_maps_linux_flag_names_of_a_real_proc_cpuinfo() {
+    let host = fixture("proc-cpuinfo-xeon-family6-model207-vm.txt");
+    let output = guestcpu(&["decode", &host]).succeeds();
+    assert!(
+        output.contains("<model>Cascadelake-Server-v3</model>"),
+        "{output}"
+    );
+    for feature in [
+        "tsc-deadline",
+        "spec-ctrl",
+        "stibp",
+        "ssbd",
+        "ibrs-all",
+        "tsx-ldtrk",
+    ] {
+        let answer = guestcpu(&["has-feature", &host, feature]).succeeds();
+        assert_eq!(answer, "yes\n", "{feature}");
+    }
+    // AMD's speculation controls are not an Intel host's.
+    for feature in ["ibpb", "amd-stibp", "amd-ssbd"] {
+        let answer = guestcpu(&["has-feature", &host, feature]).succeeds();
+        assert_eq!(answer, "no\n", "{feature}");
+    }
+}

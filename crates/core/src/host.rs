@@ -125,9 +125,13 @@ pub fn parse_host<'m>(map: &'m CpuMap, text: &str) -> Result<HostInput<'m>, Inpu
     // (`virQEMUCapsInitCPUModelX86`), and the releases place some bits
     // differently (11.3 reads the VMX secondary controls in MSR `eax`), so the
     // bits are made again with this map when it is not the one parsing used.
+    // The same holds for Linux's flag names, which name features of the map.
     if !std::ptr::eq(map, CpuMap::embedded()) {
         if let Some(expansion) = dump.qemu.as_ref().and_then(|q| q.expansion.as_ref()) {
             dump.cpuid = dump::qmp::props_to_cpuid(&expansion.props, map);
+        }
+        if dump.format == DumpFormat::ProcCpuinfo {
+            dump = dump::proc_cpuinfo::parse(text, map)?;
         }
     }
     let cpu = dump
