@@ -113,6 +113,11 @@ impl<'m> PreparedHost<'m> {
         })
     }
 
+    /// The CPU map (a libvirt release's) this host was prepared on.
+    pub fn map(&self) -> &'m CpuMap {
+        self.map
+    }
+
     /// The accelerator this host was prepared for.
     pub fn accelerator(&self) -> Accelerator {
         self.accelerator
