@@ -296,6 +296,40 @@ mod tests {
         assert!(accepts_versioned_models(LibvirtVersion::V12_9));
     }
 
+    /// domcapabilities with one unusable model, with or without its blockers.
+    fn domcapabilities(blockers: &str) -> HostDump {
+        let text = format!(
+            "<domainCapabilities>\n  <path>/usr/bin/qemu-system-x86_64</path>\n  <domain>kvm</domain>\n  \
+             <machine>pc-q35-9.2</machine>\n  <arch>x86_64</arch>\n  <cpu>\n    \
+             <mode name='custom' supported='yes'>\n      \
+             <model usable='yes' vendor='Intel'>Nehalem</model>\n      \
+             <model usable='no' vendor='Intel'>Haswell</model>\n{blockers}    </mode>\n  \
+             </cpu>\n</domainCapabilities>\n"
+        );
+        crate::dump::parse(&text).expect("domcapabilities parse")
+    }
+
+    #[test]
+    fn domcapabilities_tell_whether_libvirt_prints_blockers() {
+        let new = domcapabilities(
+            "      <blockers model='Haswell'>\n        <feature name='avx2'/>\n      </blockers>\n",
+        );
+        let chosen = VersionChoice::choose(None, Some(&new)).expect("valid");
+        assert_eq!(chosen.version, LibvirtVersion::NEWEST);
+        assert_eq!(chosen.source.as_str(), "inferred");
+        let old = domcapabilities("");
+        let chosen = VersionChoice::choose(None, Some(&old)).expect("valid");
+        assert_eq!(chosen.version, LibvirtVersion::V9_0);
+        assert!(
+            chosen.describe().contains("without <blockers>"),
+            "{}",
+            chosen.describe()
+        );
+        // The option wins over what the input tells.
+        let asked = VersionChoice::choose(Some("11.3"), Some(&old)).expect("valid");
+        assert_eq!(asked.version, LibvirtVersion::V11_3);
+    }
+
     #[test]
     fn choice_prefers_the_option_then_the_newest() {
         let chosen = VersionChoice::choose(Some("9.0"), None).expect("valid");
