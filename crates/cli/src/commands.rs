@@ -4,6 +4,7 @@
 //! never leaves half an answer on standard output.
 
 use anyhow::anyhow;
+use guestcpu_core::check::upgrade::UpgradePreview;
 use guestcpu_core::check::{analyze, CheckError, CheckOptions};
 use guestcpu_core::domain::Accelerator;
 use guestcpu_core::host::{parse_cpu_list, parse_host, CpuListError, HostInput};
@@ -112,34 +113,51 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             to,
             qemu,
             libvirt,
+            upgrade_to,
             accel,
             json,
         } => {
             let domain_input = reader.read(&domain)?;
             let host_input = reader.read(&host)?;
-            let (choice, map) = choose_libvirt(libvirt.as_deref(), Some(&host_input.text))?;
-            let host = read_host(map, &host_input)?;
             let target_input = to.as_deref().map(|path| reader.read(path)).transpose()?;
-            let target = target_input
-                .as_ref()
-                .map(|input| read_host(map, input))
-                .transpose()?;
-            let options = CheckOptions {
-                qemu_version: qemu,
-                accelerator: accel.as_deref().and_then(Accelerator::parse),
-                libvirt: Some(choice),
+            let accelerator = accel.as_deref().and_then(Accelerator::parse);
+            let check_on = |libvirt: Option<&str>, qemu: Option<String>| {
+                let (choice, map) = choose_libvirt(libvirt, Some(&host_input.text))?;
+                let host = read_host(map, &host_input)?;
+                let target = target_input
+                    .as_ref()
+                    .map(|input| read_host(map, input))
+                    .transpose()?;
+                let options = CheckOptions {
+                    qemu_version: qemu,
+                    accelerator,
+                    libvirt: Some(choice),
+                };
+                analyze(map, &domain_input.text, &host, target.as_ref(), &options).map_err(
+                    |error| match error {
+                        CheckError::Domain(error) => {
+                            domain_input.error_at(error.offset, &error.message)
+                        }
+                        other => anyhow!("{other}"),
+                    },
+                )
             };
-            let report = analyze(map, &domain_input.text, &host, target.as_ref(), &options)
-                .map_err(|error| match error {
-                    CheckError::Domain(error) => {
-                        domain_input.error_at(error.offset, &error.message)
+            let report = check_on(libvirt.as_deref(), qemu)?;
+            let output = match upgrade_to {
+                None if json => format!("{}\n", guestcpu_core::json::to_string_pretty(&report)?),
+                None => crate::report::render(&report),
+                Some(stack) => {
+                    let (libvirt, qemu) = stack.split_once(':').ok_or_else(|| {
+                        anyhow!("--upgrade-to wants LIBVIRT:QEMU, e.g. 11.3:10.0, not `{stack}`")
+                    })?;
+                    let after = check_on(Some(libvirt), Some(qemu.to_string()))?;
+                    let preview = UpgradePreview::new(report, after);
+                    if json {
+                        format!("{}\n", guestcpu_core::json::to_string_pretty(&preview)?)
+                    } else {
+                        crate::report::render_upgrade(&preview)
                     }
-                    other => anyhow!("{other}"),
-                })?;
-            let output = if json {
-                format!("{}\n", guestcpu_core::json::to_string_pretty(&report)?)
-            } else {
-                crate::report::render(&report)
+                }
             };
             Ok(Outcome::print(output))
         }

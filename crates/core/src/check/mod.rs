@@ -11,6 +11,7 @@ pub mod defaults;
 mod host;
 pub mod host_brief;
 pub mod start;
+pub mod upgrade;
 
 use std::ops::Deref;
 use std::sync::Arc;
