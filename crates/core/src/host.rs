@@ -151,9 +151,13 @@ pub fn parse_host<'m>(map: &'m CpuMap, text: &str) -> Result<HostInput<'m>, Inpu
     // (`virQEMUCapsInitCPUModelX86`), and the releases place some bits
     // differently (11.3 reads the VMX secondary controls in MSR `eax`), so the
     // bits are made again with this map when it is not the one parsing used.
+    // The same holds for Linux's flag names, which name features of the map.
     if !std::ptr::eq(map, CpuMap::embedded()) {
         if let Some(expansion) = dump.qemu.as_ref().and_then(|q| q.expansion.as_ref()) {
             dump.cpuid = dump::qmp::props_to_cpuid(&expansion.props, map);
+        }
+        if dump.format == DumpFormat::ProcCpuinfo {
+            dump = dump::proc_cpuinfo::parse(text, map)?;
         }
     }
     let mut facts = DumpFacts::new(dump)?;
@@ -525,6 +529,36 @@ impl<'m> HostInput<'m> {
                     .as_ref()
                     .or(facts.host_model.as_ref())
                     .and_then(from_definition)
+            }
+        }
+    }
+
+    /// How many physical address bits the host CPU has, as libvirt's host
+    /// CPU carries them (`virHostCPUGetPhysAddrSize`, the `address sizes` of
+    /// `/proc/cpuinfo`, which is `CPUID.80000008H:EAX[7:0]`): from raw CPUID,
+    /// else the `<maxphysaddr>` of `virsh capabilities`' host CPU or of the
+    /// host-model of `virsh domcapabilities`. `None` when the input does not say.
+    pub fn physical_address_bits(&self) -> Option<u32> {
+        let from_definition = |cpu: &CpuDef| {
+            cpu.maxphysaddr
+                .as_ref()
+                .and_then(|addr| addr.bits.or(addr.limit))
+        };
+        match &self.source {
+            HostSource::Definition(cpu) => from_definition(cpu),
+            HostSource::Dump(facts) => {
+                let leaf = crate::cpuid::DataKey::Cpuid {
+                    leaf: 0x8000_0008,
+                    subleaf: 0,
+                };
+                facts
+                    .dump
+                    .cpuid
+                    .get(leaf)
+                    .map(|registers| registers.get(crate::cpuid::Register::Eax) & 0xff)
+                    .filter(|bits| *bits != 0)
+                    .or_else(|| facts.host_cpu.as_ref().and_then(from_definition))
+                    .or_else(|| facts.host_model.as_ref().and_then(from_definition))
             }
         }
     }

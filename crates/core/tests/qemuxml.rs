@@ -19,6 +19,7 @@ use guestcpu_core::check::defaults::apply_defaults;
 use guestcpu_core::check::start::{prepare_for_qemu, StartEnvironment, StartKind};
 use guestcpu_core::data::NEVER_PASSED_TO_QEMU;
 use guestcpu_core::domain::Domain;
+use guestcpu_core::libvirt::release::LibvirtVersion;
 use guestcpu_core::libvirt::{copy_migratable, HypervisorModel};
 use guestcpu_core::qemu::definitions::QemuDefinitions;
 use guestcpu_core::{CpuCheck, CpuDef, CpuError, CpuMap};
@@ -135,6 +136,8 @@ fn qemu_cpu_argument_parity() {
         cpu.check = Some(CpuCheck::None);
         let env = StartEnvironment {
             map,
+            // libvirt's qemuxmlconfdata is 11.3's test suite.
+            libvirt: LibvirtVersion::V11_3,
             accelerator: domain.accelerator,
             arch: &domain.arch,
             flags: &domain.flags,
@@ -144,6 +147,7 @@ fn qemu_cpu_argument_parity() {
             migratable_host_model: Some(&migratable_host_model),
             hypervisor_models: &models,
             qemu_known_features: Some(known),
+            host_physical_address_bits: None,
             build_guest: &no_build,
         };
         let actual = match prepare_for_qemu(&env, &cpu, StartKind::New) {

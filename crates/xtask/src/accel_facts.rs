@@ -219,6 +219,11 @@ pub const KVM_RULES: &[Rule] = &[
     ),
     rule(
         Emulated,
+        &["pschange-mc-no", "skip-l1dfl-vmentry"],
+        "linux arch/x86/kvm/x86.c kvm_get_arch_capabilities: PSCHANGE_MC_NO always, SKIP_VMENTRY_L1DFLUSH unless the L1TF mitigation is `never`, whatever the host's MSR_IA32_ARCH_CAPABILITIES holds",
+    ),
+    rule(
+        Emulated,
         &["kvm-hint-dedicated"],
         "qemu target/i386/kvm/kvm.c kvm_arch_get_supported_cpuid (KVM_CPUID_FEATURES EDX, hints realtime)",
     ),
@@ -272,11 +277,10 @@ pub const KVM_RULES: &[Rule] = &[
         &["kvm-mmu"],
         "linux arch/x86/kvm/cpuid.c __do_cpuid_func case KVM_CPUID_FEATURES: never reported",
     ),
-    conditional(
-        HostConditional,
+    rule(
+        Never,
         &["monitor"],
-        "only with `-overcommit cpu-pm=on` when KVM can disable MWAIT exits; otherwise emulated as a NOP but never advertised",
-        "linux arch/x86/kvm/cpuid.c kvm_set_cpu_caps (0 /* MONITOR */); qemu target/i386/kvm/kvm.c kvm_arch_get_supported_cpuid (enable_cpu_pm)",
+        "linux arch/x86/kvm/cpuid.c kvm_set_cpu_caps (0 /* MONITOR */): never advertised; qemu target/i386/kvm/kvm.c kvm_arch_get_supported_cpuid adds it only with `-overcommit cpu-pm=on`, which libvirt never passes (qemu_command.c qemuBuildOvercommitCommandLine: mem-lock only)",
     ),
     Rule {
         kind: HostConditional,

@@ -19,6 +19,7 @@ use crate::host::HostInput;
 use crate::libvirt::compare::host_data;
 use crate::libvirt::decode::guest_cpu_from_signals;
 use crate::libvirt::expand::expand_features;
+use crate::libvirt::release::LibvirtVersion;
 use crate::libvirt::{CpuSignals, HypervisorModel, Usability};
 use crate::qemu::accel::{assess, AccelSupport, HostFeatures};
 use crate::qemu::definitions::QemuVersion;
@@ -63,6 +64,8 @@ pub struct PreparedHost<'m> {
     /// (a batch that only describes the host never needs the blockers twice).
     models: OnceLock<ModelList>,
     brief: HostBrief,
+    /// The host CPU's physical address bits, when the input tells.
+    physical_address_bits: Option<u32>,
     notes: Vec<String>,
 }
 
@@ -122,8 +125,14 @@ impl<'m> PreparedHost<'m> {
             models_from_qemu,
             models: OnceLock::new(),
             brief,
+            physical_address_bits: input.physical_address_bits(),
             notes,
         })
+    }
+
+    /// The CPU map (a libvirt release's) this host was prepared on.
+    pub fn map(&self) -> &'m CpuMap {
+        self.map
     }
 
     /// The accelerator this host was prepared for.
@@ -141,10 +150,12 @@ impl<'m> PreparedHost<'m> {
     pub(super) fn environment<'s>(
         &'s self,
         domain: &'s Domain,
+        libvirt: LibvirtVersion,
         build_guest: &'s dyn GuestBuilder,
     ) -> StartEnvironment<'s> {
         StartEnvironment {
             map: self.map,
+            libvirt,
             accelerator: self.accelerator,
             arch: &domain.arch,
             flags: &domain.flags,
@@ -154,6 +165,7 @@ impl<'m> PreparedHost<'m> {
             migratable_host_model: self.migratable_host_model.as_ref(),
             hypervisor_models: &self.hypervisor_models,
             qemu_known_features: Some(&self.version.known_features.known),
+            host_physical_address_bits: self.physical_address_bits,
             build_guest,
         }
     }

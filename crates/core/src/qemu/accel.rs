@@ -777,6 +777,16 @@ mod tests {
             support.reason(id(map, "rdctl-no")),
             Some(&UnavailableReason::NeedsArchCapabilitiesMsr)
         );
+        // KVM sets these ARCH_CAPABILITIES bits whatever the host's MSR holds.
+        for emulated in ["pschange-mc-no", "skip-l1dfl-vmentry"] {
+            assert!(support.supported.contains(id(map, emulated)), "{emulated}");
+        }
+        // KVM never advertises MONITOR (libvirt never asks for cpu-pm=on).
+        let with_monitor = raw(FeatureSet::single(id(map, "monitor")));
+        assert_eq!(
+            assess(map, v10, Accelerator::Kvm, &with_monitor).reason(id(map, "monitor")),
+            Some(&UnavailableReason::KvmNever)
+        );
     }
 
     /// Linux derives `spec-ctrl` from IBPB and IBRS together: an AMD host
