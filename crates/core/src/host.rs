@@ -94,6 +94,9 @@ struct DumpFacts {
     host_model: Option<CpuDef>,
     /// What each joined file contributed, for people; empty for one file.
     contributions: Vec<String>,
+    /// Whether `dump.cpuid` is a real CPUID dump, not made from QEMU's
+    /// properties.
+    raw_cpuid: bool,
 }
 
 impl DumpFacts {
@@ -107,11 +110,13 @@ impl DumpFacts {
             DumpFormat::DomainCapabilities => (None, cpu),
             _ => (cpu, None),
         };
+        let raw_cpuid = !dump.cpuid.is_empty() && dump.qemu.is_none();
         Ok(DumpFacts {
             dump,
             host_cpu,
             host_model,
             contributions: Vec::new(),
+            raw_cpuid,
         })
     }
 }
@@ -253,6 +258,7 @@ pub fn join_hosts<'m>(
             Some(into) => {
                 if contribution == Contribution::RawCpuid {
                     into.dump.cpuid = facts.dump.cpuid;
+                    into.raw_cpuid = true;
                 }
                 into.host_cpu = into.host_cpu.take().or(facts.host_cpu);
                 into.dump.description =
@@ -354,6 +360,23 @@ impl<'m> HostInput<'m> {
         match &self.source {
             HostSource::Definition(_) => &[],
             HostSource::Dump(facts) => &facts.contributions,
+        }
+    }
+
+    /// Whether the input carries libvirt's own view of the host CPU: a raw
+    /// CPUID dump, or the host CPU of `virsh capabilities` (or a host `<cpu>`).
+    pub fn has_host_probe(&self) -> bool {
+        match &self.source {
+            HostSource::Definition(cpu) => cpu.cpu_type == CpuType::Host,
+            HostSource::Dump(facts) => facts.raw_cpuid || facts.host_cpu.is_some(),
+        }
+    }
+
+    /// Whether the input carries QEMU's answer: QMP replies or domain capabilities.
+    pub fn has_qemu_answer(&self) -> bool {
+        match &self.source {
+            HostSource::Definition(_) => false,
+            HostSource::Dump(facts) => facts.dump.qemu.is_some() || facts.host_model.is_some(),
         }
     }
 

@@ -717,3 +717,37 @@ fn emulated_address_bits_beyond_the_hosts_are_refused() {
     );
     assert!(asking(46).verdicts.none.starts);
 }
+
+#[test]
+fn each_host_input_says_what_it_cannot_tell() {
+    use guestcpu_core::host::join_hosts;
+    let map = CpuMap::embedded();
+    let raw =
+        synthesize_cpudata_xml(map, "Penryn", &["vme", "vmx", "hypervisor"]).expect("known model");
+    let qmp = penryn_qmp("", PENRYN_DEFINITIONS);
+    let notes = |host: &HostInput<'_>| {
+        check(&domain("kvm", "<cpu mode='host-model'/>"), host)
+            .notes
+            .join("\n")
+    };
+    let raw_alone = notes(&parse_host(map, &raw).expect("raw parses"));
+    assert!(raw_alone.contains("give QEMU's answer too"), "{raw_alone}");
+    let qmp_alone = notes(&parse_host(map, &qmp).expect("QMP replies parse"));
+    assert!(
+        qmp_alone.contains("give a raw CPUID dump too"),
+        "{qmp_alone}"
+    );
+    let parts = vec![
+        (
+            "raw".to_string(),
+            parse_host(map, &raw).expect("raw parses"),
+        ),
+        (
+            "qmp".to_string(),
+            parse_host(map, &qmp).expect("QMP replies parse"),
+        ),
+    ];
+    let joined = notes(&join_hosts(map, parts).expect("joins"));
+    assert!(!joined.contains(" too"), "{joined}");
+    assert!(joined.contains("joined from raw"), "{joined}");
+}

@@ -87,6 +87,9 @@ impl<'m> PreparedHost<'m> {
         let support = assess(map, version, accelerator, &host_features);
         let (hypervisor_models, models_from_qemu) =
             hypervisor_models(map, input, version, &support, &host_features, &mut notes)?;
+        if accelerator == Accelerator::Kvm {
+            notes.extend(what_cannot_be_known(input));
+        }
         let reported_host_model = match accelerator {
             Accelerator::Kvm => reported_host_model(
                 map,
@@ -469,6 +472,29 @@ fn reported_host_model(
     let mut cpu = guest_cpu_from_signals(map, &signals, Some(models))?;
     cpu.fallback = Fallback::Forbid;
     Ok(cpu)
+}
+
+/// What one kind of host input cannot tell under KVM, said plainly: libvirt
+/// reads both its own CPUID probe (the full host CPU) and QEMU's answer (what
+/// KVM offers guests), and they differ wherever KVM hides a feature the CPU
+/// has (nested hosts, kernel choices).
+fn what_cannot_be_known(input: &HostInput<'_>) -> Option<String> {
+    let (has_probe, has_answer) = (input.has_host_probe(), input.has_qemu_answer());
+    match (has_probe, has_answer) {
+        (true, false) => Some(
+            "what KVM offers guests is predicted from the CPUID: where KVM hides more \
+             (a nested host, the kernel's choices), QEMU filters more and checks differ; \
+             give QEMU's answer too (QMP replies or virsh domcapabilities, --host twice)"
+                .to_string(),
+        ),
+        (false, true) => Some(
+            "libvirt's own probe of the host CPU is taken to be what KVM offers: a feature \
+             the CPU has and KVM hides is missing from the full host CPU the partial and \
+             forbidden checks read; give a raw CPUID dump too (--host twice)"
+                .to_string(),
+        ),
+        _ => None,
+    }
 }
 
 /// libvirt's host-model for a TCG domain: QEMU's `max` CPU, the model
