@@ -159,7 +159,7 @@ impl Domain {
 
     /// The QEMU version a versioned machine type names (`pc-q35-7.2` → `7.2`).
     /// A RHEL machine type (`pc-q35-rhel9.4.0`) names the RHEL release whose
-    /// QEMU first had it ([`RHEL_QEMU`]).
+    /// QEMU first had it (`RHEL_QEMU`).
     pub fn machine_qemu_version(&self) -> Option<String> {
         let machine = self.machine.as_deref()?;
         let version = machine.rsplit('-').next()?;

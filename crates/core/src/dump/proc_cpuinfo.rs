@@ -167,7 +167,7 @@ const SPECULATION_FLAGS: [(&str, &str, &str); 4] = [
 
 /// The libvirt feature a Linux flag names on a CPU of `vendor` (the
 /// `vendor_id` string). The speculation controls depend on the vendor
-/// ([`SPECULATION_FLAGS`]); a few flags are renamed ([`RENAMED_FLAGS`]); the
+/// (`SPECULATION_FLAGS`); a few flags are renamed (`RENAMED_FLAGS`); the
 /// map knows only a few Linux spellings, so the lookup goes on through QEMU's
 /// spellings (which mostly follow Linux: `sse4_1`, `pclmulqdq`) and through
 /// libvirt's habit of writing Linux's underscores as dashes (`sha_ni` is
