@@ -1,8 +1,8 @@
 //! `cargo xtask record-real [--stack bookworm|trixie|trixie-backports|all]
 //! [--stacks-dir DIR] [--only NAME...]`: records what a real libvirt + QEMU +
 //! KVM stack does with every domain of the corpus in `tests/real/domains/`,
-//! as truth files under `tests/real/<stack>/` (format: the module docs of the
-//! replay test and the README's "Real-stack recordings").
+//! as truth files under `tests/real/<stack>/` (the files are described in the
+//! README's "Real-stack recordings").
 //!
 //! Each stack is a Debian release's libvirt and QEMU. bookworm's is installed
 //! on this machine itself with apt; trixie's and trixie-backports' each live in
@@ -185,7 +185,13 @@ pub fn run(args: &[String], workspace_root: &Path) -> Result<()> {
         )
         .with_context(|| format!("recording {}", stack.name()))?;
         drop(session);
-        println!("wrote {}", folder.display());
+        println!(
+            "wrote {}",
+            folder
+                .strip_prefix(workspace_root)
+                .unwrap_or(&folder)
+                .display()
+        );
     }
     Ok(())
 }
@@ -509,15 +515,43 @@ fn is_mount_point(path: &Path) -> Result<bool> {
         .any(|mount_point| mount_point == path))
 }
 
-/// A running stack: its daemons, its `qemu.conf` and its mounts. Dropping it
-/// removes the corpus domains left running, stops the daemons by their pid,
-/// restores `qemu.conf` and undoes the mounts.
+/// libvirtd's configuration while recording is passed with `--config`, so
+/// that the stack's own `libvirtd.conf` stays untouched. It only sets
+/// `host_uuid`: without DMI's `product_uuid` (none in this VM) libvirtd makes
+/// up a random host UUID at every start (`virGetHostUUID`, util/viruuid.c;
+/// `host_uuid` is read by remote_daemon.c's `main`), and `virsh capabilities`
+/// would change with every recording. The machine's own `/etc/machine-id` is used instead, the same for
+/// every stack and every chroot.
+fn libvirtd_conf(machine_id: &str) -> Result<String> {
+    let id = machine_id.trim();
+    if id.len() != 32 || !id.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+        bail!("/etc/machine-id is not 32 hexadecimal digits: `{id}`");
+    }
+    Ok(format!(
+        "host_uuid = \"{}-{}-{}-{}-{}\"\n",
+        &id[..8],
+        &id[8..12],
+        &id[12..16],
+        &id[16..20],
+        &id[20..]
+    ))
+}
+
+/// Where that configuration is written, on the stack's `/run`.
+const LIBVIRTD_CONF_PATH: &str = "/run/guestcpu-record-libvirtd.conf";
+
+/// A running stack: its daemons, its configuration and its mounts. Dropping
+/// it removes the corpus domains left running, stops the daemons by their
+/// pid, restores `qemu.conf`, removes libvirtd's configuration and undoes the
+/// mounts.
 struct Session {
     root: Option<PathBuf>,
     /// Pids of the daemons started, in start order.
     daemons: Vec<(&'static str, u32)>,
     /// `qemu.conf` as it was before, `None` when there was none.
     previous_qemu_conf: Option<Option<String>>,
+    /// The libvirtd configuration written, removed afterwards.
+    libvirtd_conf: Option<PathBuf>,
     /// Declared last: dropped after the daemons are gone.
     mounts: Option<Mounts>,
 }
@@ -528,6 +562,7 @@ impl Session {
             root,
             daemons: Vec::new(),
             previous_qemu_conf: None,
+            libvirtd_conf: None,
             mounts: None,
         };
         if let Some(dir) = session.root.clone() {
@@ -546,8 +581,18 @@ impl Session {
             std::fs::create_dir_all(&path)
                 .with_context(|| format!("creating {}", path.display()))?;
         }
-        session.start_daemon("virtlogd", "/run/virtlogd.pid")?;
-        session.start_daemon("libvirtd", "/run/libvirtd.pid")?;
+        let conf_path = session.path(LIBVIRTD_CONF_PATH);
+        let machine_id =
+            std::fs::read_to_string("/etc/machine-id").context("reading /etc/machine-id")?;
+        std::fs::write(&conf_path, libvirtd_conf(&machine_id)?)
+            .with_context(|| format!("writing {}", conf_path.display()))?;
+        session.libvirtd_conf = Some(conf_path);
+        session.start_daemon("virtlogd", &[], "/run/virtlogd.pid")?;
+        session.start_daemon(
+            "libvirtd",
+            &["--config", LIBVIRTD_CONF_PATH],
+            "/run/libvirtd.pid",
+        )?;
         session.wait_for_socket()?;
         session.remove_corpus_domains();
         Ok(session)
@@ -600,8 +645,8 @@ impl Session {
         Ok(())
     }
 
-    /// Starts `daemon -d` and remembers the pid it writes to `pid_file`.
-    fn start_daemon(&mut self, daemon: &'static str, pid_file: &str) -> Result<()> {
+    /// Starts `daemon -d ARGS` and remembers the pid it writes to `pid_file`.
+    fn start_daemon(&mut self, daemon: &'static str, args: &[&str], pid_file: &str) -> Result<()> {
         let pid_path = self.path(pid_file);
         if let Some(pid) = read_pid(&pid_path) {
             if Path::new(&format!("/proc/{pid}")).exists() {
@@ -611,7 +656,7 @@ impl Session {
                 );
             }
         }
-        run_checked(command_in(self.root(), daemon).arg("-d"))?;
+        run_checked(command_in(self.root(), daemon).arg("-d").args(args))?;
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(pid) = read_pid(&pid_path) {
@@ -718,6 +763,11 @@ impl Drop for Session {
             };
             if let Err(error) = restored {
                 eprintln!("warning: restoring {}: {error}", path.display());
+            }
+        }
+        if let Some(path) = self.libvirtd_conf.take() {
+            if let Err(error) = std::fs::remove_file(&path) {
+                eprintln!("warning: removing {}: {error}", path.display());
             }
         }
         self.mounts.take();
@@ -870,9 +920,11 @@ fn capture_host(session: &Session, host_dir: &Path) -> Result<()> {
         let path = host_dir.join(name);
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
     };
+    // `cpuid -1` reads the CPU it runs on, and the APIC IDs in leaves 1, 0xb
+    // and 0x1f differ between CPUs: always the first one.
     write(
         "cpuid.txt",
-        &command_text(Command::new("cpuid").arg("-1r"))?,
+        &command_text(Command::new("taskset").args(["--cpu-list", "0", "cpuid", "-1r"]))?,
     )?;
     write(
         "cpuinfo.txt",
@@ -1074,7 +1126,8 @@ struct StartLog {
     cpu_arg: Option<String>,
     /// QEMU's lines containing `warning:`, time stamp and program name removed.
     warnings: Vec<String>,
-    /// QEMU's other lines (its fatal errors when it died), prefixes removed.
+    /// QEMU's other lines but its note of being killed by a signal (its fatal
+    /// errors when it died), prefixes removed.
     other_qemu_lines: Vec<String>,
 }
 
@@ -1084,6 +1137,10 @@ const LIBVIRT_STAMP: &str = "dddd-dd-dd dd:dd:dd.ddd+dddd: ";
 /// QEMU's time stamp with `-msg timestamp=on`: "2026-12-05T19:17:39.552853Z "
 /// (`error_vprintf` via `real_time_iso8601`, util/qemu-error.c).
 const QEMU_STAMP: &str = "dddd-dd-ddTdd:dd:dd.ddddddZ ";
+/// QEMU's note that a signal stopped it ("terminating on signal 15 from pid
+/// 20658 (libvirtd)", `qemu_system_killed` in system/runstate.c): libvirt
+/// killing it, not QEMU failing.
+const KILLED_MARK: &str = "terminating on signal ";
 /// libvirt's first line of every QEMU start (`qemuLogOperation`, qemu_process.c).
 const START_MARK: &str = ": starting up libvirt version:";
 
@@ -1138,7 +1195,7 @@ impl StartLog {
                 .to_string();
             if message.contains("warning:") {
                 result.warnings.push(message);
-            } else {
+            } else if !message.starts_with(KILLED_MARK) {
                 result.other_qemu_lines.push(message);
             }
         }
@@ -1238,9 +1295,36 @@ HOME=/var/lib/libvirt/qemu/domain-2-gc-t2 \\
             log.warnings,
             ["warning: host doesn't support requested feature: CPUID.01H:ECX.pni [bit 0]"]
         );
+        assert!(log.other_qemu_lines.is_empty());
+    }
+
+    /// The end of a start that QEMU itself aborted (libvirt 9.0 + QEMU 7.2,
+    /// `gc-host-passthrough-hyperv-evmcs` on this project's recording host).
+    const ABORTED_LOG: &str = "\
+2026-12-05 19:29:02.341+0000: starting up libvirt version: 9.0.0, package: 9.0.0-4+deb12u2 (Debian), qemu version: 7.2.22Debian 1:7.2+dfsg-7+deb12u18+b3, kernel: 6.18.44-fc-v1272, hostname: vm
+/usr/bin/qemu-system-x86_64 \\
+-cpu host,migratable=on,hv-vapic=on,hv-evmcs=on \\
+-msg timestamp=on
+2026-12-05 19:29:02.341+0000: Domain id=1 is tainted: high-privileges
+2026-12-05T19:29:02.524644Z qemu-system-x86_64: error: failed to set MSR 0x40000073 to 0x0
+qemu-system-x86_64: ../../target/i386/kvm/kvm.c:3183: kvm_buf_set_msrs: Assertion `ret == cpu->kvm_msr_buf->nmsrs' failed.
+2026-12-05 19:29:03.733+0000: shutting down, reason=failed
+";
+
+    #[test]
+    fn qemus_fatal_lines_are_kept_without_their_prefixes() {
+        let log = StartLog::parse(ABORTED_LOG);
+        assert_eq!(
+            log.cpu_arg.as_deref(),
+            Some("host,migratable=on,hv-vapic=on,hv-evmcs=on")
+        );
+        assert!(log.warnings.is_empty());
         assert_eq!(
             log.other_qemu_lines,
-            ["terminating on signal 15 from pid 20658 (libvirtd)"]
+            [
+                "error: failed to set MSR 0x40000073 to 0x0",
+                "../../target/i386/kvm/kvm.c:3183: kvm_buf_set_msrs: Assertion `ret == cpu->kvm_msr_buf->nmsrs' failed."
+            ]
         );
     }
 
@@ -1306,6 +1390,16 @@ error: internal error: qemu unexpectedly closed the monitor: 2026-12-05T19:20:00
             Some("<cpu mode='host-passthrough' check='none'/>")
         );
         assert_eq!(cpu_element("<domain>\n</domain>"), None);
+    }
+
+    #[test]
+    fn the_host_uuid_is_the_machine_id() -> Result<()> {
+        assert_eq!(
+            libvirtd_conf("3d1219c7c4c5404aaa1f6d2a48adfda4\n")?,
+            "host_uuid = \"3d1219c7-c4c5-404a-aa1f-6d2a48adfda4\"\n"
+        );
+        assert!(libvirtd_conf("uninitialized\n").is_err());
+        Ok(())
     }
 
     #[test]
