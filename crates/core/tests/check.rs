@@ -7,8 +7,6 @@
 //! nothing outside the repository, except the last one (which skips without
 //! `../shared`).
 
-use std::path::PathBuf;
-
 use guestcpu_core::check::{
     analyze, analyze_prepared, host_settings, CheckError, CheckOptions, Report,
 };

@@ -25,7 +25,7 @@
 //! Needs `../shared`; skips with a message when it is absent (fails under CI).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use guestcpu_core::check::defaults::{apply_defaults, default_cpu_model};
 use guestcpu_core::check::start::{prepare_for_qemu, StartEnvironment, StartKind};
