@@ -7,8 +7,6 @@
 //! nothing outside the repository, except the last one (which skips without
 //! `../shared`).
 
-use std::path::PathBuf;
-
 use guestcpu_core::check::{
     analyze, analyze_prepared, host_settings, CheckError, CheckOptions, Report,
 };
@@ -17,6 +15,8 @@ use guestcpu_core::dump::synthetic::synthesize_cpudata_xml;
 use guestcpu_core::host::{parse_host, HostInput};
 use guestcpu_core::libvirt::release::{LibvirtVersion, VersionChoice, VersionSource};
 use guestcpu_core::CpuMap;
+
+use crate::shared;
 
 /// A host with `model`'s features, `extra` and `vme`, which every CPU that
 /// runs KVM has (libvirt's older models lack it; QEMU's definitions have it).
@@ -427,11 +427,12 @@ fn the_qemu_version_comes_from_the_machine_type() {
 /// (less the features libvirt itself turns off).
 #[test]
 fn filtered_features_agree_with_qemus_unavailable_features() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/libvirt/cputestdata");
-    if !dir.is_dir() {
-        println!("skipped: ../shared is absent");
+    let Some(dir) = shared::libvirt_dir(
+        "cputestdata",
+        "filtered_features_agree_with_qemus_unavailable_features",
+    ) else {
         return;
-    }
+    };
     let map = CpuMap::embedded();
     let mut compared = 0;
     for entry in std::fs::read_dir(&dir).expect("readable") {

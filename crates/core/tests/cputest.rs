@@ -25,6 +25,8 @@ use guestcpu_core::libvirt::update_live::{live_differences, update_live};
 use guestcpu_core::libvirt::{copy_migratable, find_hypervisor_model, HypervisorModel};
 use guestcpu_core::{CpuDef, CpuMap, Fallback, Policy, Signature};
 
+use crate::shared;
+
 /// One row of `cases.tsv`.
 struct Case {
     /// 1-based line in `cases.tsv`, to find the row again.
@@ -91,16 +93,9 @@ struct KindTotals {
     byte_identical: usize,
 }
 
-/// The folder with libvirt's cputest data, or `None` when `../shared` is absent.
-fn cputestdata_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/libvirt/cputestdata");
-    dir.is_dir().then_some(dir)
-}
-
 #[test]
 fn cputest_cases() {
-    let Some(dir) = cputestdata_dir() else {
-        println!("skipped: ../shared is absent");
+    let Some(dir) = shared::libvirt_dir("cputestdata", "cputest_cases") else {
         return;
     };
     let context = Context {
@@ -176,6 +171,25 @@ fn cputest_cases() {
         "{} of {} cputest cases fail:\n{report}",
         all.cases - all.passed,
         all.cases
+    );
+    assert_eq!(
+        all.byte_identical, all.cpu_outputs,
+        "every expected CPU file must be byte-identical"
+    );
+    let claim = format!(
+        "{} cases pass and all {} expected CPU files are byte-identical",
+        all.cases, all.cpu_outputs
+    );
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .expect("README.md is readable");
+    assert!(
+        readme
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .contains(&claim),
+        "README.md must say \"{claim}\" (the figures this test found)"
     );
 }
 

@@ -25,7 +25,7 @@
 //! Needs `../shared`; skips with a message when it is absent (fails under CI).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use guestcpu_core::check::defaults::{apply_defaults, default_cpu_model};
 use guestcpu_core::check::start::{prepare_for_qemu, StartEnvironment, StartKind};
@@ -36,6 +36,8 @@ use guestcpu_core::host::{parse_host, HostInput};
 use guestcpu_core::libvirt::copy_migratable;
 use guestcpu_core::libvirt::release::LibvirtVersion;
 use guestcpu_core::{CpuCheck, CpuDef, CpuError, CpuMap};
+
+use crate::shared;
 
 /// The fake host CPU `QEMU_CPU_DEF_HASWELL` of libvirt's `testutilshostcpus.h`.
 const FAKE_HASWELL_HOST: &str = "<cpu>
@@ -68,18 +70,6 @@ enum Rule {
     ErrorNotAboutCpu,
     /// The engine models KVM and TCG guests only (`hvf`, `xen`, … refused).
     DomainTypeNotKvmOrQemu,
-}
-
-fn shared_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/libvirt");
-    if dir.join("qemuxmlconfdata-x86").is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "../shared/libvirt/qemuxmlconfdata-x86 is missing under CI"
-    );
-    None
 }
 
 /// One case: a domain and the output libvirt records for one QEMU release.
@@ -268,12 +258,10 @@ fn fake_host_answer(map: &CpuMap, domain: &Domain, host: &TestHost) -> Expected 
 
 #[test]
 fn qemu_cpu_argument_parity() {
-    let Some(shared) = shared_dir() else {
-        println!("skipped: ../shared/libvirt/qemuxmlconfdata-x86 is absent");
+    let Some(dir) = shared::libvirt_dir("qemuxmlconfdata-x86", "qemu_cpu_argument_parity") else {
         return;
     };
-    let dir = shared.join("qemuxmlconfdata-x86");
-    let caps_dir = shared.join("qemucapabilitiesdata");
+    let caps_dir = dir.with_file_name("qemucapabilitiesdata");
     let map = CpuMap::embedded();
     let test_source =
         std::fs::read_to_string(dir.join("qemuxmlconftest.c")).expect("qemuxmlconftest.c");
