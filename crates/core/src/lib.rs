@@ -10,6 +10,7 @@ pub mod cpudef;
 pub mod cpuid;
 pub mod data;
 pub mod domain;
+pub mod domain_log;
 pub mod dump;
 pub mod error;
 pub mod featureset;
