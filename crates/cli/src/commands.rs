@@ -216,6 +216,9 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             )?;
             Ok(Outcome::print(output))
         }
+        Command::Sosreport { paths, format } => {
+            Ok(Outcome::print(crate::sosreport::run(&paths, format)?))
+        }
         Command::HasFeature { host, name } => {
             let input = reader.read(&host)?;
             let host = read_host(map, &input)?

@@ -15,6 +15,7 @@ mod commands;
 mod input;
 mod models;
 mod report;
+mod sosreport;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -162,6 +163,20 @@ enum Command {
         /// libvirt version to model, e.g. 9.0 (default: the newest known).
         #[arg(long)]
         libvirt: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: batch::BatchFormat,
+    },
+    /// Check every domain of sosreports (folders or .tar.xz, .tar.gz, .tar
+    /// archives): the host joined from the report's CPUID, capabilities and
+    /// domcapabilities, the libvirt and QEMU releases of `virsh version`,
+    /// each persistent domain's verdicts, and for running domains whether
+    /// their last start (live XML, QEMU log) confirms the prediction. Several
+    /// reports also get the fleet view (baseline, migration, models everywhere).
+    Sosreport {
+        /// sosreport folders or archives.
+        #[arg(required = true)]
+        paths: Vec<String>,
         /// Output format.
         #[arg(long, value_enum, default_value = "table")]
         format: batch::BatchFormat,

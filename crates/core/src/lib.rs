@@ -18,6 +18,7 @@ pub mod host;
 pub mod json;
 pub mod libvirt;
 pub mod qemu;
+pub mod sosreport;
 pub mod xml;
 
 pub use cpudef::{CpuCheck, CpuDef, CpuFeature, CpuMatch, CpuMode, CpuType, Fallback, Policy};
