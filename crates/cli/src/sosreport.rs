@@ -55,8 +55,11 @@ pub fn run(paths: &[String], format: BatchFormat) -> anyhow::Result<String> {
     }
 }
 
+/// A report's `(path, text)` pairs the engine reads.
+type ReportFiles = Vec<(String, String)>;
+
 /// The files of one report the engine reads, and what went wrong reading it.
-fn read_report(path: &Path) -> anyhow::Result<(Vec<(String, String)>, Vec<String>)> {
+fn read_report(path: &Path) -> anyhow::Result<(ReportFiles, Vec<String>)> {
     if path.is_dir() {
         let mut files = Vec::new();
         walk(path, path, &mut files)?;

@@ -531,8 +531,17 @@ fn read_host(
         add(CPUINFO, result);
     }
     let domcapabilities = format!("{VIRSH}domcapabilities");
-    if files.get(&domcapabilities).is_some() {
-        if !add(&domcapabilities, result) {
+    if let Some(text) = files.get(&domcapabilities) {
+        let usable = add(&domcapabilities, result);
+        // libvirt lists what blocks an unusable model since it keeps
+        // query-cpu-definitions' unavailable features as blockers
+        // (virQEMUCapsProbeQMPCPUDefinitions, 2017); older releases do not.
+        if usable && text.contains("usable='no'") && !text.contains("<blockers") {
+            result.missing.push(
+                "domcapabilities lists no <blockers> (an older libvirt): what QEMU filters from an unusable model is predicted from the CPU data".to_string(),
+            );
+        }
+        if !usable {
             result.missing.push(
                 "no usable domcapabilities (libvirt 9.0 refuses it on sos's read-only connection): QEMU's usable models and host-model are predicted from the CPU data".to_string(),
             );
@@ -747,12 +756,15 @@ fn is_feature_warning(line: &str) -> bool {
         || line.starts_with("warning: TCG doesn't support requested feature")
 }
 
-/// The feature a warning names: "…: CPUID.01H:ECX.pni [bit 0]" → `pni`.
-/// Names may hold dots (`sse4.2`): the name is what follows the register's.
+/// The feature a warning names: what follows the register in QEMU's
+/// description of the feature word (`feature_word_description`,
+/// target/i386/cpu.c): "CPUID.01H:ECX.pni [bit 0]" up to QEMU 10.0,
+/// "CPUID[eax=01h].ECX.pni [bit 0]" from 10.1. Names may hold dots (`sse4.2`).
 fn warned_feature(line: &str) -> Option<String> {
     let before_bit = line.rsplit_once(" [bit")?.0;
     let location = before_bit.rsplit_once(": ")?.1;
-    let register_and_name = location.rsplit_once(':').map_or(location, |(_, rest)| rest);
+    let word_end = location.rfind([':', ']']).map_or(0, |at| at + 1);
+    let register_and_name = location[word_end..].trim_start_matches('.');
     Some(register_and_name.split_once('.')?.1.to_string())
 }
 
@@ -821,6 +833,20 @@ mod tests {
             )
             .as_deref(),
             Some("sse4.2")
+        );
+        assert_eq!(
+            warned_feature(
+                "warning: host doesn't support requested feature: CPUID.01H:ECX.pni [bit 0]"
+            )
+            .as_deref(),
+            Some("pni")
+        );
+        assert_eq!(
+            warned_feature(
+                "warning: host doesn't support requested feature: CPUID[eax=01h].ECX.ssse3 [bit 9]"
+            )
+            .as_deref(),
+            Some("ssse3")
         );
     }
 
