@@ -11,6 +11,7 @@
 #![allow(rustdoc::invalid_html_tags)]
 
 mod batch;
+mod capture;
 mod commands;
 mod input;
 mod models;
@@ -180,6 +181,20 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "table")]
         format: batch::BatchFormat,
+    },
+    /// Capture this host into one bundle (JSON, on standard output) that
+    /// every verb takes as a host input: raw CPUID of each CPU, the MSRs
+    /// libvirt reads, KVM's module parameters, QEMU's QMP replies, and
+    /// virsh's version, capabilities, domcapabilities and domain XMLs when
+    /// libvirt runs. Each part is optional and says how it was obtained; run
+    /// as root for the MSRs and QEMU under KVM.
+    Capture {
+        /// The QEMU binary to ask.
+        #[arg(long, default_value = "qemu-system-x86_64")]
+        qemu: String,
+        /// The libvirt connection virsh uses.
+        #[arg(long, default_value = "qemu:///system")]
+        connect: String,
     },
     /// Does the host CPU have a feature? Prints `yes` or `no`.
     HasFeature { host: String, name: String },

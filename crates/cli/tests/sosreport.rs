@@ -129,3 +129,69 @@ fn csv_and_json_list_every_domain() {
     assert_eq!(value["reports"][0]["libvirt"], "9.0.0");
     assert!(value["fleet"].is_null());
 }
+
+#[test]
+fn capture_writes_a_bundle_whose_every_part_says_how_or_why_not() {
+    let done = guestcpu(&[
+        "capture",
+        "--qemu",
+        "/nonexistent/qemu",
+        "--connect",
+        "test:///nonexistent",
+    ])
+    .run();
+    // Standard error lists each part and how it was obtained.
+    assert_eq!(done.status, 0, "{}", done.stderr);
+    assert!(
+        done.stderr
+            .contains("qmp              missing: /nonexistent/qemu: "),
+        "{}",
+        done.stderr
+    );
+    let bundle = done.stdout;
+    assert!(
+        bundle.starts_with("{\n  \"guestcpu-capture\": 1,\n"),
+        "{bundle}"
+    );
+    let value: serde_json::Value = serde_json::from_str(&bundle).expect("JSON");
+    let parts = value["parts"].as_array().expect("parts");
+    for part in parts {
+        let obtained = part["how"].is_string() && part["text"].is_string();
+        let missing = part["how"].is_null() && part["missing"].is_string();
+        assert!(obtained != missing, "{part}");
+    }
+    let qmp = parts
+        .iter()
+        .find(|part| part["name"] == "qmp")
+        .expect("qmp part");
+    assert!(
+        qmp["missing"]
+            .as_str()
+            .is_some_and(|why| why.starts_with("/nonexistent/qemu: ")),
+        "{qmp}"
+    );
+}
+
+#[test]
+fn every_verb_takes_the_committed_bundle_as_a_host() {
+    let bundle = format!(
+        "{}/../../tests/capture/bookworm.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let decoded = guestcpu(&["decode", &bundle]).succeeds();
+    assert!(
+        decoded.contains("<model>Broadwell-noTSX-IBRS</model>"),
+        "{decoded}"
+    );
+    let domain = format!(
+        "{}/../../tests/real/domains/custom-486-require-sse4.2.xml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let json = guestcpu(&[
+        "check", "--json", "--qemu", "7.2", "--domain", &domain, "--host", &bundle,
+    ])
+    .succeeds();
+    let report: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(report["settings"]["libvirt_version"], "9.0");
+    assert_eq!(report["filtered"][0]["name"], "sse4.2");
+}

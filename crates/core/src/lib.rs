@@ -5,6 +5,7 @@
 //! `docs/architecture.md` for the map of modules and their invariants.
 
 pub mod batch;
+pub mod capture;
 pub mod check;
 pub mod cpudef;
 pub mod cpuid;

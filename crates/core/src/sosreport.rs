@@ -533,12 +533,11 @@ fn read_host(
     let domcapabilities = format!("{VIRSH}domcapabilities");
     if let Some(text) = files.get(&domcapabilities) {
         let usable = add(&domcapabilities, result);
-        // libvirt lists what blocks an unusable model since it keeps
-        // query-cpu-definitions' unavailable features as blockers
-        // (virQEMUCapsProbeQMPCPUDefinitions, 2017); older releases do not.
+        // domcapabilities prints what blocks an unusable model since
+        // libvirt 10.9 (the engine's `release` module); older releases do not.
         if usable && text.contains("usable='no'") && !text.contains("<blockers") {
             result.missing.push(
-                "domcapabilities lists no <blockers> (an older libvirt): what QEMU filters from an unusable model is predicted from the CPU data".to_string(),
+                "domcapabilities lists no <blockers> (libvirt before 10.9): what QEMU filters from an unusable model is predicted from the CPU data".to_string(),
             );
         }
         if !usable {

@@ -200,7 +200,7 @@ fn an_old_libvirt_without_blockers_keeps_qemus_host_model_but_not_its_reasons() 
         tests_dir().join("real/libvirt-11.3.0_qemu-10.0.13/host/domcapabilities.xml"),
     )
     .expect("recorded domcapabilities");
-    // Older libvirt lists no <blockers> under an unusable model.
+    // libvirt before 10.9 prints no <blockers> under an unusable model.
     let stripped: String = domcapabilities
         .lines()
         .filter(|line| {
@@ -361,5 +361,45 @@ fn the_fleet_of_two_reports_joins_their_hosts() {
         small.summary.does_not_migrate.is_empty(),
         "{:?}",
         small.summary
+    );
+}
+
+/// The bundle `guestcpu capture` wrote on the recording host while the
+/// bookworm report's domains ran (`tests/capture/bookworm.json`).
+#[test]
+fn a_capture_bundle_is_a_host_input_that_agrees_with_the_real_start() {
+    use guestcpu_core::check::{analyze, CheckOptions};
+    use guestcpu_core::host::parse_host;
+    use guestcpu_core::libvirt::release::VersionChoice;
+    use guestcpu_core::CpuMap;
+
+    let bundle = fs::read_to_string(tests_dir().join("capture/bookworm.json")).expect("bundle");
+    let choice = VersionChoice::choose(Some("9.0"), None).expect("9.0");
+    let map = CpuMap::for_version(choice.version);
+    let host = parse_host(map, &bundle).unwrap_or_else(|e| panic!("{}", e.render(&bundle)));
+    assert_eq!(host.contributions().len(), 3, "{:?}", host.contributions());
+    let options = CheckOptions {
+        qemu_version: Some("7.2".to_string()),
+        accelerator: None,
+        libvirt: Some(choice),
+    };
+    let check = |name: &str| {
+        let domain = fs::read_to_string(tests_dir().join(format!("real/domains/{name}.xml")))
+            .expect("domain");
+        analyze(map, &domain, &host, None, &options).expect("a report")
+    };
+    // What the real starts did (tests/real/libvirt-9.0.0_qemu-7.2.22/domains/NAME.json).
+    let sse42 = check("custom-486-require-sse4.2");
+    assert!(sse42.verdicts.none.starts && sse42.verdicts.partial.starts);
+    assert_eq!(sse42.qemu_cpu_arg.as_deref(), Some("486,sse4.2=on"));
+    let filtered: Vec<&str> = sse42.filtered.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(filtered, ["sse4.2"]);
+    let host_model = check("host-model");
+    assert!(
+        host_model.qemu_cpu_arg.as_deref().is_some_and(|arg| arg
+            .starts_with("kvm64,vme=on,ss=on,x2apic=on,")
+            && arg.ends_with(",pni=off")),
+        "{:?}",
+        host_model.qemu_cpu_arg
     );
 }

@@ -15,7 +15,8 @@
 //! `domcapabilities`, `dumpxml`), the last enabled by name because Debian's sos
 //! looks for a package `libvirt-client` that Debian calls `libvirt-clients`
 //! (`packages` of sos's `report/plugins/virsh.py`). `--build` keeps the tree
-//! unpacked; nothing is uploaded.
+//! unpacked; nothing is uploaded. On the machine's own stack it also runs
+//! `guestcpu capture` while the domains run, into `tests/capture/<stack>.json`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -110,6 +111,9 @@ pub fn run(args: &[String], workspace_root: &Path) -> Result<()> {
         ensure_sos(&session)?;
         define_domains(&session, &corpus)?;
         let tree = run_sos(&session)?;
+        if session.root().is_none() {
+            capture_bundle(workspace_root, stack.name())?;
+        }
         let kept = keep_read_files(&tree, &workspace_root.join(SOSREPORT_DIR), stack.name());
         // sos's tree holds the whole collection: removed whatever happened.
         let removed = std::fs::remove_dir_all(session.path(SOS_TMP));
@@ -174,6 +178,27 @@ fn define_domains(session: &Session, corpus: &Path) -> Result<()> {
             println!("  {domain:<45} shut off");
         }
     }
+    Ok(())
+}
+
+/// Where the capture bundle of the machine's own stack goes.
+const CAPTURE_DIR: &str = "tests/capture";
+
+/// Runs `guestcpu capture` on the machine while the domains run (only the
+/// machine's own stack: the bundle is taken from outside any chroot) and
+/// keeps its bundle as `tests/capture/<stack>.json`.
+fn capture_bundle(workspace_root: &Path, stack: &str) -> Result<()> {
+    let output = run_checked(
+        Command::new(env!("CARGO"))
+            .current_dir(workspace_root)
+            .args(["run", "-q", "-p", "guestcpu-cli", "--", "capture"]),
+    )?;
+    let dir = workspace_root.join(CAPTURE_DIR);
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("{stack}.json"));
+    std::fs::write(&path, &output.stdout).with_context(|| format!("writing {}", path.display()))?;
+    print!("{}", String::from_utf8_lossy(&output.stderr));
+    println!("wrote {CAPTURE_DIR}/{stack}.json");
     Ok(())
 }
 
