@@ -498,52 +498,50 @@ fn read_host(
     result: &mut SosExamination,
 ) -> Option<HostInput<'static>> {
     let mut parts = Vec::new();
-    let mut add = |path: &str, result: &mut SosExamination| -> bool {
+    // Reads one host file: whether it was there, `Err(why)` when it is
+    // present but unusable.
+    let mut add = |path: &str| -> Result<bool, String> {
         let Some(text) = files.get(path) else {
-            return false;
+            return Ok(false);
         };
         match parse_host(map, text) {
             Ok(input) => {
                 parts.push((path.to_string(), input));
-                true
+                Ok(true)
             }
             Err(error) => {
                 let first_line = text.lines().find(|line| !line.trim().is_empty());
-                result.missing.push(match first_line {
+                Err(match first_line {
                     Some(line) if line.starts_with("error:") => {
                         format!("{path} holds an error (`{}`)", line.trim())
                     }
                     _ => format!("{path} cannot be read: {}", error.render(text)),
-                });
-                false
+                })
             }
         }
     };
-    let have_cpuid = add(CPUID, result);
+    let mut read = |path: &str, result: &mut SosExamination| {
+        add(path).unwrap_or_else(|why| {
+            result.missing.push(why);
+            false
+        })
+    };
+    let have_cpuid = read(CPUID, result);
     if !have_cpuid {
         result.missing.push(format!(
             "no raw CPUID ({CPUID}: the cpuid tool was not installed, or the processor plugin did not run): the host CPU comes from {}",
             if files.get(&format!("{VIRSH}capabilities")).is_some() { "virsh capabilities" } else { "/proc/cpuinfo" }
         ));
     }
-    let have_capabilities = add(&format!("{VIRSH}capabilities"), result);
+    let have_capabilities = read(&format!("{VIRSH}capabilities"), result);
     if !have_cpuid && !have_capabilities {
-        add(CPUINFO, result);
+        read(CPUINFO, result);
     }
     let domcapabilities = format!("{VIRSH}domcapabilities");
     if let Some(text) = files.get(&domcapabilities) {
-        let usable = add(&domcapabilities, result);
-        // domcapabilities prints what blocks an unusable model since
-        // libvirt 10.9 (the engine's `release` module); older releases do not.
-        if usable && text.contains("usable='no'") && !text.contains("<blockers") {
-            result.missing.push(
-                "domcapabilities lists no <blockers> (libvirt before 10.9): what QEMU filters from an unusable model is predicted from the CPU data".to_string(),
-            );
-        }
-        if !usable {
-            result.missing.push(
-                "no usable domcapabilities (libvirt 9.0 refuses it on sos's read-only connection): QEMU's usable models and host-model are predicted from the CPU data".to_string(),
-            );
+        match read_domcapabilities(&mut add, &domcapabilities, text) {
+            Ok(None) => {}
+            Ok(Some(why)) | Err(why) => result.missing.push(why),
         }
     } else {
         result.missing.push(format!(
@@ -591,6 +589,31 @@ fn read_host(
         );
     }
     Some(host)
+}
+
+/// Reads the domain capabilities; `Ok(Some(why))` when they lack the
+/// blockers, `Err(why)` when they cannot be used at all.
+fn read_domcapabilities(
+    add: &mut impl FnMut(&str) -> Result<bool, String>,
+    path: &str,
+    text: &str,
+) -> Result<Option<String>, String> {
+    match add(path) {
+        // virConnectGetDomainCapabilities refuses a read-only connection
+        // ("read only access prevents ...", its virCheckReadOnlyGoto,
+        // src/libvirt-domain.c), and sos's virsh plugin runs `virsh -r`:
+        // 9.0, 11.3 and 12.9 alike in the recorded reports.
+        Err(why) => Err(format!(
+            "{why}: sos's `virsh -r` connection is refused domcapabilities, so QEMU's usable models and host-model are predicted from the CPU data"
+        )),
+        Ok(false) => Ok(None),
+        // domcapabilities prints what blocks an unusable model since
+        // libvirt 10.9 (the engine's `release` module); older releases do not.
+        Ok(true) if text.contains("usable='no'") && !text.contains("<blockers") => Ok(Some(
+            "domcapabilities lists no <blockers> (libvirt before 10.9): what QEMU filters from an unusable model is predicted from the CPU data".to_string(),
+        )),
+        Ok(true) => Ok(None),
+    }
 }
 
 /// KVM's module parameters that decide features, as `module.name=value`.

@@ -115,7 +115,7 @@ fn every_domain_of_the_recorded_reports_is_checked_and_the_running_ones_compared
             report
                 .missing
                 .iter()
-                .any(|line| line.contains("no usable domcapabilities")),
+                .any(|line| line.contains("connection is refused domcapabilities")),
             "{stack}: {:?}",
             report.missing
         );
