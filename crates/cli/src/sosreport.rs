@@ -9,7 +9,7 @@
 
 use std::fmt::Write as _;
 use std::fs::File;
-use std::io::{BufReader, Cursor, Read};
+use std::io::{BufReader, Read};
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context as _};
@@ -68,39 +68,28 @@ fn read_report(path: &Path) -> anyhow::Result<(ReportFiles, Vec<String>)> {
     }
     let name = path.to_string_lossy();
     let file = File::open(path).map_err(|error| anyhow!("{name}: cannot read: {error}"))?;
-    let mut reader = BufReader::new(file);
-    let mut archive = Vec::new();
-    let mut problems = Vec::new();
-    let decompressed = if name.ends_with(".tar.xz") || name.ends_with(".txz") {
-        lzma_rs::xz_decompress(&mut reader, &mut archive).map_err(|error| error.to_string())
+    let reader = BufReader::new(file);
+    // Decompressed as the tar reader asks: an archive cut short is read up
+    // to its break.
+    let stream: Box<dyn Read> = if name.ends_with(".tar.xz") || name.ends_with(".txz") {
+        Box::new(xz2::bufread::XzDecoder::new(reader))
     } else if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
-        flate2::read::GzDecoder::new(reader)
-            .read_to_end(&mut archive)
-            .map(drop)
-            .map_err(|error| error.to_string())
+        Box::new(flate2::bufread::GzDecoder::new(reader))
     } else if name.ends_with(".tar") {
-        reader
-            .read_to_end(&mut archive)
-            .map(drop)
-            .map_err(|error| error.to_string())
+        Box::new(reader)
     } else {
         bail!("{name}: not an sosreport: give its folder or its .tar.xz, .tar.gz or .tar archive");
     };
-    if let Err(error) = decompressed {
-        problems.push(format!(
-            "the archive is truncated or damaged ({error}): only the {} bytes before the break were read; files after it are missing",
-            archive.len()
-        ));
-    }
-    let files = read_tar(&archive, &mut problems);
+    let mut problems = Vec::new();
+    let files = read_tar(stream, &mut problems);
     Ok((files, problems))
 }
 
-/// The entries of a tar archive the engine reads; a broken entry ends the
-/// reading with a problem.
-fn read_tar(archive: &[u8], problems: &mut Vec<String>) -> Vec<(String, String)> {
+/// The entries of a tar archive the engine reads; a broken entry (a
+/// damaged or truncated archive) ends the reading with a problem.
+fn read_tar(stream: impl Read, problems: &mut Vec<String>) -> Vec<(String, String)> {
     let mut files = Vec::new();
-    let mut tar = tar::Archive::new(Cursor::new(archive));
+    let mut tar = tar::Archive::new(stream);
     let entries = match tar.entries() {
         Ok(entries) => entries,
         Err(error) => {
@@ -108,14 +97,17 @@ fn read_tar(archive: &[u8], problems: &mut Vec<String>) -> Vec<(String, String)>
             return files;
         }
     };
+    let broken = |files: &[(String, String)], error: &dyn std::fmt::Display| {
+        format!(
+            "the archive breaks after {} of the files guestcpu reads ({error}): the files after the break are missing",
+            files.len()
+        )
+    };
     for entry in entries {
         let mut entry = match entry {
             Ok(entry) => entry,
             Err(error) => {
-                problems.push(format!(
-                    "the tar archive breaks after {} files read ({error})",
-                    files.len()
-                ));
+                problems.push(broken(&files, &error));
                 break;
             }
         };
@@ -125,17 +117,20 @@ fn read_tar(archive: &[u8], problems: &mut Vec<String>) -> Vec<(String, String)>
         let Ok(entry_path) = entry.path() else {
             continue;
         };
-        let Some(relative) = report_path(&entry_path.to_string_lossy()).map(str::to_string) else {
-            continue;
-        };
+        let relative = report_path(&entry_path.to_string_lossy()).map(str::to_string);
         let mut bytes = Vec::new();
         let limit = u64::try_from(MAX_DUMP_BYTES).unwrap_or(u64::MAX);
-        match entry.by_ref().take(limit).read_to_end(&mut bytes) {
-            Ok(_) => files.push((relative, String::from_utf8_lossy(&bytes).into_owned())),
-            Err(error) => {
-                problems.push(format!("{relative} is cut short ({error})"));
-                break;
-            }
+        // Every entry is read through, so that a break inside one is seen.
+        let read = match &relative {
+            Some(_) => entry.by_ref().take(limit).read_to_end(&mut bytes).map(drop),
+            None => std::io::copy(&mut entry, &mut std::io::sink()).map(drop),
+        };
+        if let Err(error) = read {
+            problems.push(broken(&files, &error));
+            break;
+        }
+        if let Some(relative) = relative {
+            files.push((relative, String::from_utf8_lossy(&bytes).into_owned()));
         }
     }
     files
