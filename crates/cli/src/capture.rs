@@ -11,6 +11,8 @@
 //!   (0x10a, `virHostCPUGetMSR`) and the VMX capability MSRs 0x480–0x491
 //!   (libvirt's `cpu_map` `<msr>` features of the VMX group);
 //! * `kvm-parameters`: `/sys/module/kvm*/parameters/*`;
+//! * `kvm-supported-cpuid`: what KVM offers guests, `KVM_GET_SUPPORTED_CPUID`
+//!   on `/dev/kvm` (`kvm_cpuid`), in `cpuid -r`'s line format;
 //! * `qmp`: QEMU's `query-cpu-model-expansion` of `host` and
 //!   `query-cpu-definitions` under `-machine none,accel=kvm`, as libvirt
 //!   asks them (`virQEMUCapsProbeQMPHostCPU`, `virQEMUCapsProbeQMPCPUDefinitions`);
@@ -124,6 +126,11 @@ pub fn run(qemu: &str, virsh_uri: &str) -> anyhow::Result<String> {
         Part::from("cpuid", raw_cpuid()),
         Part::from("msr", msrs()),
         Part::from("kvm-parameters", kvm_parameters()),
+        Part::from(
+            "kvm-supported-cpuid",
+            crate::kvm_cpuid::supported_cpuid()
+                .map(|text| ("/dev/kvm KVM_GET_SUPPORTED_CPUID".to_string(), text)),
+        ),
         Part::from("qmp", qmp_replies(qemu)),
     ];
     parts.extend(libvirt_parts(virsh_uri));

@@ -14,6 +14,7 @@ mod batch;
 mod capture;
 mod commands;
 mod input;
+mod kvm_cpuid;
 mod models;
 mod report;
 mod sosreport;

@@ -8,8 +8,8 @@
 //!
 //! * the host: `sos_commands/processor/cpuid_-r` (raw CPUID; `/proc/cpuinfo`
 //!   when it is missing), `virsh -r capabilities` and `virsh -r
-//!   domcapabilities` (when it holds capabilities: libvirt before 9.x refuses
-//!   it on the read-only connection sos uses), joined as libvirt joins its
+//!   domcapabilities` (when it holds capabilities: libvirt 9.0, 11.3 and 12.9
+//!   all refuse it on the read-only connection sos uses), joined as libvirt joins its
 //!   own probe with QEMU's answer ([`join_hosts`]), and KVM's module
 //!   parameters (`sys/module/kvm*/parameters/*`);
 //! * the releases: `virsh -r version` ("Using library: libvirt X",
@@ -97,7 +97,8 @@ pub struct SosExamination {
     /// What each host file contributed to the joined host.
     pub host_files: Vec<String>,
     pub host: Option<HostBrief>,
-    /// KVM's module parameters that decide features, as `module.name=value`.
+    /// KVM's module parameters that decide features, as
+    /// `module.name=value (what it decides)`.
     pub kvm_parameters: Vec<String>,
     /// Notes of the host input and of the running domains' evidence.
     pub notes: Vec<String>,

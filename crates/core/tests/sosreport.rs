@@ -438,3 +438,34 @@ fn a_capture_bundle_is_a_host_input_that_agrees_with_the_real_start() {
         host_model.qemu_cpu_arg
     );
 }
+
+/// The bundle's `kvm-supported-cpuid` (KVM_GET_SUPPORTED_CPUID) shows what
+/// the raw CPUID cannot: this host's KVM hides `pni` and `ssse3` (leaf 1
+/// ECX bits 0 and 9), the features QEMU filtered at the real starts.
+#[test]
+fn the_bundle_shows_what_kvm_hides() {
+    use guestcpu_core::capture::read_bundle;
+
+    let text = fs::read_to_string(tests_dir().join("capture/bookworm.json")).expect("bundle");
+    let parts = read_bundle(&text).expect("bundle");
+    let leaf_1_ecx = |name: &str| {
+        let part = parts
+            .iter()
+            .find(|part| part.name == name)
+            .and_then(|part| part.text.as_deref())
+            .unwrap_or_else(|| panic!("no {name} part"));
+        let line = part
+            .lines()
+            .find(|line| line.trim_start().starts_with("0x00000001 0x00:"))
+            .expect("leaf 1");
+        let ecx = line.split("ecx=0x").nth(1).expect("ecx");
+        u32::from_str_radix(&ecx[..8], 16).expect("hex")
+    };
+    let (host, kvm) = (leaf_1_ecx("cpuid"), leaf_1_ecx("kvm-supported-cpuid"));
+    for bit in [0, 9] {
+        assert!(
+            host & (1 << bit) != 0 && kvm & (1 << bit) == 0,
+            "bit {bit}: {host:#x} {kvm:#x}"
+        );
+    }
+}
