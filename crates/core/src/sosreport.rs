@@ -296,6 +296,20 @@ pub fn examine(name: &str, files: &[(String, String)], problems: &[String]) -> S
             filtered_seen.join(", ")
         ));
     }
+    let differs = result
+        .domains
+        .iter()
+        .filter_map(|domain| domain.last_start.as_ref())
+        .any(|start| !start.differences.is_empty());
+    let has_qemu_answer = result
+        .host_files
+        .iter()
+        .any(|part| part.contains("QEMU's answer"));
+    if differs && !has_qemu_answer {
+        result.notes.push(
+            "running domains differ from their last start, predicted without QEMU's answer: a host's KVM can offer less than its CPUID shows; `virsh domcapabilities` over a read-write connection, or `guestcpu capture` on the host, gives it".to_string(),
+        );
+    }
     result.host_input = Some(host);
     result
 }

@@ -192,6 +192,13 @@ fn every_domain_of_the_recorded_reports_is_checked_and_the_running_ones_compared
             ("", "pni, ssse3")
         );
         assert!(
+            report.notes.iter().any(|note| note.starts_with(
+                "running domains differ from their last start, predicted without QEMU's answer"
+            )),
+            "{stack}: {:?}",
+            report.notes
+        );
+        assert!(
             report.notes.iter().any(|note| note.contains("pni, ssse3")),
             "{stack}: {:?}",
             report.notes
