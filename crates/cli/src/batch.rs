@@ -277,8 +277,10 @@ fn examine_in_parallel(
 
 /// A progress bar on standard error, drawn only when standard error is a
 /// terminal and the run is long enough to need one.
-struct Progress {
+pub(crate) struct Progress {
     total: usize,
+    /// What is counted, e.g. `hosts`.
+    unit: &'static str,
     done: AtomicUsize,
     shown: bool,
     drawn: AtomicBool,
@@ -288,18 +290,24 @@ struct Progress {
 
 impl Progress {
     fn new(total: usize) -> Self {
+        Progress::counting(total, PROGRESS_MIN_HOSTS, "hosts")
+    }
+
+    /// A bar over `total` things called `unit`, drawn from `minimum` on.
+    pub(crate) fn counting(total: usize, minimum: usize, unit: &'static str) -> Self {
         let now = Instant::now();
         Progress {
             total,
+            unit,
             done: AtomicUsize::new(0),
-            shown: total >= PROGRESS_MIN_HOSTS && std::io::stderr().is_terminal(),
+            shown: total >= minimum && std::io::stderr().is_terminal(),
             drawn: AtomicBool::new(false),
             started: now,
             last_draw: Mutex::new(now),
         }
     }
 
-    fn advance(&self) {
+    pub(crate) fn advance(&self) {
         let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
         if !self.shown {
             return;
@@ -316,22 +324,23 @@ impl Progress {
         let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-6);
         let _ = write!(
             std::io::stderr().lock(),
-            "\r[{}{}] {done}/{} hosts, {rate:.0}/s",
+            "\r[{}{}] {done}/{} {}, {rate:.0}/s",
             "#".repeat(filled),
             " ".repeat(width - filled),
-            self.total
+            self.total,
+            self.unit
         );
         self.drawn.store(true, Ordering::Relaxed);
     }
 
-    fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if self.drawn.load(Ordering::Relaxed) {
             let _ = write!(std::io::stderr().lock(), "\r{}\r", " ".repeat(79));
         }
     }
 }
 
-fn verdict_word(verdict: &Verdict) -> &'static str {
+pub(crate) fn verdict_word(verdict: &Verdict) -> &'static str {
     match (verdict.starts, verdict.abi_stable) {
         (false, _) => "FAILS",
         (true, true) => "starts",
@@ -528,7 +537,7 @@ fn render_csv(report: &BatchReport, errors: &[Option<&str>]) -> String {
 }
 
 /// Quotes a CSV cell when it holds a comma, a quote or a line break (RFC 4180).
-fn csv_cell(cell: &str) -> String {
+pub(crate) fn csv_cell(cell: &str) -> String {
     if cell.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", cell.replace('"', "\"\""))
     } else {

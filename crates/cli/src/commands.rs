@@ -4,6 +4,7 @@
 //! never leaves half an answer on standard output.
 
 use anyhow::anyhow;
+use guestcpu_core::capture;
 use guestcpu_core::check::upgrade::UpgradePreview;
 use guestcpu_core::check::{analyze, CheckError, CheckOptions};
 use guestcpu_core::domain::Accelerator;
@@ -236,6 +237,12 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             )?;
             Ok(Outcome::print(output))
         }
+        Command::Sosreport { paths, format } => {
+            Ok(Outcome::print(crate::sosreport::run(&paths, format)?))
+        }
+        Command::Capture { qemu, connect } => {
+            Ok(Outcome::print(crate::capture::run(&qemu, &connect)?))
+        }
         Command::HasFeature { host, name } => {
             let input = reader.read(&host)?;
             let host = read_host(map, &input)?
@@ -273,6 +280,17 @@ fn choose_libvirt(
     option: Option<&str>,
     host_text: Option<&str>,
 ) -> anyhow::Result<(VersionChoice, &'static CpuMap)> {
+    // A capture bundle tells through its domain capabilities part.
+    let bundle_parts = host_text
+        .filter(|text| capture::is_bundle(text))
+        .and_then(|text| capture::read_bundle(text).ok());
+    let host_text = match &bundle_parts {
+        Some(parts) => parts
+            .iter()
+            .find(|part| part.name == "domcapabilities")
+            .and_then(|part| part.text.as_deref()),
+        None => host_text,
+    };
     let dump = host_text.and_then(|text| guestcpu_core::dump::parse(text).ok());
     let choice = VersionChoice::choose(option, dump.as_ref()).map_err(|e| anyhow!(e))?;
     Ok((choice, CpuMap::for_version(choice.version)))

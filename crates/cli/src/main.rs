@@ -11,10 +11,13 @@
 #![allow(rustdoc::invalid_html_tags)]
 
 mod batch;
+mod capture;
 mod commands;
 mod input;
+mod kvm_cpuid;
 mod models;
 mod report;
+mod sosreport;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -169,6 +172,34 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "table")]
         format: batch::BatchFormat,
+    },
+    /// Check every domain of sosreports (folders or .tar.xz, .tar.gz, .tar
+    /// archives): the host joined from the report's CPUID, capabilities and
+    /// domcapabilities, the libvirt and QEMU releases of `virsh version`,
+    /// each persistent domain's verdicts, and for running domains whether
+    /// their last start (live XML, QEMU log) confirms the prediction. Several
+    /// reports also get the fleet view (baseline, migration, models everywhere).
+    Sosreport {
+        /// sosreport folders or archives.
+        #[arg(required = true)]
+        paths: Vec<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: batch::BatchFormat,
+    },
+    /// Capture this host into one bundle (JSON, on standard output) that
+    /// every verb takes as a host input: raw CPUID of each CPU, the MSRs
+    /// libvirt reads, KVM's module parameters, QEMU's QMP replies, and
+    /// virsh's version, capabilities, domcapabilities and domain XMLs when
+    /// libvirt runs. Each part is optional and says how it was obtained; run
+    /// as root for the MSRs and QEMU under KVM.
+    Capture {
+        /// The QEMU binary to ask.
+        #[arg(long, default_value = "qemu-system-x86_64")]
+        qemu: String,
+        /// The libvirt connection virsh uses.
+        #[arg(long, default_value = "qemu:///system")]
+        connect: String,
     },
     /// Does the host CPU have a feature? Prints `yes` or `no`.
     HasFeature { host: String, name: String },

@@ -6,6 +6,7 @@
 
 mod batch;
 mod broken;
+mod sosreport;
 mod util;
 
 use util::{assert_text, fixture, guestcpu, scratch_file};

@@ -26,7 +26,7 @@ use crate::check::{
 };
 use crate::cpudef::{CpuDef, CpuType};
 use crate::data::CpuMap;
-use crate::host::parse_host;
+use crate::host::{parse_host, HostInput};
 use crate::libvirt::baseline::baseline;
 
 /// One host input as read by the caller: the name to show (a path) and its text.
@@ -205,18 +205,46 @@ fn examine(
         offset: Some(error.offset),
         message: error.message,
     })?;
+    examine_input(map, &input, question, arriving)
+}
+
+/// [`examine_host`] on a host already read (a host joined from several
+/// files, e.g. an sosreport's).
+pub fn examine_host_input(
+    map: &CpuMap,
+    name: &str,
+    input: &HostInput<'_>,
+    question: &BatchQuestion<'_>,
+    arriving: Option<&CpuDef>,
+) -> HostResult {
+    let outcome = match examine_input(map, input, question, arriving) {
+        Ok(report) => HostOutcome::Ok(Box::new(report)),
+        Err(failure) => HostOutcome::Failed(failure),
+    };
+    HostResult {
+        name: name.to_string(),
+        outcome,
+    }
+}
+
+fn examine_input(
+    map: &CpuMap,
+    input: &HostInput<'_>,
+    question: &BatchQuestion<'_>,
+    arriving: Option<&CpuDef>,
+) -> Result<HostReport, HostFailure> {
     // One prepared host answers every question asked of this dump: the
     // domain's start, the host's brief and models, the arrival.
     let (prepared, notes, domain) = match question.domain_xml {
         None => {
             let (settings, note) = description_settings(question.options).map_err(failure)?;
-            let prepared = settings.prepare(map, &input).map_err(failure)?;
+            let prepared = settings.prepare(map, input).map_err(failure)?;
             let notes = description_notes(&prepared, note);
             (prepared, notes, None)
         }
         Some(domain_xml) => {
             let prepared = host_settings(domain_xml, question.options)
-                .and_then(|settings| settings.prepare(map, &input))
+                .and_then(|settings| settings.prepare(map, input))
                 .map_err(failure)?;
             let report = analyze_prepared_answer(domain_xml, &prepared, arriving, question.options)
                 .map_err(failure)?;

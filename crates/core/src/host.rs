@@ -12,6 +12,7 @@
 use std::fmt;
 use std::sync::OnceLock;
 
+use crate::capture;
 use crate::cpudef::{CpuDef, CpuMode, CpuType, Policy};
 use crate::cpuid::{CpuidData, Signature};
 use crate::data::CpuMap;
@@ -135,8 +136,9 @@ pub struct HostInput<'m> {
     tcg_answers: bool,
 }
 
-/// Reads a host input: a libvirt `<cpu>` XML (host or guest type) or any dump
-/// format [`dump::parse`] recognises.
+/// Reads a host input: a libvirt `<cpu>` XML (host or guest type), any dump
+/// format [`dump::parse`] recognises, or a capture bundle
+/// ([`crate::capture`]), whose host parts are joined ([`join_hosts`]).
 pub fn parse_host<'m>(map: &'m CpuMap, text: &str) -> Result<HostInput<'m>, InputError> {
     if text.len() > MAX_DUMP_BYTES {
         return Err(InputError {
@@ -147,6 +149,9 @@ pub fn parse_host<'m>(map: &'m CpuMap, text: &str) -> Result<HostInput<'m>, Inpu
                 MAX_DUMP_BYTES >> 20
             ),
         });
+    }
+    if capture::is_bundle(text) {
+        return parse_bundle(map, text);
     }
     if let Some(definition) = parse_cpu_definition(text)? {
         return Ok(HostInput {
@@ -180,6 +185,46 @@ pub fn parse_host<'m>(map: &'m CpuMap, text: &str) -> Result<HostInput<'m>, Inpu
         decoded_host_cpu: OnceLock::new(),
         tcg_answers: false,
     })
+}
+
+/// A capture bundle's host parts, each read as its own input and joined.
+/// An error in a part points at the part in the bundle.
+fn parse_bundle<'m>(map: &'m CpuMap, text: &str) -> Result<HostInput<'m>, InputError> {
+    let parts = capture::read_bundle(text).map_err(|error| InputError {
+        offset: error.offset,
+        message: error.message,
+    })?;
+    let mut inputs = Vec::new();
+    let mut first_offset = 0;
+    for part in capture::host_parts(&parts) {
+        let part_text = part.text.as_deref().unwrap_or_default();
+        let input = parse_host(map, part_text).map_err(|error| InputError {
+            offset: part.offset,
+            message: format!("bundle part `{}`: {}", part.name, error.render(part_text)),
+        })?;
+        if inputs.is_empty() {
+            first_offset = part.offset;
+        }
+        inputs.push((
+            format!(
+                "bundle part `{}` ({})",
+                part.name,
+                part.how.as_deref().unwrap_or("?")
+            ),
+            input,
+        ));
+    }
+    match inputs.len() {
+        0 => Err(InputError {
+            offset: 0,
+            message: "the capture bundle holds no host CPU data (no cpuid, capabilities, domcapabilities or qmp part with text)".to_string(),
+        }),
+        1 => Ok(inputs.remove(0).1),
+        _ => join_hosts(map, inputs).map_err(|message| InputError {
+            offset: first_offset,
+            message,
+        }),
+    }
 }
 
 /// What a file gives when joined with others ([`join_hosts`]).

@@ -5,11 +5,13 @@
 //! `docs/architecture.md` for the map of modules and their invariants.
 
 pub mod batch;
+pub mod capture;
 pub mod check;
 pub mod cpudef;
 pub mod cpuid;
 pub mod data;
 pub mod domain;
+pub mod domain_log;
 pub mod dump;
 pub mod error;
 pub mod featureset;
@@ -17,6 +19,7 @@ pub mod host;
 pub mod json;
 pub mod libvirt;
 pub mod qemu;
+pub mod sosreport;
 pub mod xml;
 
 pub use cpudef::{CpuCheck, CpuDef, CpuFeature, CpuMatch, CpuMode, CpuType, Fallback, Policy};

@@ -8,3 +8,4 @@ mod cputest;
 mod qemuxml;
 mod real_stack;
 mod shared;
+mod sosreport;

@@ -7,6 +7,8 @@ mod fidelity;
 mod import_cpu_map;
 mod probe_qemu;
 mod record_real;
+mod record_sosreport;
+mod stack;
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +27,7 @@ commands:
   bench-batch [N]        time `guestcpu batch` over N synthesised dumps (default 2000)
   bench-vs-qemu [QEMU]   QEMU's query-cpu-definitions against guestcpu's model list
   record-real [--stack bookworm|trixie|trixie-backports|all] [--stacks-dir DIR] [--only NAME...]
+  record-sosreport [--stack bookworm|trixie|trixie-backports|all] [--stacks-dir DIR]
                          record what real libvirt + QEMU + KVM stacks do with tests/real/domains
                          (needs root and /dev/kvm)";
 
@@ -52,6 +55,7 @@ fn main() -> Result<()> {
         Some("bench-batch") => bench::bench_batch(&args[1..], &workspace_root()),
         Some("bench-vs-qemu") => bench::bench_vs_qemu(&args[1..], &workspace_root()),
         Some("record-real") => record_real::run(&args[1..], &workspace_root()),
+        Some("record-sosreport") => record_sosreport::run(&args[1..], &workspace_root()),
         _ => bail!("{USAGE}"),
     }
 }

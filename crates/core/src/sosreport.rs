@@ -1,0 +1,895 @@
+//! sosreports: a customer host's dump as support receives it, every domain
+//! on it checked at once.
+//!
+//! The caller hands over the report's files as `(path, text)` pairs, paths
+//! relative to the report's top folder ([`report_path`] finds it and says
+//! which files to read at all). Of what sos's `processor`, `kernel`,
+//! `libvirt` and `virsh` plugins collect, this module reads:
+//!
+//! * the host: `sos_commands/processor/cpuid_-r` (raw CPUID; `/proc/cpuinfo`
+//!   when it is missing), `virsh -r capabilities` and `virsh -r
+//!   domcapabilities` (when it holds capabilities: libvirt 9.0, 11.3 and 12.9
+//!   all refuse it on the read-only connection sos uses), joined as libvirt joins its
+//!   own probe with QEMU's answer ([`join_hosts`]), and KVM's module
+//!   parameters (`sys/module/kvm*/parameters/*`);
+//! * the releases: `virsh -r version` ("Using library: libvirt X",
+//!   "Running hypervisor: QEMU Y"), else QEMU's from the newest machine type
+//!   of `virsh -r capabilities` and libvirt's as the host input tells;
+//! * the domains: every persistent definition `etc/libvirt/qemu/NAME.xml`;
+//!   for a running one (a status XML `run/libvirt/qemu/NAME.xml`) the live
+//!   XML (`virsh -r dumpxml NAME`, else the status XML's `<domain>`) and the
+//!   last start in its log `var/log/libvirt/qemu/NAME.log`.
+//!
+//! Each domain is checked with the report's libvirt and QEMU; a running one's
+//! prediction is compared with its last start: the live `<cpu>`, the `-cpu`
+//! argument and QEMU's warnings about features it filtered. What the report
+//! lacks is said in one line each ([`SosExamination::missing`]), with what
+//! could still be checked.
+
+use serde::Serialize;
+
+use crate::batch::{
+    examine_host_input, migration_source, summarize, BatchQuestion, ClusterSummary, DomainSummary,
+    HostFailure, HostOutcome, HostResult,
+};
+use crate::check::host_brief::HostBrief;
+use crate::check::{analyze, describe_host, CheckError, CheckOptions, FilteredReport, Verdicts};
+use crate::cpudef::CpuDef;
+use crate::data::CpuMap;
+use crate::domain_log::StartLog;
+use crate::dump::{self, DumpFormat};
+use crate::host::{join_hosts, parse_host, HostInput};
+use crate::libvirt::release::VersionChoice;
+
+const CPUID: &str = "sos_commands/processor/cpuid_-r";
+const CPUINFO: &str = "proc/cpuinfo";
+const VIRSH: &str = "sos_commands/virsh/virsh_-r_";
+const DEFINITIONS: &str = "etc/libvirt/qemu/";
+const STATUS: &str = "run/libvirt/qemu/";
+const LOGS: &str = "var/log/libvirt/qemu/";
+const KVM_MODULES: &str = "sys/module/kvm";
+
+/// KVM's module parameters that decide what KVM offers guests, with what
+/// they decide (Linux's `arch/x86/kvm/{x86,vmx/vmx,svm/svm}.c` module params).
+const KVM_PARAMETERS: [(&str, &str); 3] = [
+    ("nested", "vmx or svm in guests"),
+    ("enable_pmu", "the PMU: pdcm, arch-perfmon leaf 0xa"),
+    ("pt_mode", "intel-pt in guests (1: host-guest mode)"),
+];
+
+/// The path of a report file relative to the report's top folder, when it
+/// is one this module reads: `path` as it is, or without its first folder
+/// (`sosreport-HOST-DATE/` in sos's archives).
+pub fn report_path(path: &str) -> Option<&str> {
+    let path = path.trim_start_matches("./");
+    if is_read(path) {
+        return Some(path);
+    }
+    let (_, rest) = path.split_once('/')?;
+    is_read(rest).then_some(rest)
+}
+
+fn is_read(path: &str) -> bool {
+    let in_folder = |folder: &str, suffix: &str| {
+        path.strip_prefix(folder)
+            .is_some_and(|name| !name.is_empty() && !name.contains('/') && name.ends_with(suffix))
+    };
+    path == CPUID
+        || path == CPUINFO
+        || path
+            .strip_prefix(KVM_MODULES)
+            .and_then(|rest| rest.split_once("/parameters/"))
+            .is_some_and(|(module, name)| !module.contains('/') && !name.contains('/'))
+        || in_folder(VIRSH, "")
+        || in_folder(DEFINITIONS, ".xml")
+        || in_folder(STATUS, ".xml")
+        || in_folder(LOGS, ".log")
+}
+
+/// One sosreport as read.
+#[derive(Debug, Clone, Serialize)]
+pub struct SosExamination {
+    pub name: String,
+    /// libvirt's release and where it was read.
+    pub libvirt: Option<String>,
+    pub qemu: Option<String>,
+    pub versions_from: String,
+    /// What each host file contributed to the joined host.
+    pub host_files: Vec<String>,
+    pub host: Option<HostBrief>,
+    /// KVM's module parameters that decide features, as
+    /// `module.name=value (what it decides)`.
+    pub kvm_parameters: Vec<String>,
+    /// Notes of the host input and of the running domains' evidence.
+    pub notes: Vec<String>,
+    /// One line per missing part: what is missing and what is still checked.
+    pub missing: Vec<String>,
+    pub domains: Vec<DomainExamination>,
+    /// The joined host, for a fleet of reports ([`fleet`]).
+    #[serde(skip)]
+    host_input: Option<HostInput<'static>>,
+    /// The releases the domains were checked with.
+    #[serde(skip)]
+    options: CheckOptions,
+    /// The persistent definitions: (domain, XML).
+    #[serde(skip)]
+    definitions: Vec<(String, String)>,
+}
+
+/// One persistent domain of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct DomainExamination {
+    pub name: String,
+    pub running: bool,
+    /// The check's answer, or why there is none.
+    pub check: Option<DomainCheck>,
+    pub error: Option<String>,
+    /// For a running domain: what its last start did.
+    pub last_start: Option<LastStart>,
+}
+
+/// What the check predicts for a domain.
+#[derive(Debug, Clone, Serialize)]
+pub struct DomainCheck {
+    pub check: String,
+    pub verdicts: Verdicts,
+    pub filtered: Vec<FilteredReport>,
+    /// The live `<cpu>` predicted for the domain's own check.
+    pub live_cpu: Option<String>,
+    pub qemu_cpu_arg: Option<String>,
+    pub notes: Vec<String>,
+}
+
+impl DomainCheck {
+    /// Whether the domain starts under its own `check`.
+    pub fn starts(&self) -> bool {
+        [
+            &self.verdicts.none,
+            &self.verdicts.partial,
+            &self.verdicts.full,
+        ]
+        .into_iter()
+        .any(|verdict| verdict.own && verdict.starts)
+    }
+}
+
+/// A running domain's last start, and how the prediction compares with it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LastStart {
+    /// The live `<cpu>` (indentation removed), from where it was read.
+    pub live_cpu: Option<String>,
+    pub live_from: Option<String>,
+    pub qemu_cpu_arg: Option<String>,
+    /// QEMU's warnings about features it filtered.
+    pub qemu_warnings: Vec<String>,
+    /// Each aspect where the prediction differs; empty when the last start
+    /// confirms the prediction.
+    pub differences: Vec<Difference>,
+    /// The aspects compared.
+    pub compared: Vec<String>,
+}
+
+/// One aspect where the prediction and the last start differ.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Difference {
+    /// `start`, `live <cpu>`, `-cpu` or `filtered`.
+    pub aspect: String,
+    pub predicted: String,
+    pub observed: String,
+}
+
+impl LastStart {
+    pub fn confirmed(&self) -> bool {
+        self.differences.is_empty() && !self.compared.is_empty()
+    }
+}
+
+/// The report's files, looked up by path.
+struct Files<'f> {
+    files: &'f [(String, String)],
+}
+
+impl<'f> Files<'f> {
+    fn get(&self, path: &str) -> Option<&'f str> {
+        self.files
+            .iter()
+            .find(|(name, _)| name == path)
+            .map(|(_, text)| text.as_str())
+    }
+
+    /// Files directly in `folder` ending in `suffix`: (name without both, text).
+    fn in_folder(
+        &self,
+        folder: &'f str,
+        suffix: &'f str,
+    ) -> impl Iterator<Item = (&'f str, &'f str)> + 'f {
+        self.files.iter().filter_map(move |(path, text)| {
+            let name = path.strip_prefix(folder)?.strip_suffix(suffix)?;
+            (!name.contains('/')).then_some((name, text.as_str()))
+        })
+    }
+}
+
+/// Reads one sosreport and checks every persistent domain on its host.
+/// `files` are `(path relative to the report, text)`; `problems` are what
+/// the caller met reading it (a truncated archive), reported as missing.
+pub fn examine(name: &str, files: &[(String, String)], problems: &[String]) -> SosExamination {
+    let files = Files { files };
+    let mut result = SosExamination {
+        name: name.to_string(),
+        libvirt: None,
+        qemu: None,
+        versions_from: String::new(),
+        host_files: Vec::new(),
+        host: None,
+        kvm_parameters: kvm_parameters(&files),
+        notes: Vec::new(),
+        missing: problems.to_vec(),
+        domains: Vec::new(),
+        host_input: None,
+        options: CheckOptions::default(),
+        definitions: Vec::new(),
+    };
+    let definitions: Vec<(&str, &str)> = files.in_folder(DEFINITIONS, ".xml").collect();
+    if let Some(arch) = foreign_architecture(&files) {
+        result.missing.push(format!(
+            "the host is {arch}, not x86: guestcpu checks x86 hosts only; nothing checked \
+             ({} domain definitions listed)",
+            definitions.len()
+        ));
+        result.domains = definitions
+            .iter()
+            .map(|(domain, _)| unchecked(domain, "the host is not x86"))
+            .collect();
+        return result;
+    }
+    let version = read_versions(&files, &mut result);
+    let map = CpuMap::for_version(version.version);
+    let options = CheckOptions {
+        qemu_version: result.qemu.as_deref().map(major_minor),
+        accelerator: None,
+        libvirt: Some(version),
+    };
+    let host = read_host(map, &files, &mut result);
+    result.options = options.clone();
+    result.definitions = definitions
+        .iter()
+        .map(|(domain, xml)| (domain.to_string(), xml.to_string()))
+        .collect();
+    if definitions.is_empty() {
+        result.missing.push(if files.in_folder(VIRSH, "").next().is_none() {
+            "no libvirt on this host (no etc/libvirt/qemu, no virsh output): only the host is described"
+                .to_string()
+        } else {
+            "no persistent domain (etc/libvirt/qemu/*.xml; the libvirt plugin did not run, or none is defined): only the host is described".to_string()
+        });
+    }
+    let Some(host) = host else {
+        result.domains = definitions
+            .iter()
+            .map(|(domain, _)| unchecked(domain, "no host CPU data in the report"))
+            .collect();
+        return result;
+    };
+    if let Ok(description) = describe_host(map, &host, &options) {
+        result.host = Some(description.host);
+    }
+    for (domain, xml) in definitions {
+        result
+            .domains
+            .push(examine_domain(map, &files, &host, &options, domain, xml));
+    }
+    let filtered_seen: Vec<String> = result
+        .domains
+        .iter()
+        .filter_map(|domain| domain.last_start.as_ref())
+        .flat_map(|start| start.qemu_warnings.iter().filter_map(|w| warned_feature(w)))
+        .fold(Vec::new(), |mut names, name| {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+            names
+        });
+    if !filtered_seen.is_empty() {
+        result.notes.push(format!(
+            "QEMU filtered on this host's KVM at the running domains' last starts: {}",
+            filtered_seen.join(", ")
+        ));
+    }
+    let differs = result
+        .domains
+        .iter()
+        .filter_map(|domain| domain.last_start.as_ref())
+        .any(|start| !start.differences.is_empty());
+    let has_qemu_answer = result
+        .host_files
+        .iter()
+        .any(|part| part.contains("QEMU's answer"));
+    if differs && !has_qemu_answer {
+        result.notes.push(
+            "running domains differ from their last start, predicted without QEMU's answer: a host's KVM can offer less than its CPUID shows; `virsh domcapabilities` over a read-write connection, or `guestcpu capture` on the host, gives it".to_string(),
+        );
+    }
+    result.host_input = Some(host);
+    result
+}
+
+/// Several reports as one fleet: batch's cluster of their hosts, and for
+/// every domain defined on any of them where it starts and where the
+/// running guest can migrate ([`crate::batch`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct Fleet {
+    /// The hosts' baseline CPU and the models usable everywhere.
+    pub cluster: ClusterSummary,
+    pub domains: Vec<FleetDomain>,
+}
+
+/// One domain across the fleet.
+#[derive(Debug, Clone, Serialize)]
+pub struct FleetDomain {
+    pub name: String,
+    /// The report whose definition was checked (the first defining it).
+    pub defined_in: String,
+    #[serde(flatten)]
+    pub summary: DomainSummary,
+}
+
+/// The fleet view of `reports` (those without a usable host are counted
+/// as failed hosts). Each host is checked with its own report's releases;
+/// the migration source is the first host, in the given order, the domain
+/// starts on.
+pub fn fleet(reports: &[SosExamination]) -> Fleet {
+    // The newest map knows every report's models, for the baseline.
+    let map = CpuMap::newest();
+    let results_for = |domain_xml: Option<&str>| -> Vec<HostResult> {
+        let examine = |report: &SosExamination, arriving: Option<&CpuDef>| {
+            let question = BatchQuestion {
+                domain_xml,
+                options: &report.options,
+            };
+            match &report.host_input {
+                Some(input) => {
+                    let map = report
+                        .options
+                        .libvirt
+                        .map_or(map, |choice| CpuMap::for_version(choice.version));
+                    examine_host_input(map, &report.name, input, &question, arriving)
+                }
+                None => HostResult {
+                    name: report.name.clone(),
+                    outcome: HostOutcome::Failed(HostFailure {
+                        offset: None,
+                        message: "the report has no usable host CPU data".to_string(),
+                    }),
+                },
+            }
+        };
+        let mut results: Vec<HostResult> =
+            reports.iter().map(|report| examine(report, None)).collect();
+        if let Some(source) = migration_source(&results) {
+            let live = results[source]
+                .report()
+                .and_then(|r| r.domain.as_ref())
+                .and_then(|d| d.live_cpu.clone());
+            for (index, report) in reports.iter().enumerate() {
+                if index != source {
+                    results[index] = examine(report, live.as_ref());
+                }
+            }
+        }
+        results
+    };
+    let cluster = summarize(map, &results_for(None), false);
+    let mut domains: Vec<FleetDomain> = Vec::new();
+    for report in reports {
+        for (name, xml) in &report.definitions {
+            if domains.iter().any(|domain| &domain.name == name) {
+                continue;
+            }
+            let results = results_for(Some(xml));
+            if let Some(summary) = summarize(map, &results, true).domain {
+                domains.push(FleetDomain {
+                    name: name.clone(),
+                    defined_in: report.name.clone(),
+                    summary,
+                });
+            }
+        }
+    }
+    Fleet { cluster, domains }
+}
+
+fn unchecked(domain: &str, why: &str) -> DomainExamination {
+    DomainExamination {
+        name: domain.to_string(),
+        running: false,
+        check: None,
+        error: Some(why.to_string()),
+        last_start: None,
+    }
+}
+
+/// `MAJOR.MINOR` of a release.
+fn major_minor(version: &str) -> String {
+    version.split('.').take(2).collect::<Vec<_>>().join(".")
+}
+
+/// The architecture of a host that is not x86, from `/proc/cpuinfo` or the
+/// host's `<arch>` in `virsh capabilities`.
+fn foreign_architecture(files: &Files<'_>) -> Option<String> {
+    if let Some(capabilities) = files.get(&format!("{VIRSH}capabilities")) {
+        let arch = capabilities
+            .split("<arch>")
+            .nth(1)
+            .and_then(|rest| rest.split("</arch>").next())?;
+        return (arch != "x86_64" && arch != "i686").then(|| arch.to_string());
+    }
+    let cpuinfo = files.get(CPUINFO)?;
+    if cpuinfo.lines().any(|line| line.starts_with("vendor_id")) {
+        return None;
+    }
+    let field = |key: &str| {
+        cpuinfo
+            .lines()
+            .find_map(|line| line.strip_prefix(key)?.trim_start().strip_prefix(':'))
+            .map(str::trim)
+    };
+    Some(if field("CPU implementer").is_some() {
+        "ARM (aarch64)".to_string()
+    } else if field("cpu").is_some_and(|cpu| cpu.starts_with("POWER")) {
+        "POWER (ppc64)".to_string()
+    } else if cpuinfo.lines().any(|line| line.starts_with("isa")) {
+        "RISC-V or another non-x86".to_string()
+    } else {
+        "not recognisably x86 (no vendor_id in /proc/cpuinfo)".to_string()
+    })
+}
+
+/// The releases, from `virsh -r version` or else from what the host tells.
+fn read_versions(files: &Files<'_>, result: &mut SosExamination) -> VersionChoice {
+    let version_text = files.get(&format!("{VIRSH}version")).unwrap_or("");
+    let after = |prefix: &str| {
+        version_text
+            .lines()
+            .find_map(|line| line.trim().strip_prefix(prefix))
+            .map(|version| version.trim().to_string())
+    };
+    result.libvirt = after("Using library: libvirt ");
+    result.qemu = after("Running hypervisor: QEMU ");
+    let mut from = vec![];
+    if result.libvirt.is_some() || result.qemu.is_some() {
+        from.push("virsh -r version".to_string());
+    } else {
+        result.missing.push(
+            "no virsh -r version (the virsh plugin, which Debian's sos skips unless enabled with -e virsh): releases guessed from the host files".to_string(),
+        );
+    }
+    if result.qemu.is_none() {
+        if let Some(machine) = files
+            .get(&format!("{VIRSH}capabilities"))
+            .and_then(newest_machine_version)
+        {
+            from.push(format!("QEMU from the newest machine type ({machine})"));
+            result.qemu = Some(machine);
+        }
+    }
+    let telling = files
+        .get(&format!("{VIRSH}domcapabilities"))
+        .or_else(|| files.get(&format!("{VIRSH}capabilities")))
+        .and_then(|text| dump::parse(text).ok());
+    let choice = VersionChoice::choose(result.libvirt.as_deref(), telling.as_ref())
+        .or_else(|_| VersionChoice::choose(None, telling.as_ref()))
+        .unwrap_or_else(|_| {
+            VersionChoice::choose(None, None).expect("the newest release needs no input")
+        });
+    if result.libvirt.is_none() {
+        from.push(choice.describe());
+    }
+    result.versions_from = from.join("; ");
+    choice
+}
+
+/// The newest `pc-i440fx-X.Y` / `pc-q35-X.Y` machine type: the QEMU release.
+fn newest_machine_version(capabilities: &str) -> Option<String> {
+    capabilities
+        .split("<machine")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('>')?.1.split('<').next())
+        .filter_map(|machine| {
+            let version = machine
+                .strip_prefix("pc-i440fx-")
+                .or_else(|| machine.strip_prefix("pc-q35-"))?;
+            let (major, minor) = version.split_once('.')?;
+            Some((major.parse::<u32>().ok()?, minor.parse::<u32>().ok()?))
+        })
+        .max()
+        .map(|(major, minor)| format!("{major}.{minor}"))
+}
+
+/// The host joined from the report's files; `None` when it has none.
+fn read_host(
+    map: &'static CpuMap,
+    files: &Files<'_>,
+    result: &mut SosExamination,
+) -> Option<HostInput<'static>> {
+    let mut parts = Vec::new();
+    // Reads one host file: whether it was there, `Err(why)` when it is
+    // present but unusable.
+    let mut add = |path: &str| -> Result<bool, String> {
+        let Some(text) = files.get(path) else {
+            return Ok(false);
+        };
+        match parse_host(map, text) {
+            Ok(input) => {
+                parts.push((path.to_string(), input));
+                Ok(true)
+            }
+            Err(error) => {
+                let first_line = text.lines().find(|line| !line.trim().is_empty());
+                Err(match first_line {
+                    Some(line) if line.starts_with("error:") => {
+                        format!("{path} holds an error (`{}`)", line.trim())
+                    }
+                    _ => format!("{path} cannot be read: {}", error.render(text)),
+                })
+            }
+        }
+    };
+    let mut read = |path: &str, result: &mut SosExamination| {
+        add(path).unwrap_or_else(|why| {
+            result.missing.push(why);
+            false
+        })
+    };
+    let have_cpuid = read(CPUID, result);
+    if !have_cpuid {
+        result.missing.push(format!(
+            "no raw CPUID ({CPUID}: the cpuid tool was not installed, or the processor plugin did not run): the host CPU comes from {}",
+            if files.get(&format!("{VIRSH}capabilities")).is_some() { "virsh capabilities" } else { "/proc/cpuinfo" }
+        ));
+    }
+    let have_capabilities = read(&format!("{VIRSH}capabilities"), result);
+    if !have_cpuid && !have_capabilities {
+        read(CPUINFO, result);
+    }
+    let domcapabilities = format!("{VIRSH}domcapabilities");
+    if let Some(text) = files.get(&domcapabilities) {
+        match read_domcapabilities(&mut add, &domcapabilities, text) {
+            Ok(None) => {}
+            Ok(Some(why)) | Err(why) => result.missing.push(why),
+        }
+    } else {
+        result.missing.push(format!(
+            "no {domcapabilities}: QEMU's usable models and host-model are predicted from the CPU data"
+        ));
+    }
+    let host = match parts.len() {
+        0 => {
+            result.missing.push(
+                "no host CPU data (no cpuid_-r, virsh capabilities or /proc/cpuinfo): no domain can be checked".to_string(),
+            );
+            return None;
+        }
+        1 => {
+            let (name, input) = parts.pop()?;
+            result.host_files.push(format!(
+                "{name} ({})",
+                input
+                    .dump()
+                    .map_or("<cpu>", |dump| dump.description.as_str())
+            ));
+            input
+        }
+        _ => match join_hosts(map, parts) {
+            Ok(joined) => {
+                result.host_files = joined.contributions().to_vec();
+                joined
+            }
+            Err(message) => {
+                result
+                    .missing
+                    .push(format!("the host files cannot be joined: {message}"));
+                return None;
+            }
+        },
+    };
+    result.notes.extend(host.notes().iter().cloned());
+    if host
+        .dump()
+        .is_some_and(|dump| dump.format == DumpFormat::ProcCpuinfo)
+    {
+        result.notes.push(
+            "/proc/cpuinfo names features, not CPUID leaves: the host CPU is approximate"
+                .to_string(),
+        );
+    }
+    Some(host)
+}
+
+/// Reads the domain capabilities; `Ok(Some(why))` when they lack the
+/// blockers, `Err(why)` when they cannot be used at all.
+fn read_domcapabilities(
+    add: &mut impl FnMut(&str) -> Result<bool, String>,
+    path: &str,
+    text: &str,
+) -> Result<Option<String>, String> {
+    match add(path) {
+        // virConnectGetDomainCapabilities refuses a read-only connection
+        // ("read only access prevents ...", its virCheckReadOnlyGoto,
+        // src/libvirt-domain.c), and sos's virsh plugin runs `virsh -r`:
+        // 9.0, 11.3 and 12.9 alike in the recorded reports.
+        Err(why) => Err(format!(
+            "{why}: sos's `virsh -r` connection is refused domcapabilities, so QEMU's usable models and host-model are predicted from the CPU data"
+        )),
+        Ok(false) => Ok(None),
+        // domcapabilities prints what blocks an unusable model since
+        // libvirt 10.9 (the engine's `release` module); older releases do not.
+        Ok(true) if text.contains("usable='no'") && !text.contains("<blockers") => Ok(Some(
+            "domcapabilities lists no <blockers> (libvirt before 10.9): what QEMU filters from an unusable model is predicted from the CPU data".to_string(),
+        )),
+        Ok(true) => Ok(None),
+    }
+}
+
+/// KVM's module parameters that decide features, as `module.name=value`.
+fn kvm_parameters(files: &Files<'_>) -> Vec<String> {
+    let mut found = Vec::new();
+    for (path, text) in files.files {
+        let Some((module, name)) = path
+            .strip_prefix("sys/module/")
+            .and_then(|rest| rest.split_once("/parameters/"))
+        else {
+            continue;
+        };
+        if let Some((_, decides)) = KVM_PARAMETERS.iter().find(|(known, _)| *known == name) {
+            found.push(format!("{module}.{name}={} ({decides})", text.trim()));
+        }
+    }
+    found.sort();
+    found
+}
+
+fn examine_domain(
+    map: &'static CpuMap,
+    files: &Files<'_>,
+    host: &HostInput<'_>,
+    options: &CheckOptions,
+    domain: &str,
+    xml: &str,
+) -> DomainExamination {
+    let status = files.get(&format!("{STATUS}{domain}.xml"));
+    let dumpxml = files.get(&format!("{VIRSH}dumpxml_{domain}"));
+    let running = status.is_some() || dumpxml.is_some_and(has_domain_id);
+    let mut result = DomainExamination {
+        name: domain.to_string(),
+        running,
+        check: None,
+        error: None,
+        last_start: None,
+    };
+    match analyze(map, xml, host, None, options) {
+        Ok(report) => {
+            result.check = Some(DomainCheck {
+                check: report.check,
+                verdicts: report.verdicts,
+                filtered: report.filtered,
+                live_cpu: report.live_xml.as_deref().and_then(cpu_element),
+                qemu_cpu_arg: report.qemu_cpu_arg,
+                notes: report.notes,
+            });
+        }
+        Err(CheckError::Domain(error)) => {
+            result.error = Some(format!("{DEFINITIONS}{domain}.xml: {}", error.message));
+        }
+        Err(other) => result.error = Some(other.to_string()),
+    }
+    if running {
+        let (live_cpu, live_from) = match dumpxml.filter(|text| has_domain_id(text)) {
+            Some(text) => (cpu_element(text), Some(format!("{VIRSH}dumpxml_{domain}"))),
+            None => (
+                status
+                    .and_then(|text| text.find("<domain").map(|at| &text[at..]))
+                    .and_then(cpu_element),
+                Some(format!("{STATUS}{domain}.xml")),
+            ),
+        };
+        let log = files.get(&format!("{LOGS}{domain}.log"));
+        let start = log
+            .and_then(StartLog::last_start)
+            .map(StartLog::parse)
+            .unwrap_or_default();
+        let mut last = LastStart {
+            live_cpu,
+            live_from,
+            qemu_cpu_arg: start.cpu_arg,
+            qemu_warnings: start
+                .warnings
+                .into_iter()
+                .filter(|line| is_feature_warning(line))
+                .collect(),
+            differences: Vec::new(),
+            compared: Vec::new(),
+        };
+        if let Some(check) = &result.check {
+            compare(check, &mut last, log.is_some());
+        }
+        result.last_start = Some(last);
+    }
+    result
+}
+
+/// Whether a domain XML is a running domain's (`<domain ... id='N'>`).
+fn has_domain_id(xml: &str) -> bool {
+    xml.find("<domain")
+        .and_then(|at| xml[at..].split_once('>'))
+        .is_some_and(|(tag, _)| tag.contains(" id='"))
+}
+
+/// Compares the prediction with the last start, aspect by aspect.
+fn compare(check: &DomainCheck, last: &mut LastStart, have_log: bool) {
+    let mut differ = |aspect: &str, predicted: String, observed: String| {
+        last.differences.push(Difference {
+            aspect: aspect.to_string(),
+            predicted,
+            observed,
+        });
+    };
+    let mut compared = vec!["start"];
+    if !check.starts() {
+        differ(
+            "start",
+            format!("does not start under check '{}'", check.check),
+            "runs".to_string(),
+        );
+    }
+    if let Some(live) = &last.live_cpu {
+        compared.push("live <cpu>");
+        if check.live_cpu.as_ref() != Some(live) {
+            differ(
+                "live <cpu>",
+                check.live_cpu.clone().unwrap_or_default(),
+                live.clone(),
+            );
+        }
+    }
+    if have_log {
+        if let Some(observed) = &last.qemu_cpu_arg {
+            compared.extend(["-cpu", "filtered"]);
+            if check.qemu_cpu_arg.as_ref() != Some(observed) {
+                differ(
+                    "-cpu",
+                    check.qemu_cpu_arg.clone().unwrap_or_default(),
+                    observed.clone(),
+                );
+            }
+            let predicted: Vec<&str> = check
+                .filtered
+                .iter()
+                .map(|f| f.qemu_warning.as_str())
+                .collect();
+            if predicted != last.qemu_warnings {
+                let names = |lines: &mut dyn Iterator<Item = &str>| {
+                    lines
+                        .filter_map(warned_feature)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                differ(
+                    "filtered",
+                    names(&mut predicted.iter().copied()),
+                    names(&mut last.qemu_warnings.iter().map(String::as_str)),
+                );
+            }
+        }
+    }
+    last.compared = compared.into_iter().map(str::to_string).collect();
+}
+
+/// QEMU's warnings about features it filters (`mark_unavailable_features`,
+/// target/i386/cpu.c), the ones a CPU definition causes.
+fn is_feature_warning(line: &str) -> bool {
+    line.starts_with("warning: host doesn't support requested feature")
+        || line.starts_with("warning: This feature depends on other features")
+        || line.starts_with("warning: TCG doesn't support requested feature")
+}
+
+/// The feature a warning names: what follows the register in QEMU's
+/// description of the feature word (`feature_word_description`,
+/// target/i386/cpu.c): "CPUID.01H:ECX.pni [bit 0]" up to QEMU 10.0,
+/// "CPUID[eax=01h].ECX.pni [bit 0]" from 10.1. Names may hold dots (`sse4.2`).
+fn warned_feature(line: &str) -> Option<String> {
+    let before_bit = line.rsplit_once(" [bit")?.0;
+    let location = before_bit.rsplit_once(": ")?.1;
+    let word_end = location.rfind([':', ']']).map_or(0, |at| at + 1);
+    let register_and_name = location[word_end..].trim_start_matches('.');
+    Some(register_and_name.split_once('.')?.1.to_string())
+}
+
+/// The first `<cpu>` element of a domain XML (not `<cputune>`), each line
+/// trimmed of its indentation and empty lines dropped.
+fn cpu_element(xml: &str) -> Option<String> {
+    let mut search = 0;
+    let start = loop {
+        let at = search + xml[search..].find("<cpu")?;
+        let next = xml[at + 4..].chars().next()?;
+        if matches!(next, '>' | ' ' | '/' | '\n' | '\t') {
+            break at;
+        }
+        search = at + 4;
+    };
+    let rest = &xml[start..];
+    let open_end = rest.find('>')?;
+    let end = if rest[..open_end].ends_with('/') {
+        open_end + 1
+    } else {
+        rest.find("</cpu>")? + "</cpu>".len()
+    };
+    Some(
+        rest[..end]
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_paths_drop_the_top_folder() {
+        assert_eq!(
+            report_path("sosreport-vm-2026/proc/cpuinfo"),
+            Some("proc/cpuinfo")
+        );
+        assert_eq!(report_path("proc/cpuinfo"), Some("proc/cpuinfo"));
+        assert_eq!(
+            report_path("x/sys/module/kvm_intel/parameters/nested"),
+            Some("sys/module/kvm_intel/parameters/nested")
+        );
+        assert_eq!(report_path("x/etc/libvirt/qemu/networks/default.xml"), None);
+        assert_eq!(report_path("x/sos_logs/sos.log"), None);
+    }
+
+    #[test]
+    fn the_cpu_element_is_not_cputune() {
+        let xml = "<domain>\n  <cputune>\n  </cputune>\n  <cpu mode='host-model'>\n    <model/>\n  </cpu>\n</domain>";
+        assert_eq!(
+            cpu_element(xml).as_deref(),
+            Some("<cpu mode='host-model'>\n<model/>\n</cpu>")
+        );
+    }
+
+    #[test]
+    fn warnings_name_their_feature() {
+        assert_eq!(
+            warned_feature(
+                "warning: host doesn't support requested feature: CPUID.01H:ECX.sse4.2 [bit 20]"
+            )
+            .as_deref(),
+            Some("sse4.2")
+        );
+        assert_eq!(
+            warned_feature(
+                "warning: host doesn't support requested feature: CPUID.01H:ECX.pni [bit 0]"
+            )
+            .as_deref(),
+            Some("pni")
+        );
+        assert_eq!(
+            warned_feature(
+                "warning: host doesn't support requested feature: CPUID[eax=01h].ECX.ssse3 [bit 9]"
+            )
+            .as_deref(),
+            Some("ssse3")
+        );
+    }
+
+    #[test]
+    fn machine_types_give_qemus_release() {
+        let caps = "<machine maxCpus='255'>pc-i440fx-7.2</machine><machine>pc-q35-7.1</machine><machine>pc</machine>";
+        assert_eq!(newest_machine_version(caps).as_deref(), Some("7.2"));
+    }
+}
