@@ -321,6 +321,11 @@ impl PreparedHost<'_> {
         self.reported_host_model.as_ref()
     }
 
+    /// libvirt's full host CPU, which forbidden features are checked against.
+    pub(super) fn full_host(&self) -> Option<&CpuDef> {
+        self.full_host.as_ref()
+    }
+
     /// The host as the report describes it.
     pub fn brief(&self) -> HostBrief {
         self.brief.clone()

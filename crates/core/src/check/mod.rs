@@ -10,6 +10,7 @@
 pub mod defaults;
 mod host;
 pub mod host_brief;
+mod remedy;
 pub mod start;
 
 use std::ops::Deref;
@@ -31,6 +32,8 @@ use start::{simulate_checks, simulate_start, StartKind, StartOutcome};
 
 use host::BuildOnce;
 pub use host::PreparedHost;
+pub use remedy::Remedy;
+pub(crate) use remedy::RemedyHost;
 
 /// How the caller wants the question asked; every field has a default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -222,8 +225,16 @@ pub struct Report {
     pub models: ModelList,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub migration: Option<Migration>,
+    /// A domain that starts under `check='full'` with nothing filtered on
+    /// the host (and the migration target), or `None` when this one does.
+    pub remedy: Option<Remedy>,
     pub notes: Vec<String>,
 }
+
+/// How a report's note begins when no `<cpu>` makes the domain start under
+/// `check='full'` with nothing filtered (what stops it lies outside `<cpu>`).
+pub const NO_REMEDY: &str =
+    "no remedy: no <cpu> makes this domain start under check='full' with nothing filtered";
 
 /// Checks `domain_xml` on `host`, and on `migration_target` when given.
 ///
@@ -494,6 +505,22 @@ impl<'d> Question<'d> {
             }),
             (None, _, _) => None,
         };
+        let mut sides = vec![RemedyHost {
+            host: side,
+            label: if target.is_some() {
+                "the source host"
+            } else {
+                "the host"
+            },
+        }];
+        sides.extend(target.map(|host| RemedyHost {
+            host,
+            label: "the target host",
+        }));
+        match self.remedy(&sides) {
+            Ok(remedy) => report.remedy = remedy,
+            Err(error) => report.notes.push(format!("{NO_REMEDY}: {error}")),
+        }
         report
     }
 
@@ -614,6 +641,7 @@ impl<'d> Question<'d> {
             host: side.brief(),
             models: side.models(),
             migration: None,
+            remedy: None,
             notes: self.notes(side),
         };
         (report, own)
