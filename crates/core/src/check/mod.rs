@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::cpudef::{CpuCheck, CpuDef};
+use crate::cpudef::{CpuCheck, CpuDef, CpuMode};
 use crate::data::CpuMap;
 use crate::domain::{Accelerator, CpuPlace, Domain, DomainError};
 use crate::error::CpuError;
@@ -210,6 +210,9 @@ impl Serialize for ModelList {
 /// Everything the check found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
+    /// One line for the domain's own check, the first thing to read
+    /// ([`headline`]); the CLI and the web app show the same sentence.
+    pub headline: String,
     /// The domain's effective `check`.
     pub check: String,
     pub verdicts: Verdicts,
@@ -517,6 +520,7 @@ impl<'d> Question<'d> {
             host,
             label: "the target host",
         }));
+        report.headline = headline(&report, self.cpu.mode);
         match self.remedy(&sides) {
             Ok(remedy) => report.remedy = remedy,
             Err(error) => report.notes.push(format!("{NO_REMEDY}: {error}")),
@@ -624,6 +628,7 @@ impl<'d> Question<'d> {
         let verdicts = self.verdicts(&outcomes, side);
         let own = outcomes.swap_remove(own_index).1;
         let report = Report {
+            headline: String::new(),
             check: self.own_check.as_str().to_string(),
             verdicts,
             settings: settings(
@@ -645,6 +650,50 @@ impl<'d> Question<'d> {
             notes: self.notes(side),
         };
         (report, own)
+    }
+}
+
+/// The report's first line: whether the domain starts under its own check,
+/// what QEMU drops, and what that means for the guest ABI; then whether the
+/// running guest migrates when a target was given.
+fn headline(report: &Report, mode: CpuMode) -> String {
+    let own = [
+        &report.verdicts.none,
+        &report.verdicts.partial,
+        &report.verdicts.full,
+    ]
+    .into_iter()
+    .find(|v| v.own)
+    .unwrap_or(&report.verdicts.none);
+    let dropped = match report.filtered.len() {
+        1 => "1 feature".to_string(),
+        n => format!("{n} features"),
+    };
+    let first = if !own.starts && !report.filtered.is_empty() && report.check == "full" {
+        format!("Does not start: QEMU would drop {dropped} and check='full' refuses a changed CPU")
+    } else if !own.starts {
+        format!("Does not start: {}", own.message)
+    } else if !report.filtered.is_empty() {
+        format!("Starts, but QEMU drops {dropped} — the guest ABI may change on migration")
+    } else if mode != CpuMode::Custom {
+        format!(
+            "Starts with the host's CPU ({}) — the guest ABI follows the host it starts on",
+            mode.as_str()
+        )
+    } else if report.check == "full" {
+        "Starts with exactly the CPU defined — check='full' keeps the guest ABI fixed".to_string()
+    } else {
+        format!(
+            "Starts with exactly the CPU defined — check='{}' would not stop a host that drops features",
+            report.check
+        )
+    };
+    match &report.migration {
+        Some(migration) if own.starts && !migration.starts => {
+            format!("{first}; migration to the target fails")
+        }
+        Some(migration) if migration.starts => format!("{first}; migrates to the target"),
+        _ => first,
     }
 }
 

@@ -144,6 +144,18 @@ impl Question<'_> {
             }
             known
         });
+        if cpu.match_mode == CpuMatch::Minimum {
+            cpu.match_mode = CpuMatch::Exact;
+            changes.push(
+                "`match='exact'`: `minimum` gives the guest whatever more the host has, so the ABI follows the host".to_string(),
+            );
+        }
+        if cpu.fallback == Fallback::Allow && cpu.model.is_some() {
+            cpu.fallback = Fallback::Forbid;
+            changes.push(
+                "`fallback='forbid'`: with `allow` libvirt may start another model where QEMU lacks this one".to_string(),
+            );
+        }
         Candidate { cpu, changes }
     }
 
@@ -311,6 +323,9 @@ impl Question<'_> {
         } = candidate;
         cpu.check = Some(CpuCheck::Full);
         changes.extend(valid_cache_and_address_bits(&mut cpu));
+        if let Some(first) = sides.first() {
+            changes.extend(self.resolve_optional(&mut cpu, first));
+        }
         for _ in 0..EDIT_ROUNDS {
             let mut edited = false;
             for side in sides {
@@ -461,6 +476,43 @@ fn live_edits(side: &PreparedHost<'_>, outcome: &StartOutcome) -> Vec<(String, P
             Some((feature.name.clone(), policy, why))
         })
         .collect()
+}
+
+impl Question<'_> {
+    /// Writes each `optional` feature of `cpu` as libvirt resolves it on
+    /// `side` (`virCPUUpdate`: `require` where the host has it, else
+    /// `disable`), so that the guest gets the same features on every host.
+    fn resolve_optional(&self, cpu: &mut CpuDef, side: &RemedyHost<'_, '_>) -> Vec<String> {
+        if !cpu
+            .features
+            .iter()
+            .any(|f| f.policy == Some(Policy::Optional))
+        {
+            return Vec::new();
+        }
+        let environment = side.host.environment(&self.domain, side.host);
+        let outcome = simulate_start(&environment, cpu, StartKind::New);
+        let Some(handed) = outcome.cpu_for_qemu else {
+            return Vec::new();
+        };
+        let mut changes = Vec::new();
+        for feature in cpu
+            .features
+            .iter_mut()
+            .filter(|f| f.policy == Some(Policy::Optional))
+        {
+            let resolved = handed
+                .feature(&feature.name)
+                .map_or(Policy::Disable, |f| f.effective_policy());
+            feature.policy = Some(resolved);
+            changes.push(format!(
+                "{} `{}` instead of `optional`: optional follows the host the guest starts on",
+                resolved.as_str(),
+                feature.name
+            ));
+        }
+        changes
+    }
 }
 
 /// The features `cpu` forbids that `side`'s full host CPU lists: libvirt's
