@@ -276,6 +276,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Batch {
             paths,
             domain,
+            source,
             qemu,
             libvirt,
             format,
@@ -302,6 +303,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                 map,
                 &paths,
                 domain_input.as_ref().map(|input| input.text.as_str()),
+                source.as_deref(),
                 &options,
                 format,
             )?;

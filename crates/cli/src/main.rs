@@ -190,6 +190,10 @@ enum Command {
         /// A whole <domain> or a bare <cpu> to check on every host.
         #[arg(long)]
         domain: Option<String>,
+        /// The host the guest migrates from, one of the files examined
+        /// (default: the first host, in path order, the domain starts on).
+        #[arg(long, requires = "domain")]
+        source: Option<String>,
         /// QEMU version to model (default: the domain's machine type's, else the newest).
         #[arg(long)]
         qemu: Option<String>,

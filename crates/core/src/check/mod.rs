@@ -329,6 +329,22 @@ pub fn analyze_prepared(
     Ok(question.report_with_migration(host, migration_target))
 }
 
+/// The remedy of `domain_xml` on several prepared hosts at once (a fleet):
+/// `Ok(None)` when the domain already starts under `check='full'` with
+/// nothing filtered on each, `Err` with why when no `<cpu>` does. Every host
+/// must be prepared for the settings the domain asks for.
+pub(crate) fn remedy_on_hosts(
+    domain_xml: &str,
+    sides: &[RemedyHost<'_, '_>],
+    options: &CheckOptions,
+) -> Result<Result<Option<Remedy>, String>, CheckError> {
+    let question = Question::new(domain_xml, options)?;
+    for side in sides {
+        question.matches(side.host)?;
+    }
+    Ok(question.remedy(sides))
+}
+
 /// What a batch reads of a check on one host ([`analyze_prepared_answer`]):
 /// the fields of the same name of the [`Report`], and the arrival.
 pub(crate) struct DomainAnswer {
