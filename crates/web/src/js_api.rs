@@ -20,6 +20,8 @@ use crate::state::Accelerator;
 struct JsAnalysisOptions {
     /// E.g. `"9.2"`; default: the domain's machine type's, else the newest known.
     qemu_version: Option<String>,
+    /// E.g. `"9.0"`; default: what the host dump tells, else the newest known.
+    libvirt_version: Option<String>,
     /// `"kvm"` or `"tcg"`; default: the domain type's.
     accel: Option<String>,
     /// A second host dump, to check migration to it.
@@ -32,9 +34,10 @@ impl JsAnalysisOptions {
     fn from_json(text: &str) -> Result<JsAnalysisOptions, json::Error> {
         let root = json::parse(text)?;
         let root = root.object()?;
-        root.deny_unknown(&["qemuVersion", "accel", "secondHost"])?;
+        root.deny_unknown(&["qemuVersion", "libvirtVersion", "accel", "secondHost"])?;
         Ok(JsAnalysisOptions {
             qemu_version: root.optional_string("qemuVersion")?,
+            libvirt_version: root.optional_string("libvirtVersion")?,
             accel: root.optional_string("accel")?,
             second_host: root.optional_string("secondHost")?,
         })
@@ -71,6 +74,7 @@ pub fn analyze(domain_xml: &str, host_dump: &str, options: JsValue) -> Result<Js
     let analysis_options = AnalysisOptions {
         qemu_version: options.qemu_version.as_deref(),
         accelerator,
+        libvirt_version: options.libvirt_version.as_deref(),
     };
     let report = engine::analyze_texts(
         domain_xml,
@@ -95,9 +99,12 @@ mod tests {
 
     #[test]
     fn options_are_camel_case_and_optional() {
-        let parsed = options(r#"{"qemuVersion":"9.1","accel":"tcg","secondHost":"x"}"#)
-            .expect("valid options");
+        let parsed = options(
+            r#"{"qemuVersion":"9.1","libvirtVersion":"9.0","accel":"tcg","secondHost":"x"}"#,
+        )
+        .expect("valid options");
         assert_eq!(parsed.qemu_version.as_deref(), Some("9.1"));
+        assert_eq!(parsed.libvirt_version.as_deref(), Some("9.0"));
         assert_eq!(parsed.accelerator(), Ok(Some(Accelerator::Tcg)));
         assert_eq!(parsed.second_host.as_deref(), Some("x"));
         assert_eq!(options("{}"), Ok(JsAnalysisOptions::default()));

@@ -93,6 +93,8 @@ pub struct AppState {
     pub second_host_dump: Option<String>,
     /// The QEMU version to model; `None`: the domain's machine type's, else the newest.
     pub qemu_version: Option<String>,
+    /// The libvirt version to model; `None`: what the host dump tells, else the newest.
+    pub libvirt_version: Option<String>,
     /// `None`: the one the domain's type implies (`kvm`, or `qemu` → tcg).
     pub accelerator: Option<Accelerator>,
     pub theme: Theme,
@@ -115,6 +117,7 @@ impl AppState {
             host_file_name: root.optional_string("host_file_name")?,
             second_host_dump: root.optional_string("second_host_dump")?,
             qemu_version: root.optional_string("qemu_version")?,
+            libvirt_version: root.optional_string("libvirt_version")?,
             accelerator: named(&root, "accelerator", Accelerator::from_name)?,
             theme: named(&root, "theme", Theme::from_attribute)?.unwrap_or_default(),
             model_filter: text("model_filter")?,
@@ -153,6 +156,8 @@ pub enum Action {
     SetSecondHostDump(String),
     /// `None` selects the engine's default version.
     SetQemuVersion(Option<String>),
+    /// `None` selects the engine's default libvirt version.
+    SetLibvirtVersion(Option<String>),
     /// `None` selects the domain type's accelerator.
     SetAccelerator(Option<Accelerator>),
     CycleTheme,
@@ -184,6 +189,7 @@ impl Reducible for AppState {
             }
             Action::SetSecondHostDump(text) => next.second_host_dump = Some(text),
             Action::SetQemuVersion(version) => next.qemu_version = version,
+            Action::SetLibvirtVersion(version) => next.libvirt_version = version,
             Action::SetAccelerator(accelerator) => next.accelerator = accelerator,
             Action::CycleTheme => next.theme = next.theme.next(),
             Action::SetModelFilter(filter) => next.model_filter = filter,

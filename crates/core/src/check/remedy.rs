@@ -121,7 +121,7 @@ impl Question<'_> {
     /// Whether `cpu` starts on `side` under its own check with nothing
     /// filtered.
     fn clean_start(&self, cpu: &CpuDef, side: &PreparedHost<'_>) -> bool {
-        let environment = side.environment(&self.domain, side);
+        let environment = side.environment(&self.domain, self.libvirt_choice(side).version, side);
         let outcome = simulate_start(&environment, cpu, StartKind::New);
         outcome.starts() && outcome.build.is_some_and(|build| build.filtered.is_empty())
     }
@@ -169,7 +169,10 @@ impl Question<'_> {
         host_model.model = None;
         host_model.features.clear();
         host_model.migratable = None;
-        let environment = side.environment(&self.domain, side);
+        let environment = side.environment(&self.domain, self.libvirt_choice(side).version, side);
+        // The settle step reports the edits of <cache> and <maxphysaddr>;
+        // here they only let the host-model start.
+        valid_cache_and_address_bits(&mut host_model, side.physical_address_bits());
         let live = simulate_start(&environment, &host_model, StartKind::New).live_cpu?;
         let model = live.model.clone()?;
         let pinned = self.custom_with(live.model.clone(), live.features.clone(), live.vendor);
@@ -322,7 +325,11 @@ impl Question<'_> {
             mut changes,
         } = candidate;
         cpu.check = Some(CpuCheck::Full);
-        changes.extend(valid_cache_and_address_bits(&mut cpu));
+        let host_bits = sides
+            .iter()
+            .filter_map(|side| side.host.physical_address_bits())
+            .min();
+        changes.extend(valid_cache_and_address_bits(&mut cpu, host_bits));
         if let Some(first) = sides.first() {
             changes.extend(self.resolve_optional(&mut cpu, first));
         }
@@ -337,7 +344,11 @@ impl Question<'_> {
                     ));
                     edited = true;
                 }
-                let environment = side.host.environment(&self.domain, side.host);
+                let environment = side.host.environment(
+                    &self.domain,
+                    self.libvirt_choice(side.host).version,
+                    side.host,
+                );
                 let outcome = simulate_start(&environment, &cpu, StartKind::New);
                 let clean = outcome.starts()
                     && outcome
@@ -396,8 +407,9 @@ impl Question<'_> {
 
 /// Makes `<cache>` and `<maxphysaddr>` what the QEMU driver accepts for
 /// `cpu`'s mode (`qemuValidateDomainDefCpu`, src/qemu/qemu_validate.c, as
-/// the start checks it), and says each edit.
-fn valid_cache_and_address_bits(cpu: &mut CpuDef) -> Vec<String> {
+/// the start checks it), emulated address bits no more than `host_bits`
+/// (the fewest of the hosts'), and says each edit.
+fn valid_cache_and_address_bits(cpu: &mut CpuDef, host_bits: Option<u32>) -> Vec<String> {
     let mut changes = Vec::new();
     if let Some(cache) = &mut cpu.cache {
         match cache.mode.as_str() {
@@ -431,6 +443,14 @@ fn valid_cache_and_address_bits(cpu: &mut CpuDef) -> Vec<String> {
                 "`<maxphysaddr mode='passthrough'/>` without bits: passthrough takes the host's"
                     .to_string(),
             );
+        }
+        if let (Some(bits), Some(host)) = (address.bits, host_bits) {
+            if address.mode == "emulate" && bits > host {
+                address.bits = Some(host);
+                changes.push(format!(
+                    "`<maxphysaddr mode='emulate' bits='{host}'/>`: the host CPU has {host} physical address bits, and QEMU cannot emulate more"
+                ));
+            }
         }
     }
     changes
@@ -490,7 +510,11 @@ impl Question<'_> {
         {
             return Vec::new();
         }
-        let environment = side.host.environment(&self.domain, side.host);
+        let environment = side.host.environment(
+            &self.domain,
+            self.libvirt_choice(side.host).version,
+            side.host,
+        );
         let outcome = simulate_start(&environment, cpu, StartKind::New);
         let Some(handed) = outcome.cpu_for_qemu else {
             return Vec::new();
