@@ -165,7 +165,10 @@ fn the_remedy_of_every_real_corpus_domain_starts_cleanly_on_every_recorded_stack
         .filter(|path| path.extension().is_some_and(|e| e == "xml"))
         .map(|path| {
             (
-                path.file_name().unwrap().to_string_lossy().to_string(),
+                path.file_name()
+                    .expect("a file name")
+                    .to_string_lossy()
+                    .to_string(),
                 read(&path),
             )
         })
@@ -186,8 +189,11 @@ fn the_remedy_of_every_real_corpus_domain_starts_cleanly_on_every_recorded_stack
         let text = read(&stack.join("stack.json"));
         let value = json::parse(&text).expect("stack.json parses");
         let object = value.object().expect("stack.json is an object");
-        let libvirt = VersionChoice::choose(Some(&object.string("libvirt").unwrap()), None)
-            .expect("a libvirt version");
+        let libvirt = VersionChoice::choose(
+            Some(&object.string("libvirt").expect("a libvirt version")),
+            None,
+        )
+        .expect("a libvirt version");
         let qemu = object.string("qemu").expect("a QEMU version");
         let options = CheckOptions {
             qemu_version: Some(qemu.split('.').take(2).collect::<Vec<_>>().join(".")),
@@ -242,7 +248,11 @@ fn cputestdata_hosts(dir: &Path) -> BTreeMap<String, String> {
     let mut hosts = BTreeMap::new();
     for entry in fs::read_dir(dir).expect("cputestdata") {
         let path = entry.expect("entry").path();
-        let file = path.file_name().unwrap().to_string_lossy().to_string();
+        let file = path
+            .file_name()
+            .expect("a file name")
+            .to_string_lossy()
+            .to_string();
         let Some(stem) = file.strip_prefix("x86_64-cpuid-") else {
             continue;
         };

@@ -93,29 +93,78 @@ impl Question<'_> {
             return Ok(None);
         }
         let map = first.host.map;
-        let mut candidates: Vec<Candidate> = Vec::new();
-        if self.cpu.mode == CpuMode::Custom {
-            candidates.push(self.same_model(map));
-            candidates.extend(self.closest_models(map, sides, Kinship::SameFamily));
-        } else if sides.len() > 1 {
-            candidates.extend(self.shared_baseline(sides));
-        }
-        candidates.extend(self.pinned_host_model(first.host));
-        candidates.extend(self.closest_models(map, sides, Kinship::Any));
+        let custom = self.cpu.mode == CpuMode::Custom;
         let mut last_error = None;
-        for candidate in candidates {
-            match self.settle(candidate, sides) {
+        if custom {
+            match self.settle(self.same_model(map), sides) {
                 Ok((cpu, changes)) => {
-                    return Ok(Some(Remedy {
-                        domain_xml: super::live_domain_xml(self.domain_xml, self.cpu_place, &cpu),
-                        changes,
-                        explanation: explanation(&cpu, sides),
-                    }))
+                    let disables = changes.iter().any(|c| c.starts_with("disable `"));
+                    let alternative = disables
+                        .then(|| self.named_alternative(map, sides))
+                        .flatten();
+                    return Ok(Some(self.made(&cpu, changes, sides, alternative)));
                 }
                 Err(error) => last_error = Some(error),
             }
         }
+        // Each kind of candidate is made only when the ones before failed.
+        let candidates = std::iter::once_with(|| {
+            if custom {
+                self.closest_models(map, sides, Kinship::SameFamily)
+            } else {
+                Vec::new()
+            }
+        })
+        .flatten()
+        .chain(
+            std::iter::once_with(|| {
+                (!custom && sides.len() > 1).then(|| self.shared_baseline(sides))
+            })
+            .flatten()
+            .flatten(),
+        )
+        .chain(std::iter::once_with(|| self.pinned_host_model(first.host)).flatten())
+        .chain(std::iter::once_with(|| self.closest_models(map, sides, Kinship::Any)).flatten());
+        for candidate in candidates {
+            match self.settle(candidate, sides) {
+                Ok((cpu, changes)) => return Ok(Some(self.made(&cpu, changes, sides, None))),
+                Err(error) => last_error = Some(error),
+            }
+        }
         Err(last_error.unwrap_or_else(|| "no candidate CPU".to_string()))
+    }
+
+    /// The remedy of a settled `cpu`.
+    fn made(
+        &self,
+        cpu: &CpuDef,
+        changes: Vec<String>,
+        sides: &[RemedyHost<'_, '_>],
+        alternative: Option<String>,
+    ) -> Remedy {
+        let mut explanation = explanation(cpu, sides);
+        if let Some(alternative) = alternative {
+            explanation.push_str(&format!(
+                " To keep a model that needs no feature disabled instead: {alternative}."
+            ));
+        }
+        Remedy {
+            domain_xml: super::live_domain_xml(self.domain_xml, self.cpu_place, cpu),
+            changes,
+            explanation,
+        }
+    }
+
+    /// The closest model of the requested one's vendor and family that
+    /// settles on every side, as its change line says it.
+    fn named_alternative(&self, map: &CpuMap, sides: &[RemedyHost<'_, '_>]) -> Option<String> {
+        self.closest_models(map, sides, Kinship::SameFamily)
+            .into_iter()
+            .find_map(|candidate| {
+                let line = candidate.changes.first()?.clone();
+                let (_, changes) = self.settle(candidate, sides).ok()?;
+                (!changes.iter().any(|c| c.starts_with("disable `"))).then_some(line)
+            })
     }
 
     /// Whether `cpu` starts on `side` under its own check with nothing
