@@ -353,3 +353,49 @@ fn the_remedy_of_every_libvirt_cpu_domain_starts_cleanly_on_every_cputestdata_ho
         pairs.checked, pairs.remedied, pairs.outside_cpu, pairs.refused
     );
 }
+
+/// Two hosts whose host-models list `vmx-*` capabilities: the remedy of a
+/// host-model domain for both is their baseline, and keeps the capabilities
+/// both give, which decide whether a nested-virtualization guest migrates.
+#[test]
+fn the_remedy_of_a_host_model_domain_on_two_hosts_keeps_their_shared_vmx_capabilities() {
+    let Some(shared) = shared_dir() else {
+        println!("skipped: ../shared/libvirt is missing");
+        return;
+    };
+    let map = CpuMap::embedded();
+    let read_host = |name: &str| {
+        let path = shared.join(format!("cputestdata/x86_64-cpuid-{name}.json"));
+        parse_host(map, &read(&path)).expect("QMP replies parse")
+    };
+    let domain = read(&repo_dir().join("tests/real/domains/host-model.xml"));
+    let options = CheckOptions::default();
+    let settings = host_settings(&domain, &options).expect("settings");
+    let source = settings
+        .prepare(map, &read_host("Cooperlake"))
+        .expect("host");
+    let target = settings
+        .prepare(map, &read_host("Core-i7-8550U"))
+        .expect("host");
+    let mut tally = Tally::default();
+    assert_remedy(
+        "host-model",
+        &domain,
+        &[&source, &target],
+        &options,
+        &mut tally,
+    );
+    let report = analyze_prepared(&domain, &source, Some(&target), &options).expect("report");
+    let remedy = report.remedy.expect("a remedy");
+    assert!(
+        remedy.changes[0].contains("the baseline every host can give")
+            && remedy.changes[0].contains("`vmx-*` capabilities"),
+        "{:?}",
+        remedy.changes
+    );
+    assert!(
+        remedy.domain_xml.contains("name='vmx-ept'"),
+        "{}",
+        remedy.domain_xml
+    );
+}

@@ -226,8 +226,8 @@ impl Question<'_> {
         let model = live.model.clone()?;
         let pinned = self.custom_with(live.model.clone(), live.features.clone(), live.vendor);
         let mut changes = vec![format!(
-            "`mode='custom'` with model `{model}` and {} features: the host-model expansion of this host, pinned so the guest ABI no longer follows the host",
-            live.features.len()
+            "`mode='custom'` with model `{model}` and {}: the host-model expansion of this host, pinned so the guest ABI no longer follows the host",
+            feature_count(&pinned)
         )];
         if self.cpu.mode == CpuMode::HostPassthrough {
             changes.push(
@@ -260,8 +260,8 @@ impl Question<'_> {
         let cpu = self.custom_with(shared.model, shared.features, shared.vendor);
         Some(Candidate {
             changes: vec![format!(
-                "`mode='custom'` with model `{model}` and {} features: the baseline every host can give (libvirt's hypervisor-cpu-baseline of their host-models)",
-                cpu.features.len()
+                "`mode='custom'` with model `{model}` and {}: the baseline every host can give (libvirt's hypervisor-cpu-baseline of their host-models)",
+                feature_count(&cpu)
             )],
             cpu,
         })
@@ -603,6 +603,24 @@ fn forbidden_present(cpu: &CpuDef, side: &PreparedHost<'_>) -> Vec<String> {
         })
         .map(|f| f.name.clone())
         .collect()
+}
+
+/// "N features", and how many of them are the `vmx-*` capabilities a
+/// nested-virtualization guest sees (which decide whether a guest running
+/// its own guests can migrate).
+fn feature_count(cpu: &CpuDef) -> String {
+    let vmx = cpu
+        .features
+        .iter()
+        .filter(|f| f.name.starts_with("vmx-"))
+        .count();
+    match vmx {
+        0 => format!("{} features", cpu.features.len()),
+        _ => format!(
+            "{} features ({vmx} of them `vmx-*` capabilities a nested guest sees)",
+            cpu.features.len()
+        ),
+    }
 }
 
 /// What the remedied definition guarantees, in a sentence or two.
