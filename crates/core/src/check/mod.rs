@@ -4,8 +4,10 @@
 //! update) with the QEMU layer (model definitions, accelerator filter, `-cpu`)
 //! into a [`Report`]: the effective settings, the guest CPU QEMU would build,
 //! the features it would filter, a verdict for each `check` value, the live XML
-//! libvirt would keep, the `-cpu` argument, and optionally whether the running
-//! guest could migrate to a second host.
+//! libvirt would keep, the `-cpu` argument, optionally whether the running
+//! guest could migrate to a second host, a one-line headline, and the remedy
+//! (`remedy`): the domain changed only in `<cpu>` so that it starts under
+//! `check='full'` with nothing filtered on every host asked about.
 
 pub mod defaults;
 mod host;
