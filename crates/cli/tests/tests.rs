@@ -702,3 +702,17 @@ fn check_previews_an_upgrade() {
         "error: --upgrade-to wants LIBVIRT:QEMU, e.g. 11.3:10.0, not `11.3`\n",
     );
 }
+
+/// A dump taken inside a VM (hypervisor bit, neither vmx nor svm) is pointed
+/// out; a physical host's is not.
+#[test]
+fn check_says_when_the_dump_comes_from_inside_a_vm() {
+    let domain = fixture("guest-nehalem.xml");
+    let vm = fixture("proc-cpuinfo-xeon-family6-model207-vm.txt");
+    let note = "note: the dump comes from inside a virtual machine (the hypervisor bit is set, neither vmx nor svm)";
+    let output = guestcpu(&["check", "--domain", &domain, "--host", &vm]).succeeds();
+    assert!(output.contains(note), "{output}");
+    let host = fixture("cpudata-penryn.xml");
+    let output = guestcpu(&["check", "--domain", &domain, "--host", &host]).succeeds();
+    assert!(!output.contains(note), "{output}");
+}
