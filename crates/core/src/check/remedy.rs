@@ -9,15 +9,23 @@
 //! src/qemu/qemu_process.c and src/cpu/cpu_x86.c; the live XML records the
 //! filtered features as `disable` for the same reason). The remedy writes
 //! that definition before the first start, and each candidate is proved by
-//! the same simulated start the check makes, never assumed:
+//! the same simulated start the check makes, never assumed. In order, the
+//! first that settles wins:
 //!
-//! 1. the requested model (or, for `host-model`, `host-passthrough` and
-//!    `maximum`, the host-model expansion pinned as a custom CPU, and for
-//!    several hosts the baseline of their host-models, `virCPUBaseline`) with
-//!    every feature a host cannot give disabled explicitly;
-//! 2. else the closest model usable on every host: the one of the requested
-//!    model's vendor and family that keeps most of the requested features,
-//!    the newest on a tie, with the same explicit edits.
+//! 1. a custom CPU: the requested definition, with every feature a host
+//!    cannot give `disable`d and every feature QEMU adds `require`d (the
+//!    live update's edits, made before the start), `match='minimum'`,
+//!    `fallback='allow'` and `optional` features pinned, and `<cache>` and
+//!    `<maxphysaddr>` made valid; when that disables features, the
+//!    explanation also names the closest model that needs none;
+//! 2. the closest model usable on every host: of the requested model's
+//!    vendor and family (CPUID leaf 1), most requested features kept, the
+//!    newest on a tie;
+//! 3. `host-model`, `host-passthrough` and `maximum` on several hosts: the
+//!    baseline of their host-models (`virCPUBaseline`, `vmx-*` capabilities
+//!    included where every host-model lists them);
+//! 4. the host-model expansion of the first host, pinned as a custom CPU;
+//! 5. the closest usable model of any vendor.
 
 use serde::Serialize;
 
@@ -183,12 +191,13 @@ impl Question<'_> {
         cpu.features.retain(|feature| {
             let known = lookup_feature(map, &feature.name).is_ok();
             if !known {
+                let known_to = match map.release {
+                    Some(release) => format!("libvirt {release}'s CPU map"),
+                    None => "the CPU map".to_string(),
+                };
                 changes.push(format!(
-                    "remove `{}`: libvirt {} knows no such feature",
-                    feature.name,
-                    map.release
-                        .map(|r| r.to_string())
-                        .unwrap_or_else(|| "'s CPU map".to_string())
+                    "remove `{}`: {known_to} has no such feature",
+                    feature.name
                 ));
             }
             known
@@ -296,8 +305,9 @@ impl Question<'_> {
             .unwrap_or_default()
             .into_iter()
             .filter(|name| {
-                sides[1..]
+                sides
                     .iter()
+                    .skip(1)
                     .all(|side| side.host.usable_model_names().any(|other| other == *name))
             })
             .filter_map(|name| map.model_id(name))
@@ -310,7 +320,6 @@ impl Question<'_> {
             .collect();
         // Most kept first, then the newest (the later in the map).
         usable.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.index().cmp(&a.1.index())));
-        usable.dedup_by_key(|(_, id)| *id);
         let wanted = requested.len();
         usable
             .into_iter()
