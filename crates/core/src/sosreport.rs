@@ -346,6 +346,7 @@ pub fn fleet(reports: &[SosExamination]) -> Fleet {
             let question = BatchQuestion {
                 domain_xml,
                 options: &report.options,
+                source: None,
             };
             match &report.host_input {
                 Some(input) => {
@@ -366,7 +367,7 @@ pub fn fleet(reports: &[SosExamination]) -> Fleet {
         };
         let mut results: Vec<HostResult> =
             reports.iter().map(|report| examine(report, None)).collect();
-        if let Some(source) = migration_source(&results) {
+        if let Some(source) = migration_source(&results, None) {
             let live = results[source]
                 .report()
                 .and_then(|r| r.domain.as_ref())
@@ -379,7 +380,16 @@ pub fn fleet(reports: &[SosExamination]) -> Fleet {
         }
         results
     };
-    let cluster = summarize(map, &results_for(None), false);
+    // The summary reads which question was asked, not its per-report options.
+    let summary_of = |results: &[HostResult], domain_xml: Option<&str>| {
+        let question = BatchQuestion {
+            domain_xml,
+            options: &CheckOptions::default(),
+            source: None,
+        };
+        summarize(map, results, &question)
+    };
+    let cluster = summary_of(&results_for(None), None);
     let mut domains: Vec<FleetDomain> = Vec::new();
     for report in reports {
         for (name, xml) in &report.definitions {
@@ -387,7 +397,7 @@ pub fn fleet(reports: &[SosExamination]) -> Fleet {
                 continue;
             }
             let results = results_for(Some(xml));
-            if let Some(summary) = summarize(map, &results, true).domain {
+            if let Some(summary) = summary_of(&results, Some(xml)).domain {
                 domains.push(FleetDomain {
                     name: name.clone(),
                     defined_in: report.name.clone(),

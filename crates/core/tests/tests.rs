@@ -7,5 +7,6 @@ mod check;
 mod cputest;
 mod qemuxml;
 mod real_stack;
+mod remedy;
 mod shared;
 mod sosreport;
