@@ -7,6 +7,8 @@
 //! callbacks on every render, so a child whose inputs did not change (the models
 //! table, a host input) is not re-rendered either.
 
+use std::rc::Rc;
+
 use yew::prelude::*;
 
 use crate::components::{
@@ -18,10 +20,10 @@ use crate::engine::{
     self, AnalysisError, AnalysisOptions, InputKind, ModelList, ModelReport, ParsedHost, Report,
 };
 use crate::hooks::{
-    fragment_for, is_embed_mode, page_url, state_from_location, use_document_theme,
-    use_fragment_sync, use_window_file_drop, LoadedFile,
+    is_embed_mode, use_document_theme, use_fragment_sync, use_state_from_location,
+    use_window_file_drop, FileProblem, LoadedFile,
 };
-use crate::state::Action;
+use crate::state::{Action, AppState};
 
 /// The models table before there is a report: every model, usability unknown.
 fn models_without_report() -> ModelList {
@@ -78,15 +80,23 @@ struct DiffBases {
     input_domain: AttrValue,
 }
 
+/// The top of the page at every width: the verdicts and what to change.
+fn summary_panels(report: &Report) -> Html {
+    html! {
+        <Verdicts none={report.verdicts.none.clone()}
+            partial={report.verdicts.partial.clone()}
+            full={report.verdicts.full.clone()}
+            settings={settings_caption(report)}
+            migration={report.migration.clone()} />
+    }
+}
+
+/// The details under the inputs' column: QEMU's argument, what it filters, the
+/// XML libvirt makes, the host and the notes.
 fn report_panels(report: &Report, embed: bool, diff_bases: &DiffBases) -> Html {
     let guest_xml = report.guest_cpu.as_ref().map(|guest| guest.xml.clone());
     html! {
         <>
-            <Verdicts none={report.verdicts.none.clone()}
-                partial={report.verdicts.partial.clone()}
-                full={report.verdicts.full.clone()}
-                settings={settings_caption(report)}
-                migration={report.migration.clone()} />
             if let Some(argument) = &report.qemu_cpu_arg {
                 <CodePanel title="-cpu argument" code={argument.clone()} testid="qemu-arg" />
             }
@@ -112,41 +122,86 @@ fn report_panels(report: &Report, embed: bool, diff_bases: &DiffBases) -> Html {
     }
 }
 
+/// What a host input does with a file the user gave: loads its text, or loads
+/// nothing and keeps the problem to show next to the input.
+fn file_handler(
+    problem: UseStateHandle<Option<FileProblem>>,
+    load: impl Fn(LoadedFile) + 'static,
+) -> Callback<Result<LoadedFile, FileProblem>> {
+    Callback::from(
+        move |outcome: Result<LoadedFile, FileProblem>| match outcome {
+            Ok(file) => {
+                problem.set(None);
+                load(file);
+            }
+            Err(refused) => problem.set(Some(refused)),
+        },
+    )
+}
+
 #[function_component]
 pub fn App() -> Html {
-    let state = use_reducer(state_from_location);
+    let state = use_reducer(AppState::default);
+    let restored = use_state_from_location(state.dispatcher());
     let embed = *use_memo((), |()| is_embed_mode());
 
-    let fragment = use_memo((*state).clone(), fragment_for);
-    use_fragment_sync(AttrValue::from((*fragment).clone()));
+    // Cloning the state copies pointers to its texts, not the texts.
+    let written_fragment = use_fragment_sync((*state).clone(), restored);
     use_document_theme(state.theme);
+    let host_file_problem = use_state_eq(|| None::<FileProblem>);
+    let second_host_file_problem = use_state_eq(|| None::<FileProblem>);
 
     let on_action = use_callback(state.dispatcher(), |action: Action, dispatcher| {
         dispatcher.dispatch(action);
     });
-    let on_host_file = use_callback(state.dispatcher(), |file: LoadedFile, dispatcher| {
-        dispatcher.dispatch(Action::LoadHostFile {
-            name: file.name,
-            text: file.text,
-        });
+    let on_host_file = use_memo(state.dispatcher(), {
+        let problem = host_file_problem.clone();
+        move |dispatcher| {
+            let dispatcher = dispatcher.clone();
+            file_handler(problem, move |file| {
+                dispatcher.dispatch(Action::LoadHostFile {
+                    name: file.name,
+                    text: file.text,
+                })
+            })
+        }
     });
-    let on_second_host_file = use_callback(state.dispatcher(), |file: LoadedFile, dispatcher| {
-        dispatcher.dispatch(Action::SetSecondHostDump(file.text));
+    let on_second_host_file = use_memo(state.dispatcher(), {
+        let problem = second_host_file_problem.clone();
+        move |dispatcher| {
+            let dispatcher = dispatcher.clone();
+            file_handler(problem, move |file| {
+                dispatcher.dispatch(Action::SetSecondHostDump(file.text))
+            })
+        }
     });
+    let on_host_file = (*on_host_file).clone();
+    let on_second_host_file = (*on_second_host_file).clone();
     use_window_file_drop(on_host_file.clone());
     // Each child gets the same callback on every render, so a child whose other
     // props did not change is not re-rendered (the models table, a host input).
     let on_domain_input = use_callback(state.dispatcher(), |text: String, dispatcher| {
-        dispatcher.dispatch(Action::SetDomainXml(text));
+        dispatcher.dispatch(Action::SetDomainXml(text.into()));
     });
-    let on_host_text = use_callback(state.dispatcher(), |text: String, dispatcher| {
-        dispatcher.dispatch(Action::SetHostDump(text));
-    });
-    let on_second_host_text = use_callback(state.dispatcher(), |text: String, dispatcher| {
-        dispatcher.dispatch(Action::SetSecondHostDump(text));
-    });
+    let on_host_text = use_callback(
+        (state.dispatcher(), host_file_problem.clone()),
+        |text: String, (dispatcher, problem)| {
+            problem.set(None);
+            dispatcher.dispatch(Action::SetHostDump(text.into()));
+        },
+    );
+    let on_second_host_text = use_callback(
+        (state.dispatcher(), second_host_file_problem.clone()),
+        |text: String, (dispatcher, problem)| {
+            problem.set(None);
+            dispatcher.dispatch(Action::SetSecondHostDump(text.into()));
+        },
+    );
     let on_model_filter = use_callback(state.dispatcher(), |filter: String, dispatcher| {
-        dispatcher.dispatch(Action::SetModelFilter(filter));
+        dispatcher.dispatch(Action::SetModelFilter(filter.into()));
+    });
+    let on_usable_only = use_callback(state.dispatcher(), |only: bool, dispatcher| {
+        dispatcher.dispatch(Action::SetUsableModelsOnly(only));
     });
 
     let domain = use_memo(state.domain_xml.clone(), |text| engine::read_domain(text));
@@ -187,7 +242,7 @@ pub fn App() -> Html {
     };
     let diff_bases = use_memo(state.domain_xml.clone(), |text| DiffBases {
         input_cpu: diff::input_cpu_xml(text).map(AttrValue::from),
-        input_domain: AttrValue::from(text.clone()),
+        input_domain: AttrValue::from(Rc::clone(text)),
     });
     let database_models = use_memo((), |()| models_without_report());
     let (models, usability_known) = match &*analysis {
@@ -196,24 +251,32 @@ pub fn App() -> Html {
     };
     let results = match &*analysis {
         Ok(report) => report_panels(report, embed, &diff_bases),
-        Err(error) => html! { <StatusPanel error={error.clone()} /> },
+        Err(_) => Html::default(),
+    };
+    let summary = match &*analysis {
+        Ok(report) => summary_panels(report),
+        Err(error) => html! {
+            <StatusPanel error={error.clone()} {embed}
+                file_problem={(*host_file_problem).clone()} on_action={on_action.clone()} />
+        },
     };
 
     html! {
-        <div class={classes!("app", embed.then_some("embed"))} data-testid="app">
-            <Header theme={state.theme} {embed}
-                share_url={page_url(&fragment, true)}
-                full_page_url={page_url(&fragment, false)}
+        <div class={classes!("app", embed.then_some("embed"))} data-testid="app"
+            data-restored={restored.to_string()}>
+            <Header theme={state.theme} {embed} {written_fragment}
                 on_action={on_action.clone()} />
+            <div class="summary" data-testid="summary">{ summary }</div>
             <main class="columns">
                 <div class="inputs">
-                    <DomainEditor text={state.domain_xml.clone()} reading={(*domain).clone()}
+                    <DomainEditor text={AttrValue::from(state.domain_xml.clone())} reading={(*domain).clone()}
                         on_input={on_domain_input} />
                     <HostInput ids={HostInputIds::HOST} title="Host dump"
                         hint="Pick a file, drop one anywhere on the page, or paste."
-                        text={state.host_dump.clone()}
+                        text={AttrValue::from(state.host_dump.clone())}
                         file_name={state.host_file_name.clone().map(AttrValue::from)}
                         format={format_of(&host)}
+                        file_problem={(*host_file_problem).clone()}
                         on_text={on_host_text}
                         on_file={on_host_file} />
                     <OptionsPanel qemu_version={state.qemu_version.clone().map(AttrValue::from)}
@@ -222,8 +285,9 @@ pub fn App() -> Html {
                         on_action={on_action.clone()} />
                     if let (Some(text), Some(reading)) = (&state.second_host_dump, &*second_host) {
                         <HostInput ids={HostInputIds::SECOND_HOST} title="Migration target dump"
-                            text={text.clone()} file_name={None::<AttrValue>}
+                            text={AttrValue::from(text.clone())} file_name={None::<AttrValue>}
                             format={format_of(reading)}
+                            file_problem={(*second_host_file_problem).clone()}
                             on_text={on_second_host_text}
                             on_file={on_second_host_file} />
                     }
@@ -232,8 +296,10 @@ pub fn App() -> Html {
                     { results }
                     if !embed {
                         <ModelsTable {models} {usability_known}
-                            filter={state.model_filter.clone()}
-                            on_filter={on_model_filter} />
+                            filter={AttrValue::from(state.model_filter.clone())}
+                            on_filter={on_model_filter}
+                            usable_only={state.usable_models_only}
+                            on_usable_only={on_usable_only} />
                     }
                 </div>
             </main>

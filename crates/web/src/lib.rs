@@ -7,12 +7,10 @@
 
 pub mod app;
 pub mod components;
-pub mod deflate;
 pub mod diff;
 pub mod engine;
 pub mod examples;
 pub mod hooks;
-pub mod inflate;
 pub mod js_api;
 pub mod share;
 pub mod state;

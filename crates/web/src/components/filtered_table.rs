@@ -1,5 +1,6 @@
 //! The features QEMU filters out silently: name, CPUID location, why, and the
-//! warning line QEMU prints.
+//! warning line QEMU prints. Below 600 px each row becomes a block of labelled
+//! lines (the cells' `data-label`, see `web/style.css`), so no column is cut.
 
 use yew::prelude::*;
 
@@ -19,7 +20,7 @@ pub fn FilteredTable(props: &FilteredTableProps) -> Html {
                 <p class="hint">{ "QEMU drops no feature." }</p>
             } else {
                 <div class="table-scroll">
-                    <table>
+                    <table class="stack-narrow">
                         <thead><tr>
                             <th scope="col">{ "Feature" }</th>
                             <th scope="col">{ "CPUID" }</th>
@@ -29,10 +30,10 @@ pub fn FilteredTable(props: &FilteredTableProps) -> Html {
                         <tbody>
                             { for props.features.iter().map(|feature| html! {
                                 <tr>
-                                    <td><code>{ feature.name.clone() }</code></td>
-                                    <td><code>{ feature.cpuid.clone() }</code></td>
-                                    <td>{ feature.reason.clone() }</td>
-                                    <td><code>{ feature.qemu_warning.clone() }</code></td>
+                                    <td data-label="Feature"><code>{ feature.name.clone() }</code></td>
+                                    <td data-label="CPUID" class="nowrap"><code>{ feature.cpuid.clone() }</code></td>
+                                    <td data-label="Why">{ feature.reason.clone() }</td>
+                                    <td data-label="QEMU's warning" class="warning"><code>{ feature.qemu_warning.clone() }</code></td>
                                 </tr>
                             }) }
                         </tbody>

@@ -15,7 +15,7 @@ mod verdicts;
 pub use copy_button::CopyButton;
 pub use domain_editor::DomainEditor;
 pub use filtered_table::FilteredTable;
-pub use header::Header;
+pub use header::{example_pair_action, Header};
 pub use host_brief::HostBrief;
 pub use host_input::{HostInput, HostInputIds};
 pub use models_table::ModelsTable;

@@ -22,7 +22,7 @@ pub fn OptionsPanel(props: &OptionsPanelProps) -> Html {
     let versions = use_memo((), |()| engine::qemu_versions());
     let on_version = props.on_action.reform(|event: Event| {
         let value = event.target_unchecked_into::<HtmlSelectElement>().value();
-        Action::SetQemuVersion((value != DEFAULT_VALUE).then_some(value))
+        Action::SetQemuVersion((value != DEFAULT_VALUE).then(|| value.into()))
     });
     let on_accelerator = props.on_action.reform(|event: Event| {
         let value = event.target_unchecked_into::<HtmlSelectElement>().value();
