@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use guestcpu_core::batch::{
-    examine_host, summarize, BatchQuestion, BatchReport, ClusterSummary, HostOutcome, HostResult,
-    HostText,
+    examine_host, fleet_remedy, summarize, BatchQuestion, BatchReport, ClusterSummary,
+    DomainOnHost, HostOutcome, HostResult, HostText,
 };
 use guestcpu_core::check::{CheckOptions, Verdict};
 use guestcpu_core::xml::line_column;
@@ -47,11 +47,13 @@ struct Examined {
     error: Option<String>,
 }
 
-/// Examines every host file under `paths` and renders the report.
+/// Examines every host file under `paths` and renders the report; `source`
+/// names the migration source (default: the first host the domain starts on).
 pub fn run(
     map: &CpuMap,
     paths: &[String],
     domain_xml: Option<&str>,
+    source: Option<&str>,
     options: &CheckOptions,
     format: BatchFormat,
 ) -> anyhow::Result<String> {
@@ -59,58 +61,71 @@ pub fn run(
     if files.is_empty() {
         bail!("no files found under {}", paths.join(", "));
     }
+    let named_source = source.map(|path| find_source(&files, path)).transpose()?;
+    let source_name = named_source.map(|index| files[index].to_string_lossy().into_owned());
     let question = BatchQuestion {
         domain_xml,
         options,
+        source: source_name.as_deref(),
     };
     let progress = Progress::new(files.len());
 
-    // The migration source is the first host the domain starts on; find it in
-    // order, a core's worth of hosts at a time, then examine every other host
-    // in parallel with its live definition.
+    // The migration source is the host named with --source, else the first
+    // host the domain starts on; find it in order, a core's worth of hosts at
+    // a time, then examine every other host in parallel with its live
+    // definition.
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut examined: Vec<Option<Examined>> = (0..files.len()).map(|_| None).collect();
     let mut live: Option<CpuDef> = None;
     let mut source = None;
-    let mut searched = 0;
-    if domain_xml.is_some() {
-        while searched < files.len() && source.is_none() {
-            let end = (searched + workers).min(files.len());
-            let done = examine_in_parallel(map, &files[searched..end], &question, None, &progress);
-            for (index, done) in (searched..end).zip(done) {
+    let mut searched: Vec<usize> = Vec::new();
+    let starting_live = |done: &Examined| {
+        done.result
+            .report()
+            .and_then(|r| r.domain.as_ref())
+            .filter(|d| d.starts())
+            .and_then(|d| d.live_cpu.clone())
+    };
+    if let (Some(index), Some(_)) = (named_source, domain_xml) {
+        let done = examine_in_parallel(map, &files[index..=index], &question, None, &progress);
+        for done in done {
+            live = starting_live(&done);
+            examined[index] = Some(done);
+        }
+        source = Some(index);
+        searched.push(index);
+    } else if domain_xml.is_some() {
+        let mut next = 0;
+        while next < files.len() && source.is_none() {
+            let end = (next + workers).min(files.len());
+            let done = examine_in_parallel(map, &files[next..end], &question, None, &progress);
+            for (index, done) in (next..end).zip(done) {
                 if source.is_none() {
-                    live = done
-                        .result
-                        .report()
-                        .and_then(|r| r.domain.as_ref())
-                        .filter(|d| d.starts())
-                        .and_then(|d| d.live_cpu.clone());
+                    live = starting_live(&done);
                     if live.is_some() {
                         source = Some(index);
                     }
                 }
                 examined[index] = Some(done);
+                searched.push(index);
             }
-            searched = end;
+            next = end;
         }
     }
-    let rest = examine_in_parallel(map, &files[searched..], &question, live.as_ref(), &progress);
-    for (slot, done) in examined[searched..].iter_mut().zip(rest) {
-        *slot = Some(done);
+    let rest: Vec<usize> = (0..files.len()).filter(|i| !searched.contains(i)).collect();
+    let rest_files: Vec<PathBuf> = rest.iter().map(|&index| files[index].clone()).collect();
+    let done = examine_in_parallel(map, &rest_files, &question, live.as_ref(), &progress);
+    for (index, done) in rest.into_iter().zip(done) {
+        examined[index] = Some(done);
     }
     // Hosts searched before the source's live definition was known: ask them
     // again whether the guest can arrive (off the progress bar, which counted
     // them once).
-    if let Some(source) = source {
-        let again: Vec<usize> = (0..searched).filter(|&index| index != source).collect();
+    if let (Some(source), Some(live)) = (source, &live) {
+        let again: Vec<usize> = searched.into_iter().filter(|&i| i != source).collect();
         let again_files: Vec<PathBuf> = again.iter().map(|&index| files[index].clone()).collect();
-        let redone = examine_in_parallel(
-            map,
-            &again_files,
-            &question,
-            live.as_ref(),
-            &Progress::new(0),
-        );
+        let redone =
+            examine_in_parallel(map, &again_files, &question, Some(live), &Progress::new(0));
         for (index, done) in again.into_iter().zip(redone) {
             examined[index] = Some(done);
         }
@@ -119,7 +134,22 @@ pub fn run(
 
     let examined: Vec<Examined> = examined.into_iter().flatten().collect();
     let results: Vec<HostResult> = examined.iter().map(|e| e.result.clone()).collect();
-    let cluster = summarize(map, &results, domain_xml.is_some());
+    let mut cluster = summarize(map, &results, &question);
+    if let Some(domain) = &mut cluster.domain {
+        let texts: Vec<(String, String)> = files
+            .iter()
+            .filter_map(|path| {
+                let name = path.to_string_lossy().into_owned();
+                let input = InputReader::default().read(&name).ok()?;
+                Some((name, input.text))
+            })
+            .collect();
+        let hosts: Vec<HostText<'_>> = texts
+            .iter()
+            .map(|(name, text)| HostText { name, text })
+            .collect();
+        (domain.remedy, domain.remedy_note) = fleet_remedy(map, &hosts, &question);
+    }
     let report = BatchReport {
         hosts: results,
         cluster,
@@ -130,6 +160,17 @@ pub fn run(
         BatchFormat::Csv => Ok(render_csv(&report, &errors)),
         BatchFormat::Json => render_json(&report, &errors),
     }
+}
+
+/// The index among `files` of the `--source` file (the same file, however
+/// its path is written).
+fn find_source(files: &[PathBuf], source: &str) -> anyhow::Result<usize> {
+    let wanted =
+        std::fs::canonicalize(source).with_context(|| format!("--source {source}: cannot read"))?;
+    files
+        .iter()
+        .position(|file| std::fs::canonicalize(file).is_ok_and(|path| path == wanted))
+        .ok_or_else(|| anyhow::anyhow!("--source {source} is not one of the hosts examined"))
 }
 
 /// Every file under `paths`, folders walked recursively, each folder's
@@ -357,11 +398,7 @@ fn render_table(report: &BatchReport, errors: &[Option<&str>]) -> String {
                 verdict_word(&domain.verdicts.none).to_string(),
                 verdict_word(&domain.verdicts.partial).to_string(),
                 verdict_word(&domain.verdicts.full).to_string(),
-                match &domain.arrival {
-                    None => "source".to_string(),
-                    Some(arrival) if arrival.starts => "yes".to_string(),
-                    Some(_) => "NO".to_string(),
-                },
+                migrates_cell(report, result, domain),
                 domain
                     .filtered
                     .iter()
@@ -409,47 +446,99 @@ fn render_table(report: &BatchReport, errors: &[Option<&str>]) -> String {
         cluster.hosts,
         cluster.hosts - cluster.failed
     );
+    let _ = writeln!(
+        out,
+        "best model on every host: {}",
+        cluster.best_model.as_deref().unwrap_or("none")
+    );
+    if let Some(domain) = &cluster.domain {
+        render_domain_summary(&mut out, cluster, domain);
+    }
     match (&cluster.baseline_xml, &cluster.baseline_error) {
         (Some(xml), _) => {
-            let _ = writeln!(out, "baseline CPU (runs on every host, migratable):");
+            let _ = writeln!(out, "\nbaseline CPU (runs on every host, migratable):");
             for line in xml.lines() {
                 let _ = writeln!(out, "  {line}");
             }
         }
         (None, Some(error)) => {
-            let _ = writeln!(out, "baseline CPU: none ({error})");
+            let _ = writeln!(out, "\nbaseline CPU: none ({error})");
         }
         (None, None) => {}
     }
     let _ = writeln!(
         out,
-        "models usable everywhere ({}): {}",
+        "\nmodels usable everywhere ({}): {}",
         cluster.models_everywhere.len(),
         cluster.models_everywhere.join(" ")
     );
-    if let Some(domain) = &cluster.domain {
-        let _ = writeln!(
-            out,
-            "\ndomain: starts on {} of {} hosts; migration source: {}",
-            cluster.hosts - domain.does_not_start.len(),
-            cluster.hosts,
-            domain.migration_source.as_deref().unwrap_or("none")
-        );
-        for (title, problems) in [
-            ("does not start on", &domain.does_not_start),
-            ("does not migrate to", &domain.does_not_migrate),
-            ("starts with features filtered on", &domain.filtered),
-        ] {
-            if problems.is_empty() {
-                continue;
-            }
-            let _ = writeln!(out, "{title} ({}):", problems.len());
-            for problem in problems {
-                let _ = writeln!(out, "  {}: {}", problem.host, problem.reason);
-            }
+    out
+}
+
+/// The domain's part of the summary: where it starts, the migration source
+/// and why, the hosts with problems, and the fleet's remedy.
+fn render_domain_summary(
+    out: &mut String,
+    cluster: &ClusterSummary,
+    domain: &guestcpu_core::batch::DomainSummary,
+) {
+    let _ = writeln!(
+        out,
+        "\ndomain: starts on {} of {} hosts",
+        cluster.hosts - domain.does_not_start.len(),
+        cluster.hosts
+    );
+    let _ = writeln!(
+        out,
+        "migration source: {} ({})",
+        domain.migration_source.as_deref().unwrap_or("none"),
+        domain.migration_source_reason
+    );
+    for (title, problems) in [
+        ("does not start on", &domain.does_not_start),
+        ("does not migrate to", &domain.does_not_migrate),
+        ("starts with features filtered on", &domain.filtered),
+    ] {
+        if problems.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "{title} ({}):", problems.len());
+        for problem in problems {
+            let _ = writeln!(out, "  {}: {}", problem.host, problem.reason);
         }
     }
-    out
+    match (&domain.remedy, &domain.remedy_note) {
+        (Some(remedy), _) => {
+            let _ = writeln!(out, "\nFix for every host:");
+            for change in &remedy.changes {
+                let _ = writeln!(out, "  - {change}");
+            }
+            let _ = writeln!(out, "  {}", remedy.explanation);
+            let _ = writeln!(out, "remedied domain:");
+            for line in remedy.domain_xml.lines() {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+        (None, Some(note)) => {
+            let _ = writeln!(out, "\nFix for every host: {note}");
+        }
+        (None, None) => {}
+    }
+}
+
+fn migrates_cell(report: &BatchReport, result: &HostResult, domain: &DomainOnHost) -> String {
+    let is_source = report
+        .cluster
+        .domain
+        .as_ref()
+        .and_then(|d| d.migration_source.as_deref())
+        == Some(result.name.as_str());
+    match &domain.arrival {
+        _ if is_source => "source".to_string(),
+        None => "-".to_string(),
+        Some(arrival) if arrival.starts => "yes".to_string(),
+        Some(_) => "NO".to_string(),
+    }
 }
 
 fn dash(value: Option<&str>) -> String {
@@ -493,10 +582,7 @@ fn render_csv(report: &BatchReport, errors: &[Option<&str>]) -> String {
                         verdict_word(&domain.verdicts.none).to_string(),
                         verdict_word(&domain.verdicts.partial).to_string(),
                         verdict_word(&domain.verdicts.full).to_string(),
-                        match &domain.arrival {
-                            None => "source".to_string(),
-                            Some(arrival) => if arrival.starts { "yes" } else { "no" }.to_string(),
-                        },
+                        migrates_cell(report, result, domain).to_lowercase(),
                         domain
                             .filtered
                             .iter()

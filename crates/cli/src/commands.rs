@@ -4,7 +4,7 @@
 //! never leaves half an answer on standard output.
 
 use anyhow::anyhow;
-use guestcpu_core::check::{analyze, CheckError, CheckOptions};
+use guestcpu_core::check::{analyze, CheckError, CheckOptions, Report, NO_REMEDY};
 use guestcpu_core::domain::Accelerator;
 use guestcpu_core::host::{join_hosts, parse_cpu_list, parse_host, CpuListError, HostInput};
 use guestcpu_core::libvirt::baseline::baseline;
@@ -26,6 +26,8 @@ use crate::Command;
 pub struct Outcome {
     pub output: String,
     pub incompatible: bool,
+    /// What to tell on standard error besides (e.g. `fix`'s changes).
+    pub message: Option<String>,
 }
 
 impl Outcome {
@@ -33,7 +35,59 @@ impl Outcome {
         Outcome {
             output,
             incompatible: false,
+            message: None,
         }
+    }
+}
+
+/// The arguments `check` and `fix` share.
+struct CheckQuestion {
+    domain: String,
+    host: Vec<String>,
+    to: Option<String>,
+    qemu: Option<String>,
+    libvirt: Option<String>,
+    accel: Option<String>,
+}
+
+/// Reads the domain and hosts of `question` and checks: the domain's input
+/// (for positions and its text) and the report.
+fn check_report(
+    reader: &mut InputReader,
+    question: CheckQuestion,
+) -> anyhow::Result<(Input, Report)> {
+    let domain_input = reader.read(&question.domain)?;
+    let (choice, map, host) = read_hosts(reader, question.libvirt.as_deref(), &question.host)?;
+    let target_input = question
+        .to
+        .as_deref()
+        .map(|path| reader.read(path))
+        .transpose()?;
+    let target = target_input
+        .as_ref()
+        .map(|input| read_host(map, input))
+        .transpose()?;
+    let options = CheckOptions {
+        qemu_version: question.qemu,
+        accelerator: question.accel.as_deref().and_then(Accelerator::parse),
+        libvirt: Some(choice),
+    };
+    let report =
+        analyze(map, &domain_input.text, &host, target.as_ref(), &options).map_err(|error| {
+            match error {
+                CheckError::Domain(error) => domain_input.error_at(error.offset, &error.message),
+                other => anyhow!("{other}"),
+            }
+        })?;
+    Ok((domain_input, report))
+}
+
+/// `text` ending with one line break, as a printed document does.
+fn with_newline(text: String) -> String {
+    if text.ends_with('\n') {
+        text
+    } else {
+        text + "\n"
     }
 }
 
@@ -114,32 +168,69 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             libvirt,
             accel,
             json,
+            show_live,
         } => {
-            let domain_input = reader.read(&domain)?;
-            let (choice, map, host) = read_hosts(&mut reader, libvirt.as_deref(), &host)?;
-            let target_input = to.as_deref().map(|path| reader.read(path)).transpose()?;
-            let target = target_input
-                .as_ref()
-                .map(|input| read_host(map, input))
-                .transpose()?;
-            let options = CheckOptions {
-                qemu_version: qemu,
-                accelerator: accel.as_deref().and_then(Accelerator::parse),
-                libvirt: Some(choice),
+            let question = CheckQuestion {
+                domain,
+                host,
+                to,
+                qemu,
+                libvirt,
+                accel,
             };
-            let report = analyze(map, &domain_input.text, &host, target.as_ref(), &options)
-                .map_err(|error| match error {
-                    CheckError::Domain(error) => {
-                        domain_input.error_at(error.offset, &error.message)
-                    }
-                    other => anyhow!("{other}"),
-                })?;
+            let (domain_input, report) = check_report(&mut reader, question)?;
             let output = if json {
                 format!("{}\n", guestcpu_core::json::to_string_pretty(&report)?)
             } else {
-                crate::report::render(&report)
+                let options = crate::report::RenderOptions {
+                    domain_text: &domain_input.text,
+                    show_live,
+                };
+                crate::report::render(&report, &options)
             };
             Ok(Outcome::print(output))
+        }
+        Command::Fix {
+            domain,
+            host,
+            to,
+            qemu,
+            libvirt,
+            accel,
+        } => {
+            let question = CheckQuestion {
+                domain,
+                host,
+                to,
+                qemu,
+                libvirt,
+                accel,
+            };
+            let (domain_input, report) = check_report(&mut reader, question)?;
+            if let Some(remedy) = report.remedy {
+                let mut message = String::new();
+                for change in &remedy.changes {
+                    message.push_str(&format!("- {change}\n"));
+                }
+                message.push_str(&remedy.explanation);
+                message.push('\n');
+                return Ok(Outcome {
+                    output: with_newline(remedy.domain_xml),
+                    incompatible: false,
+                    message: Some(message),
+                });
+            }
+            if let Some(reason) = report.notes.iter().find(|n| n.starts_with(NO_REMEDY)) {
+                anyhow::bail!("{}: {reason}", domain_input.name);
+            }
+            Ok(Outcome {
+                output: with_newline(domain_input.text),
+                incompatible: false,
+                message: Some(
+                    "unchanged: the domain already starts under check='full' with nothing filtered\n"
+                        .to_string(),
+                ),
+            })
         }
         Command::Models {
             dump,
@@ -185,6 +276,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Batch {
             paths,
             domain,
+            source,
             qemu,
             libvirt,
             format,
@@ -211,6 +303,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                 map,
                 &paths,
                 domain_input.as_ref().map(|input| input.text.as_str()),
+                source.as_deref(),
                 &options,
                 format,
             )?;
@@ -335,6 +428,7 @@ fn render_verdict(verdict: &CompareResult, as_json: bool) -> anyhow::Result<Outc
     Ok(Outcome {
         output,
         incompatible: reason.is_some(),
+        message: None,
     })
 }
 

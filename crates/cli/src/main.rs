@@ -19,6 +19,7 @@ mod report;
 use std::io::Write as _;
 use std::process::ExitCode;
 
+use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 
 /// Exit statuses, documented in `--help`.
@@ -38,7 +39,12 @@ as `error: PATH:LINE:COLUMN: message`).";
 
 /// libvirt's x86 guest-CPU semantics (9.0 to 12.9), offline.
 #[derive(Debug, Parser)]
-#[command(name = "guestcpu", version, after_help = AFTER_HELP)]
+#[command(
+    name = "guestcpu",
+    version,
+    after_help = AFTER_HELP,
+    arg_required_else_help = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -123,6 +129,34 @@ enum Command {
         /// Print the report as one JSON object.
         #[arg(long)]
         json: bool,
+        /// Show the live XML even when it equals the input.
+        #[arg(long)]
+        show_live: bool,
+    },
+    /// Print the domain remedied to start under check='full' with nothing
+    /// filtered on the host (and on the --to host): only its <cpu> changes.
+    /// The changes and why go to standard error; a domain that needs none is
+    /// printed unchanged.
+    Fix {
+        /// A whole <domain> or a bare <cpu>.
+        #[arg(long)]
+        domain: String,
+        /// The host, as for `check --host` (several files are joined).
+        #[arg(long, required = true)]
+        host: Vec<String>,
+        /// A second host the remedied domain must also start on.
+        #[arg(long)]
+        to: Option<String>,
+        /// QEMU version to model (default: the machine type's, else the newest).
+        #[arg(long)]
+        qemu: Option<String>,
+        /// libvirt version to model, e.g. 9.0 (default: what the host input
+        /// tells, else the newest known).
+        #[arg(long)]
+        libvirt: Option<String>,
+        /// Accelerator (default: the domain type's).
+        #[arg(long, value_parser = ["kvm", "tcg"])]
+        accel: Option<String>,
     },
     /// Which named CPU models the host can run and what blocks the others.
     Models {
@@ -156,6 +190,10 @@ enum Command {
         /// A whole <domain> or a bare <cpu> to check on every host.
         #[arg(long)]
         domain: Option<String>,
+        /// The host the guest migrates from, one of the files examined
+        /// (default: the first host, in path order, the domain starts on).
+        #[arg(long, requires = "domain")]
+        source: Option<String>,
         /// QEMU version to model (default: the domain's machine type's, else the newest).
         #[arg(long)]
         qemu: Option<String>,
@@ -189,6 +227,11 @@ fn main() -> ExitCode {
             let _ = error.print();
             return ExitCode::SUCCESS;
         }
+        Err(error) if error.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            // `guestcpu` alone: the usage, on standard error, as an error.
+            let _ = error.print();
+            return ExitCode::from(EXIT_ERROR);
+        }
         Err(error) => {
             // clap's first paragraph says what is wrong; the usage after it
             // is left to `--help`.
@@ -203,6 +246,9 @@ fn main() -> ExitCode {
     };
     match commands::run(cli.command) {
         Ok(outcome) => {
+            if let Some(message) = &outcome.message {
+                eprint!("{message}");
+            }
             let mut stdout = std::io::stdout().lock();
             if stdout.write_all(outcome.output.as_bytes()).is_err() || stdout.flush().is_err() {
                 return fail("cannot write to standard output");

@@ -1,36 +1,36 @@
-//! The readable form of `guestcpu check`: the verdict first, then what QEMU
-//! would filter, the guest CPU, the `-cpu` argument and the live XML.
+//! The readable form of `guestcpu check`: the headline first, the verdict
+//! under each `check` value, what QEMU would filter, the guest CPU, the
+//! `-cpu` argument, the fix, and the live XML when it differs from the input.
 
 use std::fmt::Write as _;
 
-use guestcpu_core::check::{Report, Verdict};
+use guestcpu_core::check::{Remedy, Report, Verdict};
 use guestcpu_core::qemu::cpu_arg::shell_quote;
 
+/// What the text shows besides the report.
+pub struct RenderOptions<'a> {
+    /// The domain text as given, to tell whether the live XML differs.
+    pub domain_text: &'a str,
+    /// Show the live XML even when it equals the input.
+    pub show_live: bool,
+}
+
 /// Renders a check report for a terminal.
-pub fn render(report: &Report) -> String {
+pub fn render(report: &Report, options: &RenderOptions<'_>) -> String {
     let mut out = String::new();
-    let own = [
+    let _ = writeln!(out, "{}", report.headline);
+    let _ = writeln!(out, "\nverdicts (* the domain's own):");
+    for (name, verdict) in [
         ("none", &report.verdicts.none),
         ("partial", &report.verdicts.partial),
         ("full", &report.verdicts.full),
-    ];
-    if let Some((name, verdict)) = own.iter().find(|(_, v)| v.own) {
-        let _ = writeln!(
-            out,
-            "{} with check='{name}' (the domain's own): {}",
-            headline(verdict),
-            verdict.message
-        );
-    }
-    let _ = writeln!(out, "\nverdicts:");
-    for (name, verdict) in own {
+    ] {
         let marker = if verdict.own { "*" } else { " " };
         let _ = writeln!(
             out,
-            " {marker} check='{name}':{} {} — {}",
+            " {marker} check='{name}':{} {}",
             " ".repeat(7 - name.len()),
-            headline(verdict),
-            verdict.message
+            verdict_text(verdict)
         );
     }
 
@@ -110,21 +110,58 @@ pub fn render(report: &Report) -> String {
             migration.message
         );
     }
+    if let Some(remedy) = &report.remedy {
+        render_fix(&mut out, remedy);
+    }
     for note in &report.notes {
         let _ = writeln!(out, "\nnote: {note}");
     }
+    for hint in version_hints(report) {
+        let _ = writeln!(out, "\nhint: {hint}");
+    }
     if let Some(live) = &report.live_xml {
-        let _ = writeln!(out, "\nlive XML after start:\n{}", live.trim_end());
+        if options.show_live || live.trim_end() != options.domain_text.trim_end() {
+            let _ = writeln!(out, "\nlive XML after start:\n{}", live.trim_end());
+        }
     }
     out
 }
 
-fn headline(verdict: &Verdict) -> &'static str {
-    match (verdict.starts, verdict.abi_stable) {
-        (false, _) => "DOES NOT START",
-        (true, true) => "starts",
-        (true, false) => "starts (CPU filtered)",
+/// The "Fix" section: each change, then what the remedied domain
+/// guarantees; `guestcpu fix` prints its XML.
+fn render_fix(out: &mut String, remedy: &Remedy) {
+    let _ = writeln!(
+        out,
+        "\nFix (`guestcpu fix` with the same arguments prints the domain):"
+    );
+    for change in &remedy.changes {
+        let _ = writeln!(out, "  - {change}");
     }
+    let _ = writeln!(out, "  {}", remedy.explanation);
+}
+
+/// A verdict in words, without repeating the headline's.
+fn verdict_text(verdict: &Verdict) -> String {
+    if verdict.starts {
+        verdict.message.clone()
+    } else {
+        format!("does not start: {}", verdict.message)
+    }
+}
+
+/// A hint when the QEMU version is a guess (the newest known).
+fn version_hints(report: &Report) -> Vec<String> {
+    let settings = &report.settings;
+    let mut hints = Vec::new();
+    if settings.qemu_version_source == "newest" {
+        hints.push(format!(
+            "QEMU {} is a guess (the newest known, as neither --qemu nor the machine type names one); pass --qemu VERSION or a versioned machine type such as pc-q35-{}",
+            settings.qemu_version, settings.qemu_version
+        ));
+    }
+    // A guessed libvirt version is already a note of the report's own
+    // ("the newest known; choose another with --libvirt").
+    hints
 }
 
 fn number(value: Option<u32>) -> String {

@@ -91,3 +91,63 @@ fn batch_refuses_a_broken_domain_once() {
         .stdin("<domain>\n<cpu>")
         .fails_with("error: <stdin>:2:6: expected `</cpu>`, found end of input");
 }
+
+/// The source is stated with why, the table never contradicts it, and the
+/// summary leads with the best common model and a domain for every host.
+#[test]
+fn batch_names_its_migration_source_and_remedies_the_fleet() {
+    let folder = cluster_folder("batch-source");
+    let domain = fixture("guest-nehalem.xml");
+    let output = guestcpu(&["batch", &folder, "--domain", &domain]).succeeds();
+    // Nehalem starts on neither host under its default check='partial'.
+    assert!(
+        output.contains("migration source: none (none: the domain starts on no host)"),
+        "{output}"
+    );
+    assert!(
+        !output.contains(" source "),
+        "no host is marked the source:\n{output}"
+    );
+    let summary = output.split("\ncluster: ").nth(1).expect("a summary");
+    assert!(
+        summary.lines().nth(1) == Some("best model on every host: Penryn"),
+        "{output}"
+    );
+    assert!(output.contains("\nFix for every host:\n"), "{output}");
+    assert!(
+        output.contains("remedied domain:\n  <cpu mode='custom' match='exact' check='full'>"),
+        "{output}"
+    );
+
+    let source = format!("{folder}/sub/b-qmp.json");
+    let named = guestcpu(&[
+        "batch",
+        &folder,
+        "--domain",
+        &fixture("guest-penryn-minimum.xml"),
+        "--source",
+        &source,
+    ])
+    .succeeds();
+    assert!(
+        named.contains(&format!("migration source: {source} (named with --source)")),
+        "{named}"
+    );
+    let source_row = named
+        .lines()
+        .find(|line| line.starts_with(&source))
+        .expect("the source's row");
+    assert!(source_row.contains(" source"), "{named}");
+    guestcpu(&[
+        "batch",
+        &folder,
+        "--domain",
+        &domain,
+        "--source",
+        &fixture("guest-nehalem.xml"),
+    ])
+    .fails_with(&format!(
+        "error: --source {} is not one of the hosts examined",
+        fixture("guest-nehalem.xml")
+    ));
+}

@@ -139,7 +139,7 @@ fn unknown_models_and_features_are_refused_or_do_not_start() {
         &conflicting,
     ])
     .succeeds();
-    assert!(output.starts_with("DOES NOT START"), "{output}");
+    assert!(output.starts_with("Does not start"), "{output}");
 
     let host = broken("host-unknown-model.xml");
     assert_fails_cleanly(&["host-model", &host], &host, Place::Whole);
@@ -166,7 +166,7 @@ fn unknown_models_and_features_are_refused_or_do_not_start() {
         assert_fails_cleanly(&["compare", &good_host, &domain], &domain, Place::Whole);
         let output = guestcpu(&["check", "--domain", &domain, "--host", &good_host]).succeeds();
         assert!(
-            output.starts_with("DOES NOT START") && output.contains(reason),
+            output.starts_with("Does not start") && output.contains(reason),
             "{output}"
         );
     }

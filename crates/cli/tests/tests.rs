@@ -521,3 +521,111 @@ fn check_models_the_libvirt_version_asked_for() {
         "error: invalid libvirt version `nine`: expected `MAJOR.MINOR`, e.g. `12.9`\n",
     );
 }
+
+#[test]
+fn guestcpu_alone_prints_its_usage() {
+    let done = guestcpu(&[]).run();
+    assert_eq!(done.status, 2, "{}", done.stderr);
+    assert!(
+        done.stderr.contains("Usage: guestcpu <COMMAND>"),
+        "{}",
+        done.stderr
+    );
+    assert!(done.stderr.contains("  fix "), "{}", done.stderr);
+}
+
+/// The text leads with one headline, says each verdict once, shows the fix
+/// and leaves out a live XML equal to the input unless asked for.
+#[test]
+fn check_text_leads_with_the_headline_and_shows_the_fix() {
+    let host = fixture("cpudata-penryn.xml");
+    let domain = fixture("guest-nehalem.xml");
+    let output = guestcpu(&["check", "--domain", &domain, "--host", &host]).succeeds();
+    let first = output.lines().next().unwrap_or_default();
+    assert_eq!(
+        first,
+        "Does not start: the CPU is incompatible with host CPU: Host CPU does not provide required features: sse4.2, popcnt"
+    );
+    assert!(!output.contains("DOES NOT START"), "{output}");
+    assert!(output.contains("\nFix (`guestcpu fix`"), "{output}");
+    assert!(
+        output.contains("  - disable `sse4.2`, `popcnt`: the host lacks them"),
+        "{output}"
+    );
+    assert!(output.contains("hint: QEMU 11.1 is a guess"), "{output}");
+
+    // A domain whose live XML is its own text shows it only on request.
+    let fix = guestcpu(&["fix", "--domain", &domain, "--host", &host]).run();
+    let fixed = scratch_file("fixed-nehalem.xml", fix.stdout.as_bytes());
+    let again = guestcpu(&["check", "--domain", &fixed, "--host", &host]).succeeds();
+    assert!(
+        again.starts_with(
+            "Starts with exactly the CPU defined — check='full' keeps the guest ABI fixed\n"
+        ),
+        "{again}"
+    );
+    assert!(!again.contains("live XML after start"), "{again}");
+    assert!(!again.contains("\nFix "), "{again}");
+    let shown = guestcpu(&["check", "--domain", &fixed, "--host", &host, "--show-live"]).succeeds();
+    assert!(shown.contains("live XML after start"), "{shown}");
+}
+
+/// `fix` prints the remedied domain, its changes on standard error; a domain
+/// that needs none comes back unchanged.
+#[test]
+fn fix_prints_the_remedied_domain_and_says_why() {
+    let host = fixture("cpudata-penryn.xml");
+    let done = guestcpu(&[
+        "fix",
+        "--domain",
+        &fixture("guest-nehalem.xml"),
+        "--host",
+        &host,
+    ])
+    .run();
+    assert_eq!(done.status, 0, "{}", done.stderr);
+    assert_text(
+        &done.stdout,
+        "<cpu mode='custom' match='exact' check='full'>
+  <model fallback='forbid'>Nehalem</model>
+  <feature policy='disable' name='sse4.2'/>
+  <feature policy='require' name='x2apic'/>
+  <feature policy='disable' name='popcnt'/>
+  <feature policy='require' name='hypervisor'/>
+  <feature policy='require' name='vme'/>
+</cpu>
+",
+    );
+    assert!(
+        done.stderr
+            .starts_with("- `fallback='forbid'`: with `allow` libvirt may start another model"),
+        "{}",
+        done.stderr
+    );
+    let fixed = scratch_file("fixed-once.xml", done.stdout.as_bytes());
+    let again = guestcpu(&["fix", "--domain", &fixed, "--host", &host]).run();
+    assert_eq!(again.status, 0, "{}", again.stderr);
+    assert_eq!(again.stdout, done.stdout);
+    assert!(again.stderr.starts_with("unchanged: "), "{}", again.stderr);
+
+    // With --to, the remedy starts on both hosts.
+    let json = guestcpu(&[
+        "check",
+        "--json",
+        "--domain",
+        &fixture("guest-nehalem.xml"),
+        "--host",
+        &host,
+        "--to",
+        &fixture("qmp-replies.json"),
+    ])
+    .succeeds();
+    assert!(
+        json.contains("\"remedy\": {\n    \"domain_xml\": "),
+        "{json}"
+    );
+    assert!(
+        json.starts_with("{\n  \"headline\": \"Does not start"),
+        "{json}"
+    );
+}

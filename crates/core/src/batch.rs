@@ -14,15 +14,19 @@
 //! threads, and [`analyze`] is the sequential reference that ties the steps
 //! together in the order the CLI follows.
 //!
-//! Migration is judged from one source: the first host (in input order) the
-//! domain starts on. Its live definition (what libvirt keeps after start,
-//! `check='full'`) is started as an incoming guest on every other host.
+//! Migration is judged from one source: the host the caller names
+//! ([`BatchQuestion::source`]), else the first host (in input order) the
+//! domain starts on; the summary says which and why. Its live definition
+//! (what libvirt keeps after start, `check='full'`) is started as an incoming
+//! guest on every other host. [`fleet_remedy`] makes one domain that starts
+//! under `check='full'` with nothing filtered on every readable host.
 
 use serde::Serialize;
 
 use crate::check::{
-    analyze_prepared_answer, description_notes, description_settings, host_settings, CheckError,
-    CheckOptions, FilteredReport, Verdicts,
+    analyze_prepared_answer, description_notes, description_settings, host_settings,
+    remedy_on_hosts, CheckError, CheckOptions, FilteredReport, PreparedHost, Remedy, RemedyHost,
+    Verdicts,
 };
 use crate::cpudef::{CpuDef, CpuType};
 use crate::data::CpuMap;
@@ -44,6 +48,9 @@ pub struct BatchQuestion<'q> {
     pub domain_xml: Option<&'q str>,
     /// QEMU version and accelerator, as for one check.
     pub options: &'q CheckOptions,
+    /// The name of the host to migrate from; `None`: the first host the
+    /// domain starts on.
+    pub source: Option<&'q str>,
 }
 
 /// A host input that could not be used.
@@ -140,14 +147,22 @@ pub struct HostProblem {
 /// What the domain does across the cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DomainSummary {
-    /// The first host the domain starts on, the source of every migration.
+    /// The source of every migration: the host named as the source, else the
+    /// first host the domain starts on.
     pub migration_source: Option<String>,
+    /// Why that host is the source, or why there is none.
+    pub migration_source_reason: String,
     /// Hosts where the domain's own `check` stops the start.
     pub does_not_start: Vec<HostProblem>,
     /// Hosts the running guest cannot migrate to.
     pub does_not_migrate: Vec<HostProblem>,
     /// Hosts where it starts but QEMU filters features, with their names.
     pub filtered: Vec<HostProblem>,
+    /// The domain remedied to start under `check='full'` with nothing
+    /// filtered on every readable host ([`fleet_remedy`]); `None` when it
+    /// already does, or when no `<cpu>` does (`remedy_note` says why).
+    pub remedy: Option<Remedy>,
+    pub remedy_note: Option<String>,
 }
 
 /// The cluster as a whole.
@@ -163,6 +178,9 @@ pub struct ClusterSummary {
     pub baseline_model: Option<String>,
     /// Why there is no baseline, when there is none.
     pub baseline_error: Option<String>,
+    /// The most capable model every readable host can run: the one with
+    /// the most features, the newer (later in libvirt's map) on a tie.
+    pub best_model: Option<String>,
     /// Models every readable host can run.
     pub models_everywhere: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -282,9 +300,13 @@ impl DomainOnHost {
     }
 }
 
-/// The index of the migration source among `results`: the first host the
-/// domain starts on.
-pub fn migration_source(results: &[HostResult]) -> Option<usize> {
+/// The index of the migration source among `results`: the host named
+/// `source` when given (whether or not the domain starts there), else the
+/// first host the domain starts on.
+pub fn migration_source(results: &[HostResult], source: Option<&str>) -> Option<usize> {
+    if let Some(name) = source {
+        return results.iter().position(|result| result.name == name);
+    }
     results.iter().position(|result| {
         result
             .report()
@@ -293,8 +315,55 @@ pub fn migration_source(results: &[HostResult]) -> Option<usize> {
     })
 }
 
+/// Why the source is the source, in words.
+fn migration_source_reason(results: &[HostResult], source: Option<usize>, named: bool) -> String {
+    match (source, named) {
+        (Some(index), true) => {
+            let starts = results[index]
+                .report()
+                .and_then(|r| r.domain.as_ref())
+                .is_some_and(DomainOnHost::starts);
+            if starts {
+                "named with --source".to_string()
+            } else {
+                "named with --source, but the domain does not start there, so nothing migrates"
+                    .to_string()
+            }
+        }
+        (Some(_), false) => {
+            "the first host (in input order) the domain starts on; name another with --source"
+                .to_string()
+        }
+        (None, _) => "none: the domain starts on no host".to_string(),
+    }
+}
+
+/// The most capable of `models` (names of `map`): the most features, the
+/// later in the map on a tie. A `-vN` model that is a pure copy of an unversioned one in `models`
+/// gives way to the name people write.
+fn best_model(map: &CpuMap, models: &[String]) -> Option<String> {
+    let known: Vec<_> = models
+        .iter()
+        .filter_map(|name| map.model_id(name))
+        .collect();
+    let copies: Vec<_> = known
+        .iter()
+        .filter_map(|id| map.model(*id).canonical)
+        .collect();
+    known
+        .into_iter()
+        .filter(|id| !copies.contains(id))
+        .max_by_key(|id| (map.model(*id).features.len(), id.index()))
+        .map(|id| map.model(id).name.clone())
+}
+
 /// Joins the per-host results into the cluster summary.
-pub fn summarize(map: &CpuMap, results: &[HostResult], with_domain: bool) -> ClusterSummary {
+pub fn summarize(
+    map: &CpuMap,
+    results: &[HostResult],
+    question: &BatchQuestion<'_>,
+) -> ClusterSummary {
+    let with_domain = question.domain_xml.is_some();
     let reports: Vec<(&str, &HostReport)> = results
         .iter()
         .filter_map(|r| r.report().map(|report| (r.name.as_str(), report)))
@@ -335,25 +404,33 @@ pub fn summarize(map: &CpuMap, results: &[HostResult], with_domain: bool) -> Clu
             .collect(),
     };
 
-    let domain = with_domain.then(|| domain_summary(results));
+    let domain = with_domain.then(|| domain_summary(results, question.source));
     ClusterSummary {
         hosts: results.len(),
         failed: results.len() - reports.len(),
         baseline_xml,
         baseline_model,
         baseline_error,
+        best_model: best_model(map, &models_everywhere),
         models_everywhere,
         domain,
     }
 }
 
-fn domain_summary(results: &[HostResult]) -> DomainSummary {
-    let source = migration_source(results);
+fn domain_summary(results: &[HostResult], named_source: Option<&str>) -> DomainSummary {
+    let source = migration_source(results, named_source);
+    let source_starts = source
+        .and_then(|index| results[index].report())
+        .and_then(|r| r.domain.as_ref())
+        .is_some_and(DomainOnHost::starts);
     let mut summary = DomainSummary {
         migration_source: source.map(|index| results[index].name.clone()),
+        migration_source_reason: migration_source_reason(results, source, named_source.is_some()),
         does_not_start: Vec::new(),
         does_not_migrate: Vec::new(),
         filtered: Vec::new(),
+        remedy: None,
+        remedy_note: None,
     };
     for (index, result) in results.iter().enumerate() {
         let problem = |reason: String| HostProblem {
@@ -380,13 +457,13 @@ fn domain_summary(results: &[HostResult]) -> DomainSummary {
         if Some(index) == source {
             continue;
         }
-        match (&domain.arrival, source) {
-            (Some(arrival), _) if !arrival.starts => {
+        match &domain.arrival {
+            Some(arrival) if !arrival.starts => {
                 summary
                     .does_not_migrate
                     .push(problem(arrival.message.clone()));
             }
-            (None, Some(_)) => summary
+            None if source_starts => summary
                 .does_not_migrate
                 .push(problem("not checked".to_string())),
             _ => {}
@@ -396,46 +473,90 @@ fn domain_summary(results: &[HostResult]) -> DomainSummary {
 }
 
 /// The whole run, sequentially: every host, the migration source's live
-/// definition tried on every other host, and the summary.
+/// definition tried on every other host, the summary and the fleet's remedy.
 pub fn analyze(map: &CpuMap, hosts: &[HostText<'_>], question: &BatchQuestion<'_>) -> BatchReport {
-    let mut results: Vec<HostResult> = Vec::with_capacity(hosts.len());
-    let mut live: Option<CpuDef> = None;
-    for host in hosts {
-        let result = examine_host(map, *host, question, live.as_ref());
-        if live.is_none() {
-            live = result
-                .report()
-                .and_then(|r| r.domain.as_ref())
-                .filter(|d| d.starts())
-                .and_then(|d| d.live_cpu.clone());
-        }
-        results.push(result);
-    }
+    let results: Vec<HostResult> = hosts
+        .iter()
+        .map(|host| examine_host(map, *host, question, None))
+        .collect();
     finish(map, hosts, question, results)
 }
 
-/// Completes a run whose hosts were examined in input order, each after the
-/// migration source with the source's live definition: the hosts before the
-/// source are examined again with it, then the summary is made.
+/// Completes a run whose hosts were examined without an arrival: every host
+/// but the migration source is examined again with the source's live
+/// definition, then the summary and the fleet's remedy are made.
 pub fn finish(
     map: &CpuMap,
     hosts: &[HostText<'_>],
     question: &BatchQuestion<'_>,
     mut results: Vec<HostResult>,
 ) -> BatchReport {
-    if let Some(source) = migration_source(&results) {
-        let live = results[source]
-            .report()
-            .and_then(|r| r.domain.as_ref())
-            .and_then(|d| d.live_cpu.clone());
-        for (result, host) in results.iter_mut().zip(hosts).take(source) {
-            *result = examine_host(map, *host, question, live.as_ref());
+    let source = migration_source(&results, question.source);
+    let live = source
+        .and_then(|index| results[index].report())
+        .and_then(|r| r.domain.as_ref())
+        .and_then(|d| d.live_cpu.clone());
+    if let (Some(source), Some(live)) = (source, live) {
+        for (index, (result, host)) in results.iter_mut().zip(hosts).enumerate() {
+            if index != source {
+                *result = examine_host(map, *host, question, Some(&live));
+            }
         }
     }
-    let cluster = summarize(map, &results, question.domain_xml.is_some());
+    let mut cluster = summarize(map, &results, question);
+    if let Some(domain) = &mut cluster.domain {
+        (domain.remedy, domain.remedy_note) = fleet_remedy(map, hosts, question);
+    }
     BatchReport {
         hosts: results,
         cluster,
+    }
+}
+
+/// The domain remedied for every readable host of `hosts` at once (the
+/// check's remedy with all of them as sides): the remedy, or `None` with a
+/// note when there is nothing to remedy or no `<cpu>` helps.
+pub fn fleet_remedy(
+    map: &CpuMap,
+    hosts: &[HostText<'_>],
+    question: &BatchQuestion<'_>,
+) -> (Option<Remedy>, Option<String>) {
+    let Some(domain_xml) = question.domain_xml else {
+        return (None, None);
+    };
+    let Ok(settings) = host_settings(domain_xml, question.options) else {
+        return (None, Some("the domain cannot be checked".to_string()));
+    };
+    let prepared: Vec<(&str, PreparedHost<'_>)> = hosts
+        .iter()
+        .filter_map(|host| {
+            let input = parse_host(map, host.text).ok()?;
+            Some((host.name, settings.prepare(map, &input).ok()?))
+        })
+        .collect();
+    if prepared.is_empty() {
+        return (None, Some("no readable host".to_string()));
+    }
+    let labels: Vec<String> = prepared
+        .iter()
+        .map(|(name, _)| format!("host {name}"))
+        .collect();
+    let sides: Vec<RemedyHost<'_, '_>> = prepared
+        .iter()
+        .zip(&labels)
+        .map(|((_, host), label)| RemedyHost { host, label })
+        .collect();
+    match remedy_on_hosts(domain_xml, &sides, question.options) {
+        Ok(Ok(Some(remedy))) => (Some(remedy), None),
+        Ok(Ok(None)) => (
+            None,
+            Some("none needed: the domain starts under check='full' with nothing filtered on every host".to_string()),
+        ),
+        Ok(Err(reason)) => (
+            None,
+            Some(format!("no <cpu> makes the domain start on every host: {reason}")),
+        ),
+        Err(error) => (None, Some(error.to_string())),
     }
 }
 
@@ -476,6 +597,7 @@ mod tests {
         let question = BatchQuestion {
             domain_xml: Some(domain),
             options: &options,
+            source: None,
         };
         let report = analyze(map, &hosts, &question);
         assert_eq!(report.cluster.hosts, 3);
@@ -510,6 +632,51 @@ mod tests {
     }
 
     #[test]
+    fn a_named_source_is_kept_and_the_fleet_gets_one_remedy() {
+        let map = CpuMap::embedded();
+        let nehalem = cpudata_of_model(map, "Nehalem");
+        let sandybridge = cpudata_of_model(map, "SandyBridge");
+        let hosts = [
+            HostText {
+                name: "nehalem.xml",
+                text: &nehalem,
+            },
+            HostText {
+                name: "sandybridge.xml",
+                text: &sandybridge,
+            },
+        ];
+        let options = CheckOptions::default();
+        let domain = "<domain type='kvm'><cpu mode='custom' match='exact' check='partial'>\
+                      <model fallback='forbid'>SandyBridge</model></cpu></domain>";
+        let question = BatchQuestion {
+            domain_xml: Some(domain),
+            options: &options,
+            source: Some("nehalem.xml"),
+        };
+        let report = analyze(map, &hosts, &question);
+        assert_eq!(report.cluster.best_model.as_deref(), Some("Nehalem"));
+        let summary = report.cluster.domain.expect("domain summary");
+        assert_eq!(summary.migration_source.as_deref(), Some("nehalem.xml"));
+        assert_eq!(
+            summary.migration_source_reason,
+            "named with --source, but the domain does not start there, so nothing migrates"
+        );
+        assert!(summary.does_not_migrate.is_empty(), "{summary:?}");
+        let remedy = summary.remedy.expect("a remedy for both hosts");
+        for host in &hosts {
+            let input = parse_host(map, host.text).expect("host");
+            let again = crate::check::analyze(map, &remedy.domain_xml, &input, None, &options)
+                .expect("check");
+            assert!(
+                again.verdicts.full.own && again.verdicts.full.abi_stable,
+                "{again:?}"
+            );
+            assert!(again.remedy.is_none(), "{:?}", again.remedy);
+        }
+    }
+
+    #[test]
     fn hosts_without_a_domain_are_described() {
         let map = CpuMap::embedded();
         let nehalem = cpudata_of_model(map, "Nehalem");
@@ -517,6 +684,7 @@ mod tests {
         let question = BatchQuestion {
             domain_xml: None,
             options: &options,
+            source: None,
         };
         let report = analyze(
             map,

@@ -7,3 +7,4 @@ mod check;
 mod cputest;
 mod qemuxml;
 mod real_stack;
+mod remedy;

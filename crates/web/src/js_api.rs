@@ -4,7 +4,10 @@
 //! `web/boot.js` wraps these exports as `window.guestcpu.analyze(domainXml,
 //! hostDump, options)` and resolves `window.guestcpu.ready` once the module is
 //! loaded. The result is the very JSON `guestcpu check --json` prints, handed over
-//! through `JSON.parse` so callers get plain objects.
+//! through `JSON.parse` so callers get plain objects: `headline` first, and
+//! `remedy` (`{domain_xml, changes, explanation}`, or `null` when the domain
+//! already starts under `check='full'` with nothing filtered on the host and
+//! the `secondHost`).
 
 use guestcpu_core::json;
 use wasm_bindgen::prelude::{wasm_bindgen, JsError, JsValue};

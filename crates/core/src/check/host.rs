@@ -81,6 +81,7 @@ impl<'m> PreparedHost<'m> {
             .map(|part| format!("joined from {part}"))
             .collect();
         notes.extend_from_slice(input.notes());
+        notes.extend(inside_a_vm_note(map, input));
         let host_features = HostFeatures::from_host_input(map, input);
         let support = assess(map, version, accelerator, &host_features);
         let (hypervisor_models, models_from_qemu) =
@@ -178,6 +179,28 @@ impl<'m> PreparedHost<'m> {
             build_guest,
         }
     }
+}
+
+/// A note when the dump was taken inside a virtual machine: its own CPUID
+/// (raw data or the host CPU libvirt decoded from it, not QEMU's answer,
+/// which always sets the bit for its guests) has the hypervisor bit
+/// (CPUID.01H:ECX[31], which hardware leaves clear) and neither `vmx` nor
+/// `svm`, so it describes the VM's virtual CPU and no nested guest can use
+/// hardware virtualization there.
+fn inside_a_vm_note(map: &CpuMap, input: &HostInput<'_>) -> Option<String> {
+    use crate::dump::DumpFormat;
+    let qemu_answer = matches!(
+        input.dump_format(),
+        None | Some(DumpFormat::Qmp | DumpFormat::DomainCapabilities)
+    );
+    if qemu_answer {
+        return None;
+    }
+    let features = input.cpuid_features();
+    let has = |name: &str| map.feature_id(name).is_some_and(|id| features.contains(id));
+    (has("hypervisor") && !has("vmx") && !has("svm")).then(|| {
+        "the dump comes from inside a virtual machine (the hypervisor bit is set, neither vmx nor svm): it describes the VM's virtual CPU, not a physical host, and its host CPU model is whatever the outer hypervisor gives (often kvm64 or qemu64)".to_string()
+    })
 }
 
 /// A prepared host's guest builds, each distinct input built once: the
@@ -319,6 +342,11 @@ impl PreparedHost<'_> {
     /// QEMU's own expansion has it); `None` when there is none.
     pub fn host_model(&self) -> Option<&CpuDef> {
         self.reported_host_model.as_ref()
+    }
+
+    /// libvirt's full host CPU, which forbidden features are checked against.
+    pub(super) fn full_host(&self) -> Option<&CpuDef> {
+        self.full_host.as_ref()
     }
 
     /// The host as the report describes it.

@@ -10,6 +10,7 @@
 pub mod defaults;
 mod host;
 pub mod host_brief;
+mod remedy;
 pub mod start;
 
 use std::ops::Deref;
@@ -17,7 +18,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::cpudef::{CpuCheck, CpuDef};
+use crate::cpudef::{CpuCheck, CpuDef, CpuMode};
 use crate::data::CpuMap;
 use crate::domain::{Accelerator, CpuPlace, Domain, DomainError};
 use crate::error::CpuError;
@@ -31,6 +32,8 @@ use start::{simulate_checks, simulate_start, StartKind, StartOutcome};
 
 use host::BuildOnce;
 pub use host::PreparedHost;
+pub use remedy::Remedy;
+pub(crate) use remedy::RemedyHost;
 
 /// How the caller wants the question asked; every field has a default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -207,6 +210,9 @@ impl Serialize for ModelList {
 /// Everything the check found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
+    /// One line for the domain's own check, the first thing to read
+    /// ([`headline`]); the CLI and the web app show the same sentence.
+    pub headline: String,
     /// The domain's effective `check`.
     pub check: String,
     pub verdicts: Verdicts,
@@ -222,8 +228,16 @@ pub struct Report {
     pub models: ModelList,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub migration: Option<Migration>,
+    /// A domain that starts under `check='full'` with nothing filtered on
+    /// the host (and the migration target), or `None` when this one does.
+    pub remedy: Option<Remedy>,
     pub notes: Vec<String>,
 }
+
+/// How a report's note begins when no `<cpu>` makes the domain start under
+/// `check='full'` with nothing filtered (what stops it lies outside `<cpu>`).
+pub const NO_REMEDY: &str =
+    "no remedy: no <cpu> makes this domain start under check='full' with nothing filtered";
 
 /// Checks `domain_xml` on `host`, and on `migration_target` when given.
 ///
@@ -313,6 +327,22 @@ pub fn analyze_prepared(
         question.matches(target)?;
     }
     Ok(question.report_with_migration(host, migration_target))
+}
+
+/// The remedy of `domain_xml` on several prepared hosts at once (a fleet):
+/// `Ok(None)` when the domain already starts under `check='full'` with
+/// nothing filtered on each, `Err` with why when no `<cpu>` does. Every host
+/// must be prepared for the settings the domain asks for.
+pub(crate) fn remedy_on_hosts(
+    domain_xml: &str,
+    sides: &[RemedyHost<'_, '_>],
+    options: &CheckOptions,
+) -> Result<Result<Option<Remedy>, String>, CheckError> {
+    let question = Question::new(domain_xml, options)?;
+    for side in sides {
+        question.matches(side.host)?;
+    }
+    Ok(question.remedy(sides))
 }
 
 /// What a batch reads of a check on one host ([`analyze_prepared_answer`]):
@@ -494,6 +524,23 @@ impl<'d> Question<'d> {
             }),
             (None, _, _) => None,
         };
+        let mut sides = vec![RemedyHost {
+            host: side,
+            label: if target.is_some() {
+                "the source host"
+            } else {
+                "the host"
+            },
+        }];
+        sides.extend(target.map(|host| RemedyHost {
+            host,
+            label: "the target host",
+        }));
+        report.headline = headline(&report, self.cpu.mode);
+        match self.remedy(&sides) {
+            Ok(remedy) => report.remedy = remedy,
+            Err(error) => report.notes.push(format!("{NO_REMEDY}: {error}")),
+        }
         report
     }
 
@@ -597,6 +644,7 @@ impl<'d> Question<'d> {
         let verdicts = self.verdicts(&outcomes, side);
         let own = outcomes.swap_remove(own_index).1;
         let report = Report {
+            headline: String::new(),
             check: self.own_check.as_str().to_string(),
             verdicts,
             settings: settings(
@@ -614,9 +662,54 @@ impl<'d> Question<'d> {
             host: side.brief(),
             models: side.models(),
             migration: None,
+            remedy: None,
             notes: self.notes(side),
         };
         (report, own)
+    }
+}
+
+/// The report's first line: whether the domain starts under its own check,
+/// what QEMU drops, and what that means for the guest ABI; then whether the
+/// running guest migrates when a target was given.
+fn headline(report: &Report, mode: CpuMode) -> String {
+    let own = [
+        &report.verdicts.none,
+        &report.verdicts.partial,
+        &report.verdicts.full,
+    ]
+    .into_iter()
+    .find(|v| v.own)
+    .unwrap_or(&report.verdicts.none);
+    let dropped = match report.filtered.len() {
+        1 => "1 feature".to_string(),
+        n => format!("{n} features"),
+    };
+    let first = if !own.starts && !report.filtered.is_empty() && report.check == "full" {
+        format!("Does not start: QEMU would drop {dropped} and check='full' refuses a changed CPU")
+    } else if !own.starts {
+        format!("Does not start: {}", own.message)
+    } else if !report.filtered.is_empty() {
+        format!("Starts, but QEMU drops {dropped} — the guest ABI may change on migration")
+    } else if mode != CpuMode::Custom {
+        format!(
+            "Starts with the host's CPU ({}) — the guest ABI follows the host it starts on",
+            mode.as_str()
+        )
+    } else if report.check == "full" {
+        "Starts with exactly the CPU defined — check='full' keeps the guest ABI fixed".to_string()
+    } else {
+        format!(
+            "Starts with exactly the CPU defined — check='{}' would not stop a host that drops features",
+            report.check
+        )
+    };
+    match &report.migration {
+        Some(migration) if own.starts && !migration.starts => {
+            format!("{first}; migration to the target fails")
+        }
+        Some(migration) if migration.starts => format!("{first}; migrates to the target"),
+        _ => first,
     }
 }
 
