@@ -12,16 +12,18 @@ use std::rc::Rc;
 use yew::prelude::*;
 
 use crate::components::{
-    CodePanel, DomainEditor, FilteredTable, Header, HostBrief, HostInput, HostInputIds,
-    ModelsTable, OptionsPanel, StatusPanel, Verdicts,
+    CodePanel, DomainEditor, FilteredTable, FixPanel, Header, HostBrief, HostInput, HostInputIds,
+    ModelsTable, OptionsPanel, StatusPanel, Tone, Verdicts,
 };
 use crate::diff;
 use crate::engine::{
     self, AnalysisError, AnalysisOptions, InputKind, ModelList, ModelReport, ParsedHost, Report,
+    NO_REMEDY,
 };
+use crate::files::{FileProblem, LoadedFile};
 use crate::hooks::{
     is_embed_mode, use_document_theme, use_fragment_sync, use_state_from_location,
-    use_window_file_drop, FileProblem, LoadedFile,
+    use_window_file_drop,
 };
 use crate::state::{Action, AppState};
 
@@ -80,14 +82,30 @@ struct DiffBases {
     input_domain: AttrValue,
 }
 
-/// The top of the page at every width: the verdicts and what to change.
-fn summary_panels(report: &Report) -> Html {
+/// The top of the page at every width: the headline, what to change, and the
+/// verdicts.
+fn summary_panels(report: &Report, diff_bases: &DiffBases) -> Html {
+    let verdicts = &report.verdicts;
+    let own = [&verdicts.none, &verdicts.partial, &verdicts.full]
+        .into_iter()
+        .find(|verdict| verdict.own)
+        .unwrap_or(&verdicts.full);
+    let tone = Tone::of(own, report.migration.as_ref().map(|m| m.starts));
+    let no_remedy = report
+        .notes
+        .iter()
+        .find(|note| note.starts_with(NO_REMEDY))
+        .map(|note| AttrValue::from(note.clone()));
     html! {
+        <>
+        <FixPanel headline={report.headline.clone()} {tone} remedy={report.remedy.clone()}
+            {no_remedy} input_domain={diff_bases.input_domain.clone()} />
         <Verdicts none={report.verdicts.none.clone()}
             partial={report.verdicts.partial.clone()}
             full={report.verdicts.full.clone()}
             settings={settings_caption(report)}
             migration={report.migration.clone()} />
+        </>
     }
 }
 
@@ -122,23 +140,6 @@ fn report_panels(report: &Report, embed: bool, diff_bases: &DiffBases) -> Html {
     }
 }
 
-/// What a host input does with a file the user gave: loads its text, or loads
-/// nothing and keeps the problem to show next to the input.
-fn file_handler(
-    problem: UseStateHandle<Option<FileProblem>>,
-    load: impl Fn(LoadedFile) + 'static,
-) -> Callback<Result<LoadedFile, FileProblem>> {
-    Callback::from(
-        move |outcome: Result<LoadedFile, FileProblem>| match outcome {
-            Ok(file) => {
-                problem.set(None);
-                load(file);
-            }
-            Err(refused) => problem.set(Some(refused)),
-        },
-    )
-}
-
 #[function_component]
 pub fn App() -> Html {
     let state = use_reducer(AppState::default);
@@ -148,55 +149,43 @@ pub fn App() -> Html {
     // Cloning the state copies pointers to its texts, not the texts.
     let written_fragment = use_fragment_sync((*state).clone(), restored);
     use_document_theme(state.theme);
-    let host_file_problem = use_state_eq(|| None::<FileProblem>);
-    let second_host_file_problem = use_state_eq(|| None::<FileProblem>);
 
     let on_action = use_callback(state.dispatcher(), |action: Action, dispatcher| {
         dispatcher.dispatch(action);
     });
-    let on_host_file = use_memo(state.dispatcher(), {
-        let problem = host_file_problem.clone();
-        move |dispatcher| {
-            let dispatcher = dispatcher.clone();
-            file_handler(problem, move |file| {
-                dispatcher.dispatch(Action::LoadHostFile {
+    let on_host_file = use_callback(
+        state.dispatcher(),
+        |outcome: Result<LoadedFile, FileProblem>, dispatcher| {
+            dispatcher.dispatch(match outcome {
+                Ok(file) => Action::LoadHostFile {
                     name: file.name,
                     text: file.text,
-                })
-            })
-        }
-    });
-    let on_second_host_file = use_memo(state.dispatcher(), {
-        let problem = second_host_file_problem.clone();
-        move |dispatcher| {
-            let dispatcher = dispatcher.clone();
-            file_handler(problem, move |file| {
-                dispatcher.dispatch(Action::SetSecondHostDump(file.text))
-            })
-        }
-    });
-    let on_host_file = (*on_host_file).clone();
-    let on_second_host_file = (*on_second_host_file).clone();
+                },
+                Err(problem) => Action::RefuseHostFile(problem),
+            });
+        },
+    );
+    let on_second_host_file = use_callback(
+        state.dispatcher(),
+        |outcome: Result<LoadedFile, FileProblem>, dispatcher| {
+            dispatcher.dispatch(match outcome {
+                Ok(file) => Action::SetSecondHostDump(file.text),
+                Err(problem) => Action::RefuseSecondHostFile(problem),
+            });
+        },
+    );
     use_window_file_drop(on_host_file.clone());
     // Each child gets the same callback on every render, so a child whose other
     // props did not change is not re-rendered (the models table, a host input).
     let on_domain_input = use_callback(state.dispatcher(), |text: String, dispatcher| {
         dispatcher.dispatch(Action::SetDomainXml(text.into()));
     });
-    let on_host_text = use_callback(
-        (state.dispatcher(), host_file_problem.clone()),
-        |text: String, (dispatcher, problem)| {
-            problem.set(None);
-            dispatcher.dispatch(Action::SetHostDump(text.into()));
-        },
-    );
-    let on_second_host_text = use_callback(
-        (state.dispatcher(), second_host_file_problem.clone()),
-        |text: String, (dispatcher, problem)| {
-            problem.set(None);
-            dispatcher.dispatch(Action::SetSecondHostDump(text.into()));
-        },
-    );
+    let on_host_text = use_callback(state.dispatcher(), |text: String, dispatcher| {
+        dispatcher.dispatch(Action::SetHostDump(text.into()));
+    });
+    let on_second_host_text = use_callback(state.dispatcher(), |text: String, dispatcher| {
+        dispatcher.dispatch(Action::SetSecondHostDump(text.into()));
+    });
     let on_model_filter = use_callback(state.dispatcher(), |filter: String, dispatcher| {
         dispatcher.dispatch(Action::SetModelFilter(filter.into()));
     });
@@ -254,10 +243,10 @@ pub fn App() -> Html {
         Err(_) => Html::default(),
     };
     let summary = match &*analysis {
-        Ok(report) => summary_panels(report),
+        Ok(report) => summary_panels(report, &diff_bases),
         Err(error) => html! {
             <StatusPanel error={error.clone()} {embed}
-                file_problem={(*host_file_problem).clone()} on_action={on_action.clone()} />
+                file_problem={state.host_file_problem.clone()} on_action={on_action.clone()} />
         },
     };
 
@@ -276,7 +265,7 @@ pub fn App() -> Html {
                         text={AttrValue::from(state.host_dump.clone())}
                         file_name={state.host_file_name.clone().map(AttrValue::from)}
                         format={format_of(&host)}
-                        file_problem={(*host_file_problem).clone()}
+                        file_problem={state.host_file_problem.clone()}
                         on_text={on_host_text}
                         on_file={on_host_file} />
                     <OptionsPanel qemu_version={state.qemu_version.clone().map(AttrValue::from)}
@@ -287,7 +276,7 @@ pub fn App() -> Html {
                         <HostInput ids={HostInputIds::SECOND_HOST} title="Migration target dump"
                             text={AttrValue::from(text.clone())} file_name={None::<AttrValue>}
                             format={format_of(reading)}
-                            file_problem={(*second_host_file_problem).clone()}
+                            file_problem={state.second_host_file_problem.clone()}
                             on_text={on_second_host_text}
                             on_file={on_second_host_file} />
                     }

@@ -227,6 +227,9 @@ mod tests {
             theme: Theme::Dark,
             model_filter: "Haswell".into(),
             usable_models_only: true,
+            // Not shared: a refused file is only shown where it was given.
+            host_file_problem: None,
+            second_host_file_problem: None,
         }
     }
 

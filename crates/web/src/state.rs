@@ -14,6 +14,8 @@ use guestcpu_core::json::{self, Object};
 use serde::Serialize;
 use yew::Reducible;
 
+use crate::files::FileProblem;
+
 /// The accelerator QEMU runs the guest with; it decides which features are filtered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -103,6 +105,12 @@ pub struct AppState {
     pub model_filter: Rc<str>,
     /// Whether the CPU models table shows only the models usable on the host.
     pub usable_models_only: bool,
+    /// Why the last file given as the host dump was refused; not shared.
+    #[serde(skip)]
+    pub host_file_problem: Option<FileProblem>,
+    /// The same for the migration target's dump.
+    #[serde(skip)]
+    pub second_host_file_problem: Option<FileProblem>,
 }
 
 impl AppState {
@@ -126,6 +134,8 @@ impl AppState {
             theme: named(&root, "theme", Theme::from_attribute)?.unwrap_or_default(),
             model_filter: text("model_filter")?,
             usable_models_only: root.boolean_or("usable_models_only", false)?,
+            host_file_problem: None,
+            second_host_file_problem: None,
         })
     }
 }
@@ -157,6 +167,10 @@ pub enum Action {
         name: Rc<str>,
         text: Rc<str>,
     },
+    /// A file given as the host dump that holds none: the dump is emptied, so no
+    /// verdict refers to the previous one, and the problem is kept to show.
+    RefuseHostFile(FileProblem),
+    RefuseSecondHostFile(FileProblem),
     /// An example pair: a domain and a host dump at once.
     LoadExample {
         domain_xml: Rc<str>,
@@ -181,6 +195,15 @@ impl Reducible for AppState {
 
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
         let mut next = (*self).clone();
+        match &action {
+            Action::SetHostDump(_) | Action::LoadHostFile { .. } | Action::LoadExample { .. } => {
+                next.host_file_problem = None;
+            }
+            Action::SetSecondHostDump(_) | Action::SetMigrationEnabled(_) => {
+                next.second_host_file_problem = None;
+            }
+            _ => {}
+        }
         match action {
             Action::SetDomainXml(text) => next.domain_xml = text,
             Action::SetHostDump(text) => {
@@ -190,6 +213,15 @@ impl Reducible for AppState {
             Action::LoadHostFile { name, text } => {
                 next.host_dump = text;
                 next.host_file_name = Some(name);
+            }
+            Action::RefuseHostFile(problem) => {
+                next.host_dump = Rc::default();
+                next.host_file_name = Some(Rc::clone(problem.file_name()));
+                next.host_file_problem = Some(problem);
+            }
+            Action::RefuseSecondHostFile(problem) => {
+                next.second_host_dump = Some(Rc::default());
+                next.second_host_file_problem = Some(problem);
             }
             Action::LoadExample {
                 domain_xml,
@@ -270,6 +302,20 @@ mod tests {
         );
         let next = reduce(state.clone(), Action::SetDomainXml("<cpu/>".into()));
         assert!(Rc::ptr_eq(&state.host_dump, &next.host_dump));
+    }
+
+    #[test]
+    fn a_refused_file_empties_the_dump_until_a_dump_is_given() {
+        let loaded = reduce(AppState::default(), Action::SetHostDump("dump".into()));
+        let problem = FileProblem::Empty {
+            name: "empty.txt".into(),
+        };
+        let refused = reduce(loaded, Action::RefuseHostFile(problem.clone()));
+        assert_eq!(&*refused.host_dump, "");
+        assert_eq!(refused.host_file_name.as_deref(), Some("empty.txt"));
+        assert_eq!(refused.host_file_problem, Some(problem));
+        let pasted = reduce(refused, Action::SetHostDump("other".into()));
+        assert_eq!(pasted.host_file_problem, None);
     }
 
     #[test]

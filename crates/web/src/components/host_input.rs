@@ -7,7 +7,8 @@ use web_sys::{HtmlInputElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
 use crate::engine::AnalysisError;
-use crate::hooks::{read_text_file, FileProblem, LoadedFile};
+use crate::files::{FileProblem, LoadedFile};
+use crate::hooks::read_text_file;
 
 /// The `data-testid`s and element ids of one host input, so two can share a page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

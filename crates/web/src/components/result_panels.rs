@@ -9,7 +9,7 @@ use super::{example_pair_action, CopyButton};
 use crate::diff::{line_diff, DiffLine};
 use crate::engine::{AnalysisError, InputKind};
 use crate::examples::EXAMPLE_PAIRS;
-use crate::hooks::FileProblem;
+use crate::files::FileProblem;
 use crate::state::Action;
 
 #[derive(Properties, PartialEq)]
@@ -21,12 +21,15 @@ pub struct CodePanelProps {
     /// line diff against it.
     #[prop_or_default]
     pub diff_base: Option<AttrValue>,
+    /// Whether the diff is shown before the toggle is touched.
+    #[prop_or_default]
+    pub diff_shown: bool,
 }
 
 /// A titled block of code (XML or a command-line argument) with a copy button.
 #[function_component]
 pub fn CodePanel(props: &CodePanelProps) -> Html {
-    let show_diff = use_state_eq(|| false);
+    let show_diff = use_state_eq(|| props.diff_shown);
     let diff = use_memo(
         (*show_diff, props.diff_base.clone(), props.code.clone()),
         |(show_diff, base, code)| match base {

@@ -1,10 +1,6 @@
 //! Reading user files: from a file picker, or dropped anywhere on the window.
-//!
-//! A host dump is text; a file that holds none (empty, or binary such as a
-//! screenshot picked by mistake) is refused with a [`FileProblem`] the page shows
-//! next to the input, instead of being shown as garbled text.
+//! What counts as a text file is decided by [`crate::files`].
 
-use std::fmt;
 use std::rc::Rc;
 
 use gloo_events::{EventListener, EventListenerOptions};
@@ -12,83 +8,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use yew::prelude::*;
 
-/// A text file the user gave, with its name for display.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadedFile {
-    pub name: Rc<str>,
-    pub text: Rc<str>,
-}
-
-/// Why a file the user gave is not a text dump.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FileProblem {
-    Empty {
-        name: Rc<str>,
-    },
-    /// Not UTF-8 text, or text with NUL bytes; `kind` names a recognised format.
-    Binary {
-        name: Rc<str>,
-        kind: Option<&'static str>,
-    },
-    /// The browser could not read the file (removed, no permission).
-    Unreadable {
-        name: Rc<str>,
-    },
-}
-
-impl FileProblem {
-    /// The name of the file the problem is about.
-    pub fn file_name(&self) -> &Rc<str> {
-        match self {
-            FileProblem::Empty { name }
-            | FileProblem::Binary { name, .. }
-            | FileProblem::Unreadable { name } => name,
-        }
-    }
-}
-
-impl fmt::Display for FileProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FileProblem::Empty { name } => write!(f, "{name} is empty: it holds no host dump"),
-            FileProblem::Binary { name, kind } => write!(
-                f,
-                "{name} is not a text file ({}): give a text dump such as `cpuid -1r` \
-                 or `virsh capabilities`",
-                kind.unwrap_or("binary data")
-            ),
-            FileProblem::Unreadable { name } => write!(f, "{name} cannot be read"),
-        }
-    }
-}
-
-/// Formats people pick by mistake, by their first bytes.
-const BINARY_SIGNATURES: &[(&[u8], &str)] = &[
-    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"%PDF-", "a PDF document"),
-    (b"PK\x03\x04", "a ZIP archive"),
-    (b"\x1f\x8b", "gzip data"),
-    (b"\x7fELF", "an ELF executable"),
-];
-
-/// The text of file `name` with content `bytes`, or why it has none.
-pub fn file_text(name: Rc<str>, bytes: &[u8]) -> Result<LoadedFile, FileProblem> {
-    if bytes.is_empty() {
-        return Err(FileProblem::Empty { name });
-    }
-    let kind = BINARY_SIGNATURES
-        .iter()
-        .find(|(signature, _)| bytes.starts_with(signature))
-        .map(|(_, kind)| *kind);
-    match std::str::from_utf8(bytes) {
-        Ok(text) if kind.is_none() && !text.contains('\0') => Ok(LoadedFile {
-            name,
-            text: text.into(),
-        }),
-        _ => Err(FileProblem::Binary { name, kind }),
-    }
-}
+use crate::files::{file_text, FileProblem, LoadedFile};
 
 /// Reads `file` and emits its text, or why it has none.
 pub fn read_text_file(file: web_sys::File, on_loaded: Callback<Result<LoadedFile, FileProblem>>) {
@@ -129,33 +49,4 @@ pub fn use_window_file_drop(on_loaded: Callback<Result<LoadedFile, FileProblem>>
         // Dropping the listeners on cleanup unregisters them.
         move || drop((on_dragover, on_drop))
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn text_files_are_read_and_others_say_why_not() {
-        let loaded = file_text("host.txt".into(), b"CPU 0:\n").expect("text");
-        assert_eq!(&*loaded.text, "CPU 0:\n");
-        assert_eq!(
-            file_text("empty.txt".into(), b""),
-            Err(FileProblem::Empty {
-                name: "empty.txt".into()
-            })
-        );
-        let png = file_text("shot.png".into(), b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").unwrap_err();
-        assert!(png.to_string().contains("a PNG image"), "{png}");
-        assert_eq!(&**png.file_name(), "shot.png");
-        for bytes in [&b"\xc3\x28 not UTF-8"[..], b"text\0with NUL"] {
-            assert_eq!(
-                file_text("x.bin".into(), bytes),
-                Err(FileProblem::Binary {
-                    name: "x.bin".into(),
-                    kind: None
-                })
-            );
-        }
-    }
 }

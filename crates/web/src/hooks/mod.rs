@@ -5,7 +5,7 @@ mod file_drop;
 mod location;
 mod theme;
 
-pub use file_drop::{read_text_file, use_window_file_drop, FileProblem, LoadedFile};
+pub use file_drop::{read_text_file, use_window_file_drop};
 pub use location::{
     flush_fragment, is_embed_mode, page_url, use_fragment_sync, use_state_from_location,
 };
