@@ -51,32 +51,19 @@ impl fmt::Display for FileProblem {
                 f,
                 "{name} is not a text file ({}): give a text dump such as `cpuid -1r` \
                  or `virsh capabilities`",
-                kind.unwrap_or("binary data")
+                kind.unwrap_or("not UTF-8")
             ),
             FileProblem::Unreadable { name } => write!(f, "{name} cannot be read"),
         }
     }
 }
 
-/// Formats people pick by mistake, by their first bytes.
-const BINARY_SIGNATURES: &[(&[u8], &str)] = &[
-    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"%PDF-", "a PDF document"),
-    (b"PK\x03\x04", "a ZIP archive"),
-    (b"\x1f\x8b", "gzip data"),
-    (b"\x7fELF", "an ELF executable"),
-];
-
 /// The text of file `name` with content `bytes`, or why it has none.
 pub fn file_text(name: Rc<str>, bytes: &[u8]) -> Result<LoadedFile, FileProblem> {
     if bytes.is_empty() {
         return Err(FileProblem::Empty { name });
     }
-    let kind = BINARY_SIGNATURES
-        .iter()
-        .find(|(signature, _)| bytes.starts_with(signature))
-        .map(|(_, kind)| *kind);
+    let kind = guestcpu_core::dump::binary_kind(bytes);
     match std::str::from_utf8(bytes) {
         Ok(text) if kind.is_none() && !text.contains('\0') => Ok(LoadedFile {
             name,
@@ -103,14 +90,14 @@ mod tests {
         let png = file_text("shot.png".into(), b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").unwrap_err();
         assert!(png.to_string().contains("a PNG image"), "{png}");
         assert_eq!(&**png.file_name(), "shot.png");
-        for bytes in [&b"\xc3\x28 not UTF-8"[..], b"text\0with NUL"] {
-            assert_eq!(
-                file_text("x.bin".into(), bytes),
-                Err(FileProblem::Binary {
-                    name: "x.bin".into(),
-                    kind: None
-                })
-            );
-        }
+        assert_eq!(
+            file_text("x.bin".into(), b"\xc3\x28 not UTF-8"),
+            Err(FileProblem::Binary {
+                name: "x.bin".into(),
+                kind: None
+            })
+        );
+        let nul = file_text("x.bin".into(), b"text\0with NUL").unwrap_err();
+        assert!(nul.to_string().contains("NUL bytes"), "{nul}");
     }
 }
