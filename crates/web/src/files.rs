@@ -87,7 +87,8 @@ mod tests {
                 name: "empty.txt".into()
             })
         );
-        let png = file_text("shot.png".into(), b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").unwrap_err();
+        let png = file_text("shot.png".into(), b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR")
+            .expect_err("a PNG is not text");
         assert!(png.to_string().contains("a PNG image"), "{png}");
         assert_eq!(&**png.file_name(), "shot.png");
         assert_eq!(
@@ -97,7 +98,7 @@ mod tests {
                 kind: None
             })
         );
-        let nul = file_text("x.bin".into(), b"text\0with NUL").unwrap_err();
+        let nul = file_text("x.bin".into(), b"text\0with NUL").expect_err("NUL bytes are not text");
         assert!(nul.to_string().contains("NUL bytes"), "{nul}");
     }
 }
