@@ -1,5 +1,6 @@
 //! The root component: holds the state, runs the engine on every change and lays
-//! out the panels.
+//! out the panels: the headline, the fix and the verdicts above both columns (so
+//! they come first at every width), then the inputs beside the details.
 //!
 //! Results are derived, never stored: each input is read in its own memo, so a
 //! keystroke in the domain editor does not re-read the host dump, and the report
