@@ -156,7 +156,13 @@ pub fn run(
     };
     let errors: Vec<Option<&str>> = examined.iter().map(|e| e.error.as_deref()).collect();
     match format {
-        BatchFormat::Table => Ok(render_table(&report, &errors)),
+        BatchFormat::Table => {
+            let mut table = render_table(&report, &errors);
+            if let Some(choice) = options.libvirt {
+                let _ = writeln!(table, "\nmodelled: {}", choice.describe());
+            }
+            Ok(table)
+        }
         BatchFormat::Csv => Ok(render_csv(&report, &errors)),
         BatchFormat::Json => render_json(&report, &errors),
     }

@@ -4,6 +4,7 @@
 //! never leaves half an answer on standard output.
 
 use anyhow::anyhow;
+use guestcpu_core::check::upgrade::UpgradePreview;
 use guestcpu_core::check::{analyze, CheckError, CheckOptions, Report, NO_REMEDY};
 use guestcpu_core::domain::Accelerator;
 use guestcpu_core::host::{join_hosts, parse_cpu_list, parse_host, CpuListError, HostInput};
@@ -57,7 +58,8 @@ fn check_report(
     question: CheckQuestion,
 ) -> anyhow::Result<(Input, Report)> {
     let domain_input = reader.read(&question.domain)?;
-    let (choice, map, host) = read_hosts(reader, question.libvirt.as_deref(), &question.host)?;
+    let host_inputs = read_inputs(reader, &question.host)?;
+    let (choice, map, host) = host_for(question.libvirt.as_deref(), &host_inputs)?;
     let target_input = question
         .to
         .as_deref()
@@ -166,27 +168,63 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             to,
             qemu,
             libvirt,
+            upgrade_to,
             accel,
             json,
             show_live,
         } => {
-            let question = CheckQuestion {
-                domain,
-                host,
-                to,
-                qemu,
-                libvirt,
-                accel,
-            };
-            let (domain_input, report) = check_report(&mut reader, question)?;
-            let output = if json {
-                format!("{}\n", guestcpu_core::json::to_string_pretty(&report)?)
-            } else {
-                let options = crate::report::RenderOptions {
-                    domain_text: &domain_input.text,
-                    show_live,
+            let domain_input = reader.read(&domain)?;
+            let host_inputs = read_inputs(&mut reader, &host)?;
+            let target_input = to.as_deref().map(|path| reader.read(path)).transpose()?;
+            let accelerator = accel.as_deref().and_then(Accelerator::parse);
+            let check_on = |libvirt: Option<&str>, qemu: Option<String>| {
+                let (choice, map, host) = host_for(libvirt, &host_inputs)?;
+                let target = target_input
+                    .as_ref()
+                    .map(|input| read_host(map, input))
+                    .transpose()?;
+                let options = CheckOptions {
+                    qemu_version: qemu,
+                    accelerator,
+                    libvirt: Some(choice),
                 };
-                crate::report::render(&report, &options)
+                analyze(map, &domain_input.text, &host, target.as_ref(), &options).map_err(
+                    |error| match error {
+                        CheckError::Domain(error) => {
+                            domain_input.error_at(error.offset, &error.message)
+                        }
+                        other => anyhow!("{other}"),
+                    },
+                )
+            };
+            let report = check_on(libvirt.as_deref(), qemu)?;
+            let output = match upgrade_to {
+                None if json => format!("{}\n", guestcpu_core::json::to_string_pretty(&report)?),
+                None => crate::report::render(
+                    &report,
+                    &crate::report::RenderOptions {
+                        domain_text: &domain_input.text,
+                        show_live,
+                    },
+                ),
+                Some(stack) => {
+                    let (libvirt, qemu) = stack.split_once(':').ok_or_else(|| {
+                        anyhow!("--upgrade-to wants LIBVIRT:QEMU, e.g. 11.3:10.0, not `{stack}`")
+                    })?;
+                    let after = check_on(Some(libvirt), Some(qemu.to_string()))?;
+                    let preview = UpgradePreview::new(report, after);
+                    if json {
+                        format!("{}\n", guestcpu_core::json::to_string_pretty(&preview)?)
+                    } else {
+                        crate::report::render_upgrade(
+                            &preview,
+                            &crate::report::RenderOptions {
+                                domain_text: &domain_input.text,
+                                show_live,
+                            },
+                        )
+                    }
+                }
             };
             Ok(Outcome::print(output))
         }
@@ -239,7 +277,8 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             accel,
             json,
         } => {
-            let (choice, map, host) = read_hosts(&mut reader, libvirt.as_deref(), &dump)?;
+            let inputs = read_inputs(&mut reader, &dump)?;
+            let (choice, map, host) = host_for(libvirt.as_deref(), &inputs)?;
             let definitions = QemuDefinitions::embedded();
             let (version, note) = match &qemu {
                 Some(wanted) => {
@@ -355,19 +394,22 @@ fn read_host<'m>(map: &'m CpuMap, input: &Input) -> anyhow::Result<HostInput<'m>
     parse_host(map, &input.text).map_err(|error| input.error_at(error.offset, &error.message))
 }
 
+/// The inputs at `paths`, each with its path.
+fn read_inputs(reader: &mut InputReader, paths: &[String]) -> anyhow::Result<Vec<(String, Input)>> {
+    paths
+        .iter()
+        .map(|path| Ok((path.clone(), reader.read(path)?)))
+        .collect()
+}
+
 /// One host from one file, or from several joined as libvirt joins its own
 /// probe with QEMU's answer ([`join_hosts`]), read with the CPU map of the
 /// libvirt version `libvirt_option` names or the files tell (domain
 /// capabilities tell the most, so they are asked first).
-fn read_hosts(
-    reader: &mut InputReader,
+fn host_for(
     libvirt_option: Option<&str>,
-    paths: &[String],
+    inputs: &[(String, Input)],
 ) -> anyhow::Result<(VersionChoice, &'static CpuMap, HostInput<'static>)> {
-    let mut inputs = Vec::with_capacity(paths.len());
-    for path in paths {
-        inputs.push((path.clone(), reader.read(path)?));
-    }
     let telling = inputs
         .iter()
         .find(|(_, input)| {
@@ -378,7 +420,7 @@ fn read_hosts(
         .map(|(_, input)| input.text.as_str());
     let (choice, map) = choose_libvirt(libvirt_option, telling)?;
     let mut parts = Vec::with_capacity(inputs.len());
-    for (path, input) in &inputs {
+    for (path, input) in inputs {
         parts.push((path.clone(), read_host(map, input)?));
     }
     let host = if parts.len() == 1 {

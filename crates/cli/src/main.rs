@@ -123,6 +123,10 @@ enum Command {
         /// tells, else the newest known).
         #[arg(long)]
         libvirt: Option<String>,
+        /// Preview an upgrade: check again with libvirt LIBVIRT and QEMU QEMU
+        /// (e.g. 11.3:10.0) and list what changes.
+        #[arg(long, value_name = "LIBVIRT:QEMU")]
+        upgrade_to: Option<String>,
         /// Accelerator (default: the domain type's).
         #[arg(long, value_parser = ["kvm", "tcg"])]
         accel: Option<String>,

@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use guestcpu_core::check::upgrade::UpgradePreview;
 use guestcpu_core::check::{Remedy, Report, Verdict};
 use guestcpu_core::qemu::cpu_arg::shell_quote;
 
@@ -123,6 +124,28 @@ pub fn render(report: &Report, options: &RenderOptions<'_>) -> String {
         if options.show_live || live.trim_end() != options.domain_text.trim_end() {
             let _ = writeln!(out, "\nlive XML after start:\n{}", live.trim_end());
         }
+    }
+    out
+}
+
+/// An upgrade preview: the report before, then what changes after.
+pub fn render_upgrade(preview: &UpgradePreview, options: &RenderOptions<'_>) -> String {
+    let mut out = render(&preview.before, options);
+    let after = &preview.after.settings;
+    let _ = writeln!(
+        out,
+        "\nafter the upgrade to libvirt {} and QEMU {}:",
+        after.libvirt_version, after.qemu_version
+    );
+    if preview.changes.is_empty() {
+        let _ = writeln!(out, "  nothing changes for this domain on this host");
+    }
+    for change in &preview.changes {
+        let _ = writeln!(
+            out,
+            "  {}:\n    before: {}\n    after:  {}",
+            change.what, change.before, change.after
+        );
     }
     out
 }

@@ -629,3 +629,90 @@ fn fix_prints_the_remedied_domain_and_says_why() {
         "{json}"
     );
 }
+
+/// A real `/proc/cpuinfo` (the first processor of a KVM guest on a family 6
+/// model 207 Xeon): Linux's `tsc_deadline_timer`, `ibrs`/`ibpb`/`stibp`,
+/// `ssbd`, `ibrs_enhanced` and `tsxldtrk` name libvirt features under other
+/// names, and without them the host decoded as `Westmere-v1`.
+#[test]
+fn decode_maps_linux_flag_names_of_a_real_proc_cpuinfo() {
+    let host = fixture("proc-cpuinfo-xeon-family6-model207-vm.txt");
+    let output = guestcpu(&["decode", &host]).succeeds();
+    assert!(
+        output.contains("<model>Cascadelake-Server-v3</model>"),
+        "{output}"
+    );
+    for feature in [
+        "tsc-deadline",
+        "spec-ctrl",
+        "stibp",
+        "ssbd",
+        "ibrs-all",
+        "tsx-ldtrk",
+    ] {
+        let answer = guestcpu(&["has-feature", &host, feature]).succeeds();
+        assert_eq!(answer, "yes\n", "{feature}");
+    }
+    // AMD's speculation controls are not an Intel host's.
+    for feature in ["ibpb", "amd-stibp", "amd-ssbd"] {
+        let answer = guestcpu(&["has-feature", &host, feature]).succeeds();
+        assert_eq!(answer, "no\n", "{feature}");
+    }
+}
+
+/// `--upgrade-to` checks again with the second stack and lists what changes:
+/// libvirt 9.0 refuses a `-vN` name that 11.3 knows.
+#[test]
+fn check_previews_an_upgrade() {
+    let domain = scratch_file(
+        "domain-penryn-v1-upgrade.xml",
+        b"<domain type='kvm'><name>t</name><os><type arch='x86_64' machine='pc-q35-7.2'>hvm</type></os>\
+          <cpu mode='custom' match='exact' check='partial'><model fallback='forbid'>Penryn-v1</model></cpu></domain>\n",
+    );
+    let host = fixture("cpudata-penryn.xml");
+    let args = [
+        "check",
+        "--domain",
+        &domain,
+        "--host",
+        &host,
+        "--libvirt",
+        "9.0",
+        "--qemu",
+        "7.2",
+        "--upgrade-to",
+        "11.3:10.0",
+    ];
+    let output = guestcpu(&args).succeeds();
+    assert!(
+        output.contains("after the upgrade to libvirt 11.3 and QEMU 10.0:"),
+        "{output}"
+    );
+    assert!(
+        output.contains("    before: does not start: internal error: Unknown CPU model Penryn-v1"),
+        "{output}"
+    );
+    let json = guestcpu(&[&args[..], &["--json"]].concat()).succeeds();
+    assert!(json.contains("\"changes\": ["), "{json}");
+    assert!(json.contains("\"before\": {"), "{json}");
+    let done = guestcpu(&[&args[..10], &["11.3"]].concat()).run();
+    assert_eq!(done.status, 2);
+    assert_text(
+        &done.stderr,
+        "error: --upgrade-to wants LIBVIRT:QEMU, e.g. 11.3:10.0, not `11.3`\n",
+    );
+}
+
+/// A dump taken inside a VM (hypervisor bit, neither vmx nor svm) is pointed
+/// out; a physical host's is not.
+#[test]
+fn check_says_when_the_dump_comes_from_inside_a_vm() {
+    let domain = fixture("guest-nehalem.xml");
+    let vm = fixture("proc-cpuinfo-xeon-family6-model207-vm.txt");
+    let note = "note: the dump comes from inside a virtual machine (the hypervisor bit is set, neither vmx nor svm)";
+    let output = guestcpu(&["check", "--domain", &domain, "--host", &vm]).succeeds();
+    assert!(output.contains(note), "{output}");
+    let host = fixture("cpudata-penryn.xml");
+    let output = guestcpu(&["check", "--domain", &domain, "--host", &host]).succeeds();
+    assert!(!output.contains(note), "{output}");
+}

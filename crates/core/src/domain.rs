@@ -245,9 +245,18 @@ impl Domain {
     }
 
     /// The QEMU version a versioned machine type names (`pc-q35-7.2` → `7.2`).
+    /// A RHEL machine type (`pc-q35-rhel9.4.0`) names the RHEL release whose
+    /// QEMU first had it (`RHEL_QEMU`).
     pub fn machine_qemu_version(&self) -> Option<String> {
         let machine = self.machine.as_deref()?;
         let version = machine.rsplit('-').next()?;
+        if let Some(rhel) = version.strip_prefix("rhel") {
+            let release = rhel.strip_suffix(".0").unwrap_or(rhel);
+            return RHEL_QEMU
+                .iter()
+                .find(|(name, _)| *name == release)
+                .map(|(_, qemu)| qemu.to_string());
+        }
         let mut parts = version.split('.');
         let major = parts
             .next()
@@ -258,6 +267,21 @@ impl Domain {
         Some(format!("{major}.{minor}"))
     }
 }
+
+/// The QEMU release (upstream `MAJOR.MINOR`) each RHEL release's `qemu-kvm`
+/// is based on, for the `pc-q35-rhelX.Y.0` / `pc-i440fx-rhelX.Y.0` machine
+/// types it introduced (Red Hat's release notes of RHEL 9.0 to 9.6 and 10.0,
+/// "Virtualization" chapter).
+const RHEL_QEMU: [(&str, &str); 8] = [
+    ("9.0", "6.2"),
+    ("9.1", "7.0"),
+    ("9.2", "7.2"),
+    ("9.3", "8.0"),
+    ("9.4", "8.2"),
+    ("9.5", "9.0"),
+    ("9.6", "9.1"),
+    ("10.0", "9.1"),
+];
 
 /// Reads the elements `qemuBuildCpuCommandLine` turns into `-cpu` flags.
 fn cpu_flags(root: &Element) -> CpuFlags {
@@ -414,6 +438,22 @@ mod tests {
         assert!(domain.flags.hyperv_crash);
         assert_eq!(domain.flags.pmu, Some(true));
         assert_eq!(domain.flags.kvm_dirty_ring_size, Some(4096));
+    }
+
+    #[test]
+    fn machine_types_name_their_qemu_release() {
+        let release = |machine: &str| {
+            Domain::parse(&format!(
+                "<domain type='kvm'><os><type arch='x86_64' machine='{machine}'>hvm</type></os></domain>"
+            ))
+            .expect("valid")
+            .machine_qemu_version()
+        };
+        assert_eq!(release("pc-i440fx-9.1").as_deref(), Some("9.1"));
+        assert_eq!(release("pc-q35-rhel9.4.0").as_deref(), Some("8.2"));
+        assert_eq!(release("pc-q35-rhel10.0.0").as_deref(), Some("9.1"));
+        assert_eq!(release("pc-q35-rhel7.6.0"), None);
+        assert_eq!(release("q35"), None);
     }
 
     #[test]

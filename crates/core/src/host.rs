@@ -95,6 +95,9 @@ struct DumpFacts {
     host_model: Option<CpuDef>,
     /// What each joined file contributed, for people; empty for one file.
     contributions: Vec<String>,
+    /// Whether `dump.cpuid` is a real CPUID dump, not made from QEMU's
+    /// properties.
+    raw_cpuid: bool,
 }
 
 impl DumpFacts {
@@ -108,11 +111,13 @@ impl DumpFacts {
             DumpFormat::DomainCapabilities => (None, cpu),
             _ => (cpu, None),
         };
+        let raw_cpuid = !dump.cpuid.is_empty() && dump.qemu.is_none();
         Ok(DumpFacts {
             dump,
             host_cpu,
             host_model,
             contributions: Vec::new(),
+            raw_cpuid,
         })
     }
 }
@@ -156,9 +161,13 @@ pub fn parse_host<'m>(map: &'m CpuMap, text: &str) -> Result<HostInput<'m>, Inpu
     // (`virQEMUCapsInitCPUModelX86`), and the releases place some bits
     // differently (11.3 reads the VMX secondary controls in MSR `eax`), so the
     // bits are made again with this map when it is not the one parsing used.
+    // The same holds for Linux's flag names, which name features of the map.
     if !std::ptr::eq(map, CpuMap::embedded()) {
         if let Some(expansion) = dump.qemu.as_ref().and_then(|q| q.expansion.as_ref()) {
             dump.cpuid = dump::qmp::props_to_cpuid(&expansion.props, map);
+        }
+        if dump.format == DumpFormat::ProcCpuinfo {
+            dump = dump::proc_cpuinfo::parse(text, map)?;
         }
     }
     let mut facts = DumpFacts::new(dump)?;
@@ -255,6 +264,7 @@ pub fn join_hosts<'m>(
             Some(into) => {
                 if contribution == Contribution::RawCpuid {
                     into.dump.cpuid = facts.dump.cpuid;
+                    into.raw_cpuid = true;
                 }
                 into.host_cpu = into.host_cpu.take().or(facts.host_cpu);
                 into.dump.description =
@@ -361,6 +371,23 @@ impl<'m> HostInput<'m> {
         match &self.source {
             HostSource::Definition(_) => &[],
             HostSource::Dump(facts) => &facts.contributions,
+        }
+    }
+
+    /// Whether the input carries libvirt's own view of the host CPU: a raw
+    /// CPUID dump, or the host CPU of `virsh capabilities` (or a host `<cpu>`).
+    pub fn has_host_probe(&self) -> bool {
+        match &self.source {
+            HostSource::Definition(cpu) => cpu.cpu_type == CpuType::Host,
+            HostSource::Dump(facts) => facts.raw_cpuid || facts.host_cpu.is_some(),
+        }
+    }
+
+    /// Whether the input carries QEMU's answer: QMP replies or domain capabilities.
+    pub fn has_qemu_answer(&self) -> bool {
+        match &self.source {
+            HostSource::Definition(_) => false,
+            HostSource::Dump(facts) => facts.dump.qemu.is_some() || facts.host_model.is_some(),
         }
     }
 
@@ -593,6 +620,36 @@ impl<'m> HostInput<'m> {
                     .as_ref()
                     .or(facts.host_model.as_ref())
                     .and_then(from_definition)
+            }
+        }
+    }
+
+    /// How many physical address bits the host CPU has, as libvirt's host
+    /// CPU carries them (`virHostCPUGetPhysAddrSize`, the `address sizes` of
+    /// `/proc/cpuinfo`, which is `CPUID.80000008H:EAX[7:0]`): from raw CPUID,
+    /// else the `<maxphysaddr>` of `virsh capabilities`' host CPU or of the
+    /// host-model of `virsh domcapabilities`. `None` when the input does not say.
+    pub fn physical_address_bits(&self) -> Option<u32> {
+        let from_definition = |cpu: &CpuDef| {
+            cpu.maxphysaddr
+                .as_ref()
+                .and_then(|addr| addr.bits.or(addr.limit))
+        };
+        match &self.source {
+            HostSource::Definition(cpu) => from_definition(cpu),
+            HostSource::Dump(facts) => {
+                let leaf = crate::cpuid::DataKey::Cpuid {
+                    leaf: 0x8000_0008,
+                    subleaf: 0,
+                };
+                facts
+                    .dump
+                    .cpuid
+                    .get(leaf)
+                    .map(|registers| registers.get(crate::cpuid::Register::Eax) & 0xff)
+                    .filter(|bits| *bits != 0)
+                    .or_else(|| facts.host_cpu.as_ref().and_then(from_definition))
+                    .or_else(|| facts.host_model.as_ref().and_then(from_definition))
             }
         }
     }

@@ -15,6 +15,7 @@ use guestcpu_core::check::{
 use guestcpu_core::domain::Accelerator;
 use guestcpu_core::dump::synthetic::synthesize_cpudata_xml;
 use guestcpu_core::host::{parse_host, HostInput};
+use guestcpu_core::libvirt::release::{LibvirtVersion, VersionChoice, VersionSource};
 use guestcpu_core::CpuMap;
 
 /// A host with `model`'s features, `extra` and `vme`, which every CPU that
@@ -671,4 +672,123 @@ fn libvirt_9_0_compares_every_partial_definition_with_its_full_host() {
     );
     // QEMU still filters it: the guest lacks what KVM hides.
     assert_eq!(filtered_names(&report), ["sse4.2"]);
+}
+
+#[test]
+fn domain_capabilities_without_blockers_get_them_predicted() {
+    // Before libvirt 10.9 domain capabilities print no <blockers>: an
+    // unusable model's blockers are predicted from the host-model's features.
+    let map = CpuMap::embedded();
+    let domcaps = "<domainCapabilities>\n  <arch>x86_64</arch>\n  <cpu>\n    <mode name='host-model' supported='yes'>\n      <model fallback='forbid'>Penryn</model>\n      <vendor>Intel</vendor>\n      <feature policy='require' name='vme'/>\n      <feature policy='require' name='hypervisor'/>\n    </mode>\n    <mode name='custom' supported='yes'>\n      <model usable='yes' vendor='Intel'>Penryn</model>\n      <model usable='no' vendor='Intel'>Nehalem</model>\n    </mode>\n  </cpu>\n</domainCapabilities>\n";
+    let host = parse_host(map, domcaps).expect("domain capabilities parse");
+    let report = check(
+        &domain("kvm", "<cpu mode='custom' match='exact' check='none'><model fallback='forbid'>Nehalem</model></cpu>"),
+        &host,
+    );
+    assert_eq!(filtered_names(&report), ["sse4.2", "popcnt"]);
+}
+
+/// The example: libvirt 9.0 compares a usable model with the host
+/// under `check='partial'` and refuses a `<vendor>` the host lacks; 11.3
+/// starts it, since QEMU calls the model usable
+/// (`skips_partial_check_for_usable_models`).
+#[test]
+fn check_partial_of_a_usable_model_follows_the_libvirt_release() {
+    let domain = domain(
+        "kvm",
+        "<cpu mode='custom' match='exact' check='partial'><model fallback='forbid'>qemu64</model><vendor>Intel</vendor></cpu>",
+    );
+    let verdict = |release: LibvirtVersion| {
+        let map = CpuMap::for_version(release);
+        let text = synthesize_cpudata_xml(map, "EPYC", &["vme"]).expect("known model");
+        let host = parse_host(map, &text).expect("parses");
+        let options = CheckOptions {
+            libvirt: Some(VersionChoice {
+                version: release,
+                source: VersionSource::Option,
+            }),
+            ..CheckOptions::default()
+        };
+        let report = analyze(map, &domain, &host, None, &options).expect("checks");
+        assert_eq!(report.settings.libvirt_version, release.to_string());
+        report.verdicts.partial
+    };
+    let old = verdict(LibvirtVersion::V9_0);
+    assert!(!old.starts);
+    assert_eq!(
+        old.message,
+        "the CPU is incompatible with host CPU: host CPU vendor does not match required CPU vendor Intel"
+    );
+    assert!(verdict(LibvirtVersion::V11_3).starts);
+}
+
+/// KVM never advertises MONITOR and libvirt never passes `-overcommit
+/// cpu-pm=on`, so a `monitor` the domain requires is filtered even when the
+/// host's raw CPUID has it.
+#[test]
+fn required_monitor_is_filtered_under_kvm() {
+    let report = check(
+        &domain(
+            "kvm",
+            "<cpu mode='custom' match='exact' check='partial'><model fallback='forbid'>SandyBridge</model><feature policy='require' name='monitor'/></cpu>",
+        ),
+        &host("SandyBridge", &["monitor", "xsaveopt"]),
+    );
+    assert_eq!(filtered_names(&report), ["monitor"]);
+    assert!(report.verdicts.partial.starts);
+    assert!(!report.verdicts.full.starts);
+}
+
+#[test]
+fn emulated_address_bits_beyond_the_hosts_are_refused() {
+    // qemuValidateDomainDefCpu compares <maxphysaddr mode='emulate'> with the
+    // host CPU's physical address bits (virHostCPUGetPhysAddrSize).
+    let map = CpuMap::embedded();
+    let capabilities = "<capabilities>\n  <host>\n    <cpu>\n      <arch>x86_64</arch>\n      <model>Penryn</model>\n      <vendor>Intel</vendor>\n      <maxphysaddr mode='emulate' bits='46'/>\n      <feature name='vme'/>\n    </cpu>\n  </host>\n</capabilities>\n";
+    let host = parse_host(map, capabilities).expect("capabilities parse");
+    let asking = |bits: u32| {
+        check(
+            &domain("kvm", &format!("<cpu mode='host-passthrough'><maxphysaddr mode='emulate' bits='{bits}'/></cpu>")),
+            &host,
+        )
+    };
+    assert_eq!(
+        asking(60).verdicts.none.message,
+        "unsupported configuration: The number of virtual CPU address bits cannot exceed the number supported by the host CPU"
+    );
+    assert!(asking(46).verdicts.none.starts);
+}
+
+#[test]
+fn each_host_input_says_what_it_cannot_tell() {
+    use guestcpu_core::host::join_hosts;
+    let map = CpuMap::embedded();
+    let raw =
+        synthesize_cpudata_xml(map, "Penryn", &["vme", "vmx", "hypervisor"]).expect("known model");
+    let qmp = penryn_qmp("", PENRYN_DEFINITIONS);
+    let notes = |host: &HostInput<'_>| {
+        check(&domain("kvm", "<cpu mode='host-model'/>"), host)
+            .notes
+            .join("\n")
+    };
+    let raw_alone = notes(&parse_host(map, &raw).expect("raw parses"));
+    assert!(raw_alone.contains("give QEMU's answer too"), "{raw_alone}");
+    let qmp_alone = notes(&parse_host(map, &qmp).expect("QMP replies parse"));
+    assert!(
+        qmp_alone.contains("give a raw CPUID dump too"),
+        "{qmp_alone}"
+    );
+    let parts = vec![
+        (
+            "raw".to_string(),
+            parse_host(map, &raw).expect("raw parses"),
+        ),
+        (
+            "qmp".to_string(),
+            parse_host(map, &qmp).expect("QMP replies parse"),
+        ),
+    ];
+    let joined = notes(&join_hosts(map, parts).expect("joins"));
+    assert!(!joined.contains(" too"), "{joined}");
+    assert!(joined.contains("joined from raw"), "{joined}");
 }

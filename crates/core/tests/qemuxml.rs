@@ -34,6 +34,7 @@ use guestcpu_core::data::NEVER_PASSED_TO_QEMU;
 use guestcpu_core::domain::{Domain, DomainErrorKind};
 use guestcpu_core::host::{parse_host, HostInput};
 use guestcpu_core::libvirt::copy_migratable;
+use guestcpu_core::libvirt::release::LibvirtVersion;
 use guestcpu_core::{CpuCheck, CpuDef, CpuError, CpuMap};
 
 /// The fake host CPU `QEMU_CPU_DEF_HASWELL` of libvirt's `testutilshostcpus.h`.
@@ -245,6 +246,8 @@ fn fake_host_answer(map: &CpuMap, domain: &Domain, host: &TestHost) -> Expected 
     let no_build = |_: &CpuDef| Err(CpuError::internal("not built in this test"));
     let env = StartEnvironment {
         map,
+        // libvirt's qemuxmlconfdata is 11.3's test suite.
+        libvirt: LibvirtVersion::V11_3,
         accelerator: domain.accelerator,
         arch: &domain.arch,
         flags: &domain.flags,
@@ -254,6 +257,7 @@ fn fake_host_answer(map: &CpuMap, domain: &Domain, host: &TestHost) -> Expected 
         migratable_host_model: host.migratable_host_model.as_ref(),
         hypervisor_models: &host.models,
         qemu_known_features: host.known.as_ref(),
+        host_physical_address_bits: None,
         build_guest: &no_build,
     };
     match prepare_for_qemu(&env, &cpu, StartKind::New) {

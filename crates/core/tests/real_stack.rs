@@ -13,11 +13,13 @@
 //!   QEMU was launched.
 //!
 //! Every disagreement must be listed in `tests/real/expected-misses.json`
-//! with its reason: a cause no CPU data can predict, or `open: ` and the rule
-//! still missing. The test fails on a disagreement that is not listed, and on
-//! a listed one that now agrees, so the list stays true. It prints the
-//! agreement per stack and host input, and holds the README's table of it
-//! to the figures it finds.
+//! (stack, host input, domain, aspect) with the name of its reason; the file's
+//! `reasons` explain each name: a cause no CPU data can predict, or, for a
+//! name starting `open-`, `open: ` and the rule still missing. The test fails
+//! on a disagreement that is not listed, on a listed one that now agrees and
+//! on a reason no miss uses, so the list stays true. It prints the agreement
+//! per stack and host input, and holds the README's table of it to the
+//! figures it finds.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -143,7 +145,11 @@ fn load_stacks() -> Vec<Stack> {
     let mut stacks = Vec::new();
     for entry in fs::read_dir(&root).expect("tests/real is readable") {
         let path = entry.expect("entry").path();
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let name = path
+            .file_name()
+            .expect("a folder entry has a name")
+            .to_string_lossy()
+            .to_string();
         if !path.is_dir() || !name.starts_with("libvirt-") {
             continue;
         }
@@ -158,7 +164,11 @@ fn load_stacks() -> Vec<Stack> {
         for truth in fs::read_dir(path.join("domains")).expect("domains folder") {
             let truth = truth.expect("entry").path();
             if truth.extension().is_some_and(|e| e == "json") {
-                let domain = truth.file_stem().unwrap().to_string_lossy().to_string();
+                let domain = truth
+                    .file_stem()
+                    .expect("a truth file has a name")
+                    .to_string_lossy()
+                    .to_string();
                 truths.insert(domain, read_truth(&truth));
             }
         }
@@ -380,7 +390,7 @@ fn the_engine_agrees_with_every_recorded_stack_except_the_listed_misses() {
     for key in &unlisted {
         let _ = writeln!(
             problems,
-            "unlisted disagreement: {{\"stack\": \"{}\", \"host\": \"{}\", \"domain\": \"{}\", \"aspect\": \"{}\", \"reason\": \"open: \"}}\n    {}",
+            "unlisted disagreement: {{\"stack\": \"{}\", \"host\": \"{}\", \"domain\": \"{}\", \"aspect\": \"{}\", \"reason\": \"NAME\"}} (NAME: one of the reasons, or a new one: a cause no CPU data predicts, or open-…, `open: ` and the missing rule)\n    {}",
             key.0, key.1, key.2, key.3, found[*key]
         );
     }

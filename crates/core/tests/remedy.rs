@@ -165,7 +165,10 @@ fn the_remedy_of_every_real_corpus_domain_starts_cleanly_on_every_recorded_stack
         .filter(|path| path.extension().is_some_and(|e| e == "xml"))
         .map(|path| {
             (
-                path.file_name().unwrap().to_string_lossy().to_string(),
+                path.file_name()
+                    .expect("a file name")
+                    .to_string_lossy()
+                    .to_string(),
                 read(&path),
             )
         })
@@ -186,8 +189,11 @@ fn the_remedy_of_every_real_corpus_domain_starts_cleanly_on_every_recorded_stack
         let text = read(&stack.join("stack.json"));
         let value = json::parse(&text).expect("stack.json parses");
         let object = value.object().expect("stack.json is an object");
-        let libvirt = VersionChoice::choose(Some(&object.string("libvirt").unwrap()), None)
-            .expect("a libvirt version");
+        let libvirt = VersionChoice::choose(
+            Some(&object.string("libvirt").expect("a libvirt version")),
+            None,
+        )
+        .expect("a libvirt version");
         let qemu = object.string("qemu").expect("a QEMU version");
         let options = CheckOptions {
             qemu_version: Some(qemu.split('.').take(2).collect::<Vec<_>>().join(".")),
@@ -242,7 +248,11 @@ fn cputestdata_hosts(dir: &Path) -> BTreeMap<String, String> {
     let mut hosts = BTreeMap::new();
     for entry in fs::read_dir(dir).expect("cputestdata") {
         let path = entry.expect("entry").path();
-        let file = path.file_name().unwrap().to_string_lossy().to_string();
+        let file = path
+            .file_name()
+            .expect("a file name")
+            .to_string_lossy()
+            .to_string();
         let Some(stem) = file.strip_prefix("x86_64-cpuid-") else {
             continue;
         };
@@ -341,5 +351,51 @@ fn the_remedy_of_every_libvirt_cpu_domain_starts_cleanly_on_every_cputestdata_ho
     println!(
         "libvirt cpu-* domains, migration to the next host: {} checks, {} with a remedy, {} stopped outside <cpu>, {} refused",
         pairs.checked, pairs.remedied, pairs.outside_cpu, pairs.refused
+    );
+}
+
+/// Two hosts whose host-models list `vmx-*` capabilities: the remedy of a
+/// host-model domain for both is their baseline, and keeps the capabilities
+/// both give, which decide whether a nested-virtualization guest migrates.
+#[test]
+fn the_remedy_of_a_host_model_domain_on_two_hosts_keeps_their_shared_vmx_capabilities() {
+    let Some(shared) = shared_dir() else {
+        println!("skipped: ../shared/libvirt is missing");
+        return;
+    };
+    let map = CpuMap::embedded();
+    let read_host = |name: &str| {
+        let path = shared.join(format!("cputestdata/x86_64-cpuid-{name}.json"));
+        parse_host(map, &read(&path)).expect("QMP replies parse")
+    };
+    let domain = read(&repo_dir().join("tests/real/domains/host-model.xml"));
+    let options = CheckOptions::default();
+    let settings = host_settings(&domain, &options).expect("settings");
+    let source = settings
+        .prepare(map, &read_host("Cooperlake"))
+        .expect("host");
+    let target = settings
+        .prepare(map, &read_host("Core-i7-8550U"))
+        .expect("host");
+    let mut tally = Tally::default();
+    assert_remedy(
+        "host-model",
+        &domain,
+        &[&source, &target],
+        &options,
+        &mut tally,
+    );
+    let report = analyze_prepared(&domain, &source, Some(&target), &options).expect("report");
+    let remedy = report.remedy.expect("a remedy");
+    assert!(
+        remedy.changes[0].contains("the baseline every host can give")
+            && remedy.changes[0].contains("`vmx-*` capabilities"),
+        "{:?}",
+        remedy.changes
+    );
+    assert!(
+        remedy.domain_xml.contains("name='vmx-ept'"),
+        "{}",
+        remedy.domain_xml
     );
 }

@@ -53,8 +53,12 @@ fn format_of(reading: &Result<ParsedHost, AnalysisError>) -> Result<AttrValue, A
 fn settings_caption(report: &Report) -> String {
     let settings = &report.settings;
     let mut caption = format!(
-        "QEMU {} ({}), accelerator {}",
-        settings.qemu_version, settings.qemu_version_source, settings.accelerator
+        "QEMU {} ({}), libvirt {} ({}), accelerator {}",
+        settings.qemu_version,
+        settings.qemu_version_source,
+        settings.libvirt_version,
+        settings.libvirt_version_source,
+        settings.accelerator
     );
     if !settings.defaults_applied.is_empty() {
         caption.push_str("; libvirt's defaults: ");
@@ -209,11 +213,12 @@ pub fn App() -> Html {
             state.host_dump.clone(),
             state.second_host_dump.clone(),
             state.qemu_version.clone(),
+            state.libvirt_version.clone(),
             state.accelerator,
         );
         use_memo(
             inputs,
-            move |(domain_xml, _, _, qemu_version, accelerator)| {
+            move |(domain_xml, _, _, qemu_version, libvirt_version, accelerator)| {
                 if let Err(error) = &*domain {
                     return Err(error.clone());
                 }
@@ -225,6 +230,7 @@ pub fn App() -> Html {
                 let options = AnalysisOptions {
                     qemu_version: qemu_version.as_deref(),
                     accelerator: *accelerator,
+                    libvirt_version: libvirt_version.as_deref(),
                 };
                 engine::analyze(domain_xml, host, second_host, options)
             },
@@ -270,6 +276,7 @@ pub fn App() -> Html {
                         on_text={on_host_text}
                         on_file={on_host_file} />
                     <OptionsPanel qemu_version={state.qemu_version.clone().map(AttrValue::from)}
+                        libvirt_version={state.libvirt_version.clone().map(AttrValue::from)}
                         accelerator={state.accelerator}
                         migration={state.second_host_dump.is_some()}
                         on_action={on_action.clone()} />

@@ -17,6 +17,7 @@ use std::rc::Rc;
 use guestcpu_core::check::{self, CheckError, CheckOptions, HostSettings, PreparedHost};
 use guestcpu_core::domain::{self, Domain};
 use guestcpu_core::host::{self, HostInput};
+use guestcpu_core::libvirt::release::{LibvirtVersion, VersionChoice};
 use guestcpu_core::qemu::definitions::QemuDefinitions;
 use guestcpu_core::{xml, CpuMap};
 
@@ -34,6 +35,9 @@ pub struct AnalysisOptions<'a> {
     pub qemu_version: Option<&'a str>,
     /// `None`: the domain type's accelerator.
     pub accelerator: Option<Accelerator>,
+    /// `None`: what the host input tells (a domcapabilities host), else the
+    /// newest libvirt known.
+    pub libvirt_version: Option<&'a str>,
 }
 
 /// Which input a problem was found in.
@@ -156,6 +160,10 @@ const PREPARED_PER_HOST: usize = 4;
 /// A host input, parsed once and kept for every analysis until its text changes.
 #[derive(Clone)]
 pub struct ParsedHost {
+    /// The text, read again with another libvirt release's CPU map when a
+    /// check models that release.
+    text: Rc<str>,
+    /// The input as libvirt 11.3's map reads it.
     input: HostInput<'static>,
     /// How the input was read, e.g. "cpuid -1r, CPU 0 of 16".
     pub format: String,
@@ -175,15 +183,31 @@ impl fmt::Debug for ParsedHost {
 }
 
 impl ParsedHost {
-    /// The host prepared for `settings`, from the cache or prepared now.
-    fn prepared(&self, settings: HostSettings) -> Result<Rc<PreparedHost<'static>>, CheckError> {
+    /// The host prepared for `settings` on `map` (a libvirt release's), from
+    /// the cache or prepared now.
+    fn prepared(
+        &self,
+        settings: HostSettings,
+        map: &'static CpuMap,
+    ) -> Result<Rc<PreparedHost<'static>>, CheckError> {
         let mut cache = self.prepared.borrow_mut();
-        if let Some(index) = cache.iter().position(|p| p.settings() == settings) {
+        if let Some(index) = cache
+            .iter()
+            .position(|p| p.settings() == settings && std::ptr::eq(p.map(), map))
+        {
             let hit = cache.remove(index);
             cache.insert(0, Rc::clone(&hit));
             return Ok(hit);
         }
-        let prepared = Rc::new(settings.prepare(CpuMap::embedded(), &self.input)?);
+        let prepared = if std::ptr::eq(map, CpuMap::embedded()) {
+            settings.prepare(map, &self.input)?
+        } else {
+            // The text parsed once already; it parses again.
+            let input = host::parse_host(map, &self.text)
+                .map_err(|error| CheckError::Option(error.message))?;
+            settings.prepare(map, &input)?
+        };
+        let prepared = Rc::new(prepared);
         cache.insert(0, Rc::clone(&prepared));
         cache.truncate(PREPARED_PER_HOST);
         Ok(prepared)
@@ -202,6 +226,7 @@ pub fn read_host(kind: InputKind, text: &str) -> Result<ParsedHost, AnalysisErro
         ))
     })?;
     Ok(ParsedHost {
+        text: Rc::from(text),
         format: input.format(),
         input,
         prepared: Rc::default(),
@@ -217,19 +242,22 @@ pub fn analyze(
     options: AnalysisOptions<'_>,
 ) -> Result<Report, AnalysisError> {
     missing_if_blank(InputKind::Domain, domain_xml)?;
+    let libvirt = VersionChoice::choose(options.libvirt_version, host.input.dump())
+        .map_err(AnalysisError::Refused)?;
+    let map = CpuMap::for_version(libvirt.version);
     let options = CheckOptions {
         qemu_version: options.qemu_version.map(str::to_string),
         accelerator: options.accelerator.map(|accelerator| match accelerator {
             Accelerator::Kvm => domain::Accelerator::Kvm,
             Accelerator::Tcg => domain::Accelerator::Tcg,
         }),
-        libvirt: None,
+        libvirt: Some(libvirt),
     };
     let report = || -> Result<Report, CheckError> {
         let settings = check::host_settings(domain_xml, &options)?;
-        let prepared = host.prepared(settings)?;
+        let prepared = host.prepared(settings, map)?;
         let second = second_host
-            .map(|parsed| parsed.prepared(settings))
+            .map(|parsed| parsed.prepared(settings, map))
             .transpose()?;
         check::analyze_prepared(domain_xml, &prepared, second.as_deref(), &options)
     };
@@ -297,6 +325,15 @@ pub fn qemu_versions() -> Vec<&'static str> {
         .iter()
         .rev()
         .map(|version| version.version.as_str())
+        .collect()
+}
+
+/// The libvirt releases with a CPU map, newest first.
+pub fn libvirt_versions() -> Vec<String> {
+    LibvirtVersion::WITH_CPU_MAP
+        .iter()
+        .rev()
+        .map(LibvirtVersion::to_string)
         .collect()
 }
 
@@ -377,6 +414,51 @@ mod tests {
     }
 
     #[test]
+    fn the_libvirt_version_chooses_its_cpu_map() {
+        let host = read_host(InputKind::HostDump, HOST_CPU).expect("valid host");
+        let domain = "<domain type='kvm'><cpu mode='custom' check='partial'><model>Haswell-v1</model></cpu></domain>";
+        let report = |libvirt_version| {
+            analyze(
+                domain,
+                &host,
+                None,
+                AnalysisOptions {
+                    libvirt_version,
+                    ..AnalysisOptions::default()
+                },
+            )
+            .expect("a report")
+        };
+        let old = report(Some("9.0"));
+        assert_eq!(old.settings.libvirt_version, "9.0");
+        assert_eq!(
+            old.verdicts.partial.message,
+            "internal error: Unknown CPU model Haswell-v1"
+        );
+        let newest = report(None);
+        assert_eq!(newest.settings.libvirt_version, "12.9");
+        assert_eq!(newest.settings.libvirt_version_source, "newest");
+        assert!(!newest
+            .verdicts
+            .partial
+            .message
+            .contains("Unknown CPU model"));
+        assert_eq!(libvirt_versions(), ["12.9", "11.3", "9.0"]);
+        assert!(matches!(
+            analyze(
+                domain,
+                &host,
+                None,
+                AnalysisOptions {
+                    libvirt_version: Some("nine"),
+                    ..AnalysisOptions::default()
+                }
+            ),
+            Err(AnalysisError::Refused(_))
+        ));
+    }
+
+    #[test]
     fn a_prepared_host_is_reused_and_answers_as_a_fresh_one() {
         let host = read_host(InputKind::HostDump, HOST_CPU).expect("valid host");
         let second = read_host(InputKind::SecondHostDump, HOST_CPU).expect("valid host");
@@ -392,20 +474,22 @@ mod tests {
             };
             for domain_xml in domains {
                 let cached = analyze(domain_xml, &host, Some(&second), options);
+                let newest = CpuMap::newest();
                 let fresh = check::analyze(
-                    CpuMap::embedded(),
+                    newest,
                     domain_xml,
-                    &read_host(InputKind::HostDump, HOST_CPU)
-                        .expect("valid")
-                        .input,
-                    Some(&second.input),
+                    &host::parse_host(newest, HOST_CPU).expect("valid"),
+                    Some(&host::parse_host(newest, HOST_CPU).expect("valid")),
                     &CheckOptions {
                         qemu_version: None,
                         accelerator: accelerator.map(|a| match a {
                             Accelerator::Kvm => domain::Accelerator::Kvm,
                             Accelerator::Tcg => domain::Accelerator::Tcg,
                         }),
-                        libvirt: None,
+                        libvirt: Some(VersionChoice {
+                            version: LibvirtVersion::NEWEST,
+                            source: guestcpu_core::libvirt::release::VersionSource::Newest,
+                        }),
                     },
                 );
                 assert_eq!(cached.ok(), fresh.ok(), "{domain_xml}");

@@ -21,6 +21,8 @@ use crate::state::Accelerator;
 struct JsAnalysisOptions {
     /// E.g. `"9.2"`; default: the domain's machine type's, else the newest known.
     qemu_version: Option<String>,
+    /// E.g. `"9.0"`; default: what the host dump tells, else the newest known.
+    libvirt_version: Option<String>,
     /// `kvm` or `tcg`; default: the domain type's.
     accelerator: Option<Accelerator>,
     /// A second host dump, to check migration to it.
@@ -54,6 +56,7 @@ impl JsAnalysisOptions {
             };
             match name.as_str() {
                 "qemuVersion" => options.qemu_version = Some(text),
+                "libvirtVersion" => options.libvirt_version = Some(text),
                 "accel" => {
                     options.accelerator = Some(Accelerator::from_name(&text).ok_or_else(|| {
                         format!("unknown accelerator `{text}`, expected `kvm` or `tcg`")
@@ -62,7 +65,8 @@ impl JsAnalysisOptions {
                 "secondHost" => options.second_host = Some(text),
                 _ => {
                     return Err(format!(
-                        "unknown option `{name}`, expected `qemuVersion`, `accel` or `secondHost`"
+                        "unknown option `{name}`, expected `qemuVersion`, `libvirtVersion`, \
+                         `accel` or `secondHost`"
                     ))
                 }
             }
@@ -107,6 +111,7 @@ pub fn analyze(domain_xml: &str, host_dump: &str, options: JsValue) -> Result<Js
     let analysis_options = AnalysisOptions {
         qemu_version: options.qemu_version.as_deref(),
         accelerator: options.accelerator,
+        libvirt_version: options.libvirt_version.as_deref(),
     };
     let report = engine::analyze_texts(
         domain_xml,
@@ -141,11 +146,13 @@ mod tests {
     fn options_are_camel_case_and_optional() {
         let parsed = options(&[
             ("qemuVersion", text("9.1")),
+            ("libvirtVersion", text("9.0")),
             ("accel", text("tcg")),
             ("secondHost", text("x")),
         ])
         .expect("valid options");
         assert_eq!(parsed.qemu_version.as_deref(), Some("9.1"));
+        assert_eq!(parsed.libvirt_version.as_deref(), Some("9.0"));
         assert_eq!(parsed.accelerator, Some(Accelerator::Tcg));
         assert_eq!(parsed.second_host.as_deref(), Some("x"));
         assert_eq!(options(&[]), Ok(JsAnalysisOptions::default()));

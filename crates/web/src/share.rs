@@ -223,6 +223,7 @@ mod tests {
             host_file_name: Some("host.txt".into()),
             second_host_dump: Some("".into()),
             qemu_version: Some("9.2".into()),
+            libvirt_version: Some("9.0".into()),
             accelerator: Some(Accelerator::Tcg),
             theme: Theme::Dark,
             model_filter: "Haswell".into(),

@@ -98,6 +98,8 @@ pub struct AppState {
     pub second_host_dump: Option<Rc<str>>,
     /// The QEMU version to model; `None`: the domain's machine type's, else the newest.
     pub qemu_version: Option<Rc<str>>,
+    /// The libvirt version to model; `None`: what the host dump tells, else the newest.
+    pub libvirt_version: Option<Rc<str>>,
     /// `None`: the one the domain's type implies (`kvm`, or `qemu` → tcg).
     pub accelerator: Option<Accelerator>,
     pub theme: Theme,
@@ -130,6 +132,7 @@ impl AppState {
             host_file_name: optional_text("host_file_name")?,
             second_host_dump: optional_text("second_host_dump")?,
             qemu_version: optional_text("qemu_version")?,
+            libvirt_version: optional_text("libvirt_version")?,
             accelerator: named(&root, "accelerator", Accelerator::from_name)?,
             theme: named(&root, "theme", Theme::from_attribute)?.unwrap_or_default(),
             model_filter: text("model_filter")?,
@@ -181,6 +184,8 @@ pub enum Action {
     SetSecondHostDump(Rc<str>),
     /// `None` selects the engine's default version.
     SetQemuVersion(Option<Rc<str>>),
+    /// `None` selects the engine's default libvirt version.
+    SetLibvirtVersion(Option<Rc<str>>),
     /// `None` selects the domain type's accelerator.
     SetAccelerator(Option<Accelerator>),
     CycleTheme,
@@ -239,6 +244,7 @@ impl Reducible for AppState {
             }
             Action::SetSecondHostDump(text) => next.second_host_dump = Some(text),
             Action::SetQemuVersion(version) => next.qemu_version = version,
+            Action::SetLibvirtVersion(version) => next.libvirt_version = version,
             Action::SetAccelerator(accelerator) => next.accelerator = accelerator,
             Action::CycleTheme => next.theme = next.theme.next(),
             Action::SetModelFilter(filter) => next.model_filter = filter,

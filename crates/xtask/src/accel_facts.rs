@@ -98,6 +98,8 @@ const ARCH_CAPABILITIES_BITS: &[&str] = &[
     "gds-no",
     "rfds-no",
     "rfds-clear",
+    // Bit 62, named since QEMU 11.1 (libvirt 12.9's map has it too).
+    "its-no",
 ];
 
 /// SVM sub-features (CPUID 0x8000000A EDX), in QEMU spelling.
@@ -217,6 +219,11 @@ pub const KVM_RULES: &[Rule] = &[
     ),
     rule(
         Emulated,
+        &["pschange-mc-no", "skip-l1dfl-vmentry"],
+        "linux arch/x86/kvm/x86.c kvm_get_arch_capabilities: PSCHANGE_MC_NO always, SKIP_VMENTRY_L1DFLUSH unless the L1TF mitigation is `never`, whatever the host's MSR_IA32_ARCH_CAPABILITIES holds",
+    ),
+    rule(
+        Emulated,
         &["kvm-hint-dedicated"],
         "qemu target/i386/kvm/kvm.c kvm_arch_get_supported_cpuid (KVM_CPUID_FEATURES EDX, hints realtime)",
     ),
@@ -270,11 +277,10 @@ pub const KVM_RULES: &[Rule] = &[
         &["kvm-mmu"],
         "linux arch/x86/kvm/cpuid.c __do_cpuid_func case KVM_CPUID_FEATURES: never reported",
     ),
-    conditional(
-        HostConditional,
+    rule(
+        Never,
         &["monitor"],
-        "only with `-overcommit cpu-pm=on` when KVM can disable MWAIT exits; otherwise emulated as a NOP but never advertised",
-        "linux arch/x86/kvm/cpuid.c kvm_set_cpu_caps (0 /* MONITOR */); qemu target/i386/kvm/kvm.c kvm_arch_get_supported_cpuid (enable_cpu_pm)",
+        "linux arch/x86/kvm/cpuid.c kvm_set_cpu_caps (0 /* MONITOR */): never advertised; qemu target/i386/kvm/kvm.c kvm_arch_get_supported_cpuid adds it only with `-overcommit cpu-pm=on`, which libvirt never passes (qemu_command.c qemuBuildOvercommitCommandLine: mem-lock only)",
     ),
     Rule {
         kind: HostConditional,
@@ -721,7 +727,7 @@ mod tests {
     /// (a trailing `*` is a prefix).
     #[test]
     fn names_are_qemu_feature_names() -> Result<()> {
-        let path = workspace_root().join("data/qemu/10.0.json");
+        let path = workspace_root().join("data/qemu/11.1.json");
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
         let probe: serde_json::Value = serde_json::from_str(&text)?;
@@ -743,7 +749,7 @@ mod tests {
                 };
                 assert!(
                     ok,
-                    "`{name}` is not a QEMU 10.0 feature name ({})",
+                    "`{name}` is not a QEMU 11.1 feature name ({})",
                     rule.source
                 );
             }

@@ -482,8 +482,10 @@ mod tests {
         Ok(())
     }
 
-    const RAW_FLOOR: f64 = 0.869;
-    const QMP_FLOOR: f64 = 0.889;
+    /// QEMU 7.2 lists no `Icelake-Client` (removed in 7.1), which the
+    /// captures' older QEMUs list: those 7 pairs count as misses.
+    const RAW_FLOOR: f64 = 0.862;
+    const QMP_FLOOR: f64 = 0.882;
     const RAW_BEST_FIT_FLOOR: f64 = 0.869;
     const QMP_BEST_FIT_FLOOR: f64 = 0.889;
 }

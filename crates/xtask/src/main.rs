@@ -2,6 +2,7 @@
 
 mod accel_facts;
 mod bench;
+mod derive_qemu;
 mod fidelity;
 mod import_cpu_map;
 mod probe_qemu;
@@ -17,6 +18,8 @@ commands:
   import-cpu-map PATH... regenerate data/cpu_map/<release>.json from libvirt cpu_map folders
   probe-qemu BINARY [--chroot DIR] [--out DIR] [--timeout SECONDS]
                          write data/qemu/<major>.<minor>.json from a real QEMU
+  derive-qemu [CAPSDIR]  write data/qemu/<major>.<minor>.json for QEMU releases libvirt's
+                         captures list but no probe covers (6.2 to 9.2)
   gen-accel              regenerate data/accel/{kvm,tcg}.json from accel_facts.rs
   fidelity [CPUTESTDATA] score predicted model blockers against QEMU's answers
   bench-batch [N]        time `guestcpu batch` over N synthesised dumps (default 2000)
@@ -43,6 +46,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         Some("probe-qemu") => probe_qemu::run(&args[1..], &workspace_root()),
+        Some("derive-qemu") => derive_qemu::run(&args[1..], &workspace_root()),
         Some("gen-accel") => accel_facts::run(&workspace_root()),
         Some("fidelity") => fidelity::run(&args[1..], &workspace_root()),
         Some("bench-batch") => bench::bench_batch(&args[1..], &workspace_root()),

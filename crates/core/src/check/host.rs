@@ -19,11 +19,15 @@ use crate::host::HostInput;
 use crate::libvirt::compare::host_data;
 use crate::libvirt::decode::guest_cpu_from_signals;
 use crate::libvirt::expand::expand_features;
+use crate::libvirt::release::LibvirtVersion;
 use crate::libvirt::{CpuSignals, HypervisorModel, Usability};
 use crate::qemu::accel::{assess, AccelSupport, HostFeatures};
 use crate::qemu::definitions::QemuVersion;
 use crate::qemu::guest::{apply_qemu_verdict, build_guest_cpu_assessed, BuildDetail, GuestBuild};
-use crate::qemu::models::{models_for_host_assessed, usability_from_hypervisor, UsabilitySource};
+use crate::qemu::in_qemu_order;
+use crate::qemu::models::{
+    model_usability_assessed, models_for_host_assessed, usability_from_hypervisor, UsabilitySource,
+};
 
 use super::host_brief::{x86_64_level, HostBrief};
 use super::start::{GuestBuilder, StartEnvironment};
@@ -63,6 +67,8 @@ pub struct PreparedHost<'m> {
     /// (a batch that only describes the host never needs the blockers twice).
     models: OnceLock<ModelList>,
     brief: HostBrief,
+    /// The host CPU's physical address bits, when the input tells.
+    physical_address_bits: Option<u32>,
     notes: Vec<String>,
 }
 
@@ -86,6 +92,9 @@ impl<'m> PreparedHost<'m> {
         let support = assess(map, version, accelerator, &host_features);
         let (hypervisor_models, models_from_qemu) =
             hypervisor_models(map, input, version, &support, &host_features, &mut notes)?;
+        if accelerator == Accelerator::Kvm {
+            notes.extend(what_cannot_be_known(input));
+        }
         let reported_host_model = match accelerator {
             Accelerator::Kvm => reported_host_model(
                 map,
@@ -140,8 +149,14 @@ impl<'m> PreparedHost<'m> {
             models_from_qemu,
             models: OnceLock::new(),
             brief,
+            physical_address_bits: input.physical_address_bits(),
             notes,
         })
+    }
+
+    /// The CPU map (a libvirt release's) this host was prepared on.
+    pub fn map(&self) -> &'m CpuMap {
+        self.map
     }
 
     /// The accelerator this host was prepared for.
@@ -159,10 +174,12 @@ impl<'m> PreparedHost<'m> {
     pub(super) fn environment<'s>(
         &'s self,
         domain: &'s Domain,
+        libvirt: LibvirtVersion,
         build_guest: &'s dyn GuestBuilder,
     ) -> StartEnvironment<'s> {
         StartEnvironment {
             map: self.map,
+            libvirt,
             accelerator: self.accelerator,
             arch: &domain.arch,
             flags: &domain.flags,
@@ -176,6 +193,7 @@ impl<'m> PreparedHost<'m> {
                     .as_ref()
                     .unwrap_or(&self.version.known_features.known),
             ),
+            host_physical_address_bits: self.physical_address_bits,
             build_guest,
         }
     }
@@ -344,6 +362,11 @@ impl PreparedHost<'_> {
         self.reported_host_model.as_ref()
     }
 
+    /// The host CPU's physical address bits, when the input tells.
+    pub(super) fn physical_address_bits(&self) -> Option<u32> {
+        self.physical_address_bits
+    }
+
     /// libvirt's full host CPU, which forbidden features are checked against.
     pub(super) fn full_host(&self) -> Option<&CpuDef> {
         self.full_host.as_ref()
@@ -438,7 +461,8 @@ fn hypervisor_models(
     if !predicted {
         // libvirt keeps QEMU's whole answer, blockers in QEMU's order, for
         // its own checks; only listings sort them ([`PreparedHost::models`]).
-        if let Some(models) = input.hypervisor_models() {
+        if let Some(mut models) = input.hypervisor_models() {
+            fill_unprinted_blockers(map, version, support, host, &mut models);
             return Ok((models, true));
         }
     }
@@ -454,6 +478,30 @@ fn hypervisor_models(
         })
         .collect();
     Ok((models, !predicted))
+}
+
+/// Domain capabilities print `<blockers>` only since libvirt 10.9 (NEWS
+/// v10.9.0, "Report CPU model blockers in domain capabilities"); before, an
+/// unusable model comes without them although QEMU named them. Those are
+/// predicted here from what the host offers, in QEMU's order.
+fn fill_unprinted_blockers(
+    map: &CpuMap,
+    version: &QemuVersion,
+    support: &AccelSupport,
+    host: &HostFeatures,
+    models: &mut [HypervisorModel],
+) {
+    let unprinted = |m: &HypervisorModel| m.usable == Usability::No && m.blockers.is_empty();
+    if !models.iter().any(unprinted) {
+        return;
+    }
+    let predicted = model_usability_assessed(map, version, support, host);
+    for model in models.iter_mut().filter(|m| unprinted(m)) {
+        if let Some(prediction) = predicted.iter().find(|p| p.name == model.name) {
+            model.blockers = prediction.blockers.clone();
+            in_qemu_order(map, &mut model.blockers);
+        }
+    }
 }
 
 /// The host-model QEMU would report: from its own expansion when present, else
@@ -481,6 +529,29 @@ fn reported_host_model(
     let mut cpu = guest_cpu_from_signals(map, &signals, Some(models))?;
     cpu.fallback = Fallback::Forbid;
     Ok(cpu)
+}
+
+/// What one kind of host input cannot tell under KVM, said plainly: libvirt
+/// reads both its own CPUID probe (the full host CPU) and QEMU's answer (what
+/// KVM offers guests), and they differ wherever KVM hides a feature the CPU
+/// has (nested hosts, kernel choices).
+fn what_cannot_be_known(input: &HostInput<'_>) -> Option<String> {
+    let (has_probe, has_answer) = (input.has_host_probe(), input.has_qemu_answer());
+    match (has_probe, has_answer) {
+        (true, false) => Some(
+            "what KVM offers guests is predicted from the CPUID: where KVM hides more \
+             (a nested host, the kernel's choices), QEMU filters more and checks differ; \
+             give QEMU's answer too (QMP replies or virsh domcapabilities, --host twice)"
+                .to_string(),
+        ),
+        (false, true) => Some(
+            "libvirt's own probe of the host CPU is taken to be what KVM offers: a feature \
+             the CPU has and KVM hides is missing from the full host CPU the partial and \
+             forbidden checks read; give a raw CPUID dump too (--host twice)"
+                .to_string(),
+        ),
+        _ => None,
+    }
 }
 
 /// libvirt's host-model for a TCG domain: QEMU's `max` CPU, the model

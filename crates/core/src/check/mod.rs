@@ -4,14 +4,17 @@
 //! update) with the QEMU layer (model definitions, accelerator filter, `-cpu`)
 //! into a [`Report`]: the effective settings, the guest CPU QEMU would build,
 //! the features it would filter, a verdict for each `check` value, the live XML
-//! libvirt would keep, the `-cpu` argument, and optionally whether the running
-//! guest could migrate to a second host.
+//! libvirt would keep, the `-cpu` argument, optionally whether the running
+//! guest could migrate to a second host, a one-line headline, and the remedy
+//! (`remedy`): the domain changed only in `<cpu>` so that it starts under
+//! `check='full'` with nothing filtered on every host asked about.
 
 pub mod defaults;
 mod host;
 pub mod host_brief;
 mod remedy;
 pub mod start;
+pub mod upgrade;
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -513,7 +516,12 @@ impl<'d> Question<'d> {
     ) -> Report {
         let (mut report, own) = self.report_on(side);
         report.migration = match (target, &own.live_cpu, own.starts()) {
-            (Some(target), Some(live), true) => Some(migrate(&self.domain, live, target)),
+            (Some(target), Some(live), true) => Some(migrate(
+                &self.domain,
+                live,
+                target,
+                self.libvirt_choice(target).version,
+            )),
             (Some(target), _, _) => Some(Migration {
                 host: target.brief(),
                 starts: false,
@@ -548,7 +556,8 @@ impl<'d> Question<'d> {
     /// index of the domain's own.
     fn starts_on(&self, side: &PreparedHost<'_>) -> (Vec<(CpuCheck, StartOutcome)>, usize) {
         let builds = BuildOnce::new(side);
-        let environment = side.environment(&self.domain, &builds);
+        let libvirt = self.libvirt_choice(side).version;
+        let environment = side.environment(&self.domain, libvirt, &builds);
         let outcomes = simulate_checks(&environment, &self.cpu, &CpuCheck::ALL);
         let own_index = outcomes
             .iter()
@@ -602,7 +611,8 @@ impl<'d> Question<'d> {
             filtered,
             live_xml: self.live_xml(&own),
             notes: self.notes(side),
-            arrival: arriving.map(|live| migrate(&self.domain, live, side)),
+            arrival: arriving
+                .map(|live| migrate(&self.domain, live, side, self.libvirt_choice(side).version)),
         }
     }
 
@@ -839,8 +849,13 @@ fn settings(
 
 /// Migrating the running guest: its live definition (check='full') starts as an
 /// incoming domain on the target.
-fn migrate(domain: &Domain, live: &CpuDef, target: &PreparedHost<'_>) -> Migration {
-    let environment = target.environment(domain, target);
+fn migrate(
+    domain: &Domain,
+    live: &CpuDef,
+    target: &PreparedHost<'_>,
+    libvirt: LibvirtVersion,
+) -> Migration {
+    let environment = target.environment(domain, libvirt, target);
     let outcome = simulate_start(&environment, live, StartKind::Incoming);
     let filtered = outcome
         .build

@@ -9,15 +9,23 @@
 //! src/qemu/qemu_process.c and src/cpu/cpu_x86.c; the live XML records the
 //! filtered features as `disable` for the same reason). The remedy writes
 //! that definition before the first start, and each candidate is proved by
-//! the same simulated start the check makes, never assumed:
+//! the same simulated start the check makes, never assumed. In order, the
+//! first that settles wins:
 //!
-//! 1. the requested model (or, for `host-model`, `host-passthrough` and
-//!    `maximum`, the host-model expansion pinned as a custom CPU, and for
-//!    several hosts the baseline of their host-models, `virCPUBaseline`) with
-//!    every feature a host cannot give disabled explicitly;
-//! 2. else the closest model usable on every host: the one of the requested
-//!    model's vendor and family that keeps most of the requested features,
-//!    the newest on a tie, with the same explicit edits.
+//! 1. a custom CPU: the requested definition, with every feature a host
+//!    cannot give `disable`d and every feature QEMU adds `require`d (the
+//!    live update's edits, made before the start), `match='minimum'`,
+//!    `fallback='allow'` and `optional` features pinned, and `<cache>` and
+//!    `<maxphysaddr>` made valid; when that disables features, the
+//!    explanation also names the closest model that needs none;
+//! 2. the closest model usable on every host: of the requested model's
+//!    vendor and family (CPUID leaf 1), most requested features kept, the
+//!    newest on a tie;
+//! 3. `host-model`, `host-passthrough` and `maximum` on several hosts: the
+//!    baseline of their host-models (`virCPUBaseline`, `vmx-*` capabilities
+//!    included where every host-model lists them);
+//! 4. the host-model expansion of the first host, pinned as a custom CPU;
+//! 5. the closest usable model of any vendor.
 
 use serde::Serialize;
 
@@ -93,35 +101,84 @@ impl Question<'_> {
             return Ok(None);
         }
         let map = first.host.map;
-        let mut candidates: Vec<Candidate> = Vec::new();
-        if self.cpu.mode == CpuMode::Custom {
-            candidates.push(self.same_model(map));
-            candidates.extend(self.closest_models(map, sides, Kinship::SameFamily));
-        } else if sides.len() > 1 {
-            candidates.extend(self.shared_baseline(sides));
-        }
-        candidates.extend(self.pinned_host_model(first.host));
-        candidates.extend(self.closest_models(map, sides, Kinship::Any));
+        let custom = self.cpu.mode == CpuMode::Custom;
         let mut last_error = None;
+        if custom {
+            match self.settle(self.same_model(map), sides) {
+                Ok((cpu, changes)) => {
+                    let disables = changes.iter().any(|c| c.starts_with("disable `"));
+                    let alternative = disables
+                        .then(|| self.named_alternative(map, sides))
+                        .flatten();
+                    return Ok(Some(self.made(&cpu, changes, sides, alternative)));
+                }
+                Err(error) => last_error = Some(error),
+            }
+        }
+        // Each kind of candidate is made only when the ones before failed.
+        let candidates = std::iter::once_with(|| {
+            if custom {
+                self.closest_models(map, sides, Kinship::SameFamily)
+            } else {
+                Vec::new()
+            }
+        })
+        .flatten()
+        .chain(
+            std::iter::once_with(|| {
+                (!custom && sides.len() > 1).then(|| self.shared_baseline(sides))
+            })
+            .flatten()
+            .flatten(),
+        )
+        .chain(std::iter::once_with(|| self.pinned_host_model(first.host)).flatten())
+        .chain(std::iter::once_with(|| self.closest_models(map, sides, Kinship::Any)).flatten());
         for candidate in candidates {
             match self.settle(candidate, sides) {
-                Ok((cpu, changes)) => {
-                    return Ok(Some(Remedy {
-                        domain_xml: super::live_domain_xml(self.domain_xml, self.cpu_place, &cpu),
-                        changes,
-                        explanation: explanation(&cpu, sides),
-                    }))
-                }
+                Ok((cpu, changes)) => return Ok(Some(self.made(&cpu, changes, sides, None))),
                 Err(error) => last_error = Some(error),
             }
         }
         Err(last_error.unwrap_or_else(|| "no candidate CPU".to_string()))
     }
 
+    /// The remedy of a settled `cpu`.
+    fn made(
+        &self,
+        cpu: &CpuDef,
+        changes: Vec<String>,
+        sides: &[RemedyHost<'_, '_>],
+        alternative: Option<String>,
+    ) -> Remedy {
+        let mut explanation = explanation(cpu, sides);
+        if let Some(alternative) = alternative {
+            explanation.push_str(&format!(
+                " To keep a model that needs no feature disabled instead: {alternative}."
+            ));
+        }
+        Remedy {
+            domain_xml: super::live_domain_xml(self.domain_xml, self.cpu_place, cpu),
+            changes,
+            explanation,
+        }
+    }
+
+    /// The closest model of the requested one's vendor and family that
+    /// settles on every side, as its change line says it.
+    fn named_alternative(&self, map: &CpuMap, sides: &[RemedyHost<'_, '_>]) -> Option<String> {
+        self.closest_models(map, sides, Kinship::SameFamily)
+            .into_iter()
+            .find_map(|candidate| {
+                let line = candidate.changes.first()?.clone();
+                let (_, changes) = self.settle(candidate, sides).ok()?;
+                (!changes.iter().any(|c| c.starts_with("disable `"))).then_some(line)
+            })
+    }
+
     /// Whether `cpu` starts on `side` under its own check with nothing
     /// filtered.
     fn clean_start(&self, cpu: &CpuDef, side: &PreparedHost<'_>) -> bool {
-        let environment = side.environment(&self.domain, side);
+        let environment = side.environment(&self.domain, self.libvirt_choice(side).version, side);
         let outcome = simulate_start(&environment, cpu, StartKind::New);
         outcome.starts() && outcome.build.is_some_and(|build| build.filtered.is_empty())
     }
@@ -134,12 +191,13 @@ impl Question<'_> {
         cpu.features.retain(|feature| {
             let known = lookup_feature(map, &feature.name).is_ok();
             if !known {
+                let known_to = match map.release {
+                    Some(release) => format!("libvirt {release}'s CPU map"),
+                    None => "the CPU map".to_string(),
+                };
                 changes.push(format!(
-                    "remove `{}`: libvirt {} knows no such feature",
-                    feature.name,
-                    map.release
-                        .map(|r| r.to_string())
-                        .unwrap_or_else(|| "'s CPU map".to_string())
+                    "remove `{}`: {known_to} has no such feature",
+                    feature.name
                 ));
             }
             known
@@ -169,13 +227,16 @@ impl Question<'_> {
         host_model.model = None;
         host_model.features.clear();
         host_model.migratable = None;
-        let environment = side.environment(&self.domain, side);
+        let environment = side.environment(&self.domain, self.libvirt_choice(side).version, side);
+        // The settle step reports the edits of <cache> and <maxphysaddr>;
+        // here they only let the host-model start.
+        valid_cache_and_address_bits(&mut host_model, side.physical_address_bits());
         let live = simulate_start(&environment, &host_model, StartKind::New).live_cpu?;
         let model = live.model.clone()?;
         let pinned = self.custom_with(live.model.clone(), live.features.clone(), live.vendor);
         let mut changes = vec![format!(
-            "`mode='custom'` with model `{model}` and {} features: the host-model expansion of this host, pinned so the guest ABI no longer follows the host",
-            live.features.len()
+            "`mode='custom'` with model `{model}` and {}: the host-model expansion of this host, pinned so the guest ABI no longer follows the host",
+            feature_count(&pinned)
         )];
         if self.cpu.mode == CpuMode::HostPassthrough {
             changes.push(
@@ -208,8 +269,8 @@ impl Question<'_> {
         let cpu = self.custom_with(shared.model, shared.features, shared.vendor);
         Some(Candidate {
             changes: vec![format!(
-                "`mode='custom'` with model `{model}` and {} features: the baseline every host can give (libvirt's hypervisor-cpu-baseline of their host-models)",
-                cpu.features.len()
+                "`mode='custom'` with model `{model}` and {}: the baseline every host can give (libvirt's hypervisor-cpu-baseline of their host-models)",
+                feature_count(&cpu)
             )],
             cpu,
         })
@@ -244,8 +305,9 @@ impl Question<'_> {
             .unwrap_or_default()
             .into_iter()
             .filter(|name| {
-                sides[1..]
+                sides
                     .iter()
+                    .skip(1)
                     .all(|side| side.host.usable_model_names().any(|other| other == *name))
             })
             .filter_map(|name| map.model_id(name))
@@ -258,7 +320,6 @@ impl Question<'_> {
             .collect();
         // Most kept first, then the newest (the later in the map).
         usable.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.index().cmp(&a.1.index())));
-        usable.dedup_by_key(|(_, id)| *id);
         let wanted = requested.len();
         usable
             .into_iter()
@@ -322,7 +383,11 @@ impl Question<'_> {
             mut changes,
         } = candidate;
         cpu.check = Some(CpuCheck::Full);
-        changes.extend(valid_cache_and_address_bits(&mut cpu));
+        let host_bits = sides
+            .iter()
+            .filter_map(|side| side.host.physical_address_bits())
+            .min();
+        changes.extend(valid_cache_and_address_bits(&mut cpu, host_bits));
         if let Some(first) = sides.first() {
             changes.extend(self.resolve_optional(&mut cpu, first));
         }
@@ -337,7 +402,11 @@ impl Question<'_> {
                     ));
                     edited = true;
                 }
-                let environment = side.host.environment(&self.domain, side.host);
+                let environment = side.host.environment(
+                    &self.domain,
+                    self.libvirt_choice(side.host).version,
+                    side.host,
+                );
                 let outcome = simulate_start(&environment, &cpu, StartKind::New);
                 let clean = outcome.starts()
                     && outcome
@@ -396,8 +465,9 @@ impl Question<'_> {
 
 /// Makes `<cache>` and `<maxphysaddr>` what the QEMU driver accepts for
 /// `cpu`'s mode (`qemuValidateDomainDefCpu`, src/qemu/qemu_validate.c, as
-/// the start checks it), and says each edit.
-fn valid_cache_and_address_bits(cpu: &mut CpuDef) -> Vec<String> {
+/// the start checks it), emulated address bits no more than `host_bits`
+/// (the fewest of the hosts'), and says each edit.
+fn valid_cache_and_address_bits(cpu: &mut CpuDef, host_bits: Option<u32>) -> Vec<String> {
     let mut changes = Vec::new();
     if let Some(cache) = &mut cpu.cache {
         match cache.mode.as_str() {
@@ -431,6 +501,14 @@ fn valid_cache_and_address_bits(cpu: &mut CpuDef) -> Vec<String> {
                 "`<maxphysaddr mode='passthrough'/>` without bits: passthrough takes the host's"
                     .to_string(),
             );
+        }
+        if let (Some(bits), Some(host)) = (address.bits, host_bits) {
+            if address.mode == "emulate" && bits > host {
+                address.bits = Some(host);
+                changes.push(format!(
+                    "`<maxphysaddr mode='emulate' bits='{host}'/>`: the host CPU has {host} physical address bits, and QEMU cannot emulate more"
+                ));
+            }
         }
     }
     changes
@@ -490,7 +568,11 @@ impl Question<'_> {
         {
             return Vec::new();
         }
-        let environment = side.host.environment(&self.domain, side.host);
+        let environment = side.host.environment(
+            &self.domain,
+            self.libvirt_choice(side.host).version,
+            side.host,
+        );
         let outcome = simulate_start(&environment, cpu, StartKind::New);
         let Some(handed) = outcome.cpu_for_qemu else {
             return Vec::new();
@@ -530,6 +612,24 @@ fn forbidden_present(cpu: &CpuDef, side: &PreparedHost<'_>) -> Vec<String> {
         })
         .map(|f| f.name.clone())
         .collect()
+}
+
+/// "N features", and how many of them are the `vmx-*` capabilities a
+/// nested-virtualization guest sees (which decide whether a guest running
+/// its own guests can migrate).
+fn feature_count(cpu: &CpuDef) -> String {
+    let vmx = cpu
+        .features
+        .iter()
+        .filter(|f| f.name.starts_with("vmx-"))
+        .count();
+    match vmx {
+        0 => format!("{} features", cpu.features.len()),
+        _ => format!(
+            "{} features ({vmx} of them `vmx-*` capabilities a nested guest sees)",
+            cpu.features.len()
+        ),
+    }
 }
 
 /// What the remedied definition guarantees, in a sentence or two.

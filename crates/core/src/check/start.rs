@@ -11,6 +11,10 @@ use crate::error::CpuError;
 use crate::featureset::FeatureSet;
 use crate::libvirt::compare::{check_forbidden_features, compare_with_data, host_data};
 use crate::libvirt::expand::expand_features;
+use crate::libvirt::release::{
+    checks_forbidden_features_on_host, compares_unusable_models_by_blockers,
+    reads_maxphysaddr_limit, skips_partial_check_for_usable_models, LibvirtVersion,
+};
 use crate::libvirt::translate::translate;
 use crate::libvirt::update::update;
 use crate::libvirt::update_live::update_live;
@@ -21,6 +25,8 @@ use crate::qemu::guest::GuestBuild;
 /// Everything a start depends on besides the definition itself.
 pub struct StartEnvironment<'a> {
     pub map: &'a CpuMap,
+    /// The libvirt release whose rules apply (`libvirt::release`).
+    pub libvirt: LibvirtVersion,
     pub accelerator: Accelerator,
     pub arch: &'a str,
     pub flags: &'a CpuFlags,
@@ -39,6 +45,8 @@ pub struct StartEnvironment<'a> {
     pub hypervisor_models: &'a [HypervisorModel],
     /// The features QEMU knows, deciding which `=off` flags are written.
     pub qemu_known_features: Option<&'a FeatureSet>,
+    /// The host CPU's physical address bits, when the host input tells.
+    pub host_physical_address_bits: Option<u32>,
     /// What QEMU builds for a `-cpu` argument on this host.
     pub build_guest: &'a dyn GuestBuilder,
 }
@@ -190,7 +198,12 @@ fn prepare_head(
             arch = env.arch
         )));
     }
-    validate_cache_and_address_bits(cpu)?;
+    if !reads_maxphysaddr_limit(env.libvirt) {
+        if let Some(address) = &mut cpu.maxphysaddr {
+            address.limit = None;
+        }
+    }
+    validate_cache_and_address_bits(cpu, env.host_physical_address_bits)?;
     for feature in &cpu.features {
         lookup_feature(env.map, &feature.name)
             .map_err(|_| CpuError::unsupported(format!("unknown CPU feature: {}", feature.name)))?;
@@ -203,7 +216,7 @@ fn prepare_head(
 /// the definition is not changed.
 fn check_gates(env: &StartEnvironment<'_>, cpu: &CpuDef) -> Result<(), CpuError> {
     let check = cpu.check.unwrap_or(CpuCheck::None);
-    if check != CpuCheck::None {
+    if check != CpuCheck::None && checks_forbidden_features_on_host(env.libvirt) {
         if let Some(host) = env.full_host {
             check_forbidden_features(env.map, cpu, host)?;
         }
@@ -245,7 +258,10 @@ fn prepare_tail(
 }
 
 /// The QEMU driver's validation of `<cache>` and `<maxphysaddr>`.
-fn validate_cache_and_address_bits(cpu: &CpuDef) -> Result<(), CpuError> {
+fn validate_cache_and_address_bits(
+    cpu: &CpuDef,
+    host_physical_address_bits: Option<u32>,
+) -> Result<(), CpuError> {
     if let Some(cache) = &cpu.cache {
         match cache.mode.as_str() {
             "emulate" if cache.level != Some(3) => {
@@ -267,6 +283,16 @@ fn validate_cache_and_address_bits(cpu: &CpuDef) -> Result<(), CpuError> {
         }
     }
     if let Some(address) = &cpu.maxphysaddr {
+        // qemuValidateDomainDefCpu: emulated bits beyond the host's.
+        let beyond_host = address
+            .bits
+            .zip(host_physical_address_bits)
+            .is_some_and(|(bits, host)| bits > host);
+        if address.mode == "emulate" && beyond_host {
+            return Err(CpuError::unsupported(
+                "The number of virtual CPU address bits cannot exceed the number supported by the host CPU",
+            ));
+        }
         if address.mode == "passthrough" && address.bits.is_some() {
             return Err(CpuError::unsupported(
                 "CPU maximum physical address bits number specification cannot be used with mode='passthrough'",
@@ -276,23 +302,12 @@ fn validate_cache_and_address_bits(cpu: &CpuDef) -> Result<(), CpuError> {
     Ok(())
 }
 
-/// Whether this libvirt has `qemuDomainCheckCPU`, the partial check that
-/// trusts QEMU's usability and blockers. It reads each map model's
-/// `<check partial='compat'/>`, which came into the CPU map with it: 11.3's
-/// map marks every model older than the check, 9.0's marks none, and 9.0's
-/// `qemuProcessUpdateGuestCPU` compares every definition with the full host
-/// (`virCPUCompare`) instead.
-fn has_qemu_domain_check_cpu(map: &CpuMap) -> bool {
-    map.models().any(|(_, model)| model.compat_check)
-}
-
-/// libvirt's `qemuDomainCheckCPU` for `check='partial'` (spec 10.2), or the
-/// plain compare with the full host of the libvirts before it.
+/// libvirt's `qemuDomainCheckCPU` for `check='partial'` (spec 10.2); before
+/// the releases that ask QEMU's answer first
+/// ([`skips_partial_check_for_usable_models`],
+/// [`compares_unusable_models_by_blockers`]), a compare with the full host.
 fn partial_check(env: &StartEnvironment<'_>, cpu: &CpuDef) -> Result<(), CpuError> {
     let map = env.map;
-    if !has_qemu_domain_check_cpu(map) {
-        return compare_with_full_host(env, cpu);
-    }
     let qemu_entry = cpu
         .model
         .as_deref()
@@ -301,7 +316,10 @@ fn partial_check(env: &StartEnvironment<'_>, cpu: &CpuDef) -> Result<(), CpuErro
         .features
         .iter()
         .all(|f| f.policy == Some(Policy::Disable));
-    if qemu_entry.is_some_and(|m| m.usable == Usability::Yes) && all_disabled {
+    if skips_partial_check_for_usable_models(env.libvirt)
+        && qemu_entry.is_some_and(|m| m.usable == Usability::Yes)
+        && all_disabled
+    {
         return Ok(());
     }
     let map_model = cpu
@@ -309,30 +327,26 @@ fn partial_check(env: &StartEnvironment<'_>, cpu: &CpuDef) -> Result<(), CpuErro
         .as_deref()
         .and_then(|m| map.model_id(m))
         .map(|id| map.model(id));
-    let compat = cpu.model.is_none()
+    let compat = !compares_unusable_models_by_blockers(env.libvirt)
+        || cpu.model.is_none()
         || env
             .reported_host_model
             .is_none_or(|h| h.fallback != crate::cpudef::Fallback::Forbid)
         || qemu_entry.is_none()
         || map_model.is_some_and(|m| m.compat_check);
     if compat {
-        return compare_with_full_host(env, cpu);
+        let made;
+        let host_data = match env.full_host_data {
+            Some(data) => Some(data),
+            None => {
+                made = env.full_host.map(|host| host_data(map, host));
+                made.as_ref()
+            }
+        };
+        compare_with_data(map, env.full_host.zip(host_data), cpu, true)?;
+        return Ok(());
     }
     compare_unusable(env, cpu, qemu_entry)
-}
-
-/// `virCPUCompare(full host, cpu, failIncompatible=true)`.
-fn compare_with_full_host(env: &StartEnvironment<'_>, cpu: &CpuDef) -> Result<(), CpuError> {
-    let made;
-    let host_data = match env.full_host_data {
-        Some(data) => Some(data),
-        None => {
-            made = env.full_host.map(|host| host_data(env.map, host));
-            made.as_ref()
-        }
-    };
-    compare_with_data(env.map, env.full_host.zip(host_data), cpu, true)?;
-    Ok(())
 }
 
 /// libvirt's `virCPUCompareUnusable` (spec 5.4).

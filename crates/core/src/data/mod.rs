@@ -252,16 +252,17 @@ pub struct CpuMap {
     map_feature_count: usize,
     /// The features this release defines, internal ones included.
     known: FeatureSet,
+    /// Each feature's position in this release's own map order, when that
+    /// is not the id order (9.0's, listed before libvirt regenerated its
+    /// feature file in CPUID order): libvirt lists features in its map's
+    /// order. Features the release does not define come last.
+    own_ranks: Option<Vec<u16>>,
     models: Vec<Model>,
     feature_index: NameIndex<FeatureId>,
     /// Each feature's position when all are sorted by name (byte order).
     name_ranks: Vec<u16>,
     /// The features sorted by name: `by_name[name_ranks[id]] == id`.
     by_name: Vec<FeatureId>,
-    /// This release's own features in the order of its `x86_features.xml`,
-    /// when the ids (shared by all releases, [`CpuMap::sharing_ids`]) follow
-    /// another release's order; `None` when id order is this map's order.
-    file_order: Option<Vec<FeatureId>>,
     model_index: NameIndex<ModelId>,
 }
 
@@ -294,6 +295,29 @@ fn feature_from_entry(entry: &FeatureEntry) -> Result<Feature, DataError> {
         linux_aliases: entry.linux_aliases.clone(),
         internal: false,
     })
+}
+
+/// Each feature's rank in `file`'s own order, or `None` when that is the
+/// order of `features` (the ids) already.
+fn own_ranks(file: &CpuMapFile, features: &[Feature]) -> Option<Vec<u16>> {
+    let position: HashMap<&str, usize> = file
+        .features
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.name.as_str(), i))
+        .collect();
+    let ranks: Vec<u16> = features
+        .iter()
+        .enumerate()
+        .map(|(id, f)| {
+            // FEATURE_CAPACITY bounds both, far below u16::MAX.
+            position
+                .get(f.name.as_str())
+                .map_or(file.features.len() + id, |p| *p) as u16
+        })
+        .collect();
+    let in_id_order = ranks.windows(2).all(|w| w[0] < w[1]);
+    (!in_id_order).then_some(ranks)
 }
 
 /// The release named in a map's source, `libvirt 11.3.0 cpu_map`.
@@ -445,12 +469,7 @@ impl CpuMap {
             // FEATURE_CAPACITY bounds the count, far below u16::MAX.
             name_ranks[id.index()] = rank as u16;
         }
-        let own_ids: Vec<FeatureId> = file
-            .features
-            .iter()
-            .filter_map(|entry| feature_index.get(&entry.name).copied())
-            .collect();
-        let file_order = (!own_ids.windows(2).all(|pair| pair[0] < pair[1])).then_some(own_ids);
+        let own_ranks = own_ranks(file, &features);
         let mut map = CpuMap {
             source: file.source.clone(),
             release: release_of_source(&file.source),
@@ -458,11 +477,11 @@ impl CpuMap {
             features,
             map_feature_count,
             known,
+            own_ranks,
             models: Vec::new(),
             feature_index,
             name_ranks,
             by_name,
-            file_order,
             model_index: NameIndex::default(),
         };
         for entry in &file.models {
@@ -717,44 +736,29 @@ impl CpuMap {
         data
     }
 
-    /// Calls `f` with each feature of `set` in this release's map order, the
-    /// order of its `x86_features.xml`, which every feature list libvirt
-    /// prints follows (decode, compare messages, the live update). Releases
-    /// order the file differently: 9.0's goes register by register from
-    /// `CPUID.1:EDX`, 11.3's was regenerated in another order.
-    pub fn each_in_map_order(&self, set: &FeatureSet, mut f: impl FnMut(FeatureId)) {
-        match &self.file_order {
-            None => set.iter().for_each(f),
-            Some(order) => {
-                for &id in order {
-                    if set.contains(id) {
-                        f(id);
-                    }
-                }
-                // Internal features follow the map's own.
-                set.iter()
-                    .filter(|id| id.index() >= self.map_feature_count)
-                    .for_each(f);
-            }
-        }
-    }
-
-    /// Where `id` comes in this release's map order ([`Self::each_in_map_order`]).
-    pub fn map_order_rank(&self, id: FeatureId) -> usize {
-        match &self.file_order {
-            None => id.index(),
-            Some(order) => order
-                .iter()
-                .position(|own| *own == id)
-                .unwrap_or(order.len() + id.index()),
-        }
-    }
-
-    /// Names of the features in `set`, in map order ([`Self::each_in_map_order`]).
+    /// Names of the features in `set`, in this release's map order.
     pub fn names<'a>(&'a self, set: &'a FeatureSet) -> impl Iterator<Item = &'a str> + 'a {
-        let mut names = Vec::with_capacity(set.len());
-        self.each_in_map_order(set, |id| names.push(self.feature(id).name.as_str()));
-        names.into_iter()
+        self.in_map_order(set)
+            .into_iter()
+            .map(|id| self.feature(id).name.as_str())
+    }
+
+    /// Where `id` comes in this release's own map order ([`Self::in_map_order`]).
+    pub fn map_order_rank(&self, id: FeatureId) -> usize {
+        match &self.own_ranks {
+            Some(ranks) => usize::from(ranks[id.index()]),
+            None => id.index(),
+        }
+    }
+
+    /// The features of `set` in this release's own map order (the id order
+    /// but for a release whose feature file had another order, 9.0's).
+    pub fn in_map_order(&self, set: &FeatureSet) -> Vec<FeatureId> {
+        let mut ids: Vec<FeatureId> = set.iter().collect();
+        if let Some(ranks) = &self.own_ranks {
+            ids.sort_by_key(|id| ranks[id.index()]);
+        }
+        ids
     }
 
     /// The set of features with `migratable='no'`.
@@ -849,6 +853,14 @@ mod tests {
         assert_eq!(v11.feature(xapic).bits.registers.get(Register::Eax), 1);
         assert_eq!(v12.feature(xapic).bits.registers.get(Register::Edx), 1);
         assert_eq!(v9.feature(xapic).bits.registers.get(Register::Edx), 1);
+        // 9.0 lists features in its own order (EDX of leaf 1 first), the
+        // others in id order.
+        let pair: FeatureSet = ["pni", "fpu"]
+            .iter()
+            .map(|n| v9.feature_id(n).expect("known"))
+            .collect();
+        assert_eq!(v9.names(&pair).collect::<Vec<_>>(), ["fpu", "pni"]);
+        assert_eq!(v11.names(&pair).collect::<Vec<_>>(), ["pni", "fpu"]);
         // Models are each release's own: 9.0's Haswell asks for no compat check.
         let haswell = |map: &CpuMap| {
             map.model(map.model_id("Haswell").expect("Haswell"))

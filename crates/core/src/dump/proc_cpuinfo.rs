@@ -120,9 +120,10 @@ pub fn parse(input: &str, map: &CpuMap) -> Result<HostDump, ParseError> {
             .push("no `cpu family` or `model` line: the CPU signature is unknown".to_owned()),
     }
 
+    let vendor = fields.vendor_id.map(|v| v.text);
     let mut unknown_flags = Vec::new();
     for flag in text::words(flags, &[]) {
-        match feature_for_linux_flag(map, flag.text) {
+        match feature_for_linux_flag(map, vendor, flag.text) {
             Some(id) => {
                 let bits = map.feature(id).bits;
                 dump.cpuid.add(bits.key, bits.registers);
@@ -144,12 +145,53 @@ pub fn parse(input: &str, map: &CpuMap) -> Result<HostDump, ParseError> {
     Ok(dump)
 }
 
-/// The libvirt feature a Linux flag names. The map knows only a few Linux
-/// spellings, so the lookup goes on through QEMU's spellings (which mostly
-/// follow Linux: `sse4_1`, `pclmulqdq`) and through libvirt's habit of writing
-/// Linux's underscores as dashes (`sha_ni` is `sha-ni`) or not at all
-/// (`cr8_legacy` is `cr8legacy`).
-pub fn feature_for_linux_flag(map: &CpuMap, flag: &str) -> Option<FeatureId> {
+/// Linux flags whose libvirt feature has another name, as Linux prints them
+/// (the quoted names of arch/x86/include/asm/cpufeatures.h) and as libvirt's
+/// map spells them.
+const RENAMED_FLAGS: [(&str, &str); 7] = [
+    // X86_FEATURE_DS, "dts": Debug Store, CPUID 1 EDX 21.
+    ("dts", "ds"),
+    // X86_FEATURE_TSC_DEADLINE_TIMER: CPUID 1 ECX 24.
+    ("tsc_deadline_timer", "tsc-deadline"),
+    // X86_FEATURE_TSXLDTRK: CPUID 7 EDX 16.
+    ("tsxldtrk", "tsx-ldtrk"),
+    // X86_FEATURE_IBT: CPUID 7 EDX 20.
+    ("ibt", "cet-ibt"),
+    // X86_FEATURE_USER_SHSTK, "user_shstk": CPUID 7 ECX 7, CET shadow stacks.
+    ("user_shstk", "cet-ss"),
+    // X86_FEATURE_IBRS_ENHANCED: set from ARCH_CAPABILITIES.IBRS_ALL.
+    ("ibrs_enhanced", "ibrs-all"),
+    // X86_FEATURE_AMD_SSB_NO, "amd_ssb_no": CPUID 0x80000008 EBX 26.
+    ("amd_ssb_no", "amd-no-ssb"),
+];
+
+/// Linux's speculation-control flags are synthetic: `ibrs`, `ibpb`, `stibp`
+/// and `ssbd` are set from Intel's CPUID 7 EDX bits (SPEC_CTRL covers IBRS
+/// and IBPB) or from AMD's CPUID 0x80000008 EBX bits, whose own flags Linux
+/// does not print (arch/x86/kernel/cpu/common.c init_speculation_control).
+/// The libvirt feature is the vendor's: (flag, Intel's, AMD's and Hygon's).
+const SPECULATION_FLAGS: [(&str, &str, &str); 4] = [
+    ("ibrs", "spec-ctrl", "ibrs"),
+    ("ibpb", "spec-ctrl", "ibpb"),
+    ("stibp", "stibp", "amd-stibp"),
+    ("ssbd", "ssbd", "amd-ssbd"),
+];
+
+/// The libvirt feature a Linux flag names on a CPU of `vendor` (the
+/// `vendor_id` string). The speculation controls depend on the vendor
+/// (`SPECULATION_FLAGS`); a few flags are renamed (`RENAMED_FLAGS`); the
+/// map knows only a few Linux spellings, so the lookup goes on through QEMU's
+/// spellings (which mostly follow Linux: `sse4_1`, `pclmulqdq`) and through
+/// libvirt's habit of writing Linux's underscores as dashes (`sha_ni` is
+/// `sha-ni`) or not at all (`cr8_legacy` is `cr8legacy`).
+pub fn feature_for_linux_flag(map: &CpuMap, vendor: Option<&str>, flag: &str) -> Option<FeatureId> {
+    if let Some((_, intel, amd)) = SPECULATION_FLAGS.iter().find(|(name, ..)| *name == flag) {
+        let amd_like = matches!(vendor, Some("AuthenticAMD" | "HygonGenuine"));
+        return map.feature_id(if amd_like { amd } else { intel });
+    }
+    if let Some((_, libvirt)) = RENAMED_FLAGS.iter().find(|(name, _)| *name == flag) {
+        return map.feature_id(libvirt);
+    }
     map.feature_by_linux_name(flag)
         .or_else(|| map.feature_by_qemu_alias(flag))
         .or_else(|| {
@@ -307,5 +349,31 @@ flags\t\t: fpu
             .expect_err("huge")
             .message
             .contains("does not fit"));
+    }
+
+    #[test]
+    fn linux_names_map_to_libvirt_features_by_vendor() {
+        let map = CpuMap::newest();
+        let name = |vendor: &str, flag: &str| {
+            feature_for_linux_flag(map, Some(vendor), flag).map(|id| map.feature(id).name.as_str())
+        };
+        assert_eq!(
+            name("GenuineIntel", "tsc_deadline_timer"),
+            Some("tsc-deadline")
+        );
+        assert_eq!(name("GenuineIntel", "dts"), Some("ds"));
+        assert_eq!(name("GenuineIntel", "ibrs"), Some("spec-ctrl"));
+        assert_eq!(name("GenuineIntel", "ibpb"), Some("spec-ctrl"));
+        assert_eq!(name("GenuineIntel", "stibp"), Some("stibp"));
+        assert_eq!(name("AuthenticAMD", "ibrs"), Some("ibrs"));
+        assert_eq!(name("AuthenticAMD", "ibpb"), Some("ibpb"));
+        assert_eq!(name("AuthenticAMD", "stibp"), Some("amd-stibp"));
+        assert_eq!(name("HygonGenuine", "ssbd"), Some("amd-ssbd"));
+        assert_eq!(name("GenuineIntel", "ibt"), Some("cet-ibt"));
+        // libvirt 11.3 has no CET features: the flag is unknown there.
+        assert_eq!(
+            feature_for_linux_flag(CpuMap::embedded(), Some("GenuineIntel"), "ibt"),
+            None
+        );
     }
 }

@@ -181,13 +181,14 @@ fn candidate_list(
         }
     }
     list.clear();
-    // In this release's map order; map features come before internal ones.
+    // In the release's map order; map features come first.
     let map_order = |set: &crate::FeatureSet, policy: Policy, list: &mut CandidateFeatures| {
-        map.each_in_map_order(set, |id| {
-            if id.index() < map_feature_count && map.knows(id) {
-                list.push((id, policy));
-            }
-        });
+        list.extend(
+            map.in_map_order(set)
+                .into_iter()
+                .filter(|id| id.index() < map_feature_count && map.knows(*id))
+                .map(|id| (id, policy)),
+        );
     };
     map_order(&extra, Policy::Require, list);
     map_order(&missing, Policy::Disable, list);

@@ -88,14 +88,14 @@ pub fn model_data(
 /// libvirt's `x86DataToCPUFeatures`: appends every map feature in `data` (map
 /// order) with `policy`.
 pub fn features_from_data(map: &CpuMap, def: &mut CpuDef, policy: Policy, data: &FeatureSet) {
-    // Sets iterate in id order, which is map order; map features come first.
-    // A feature this release does not define (a set made against another
-    // release's map) is not in its data.
+    // In the release's map order; map features come first. A feature this
+    // release does not define (a set made against another release's map) is
+    // not in its data.
     let map_features = map.map_feature_end();
-    for id in data
-        .iter()
-        .take_while(|id| id.index() < map_features)
-        .filter(|id| map.knows(*id))
+    for id in map
+        .in_map_order(data)
+        .into_iter()
+        .filter(|id| id.index() < map_features && map.knows(*id))
     {
         let feature = map.feature(id);
         if def.add_exclusive(&feature.name, policy).is_err() {

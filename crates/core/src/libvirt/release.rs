@@ -197,6 +197,57 @@ fn inferred_from_dump(dump: &HostDump) -> Option<(LibvirtVersion, &'static str)>
 /// (`virDomainCapsCPUCustomFormat`, NEWS.rst v10.9.0).
 pub const BLOCKERS_IN_DOMCAPABILITIES: LibvirtVersion = LibvirtVersion::new(10, 9);
 
+// Behaviour that changed between releases, one predicate per change, each
+// with the release that made it and where it was read. What a release's CPU
+// map says (its models, their `-vN` names, `<check partial='compat'/>`,
+// `added`/`removed` features, the feature order of its messages) is data of
+// that map, not a predicate here.
+
+/// Every `check` other than `none` refuses a `forbid` feature the full host
+/// CPU has (`virCPUCheckForbiddenFeatures` in `qemuProcessUpdateGuestCPU`):
+/// NEWS.rst v7.2.0, "Check host CPU for forbidden features". Present in 9.0's
+/// and 11.3's qemu_process.c.
+pub fn checks_forbidden_features_on_host(version: LibvirtVersion) -> bool {
+    version >= LibvirtVersion::new(7, 2)
+}
+
+/// `check='partial'` asks QEMU's answer first: a model QEMU reports usable,
+/// with no feature other than `disable`d ones, is not compared at all
+/// (`virQEMUCapsIsCPUUsable` at the top of `qemuDomainCheckCPU`; commit
+/// 2ba73ca83b "qemu: Optimize CPU check='partial' for usable CPUs"). Absent
+/// from 9.0's qemu_process.c (a plain `virCPUCompare` against the full host),
+/// present in 11.3's. NEWS.rst does not list it; the issue places it between
+/// 10.0 and 10.4, and 10.1 is taken here: the exact release is not pinned.
+pub fn skips_partial_check_for_usable_models(version: LibvirtVersion) -> bool {
+    version >= LibvirtVersion::new(10, 1)
+}
+
+/// `check='partial'` compares a model whose map entry does not ask for the
+/// compat check (`<check partial='compat'/>`) through QEMU's blockers for it
+/// (`virCPUCompareUnusable` in `qemuDomainCheckCPU`), and domcapabilities
+/// prints those blockers: NEWS.rst v10.9.0, "Report CPU model blockers in
+/// domain capabilities". Before, every model is compared with the full host
+/// CPU (9.0's qemu_process.c).
+pub fn compares_unusable_models_by_blockers(version: LibvirtVersion) -> bool {
+    version >= BLOCKERS_IN_DOMCAPABILITIES
+}
+
+/// Versioned QEMU model names (`Haswell-v4`) are accepted in domains:
+/// NEWS.rst v10.10.0, "qemu: Add support for versioned CPU models"; v11.0.0
+/// adds the `-v1` names of old models ("cpu: Add missing -v1 variants").
+/// Which names a release knows is its CPU map's; this tells why an older map
+/// has none.
+pub fn accepts_versioned_models(version: LibvirtVersion) -> bool {
+    version >= LibvirtVersion::new(10, 10)
+}
+
+/// `<maxphysaddr limit='N'/>` is read and passed on (`host-phys-bits-limit`):
+/// NEWS.rst v9.3.0, "qemu: Improve handling of maximum physical address
+/// configuration". 9.0's cpu_conf.c knows no `limit` and drops it.
+pub fn reads_maxphysaddr_limit(version: LibvirtVersion) -> bool {
+    version >= LibvirtVersion::new(9, 3)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,6 +283,58 @@ mod tests {
             LibvirtVersion::new(8, 0).map_release(),
             (LibvirtVersion::V9_0, false)
         );
+    }
+
+    #[test]
+    fn behaviour_changes_by_release() {
+        let bookworm = LibvirtVersion::V9_0;
+        let trixie = LibvirtVersion::V11_3;
+        assert!(checks_forbidden_features_on_host(bookworm));
+        assert!(!checks_forbidden_features_on_host(LibvirtVersion::new(
+            7, 1
+        )));
+        assert!(!skips_partial_check_for_usable_models(bookworm));
+        assert!(skips_partial_check_for_usable_models(trixie));
+        assert!(!compares_unusable_models_by_blockers(LibvirtVersion::new(
+            10, 8
+        )));
+        assert!(compares_unusable_models_by_blockers(trixie));
+        assert!(!accepts_versioned_models(LibvirtVersion::new(10, 9)));
+        assert!(accepts_versioned_models(LibvirtVersion::V12_9));
+    }
+
+    /// domcapabilities with one unusable model, with or without its blockers.
+    fn domcapabilities(blockers: &str) -> HostDump {
+        let text = format!(
+            "<domainCapabilities>\n  <path>/usr/bin/qemu-system-x86_64</path>\n  <domain>kvm</domain>\n  \
+             <machine>pc-q35-9.2</machine>\n  <arch>x86_64</arch>\n  <cpu>\n    \
+             <mode name='custom' supported='yes'>\n      \
+             <model usable='yes' vendor='Intel'>Nehalem</model>\n      \
+             <model usable='no' vendor='Intel'>Haswell</model>\n{blockers}    </mode>\n  \
+             </cpu>\n</domainCapabilities>\n"
+        );
+        crate::dump::parse(&text).expect("domcapabilities parse")
+    }
+
+    #[test]
+    fn domcapabilities_tell_whether_libvirt_prints_blockers() {
+        let new = domcapabilities(
+            "      <blockers model='Haswell'>\n        <feature name='avx2'/>\n      </blockers>\n",
+        );
+        let chosen = VersionChoice::choose(None, Some(&new)).expect("valid");
+        assert_eq!(chosen.version, LibvirtVersion::NEWEST);
+        assert_eq!(chosen.source.as_str(), "inferred");
+        let old = domcapabilities("");
+        let chosen = VersionChoice::choose(None, Some(&old)).expect("valid");
+        assert_eq!(chosen.version, LibvirtVersion::V9_0);
+        assert!(
+            chosen.describe().contains("without <blockers>"),
+            "{}",
+            chosen.describe()
+        );
+        // The option wins over what the input tells.
+        let asked = VersionChoice::choose(Some("11.3"), Some(&old)).expect("valid");
+        assert_eq!(asked.version, LibvirtVersion::V11_3);
     }
 
     #[test]

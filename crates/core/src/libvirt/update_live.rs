@@ -74,13 +74,11 @@ pub fn update_live(
     // can change anything: walk those, in map order.
     let map_features = map.map_feature_end();
     let touched = enabled.union(disabled).union(&described.features);
-    let mut in_order = Vec::with_capacity(touched.len());
-    map.each_in_map_order(&touched, |id| {
-        if id.index() < map_features && map.knows(id) {
-            in_order.push(id);
-        }
-    });
-    for id in in_order {
+    for id in map
+        .in_map_order(&touched)
+        .into_iter()
+        .filter(|id| id.index() < map_features && map.knows(*id))
+    {
         let feature = map.feature(id);
         let (explicit, expectation) = if described.features.contains(id) {
             (true, Expectation::Enabled)

@@ -243,7 +243,8 @@ impl AccelFile {
 }
 
 impl AccelFacts {
-    /// The facts compiled into this binary, loaded on first use.
+    /// The facts compiled into this binary, loaded on first use against the
+    /// newest CPU map (feature ids are shared by every release's map).
     pub fn embedded(accel: Accelerator) -> &'static AccelFacts {
         static KVM: OnceLock<AccelFacts> = OnceLock::new();
         static TCG: OnceLock<AccelFacts> = OnceLock::new();
@@ -253,7 +254,7 @@ impl AccelFacts {
         };
         cell.get_or_init(|| {
             let file = Packed::file(&format!("accel/{}.json", accel.as_str()));
-            AccelFacts::from_value(CpuMap::embedded(), &file).unwrap_or_else(|e| {
+            AccelFacts::from_value(CpuMap::newest(), &file).unwrap_or_else(|e| {
                 panic!(
                     "the embedded data/accel/{}.json is invalid: {e}",
                     accel.as_str()
@@ -775,6 +776,16 @@ mod tests {
         assert_eq!(
             support.reason(id(map, "rdctl-no")),
             Some(&UnavailableReason::NeedsArchCapabilitiesMsr)
+        );
+        // KVM sets these ARCH_CAPABILITIES bits whatever the host's MSR holds.
+        for emulated in ["pschange-mc-no", "skip-l1dfl-vmentry"] {
+            assert!(support.supported.contains(id(map, emulated)), "{emulated}");
+        }
+        // KVM never advertises MONITOR (libvirt never asks for cpu-pm=on).
+        let with_monitor = raw(FeatureSet::single(id(map, "monitor")));
+        assert_eq!(
+            assess(map, v10, Accelerator::Kvm, &with_monitor).reason(id(map, "monitor")),
+            Some(&UnavailableReason::KvmNever)
         );
     }
 

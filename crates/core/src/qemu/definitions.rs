@@ -4,7 +4,7 @@
 //! probe-qemu` and embedded here (in `build.rs`'s packed form, which shares
 //! the feature names and the unchanged models between versions); they are
 //! read once, on first use, against
-//! the embedded CPU map. Each model's feature list becomes a libvirt
+//! the newest CPU map. Each model's feature list becomes a libvirt
 //! [`FeatureSet`]; QEMU flags libvirt's map does not know are kept aside by
 //! name, so nothing QEMU asks for is lost.
 //!
@@ -40,8 +40,12 @@ use crate::error::CpuError;
 use crate::featureset::FeatureSet;
 use crate::json;
 
-/// The embedded probe files (`data/qemu/MAJOR.MINOR.json`), oldest first.
-const EMBEDDED_VERSIONS: [&str; 4] = ["5.2", "7.2", "10.0", "11.1"];
+/// The embedded files (`data/qemu/MAJOR.MINOR.json`), oldest first: probed
+/// (5.2, 7.2, 10.0, 11.1) or derived from libvirt's captures of the release's
+/// model list with the probed definitions (`cargo xtask derive-qemu`).
+const EMBEDDED_VERSIONS: [&str; 13] = [
+    "5.2", "6.2", "7.0", "7.1", "7.2", "8.0", "8.1", "8.2", "9.0", "9.1", "9.2", "10.0", "11.1",
+];
 
 /// A set of features split into the ones libvirt's map knows and QEMU-only names.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -141,11 +145,12 @@ pub struct QemuDefinitions {
 
 impl QemuDefinitions {
     /// The versions compiled into this binary, parsed on first use against the
-    /// embedded CPU map.
+    /// newest CPU map: feature ids are shared by every release's map, and a
+    /// newer QEMU's features (`its-no`) must not be lost to an older map.
     pub fn embedded() -> &'static QemuDefinitions {
         static DEFINITIONS: OnceLock<QemuDefinitions> = OnceLock::new();
         DEFINITIONS.get_or_init(|| {
-            let map = CpuMap::embedded();
+            let map = CpuMap::newest();
             let versions = EMBEDDED_VERSIONS
                 .iter()
                 .map(|name| {
@@ -407,8 +412,27 @@ mod tests {
             .iter()
             .map(|v| v.version.as_str())
             .collect();
-        assert_eq!(versions, ["5.2", "7.2", "10.0", "11.1"]);
+        assert_eq!(
+            versions,
+            [
+                "5.2", "6.2", "7.0", "7.1", "7.2", "8.0", "8.1", "8.2", "9.0", "9.1", "9.2",
+                "10.0", "11.1"
+            ]
+        );
         assert_eq!(definitions.newest().version, "11.1");
+        // Each release lists its own models: EPYC-Genoa came with 8.1,
+        // EPYC-Turin after 10.0, Icelake-Client went in 7.1.
+        let has = |version: &str, model: &str| {
+            definitions
+                .find(version)
+                .expect("known")
+                .version
+                .model(model)
+                .is_some()
+        };
+        assert!(!has("7.2", "EPYC-Genoa") && !has("8.0", "EPYC-Genoa") && has("8.1", "EPYC-Genoa"));
+        assert!(!has("10.0", "EPYC-Turin") && has("11.1", "EPYC-Turin-v2"));
+        assert!(has("7.0", "Icelake-Client") && !has("7.1", "Icelake-Client"));
         let v72 = definitions.find("7.2").expect("7.2").version;
         let haswell = v72.resolve("Haswell").expect("Haswell");
         assert_eq!(haswell.name, "Haswell-v1");
@@ -420,8 +444,8 @@ mod tests {
         let definitions = QemuDefinitions::embedded();
         let exact = definitions.find("7.2.0").expect("7.2.0");
         assert_eq!((exact.version.version.as_str(), exact.note), ("7.2", None));
-        let lower = definitions.find("9.1").expect("9.1");
-        assert_eq!(lower.version.version, "7.2");
+        let lower = definitions.find("8.3").expect("8.3");
+        assert_eq!(lower.version.version, "8.2");
         assert!(lower.note.is_some());
         let older = definitions.find("4.2").expect("4.2");
         assert_eq!(older.version.version, "5.2");

@@ -25,6 +25,7 @@ use crate::domain::Accelerator;
 use crate::error::CpuError;
 use crate::featureset::FeatureSet;
 use crate::host::HostInput;
+use crate::libvirt::release::LibvirtVersion;
 use crate::libvirt::{HypervisorModel, Usability};
 
 /// One named model and whether the host can run it.
@@ -53,7 +54,9 @@ pub struct ModelReport {
     pub notes: Vec<String>,
 }
 
-/// Predicts every libvirt model (unversioned and `-vN`), in map order.
+/// Predicts every model both libvirt's map and the QEMU version have
+/// (unversioned and `-vN`), in map order: libvirt lists only the models QEMU
+/// reports that it knows (`virQEMUCapsFillDomainCPUCaps`).
 pub fn model_usability(
     map: &CpuMap,
     version: &QemuVersion,
@@ -78,6 +81,7 @@ pub fn model_usability_assessed(
         // each model on this host.
         return map
             .models()
+            .filter(|(_, model)| version.model(&model.name).is_some())
             .map(|(_, model)| {
                 let build = build_guest_cpu_assessed(
                     map,
@@ -106,6 +110,7 @@ pub fn model_usability_assessed(
     };
     map.models()
         .zip(requests)
+        .filter(|((_, model), _)| version.model(&model.name).is_some())
         .map(|((_, model), request)| {
             usability(map, &model.name, request.as_ref(), &support.supported)
         })
@@ -201,31 +206,38 @@ fn bare_requests(
         .collect()
 }
 
-/// [`bare_requests`] for the embedded map and QEMU versions, made once per
-/// version and accelerator; `None` for any other map or version.
+/// [`bare_requests`] for an embedded map (one per libvirt release) and QEMU
+/// version, made once per map, version and accelerator; `None` for any other
+/// map or version.
 fn embedded_requests(
     map: &CpuMap,
     version: &QemuVersion,
     accel: Accelerator,
 ) -> Option<&'static [Result<BareRequest, CpuError>]> {
     type Requests = OnceLock<Vec<Result<BareRequest, CpuError>>>;
-    static REQUESTS: OnceLock<Vec<[Requests; 2]>> = OnceLock::new();
-    if !std::ptr::eq(map, CpuMap::embedded()) {
-        return None;
-    }
+    static REQUESTS: OnceLock<Vec<Vec<[Requests; 2]>>> = OnceLock::new();
+    let releases = LibvirtVersion::WITH_CPU_MAP;
+    let map_index = releases
+        .iter()
+        .position(|release| std::ptr::eq(map, CpuMap::for_version(*release)))?;
     let versions = QemuDefinitions::embedded().versions();
     let index = versions.iter().position(|v| std::ptr::eq(v, version))?;
     let tables = REQUESTS.get_or_init(|| {
-        versions
+        releases
             .iter()
-            .map(|_| [OnceLock::new(), OnceLock::new()])
+            .map(|_| {
+                versions
+                    .iter()
+                    .map(|_| [OnceLock::new(), OnceLock::new()])
+                    .collect()
+            })
             .collect()
     });
     let slot = match accel {
         Accelerator::Kvm => 0,
         Accelerator::Tcg => 1,
     };
-    let table = tables[index][slot].get_or_init(|| bare_requests(map, version, accel));
+    let table = tables[map_index][index][slot].get_or_init(|| bare_requests(map, version, accel));
     Some(table.as_slice())
 }
 
@@ -326,7 +338,7 @@ mod tests {
     use crate::qemu::definitions::QemuDefinitions;
 
     #[test]
-    fn every_libvirt_model_is_listed_and_blockers_are_sorted() {
+    fn models_of_both_libvirt_and_qemu_are_listed_and_blockers_are_sorted() {
         let map = CpuMap::embedded();
         let version = QemuDefinitions::embedded().newest();
         let haswell = version
@@ -341,7 +353,14 @@ mod tests {
             has_vmx_msrs: false,
         };
         let models = model_usability(map, version, Accelerator::Kvm, &host);
-        assert_eq!(models.len(), map.models().count());
+        let in_both = map
+            .models()
+            .filter(|(_, m)| version.model(&m.name).is_some())
+            .count();
+        assert_eq!(models.len(), in_both);
+        // libvirt 11.3 has Icelake-Client, which QEMU dropped in 7.1.
+        assert!(in_both < map.models().count());
+        assert!(models.iter().all(|m| m.name != "Icelake-Client"));
         let find = |name: &str| models.iter().find(|m| m.name == name).expect(name);
         assert_eq!(find("Haswell").usable, Usability::Yes);
         assert_eq!(find("Haswell-v2").usable, Usability::Yes);

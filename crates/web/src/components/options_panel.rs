@@ -1,4 +1,4 @@
-//! QEMU version, accelerator and the migration switch.
+//! QEMU and libvirt versions, accelerator and the migration switch.
 
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
@@ -12,6 +12,7 @@ const DEFAULT_VALUE: &str = "";
 #[derive(Properties, PartialEq)]
 pub struct OptionsPanelProps {
     pub qemu_version: Option<AttrValue>,
+    pub libvirt_version: Option<AttrValue>,
     pub accelerator: Option<Accelerator>,
     pub migration: bool,
     pub on_action: Callback<Action>,
@@ -24,6 +25,11 @@ pub fn OptionsPanel(props: &OptionsPanelProps) -> Html {
         let value = event.target_unchecked_into::<HtmlSelectElement>().value();
         Action::SetQemuVersion((value != DEFAULT_VALUE).then(|| value.into()))
     });
+    let libvirt_versions = use_memo((), |()| engine::libvirt_versions());
+    let on_libvirt_version = props.on_action.reform(|event: Event| {
+        let value = event.target_unchecked_into::<HtmlSelectElement>().value();
+        Action::SetLibvirtVersion((value != DEFAULT_VALUE).then(|| value.into()))
+    });
     let on_accelerator = props.on_action.reform(|event: Event| {
         let value = event.target_unchecked_into::<HtmlSelectElement>().value();
         Action::SetAccelerator(Accelerator::from_name(&value))
@@ -33,6 +39,8 @@ pub fn OptionsPanel(props: &OptionsPanelProps) -> Html {
     });
     let chosen_version = props.qemu_version.as_deref().unwrap_or(DEFAULT_VALUE);
     let newest = versions.first().copied().unwrap_or_default();
+    let chosen_libvirt = props.libvirt_version.as_deref().unwrap_or(DEFAULT_VALUE);
+    let newest_libvirt = libvirt_versions.first().cloned().unwrap_or_default();
     html! {
         <section class="panel options" aria-label="Hypervisor">
             <label>
@@ -44,6 +52,19 @@ pub fn OptionsPanel(props: &OptionsPanelProps) -> Html {
                     { for versions.iter().map(|version| html! {
                         <option value={*version} selected={chosen_version == *version}>
                             { *version }
+                        </option>
+                    }) }
+                </select>
+            </label>
+            <label>
+                <span>{ "libvirt" }</span>
+                <select data-testid="libvirt-version" onchange={on_libvirt_version}>
+                    <option value={DEFAULT_VALUE} selected={chosen_libvirt.is_empty()}>
+                        { format!("default (the host dump's, else {newest_libvirt})") }
+                    </option>
+                    { for libvirt_versions.iter().map(|version| html! {
+                        <option value={version.clone()} selected={chosen_libvirt == version.as_str()}>
+                            { version.clone() }
                         </option>
                     }) }
                 </select>
