@@ -7,7 +7,7 @@ use yew::prelude::*;
 use crate::examples::{
     ExamplePair, EXAMPLES, EXAMPLE_PAIRS, HOST_EXAMPLES, SYNTHESIZED_HOST_EXAMPLES,
 };
-use crate::hooks::{flush_fragment, page_url};
+use crate::hooks::{page_url, write_fragment_now};
 use crate::state::{Action, Theme};
 
 #[derive(Properties, PartialEq)]
@@ -48,8 +48,8 @@ fn example_action(value: &str) -> Option<Action> {
     }
 }
 
-/// "Copy link": writes the address bar first (the state is encoded only then),
-/// and copies the address it then holds.
+/// "Copy link": writes the current state into the address bar first (the state
+/// is encoded only then), and copies the address it then holds.
 #[function_component]
 fn ShareLinkButton() -> Html {
     let copied = use_state(|| false);
@@ -58,7 +58,7 @@ fn ShareLinkButton() -> Html {
         Callback::from(move |_: MouseEvent| {
             let copied = copied.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                let url = page_url(&flush_fragment().await, true);
+                let url = page_url(&write_fragment_now().await, true);
                 let clipboard = gloo_utils::window().navigator().clipboard();
                 // The returned promise only reports permission problems, which
                 // the browser already shows; the button still says what it tried.

@@ -5,8 +5,8 @@
 //! (`history.replaceState`) costs Chromium milliseconds per call, more than a
 //! whole recompute, so it is kept off the keystroke path too: a state change only
 //! schedules the write, which happens once the state has not changed for
-//! [`FRAGMENT_DELAY_MS`], and at once when a link is copied ([`flush_fragment`])
-//! or the page is hidden (best effort: the encoding is asynchronous).
+//! [`FRAGMENT_DELAY_MS`], at once when a link is copied ([`write_fragment_now`])
+//! and when the page is hidden (best effort: the encoding is asynchronous).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -103,7 +103,11 @@ const FRAGMENT_DELAY_MS: u32 = 200;
 /// The state waiting to be written and the timer that will write it.
 #[derive(Default)]
 struct PendingFragment {
+    /// Taken by the write that encodes it.
     state: Option<Rc<AppState>>,
+    /// The app's state now, written or not: what a copied link must carry even
+    /// while an earlier write is still encoding.
+    latest: Option<Rc<AppState>>,
     /// Replacing it cancels the previous timer (never dropped while it runs:
     /// the timer's own callback only takes `state`).
     timer: Option<Timeout>,
@@ -116,17 +120,10 @@ thread_local! {
     static PENDING: RefCell<PendingFragment> = RefCell::default();
 }
 
-/// Encodes the pending state, if any, and writes it into the address bar; returns
-/// the fragment the address bar then holds (with `#`), e.g. for a copied link.
-pub async fn flush_fragment() -> String {
-    let (state, on_written) = PENDING.with(|pending| {
-        let mut pending = pending.borrow_mut();
-        (pending.state.take(), pending.on_written.clone())
-    });
-    let Some(state) = state else {
-        return current_fragment();
-    };
-    let Ok(fragment) = fragment_for(&state).await else {
+/// Encodes `state` and writes it into the address bar; returns the fragment
+/// the address bar then holds (with `#`).
+async fn write_fragment(state: &AppState) -> String {
+    let Ok(fragment) = fragment_for(state).await else {
         // A browser without compression streams keeps its address bar as is.
         return current_fragment();
     };
@@ -137,8 +134,31 @@ pub async fn flush_fragment() -> String {
             let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
         }
     }
+    let on_written = PENDING.with(|pending| pending.borrow().on_written.clone());
     on_written.emit(fragment.clone());
     fragment
+}
+
+/// Writes the pending state, if any (the timer's and `pagehide`'s write).
+async fn flush_fragment() {
+    if let Some(state) = PENDING.with(|pending| pending.borrow_mut().state.take()) {
+        write_fragment(&state).await;
+    }
+}
+
+/// Writes the app's current state into the address bar now, cancelling the
+/// delayed write, and returns the fragment (with `#`), e.g. for a copied link.
+pub async fn write_fragment_now() -> String {
+    let latest = PENDING.with(|pending| {
+        let mut pending = pending.borrow_mut();
+        pending.state = None;
+        pending.timer = None;
+        pending.latest.clone()
+    });
+    match latest {
+        Some(state) => write_fragment(&state).await,
+        None => current_fragment(),
+    }
 }
 
 /// Keeps the URL fragment equal to `state` once it settles, without adding
@@ -158,9 +178,7 @@ pub fn use_fragment_sync(state: AppState, enabled: bool) -> AttrValue {
             });
             let listener =
                 gloo_events::EventListener::new(&gloo_utils::window(), "pagehide", |_| {
-                    wasm_bindgen_futures::spawn_local(async {
-                        flush_fragment().await;
-                    })
+                    wasm_bindgen_futures::spawn_local(flush_fragment())
                 });
             move || drop(listener)
         });
@@ -170,11 +188,10 @@ pub fn use_fragment_sync(state: AppState, enabled: bool) -> AttrValue {
             let state = Rc::new(state.clone());
             PENDING.with(|pending| {
                 let mut pending = pending.borrow_mut();
+                pending.latest = Some(Rc::clone(&state));
                 pending.state = Some(state);
                 pending.timer = Some(Timeout::new(FRAGMENT_DELAY_MS, || {
-                    wasm_bindgen_futures::spawn_local(async {
-                        flush_fragment().await;
-                    })
+                    wasm_bindgen_futures::spawn_local(flush_fragment())
                 }));
             });
         }

@@ -7,6 +7,6 @@ mod theme;
 
 pub use file_drop::{read_text_file, use_window_file_drop};
 pub use location::{
-    flush_fragment, is_embed_mode, page_url, use_fragment_sync, use_state_from_location,
+    is_embed_mode, page_url, use_fragment_sync, use_state_from_location, write_fragment_now,
 };
 pub use theme::use_document_theme;
