@@ -153,37 +153,42 @@ describe("files that hold no host dump", () => {
   }
 });
 
-describe("tables on a phone", () => {
-  test("at 390 px the filtered table's cells fit, CPUID on one line", async () => {
-    const page = await pageWithPair(phone, 1);
-    const rows = await page.$$("[data-testid=filtered-list] tbody tr");
-    assert.ok(rows.length > 0, "the pair filters no feature");
-    const cells = await page.$$eval("[data-testid=filtered-list] td", (tds) =>
-      tds.map((td) => {
-        const code = td.querySelector("code");
-        const box = (code ?? td).getBoundingClientRect();
-        const lineHeight = code ? parseFloat(getComputedStyle(code).lineHeight) : 0;
-        return {
-          label: td.dataset.label,
-          right: box.right,
-          codeHeight: code ? code.getBoundingClientRect().height : 0,
-          lineHeight,
-        };
-      }),
-    );
-    const panelRight = await page.$eval("[data-testid=filtered-list]", (panel) =>
-      panel.getBoundingClientRect().right,
-    );
-    for (const cell of cells) {
-      assert.ok(cell.right <= panelRight + 0.5, `${cell.label} runs to ${cell.right}px, past ${panelRight}px`);
-      if (cell.label === "CPUID") {
-        assert.ok(cell.codeHeight <= cell.lineHeight * 1.5, `CPUID wraps: ${cell.codeHeight}px`);
+describe("tables on a phone and beside the inputs", () => {
+  for (const [name, viewport] of [
+    ["1280", desktop],
+    ["390", phone],
+  ]) {
+    test(`at ${name} px the filtered table's cells fit, CPUID on one line`, async () => {
+      const page = await pageWithPair(viewport, 1);
+      const rows = await page.$$("[data-testid=filtered-list] tbody tr");
+      assert.ok(rows.length > 0, "the pair filters no feature");
+      const cells = await page.$$eval("[data-testid=filtered-list] td", (tds) =>
+        tds.map((td) => {
+          const code = td.querySelector("code");
+          const box = (code ?? td).getBoundingClientRect();
+          const lineHeight = code ? parseFloat(getComputedStyle(code).lineHeight) : 0;
+          return {
+            label: td.dataset.label,
+            right: box.right,
+            codeHeight: code ? code.getBoundingClientRect().height : 0,
+            lineHeight,
+          };
+        }),
+      );
+      const panelRight = await page.$eval("[data-testid=filtered-list]", (panel) =>
+        panel.getBoundingClientRect().right,
+      );
+      for (const cell of cells) {
+        assert.ok(cell.right <= panelRight + 0.5, `${cell.label} runs to ${cell.right}px, past ${panelRight}px`);
+        if (cell.label === "CPUID") {
+          assert.ok(cell.codeHeight <= cell.lineHeight * 1.5, `CPUID wraps: ${cell.codeHeight}px`);
+        }
       }
-    }
-    await page.$eval("[data-testid=filtered-list]", (panel) => panel.scrollIntoView());
-    await page.screenshot({ path: screenshotPath("filtered-390.png") });
-    await page.close();
-  });
+      await page.$eval("[data-testid=filtered-list]", (panel) => panel.scrollIntoView());
+      await page.screenshot({ path: screenshotPath(`filtered-${name}.png`) });
+      await page.close();
+    });
+  }
 
   test("'usable only' narrows the models to the usable ones and survives a reload", async () => {
     const page = await pageWithPair(phone, 1);

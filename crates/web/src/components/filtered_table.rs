@@ -1,6 +1,8 @@
 //! The features QEMU filters out silently: name, CPUID location, why, and the
-//! warning line QEMU prints. Below 600 px each row becomes a block of labelled
-//! lines (the cells' `data-label`, see `web/style.css`), so no column is cut.
+//! warning line QEMU prints. In a panel narrower than 760 px (a phone, or the
+//! results column beside the inputs) each row becomes a block of labelled lines
+//! (the cells' `data-label`, a container query in `web/style.css`), so no column
+//! is cut.
 
 use yew::prelude::*;
 
@@ -14,7 +16,7 @@ pub struct FilteredTableProps {
 #[function_component]
 pub fn FilteredTable(props: &FilteredTableProps) -> Html {
     html! {
-        <section class="panel" aria-labelledby="filtered-heading" data-testid="filtered-list">
+        <section class="panel stacking" aria-labelledby="filtered-heading" data-testid="filtered-list">
             <h2 id="filtered-heading">{ format!("Filtered features ({})", props.features.len()) }</h2>
             if props.features.is_empty() {
                 <p class="hint">{ "QEMU drops no feature." }</p>
