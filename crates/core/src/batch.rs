@@ -527,8 +527,11 @@ pub fn fleet_remedy(
     let Ok(settings) = host_settings(domain_xml, question.options) else {
         return (None, Some("the domain cannot be checked".to_string()));
     };
+    // Identical dumps (a fleet of one hardware type) are one host to it.
+    let mut seen = std::collections::HashSet::new();
     let prepared: Vec<(&str, PreparedHost<'_>)> = hosts
         .iter()
+        .filter(|host| seen.insert(host.text))
         .filter_map(|host| {
             let input = parse_host(map, host.text).ok()?;
             Some((host.name, settings.prepare(map, &input).ok()?))
