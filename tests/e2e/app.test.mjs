@@ -283,6 +283,7 @@ describe("layout", () => {
     }
     for (const id of [
       "examples",
+      "share-link",
       "theme",
       "domain-input",
       "host-file",
