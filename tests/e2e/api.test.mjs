@@ -76,5 +76,9 @@ test("unknown options are refused with a message", async () => {
   const accel = await analyze("<cpu mode='host-model'/>", "x", { accel: "hvf" });
   assert.match(accel.error, /unknown accelerator `hvf`/);
   const field = await analyze("<cpu mode='host-model'/>", "x", { qemu: "9.2" });
-  assert.match(field.error, /invalid options: unknown field `qemu`/);
+  assert.match(field.error, /invalid options: unknown option `qemu`/);
+  const kind = await analyze("<cpu mode='host-model'/>", "x", { qemuVersion: 9.2 });
+  assert.match(kind.error, /option `qemuVersion` must be a string, not number/);
+  const notObject = await analyze("<cpu mode='host-model'/>", "x", "9.2");
+  assert.match(notObject.error, /options must be an object/);
 });

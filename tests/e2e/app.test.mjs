@@ -221,6 +221,10 @@ describe("layout", () => {
     assert.ok(await page.$(".app.embed"));
     assert.equal(await page.$("[data-testid=models-table]"), null);
     assert.equal(await page.$("[data-testid=examples]"), null);
+    // The link carries the state once the address bar has been written.
+    await page.waitForFunction(() =>
+      document.querySelector("[data-testid=open-full]")?.getAttribute("href").includes("#s="),
+    );
     const full = await page.getAttribute("[data-testid=open-full]", "href");
     const url = new URL(full);
     assert.equal(url.search, "");
@@ -279,6 +283,7 @@ describe("layout", () => {
     }
     for (const id of [
       "examples",
+      "share-link",
       "theme",
       "domain-input",
       "host-file",
@@ -317,6 +322,41 @@ describe("the share link", () => {
     assert.equal(await reopened.inputValue("[data-testid=accelerator]"), "tcg");
     assert.equal(await reopened.inputValue("[data-testid=models-filter]"), "sky");
     await reopened.close();
+    await page.close();
+  });
+
+  test("a link written by the app's former DEFLATE encoder still opens", async () => {
+    // Made by crates/web/src/deflate.rs before share links used the browser's
+    // CompressionStream('deflate-raw'); the payload is the same raw DEFLATE.
+    const oldLink =
+      "#s=TU_LTsMwEPwVy5dc-ggocZQo6aU_gIS4VbKMvRDLr-AHSoX4d-wAan3xzuzszO4XFs4waelqNB7wyJeEjBMwVTyF6EyF-AxcTdXCfJRMV6eLRWgsEn16VlfNFOzPWoKN4_GXvdjxmG3yj3d4diFSkcySzc9PL6geyjyq1_rvbeWAgK3TP_lAELwW2LUESNt0CHiBhJO2awggEAU2PSn9_pbzJjVQywzkMKfFvpCHuMbcD8CdFfRuHZu03uEPMIl-gg_S2TzVHx6zmHEOGjyLzmcu8vfMxRk2X8G8ynA7tQRGKJqgrvj7Bw";
+    const page = await newRecordingPage(browser.context);
+    await openApp(page, `${server.origin}/${oldLink}`);
+    assert.equal(
+      await page.inputValue(domainInput),
+      "<cpu mode='custom' check='partial'>\n  <model>Skylake-Client</model>\n</cpu>\n",
+    );
+    assert.match(await page.inputValue(hostPaste), /^CPU 0:\n   0x00000000 0x00: eax=0x00000016/);
+    assert.equal(await page.inputValue("[data-testid=accelerator]"), "tcg");
+    assert.equal(await page.inputValue("[data-testid=models-filter]"), "sky");
+    assert.equal(await page.getAttribute("html", "data-theme"), "dark");
+    assert.deepEqual(page.consoleErrors, []);
+    await page.close();
+  });
+
+  test("Copy link copies the address with the state, written at that moment", async () => {
+    await browser.context.grantPermissions(["clipboard-read", "clipboard-write"]);
+    const page = await newRecordingPage(browser.context);
+    await openApp(page, `${server.origin}/`);
+    await page.fill(domainInput, "<cpu mode='host-passthrough'/>");
+    // At once, before the address bar's delayed write.
+    await page.click("[data-testid=share-link]");
+    await page.waitForFunction(() =>
+      document.querySelector("[data-testid=share-link]").textContent.includes("Copied"),
+    );
+    const copied = await page.evaluate(() => navigator.clipboard.readText());
+    assert.equal(stateInUrl(copied)?.domain_xml, "<cpu mode='host-passthrough'/>");
+    assert.equal(copied, page.url());
     await page.close();
   });
 

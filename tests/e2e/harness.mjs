@@ -90,10 +90,13 @@ export async function newRecordingPage(context, viewport) {
   return page;
 }
 
-/** Navigates and waits until the app rendered and `window.guestcpu.ready` resolved. */
+/**
+ * Navigates and waits until the app rendered, read the state in the URL fragment
+ * (decompressed asynchronously by the browser) and `window.guestcpu.ready` resolved.
+ */
 export async function openApp(page, url) {
   await page.goto(url);
-  await page.waitForSelector("[data-testid=app]");
+  await page.waitForSelector("[data-testid=app][data-restored=true]");
   await page.evaluate(() => window.guestcpu.ready.then(() => true));
 }
 

@@ -1,5 +1,6 @@
 //! The root component: holds the state, runs the engine on every change and lays
-//! out the panels.
+//! out the panels: the headline, the fix and the verdicts above both columns (so
+//! they come first at every width), then the inputs beside the details.
 //!
 //! Results are derived, never stored: each input is read in its own memo, so a
 //! keystroke in the domain editor does not re-read the host dump, and the report
@@ -7,21 +8,25 @@
 //! callbacks on every render, so a child whose inputs did not change (the models
 //! table, a host input) is not re-rendered either.
 
+use std::rc::Rc;
+
 use yew::prelude::*;
 
 use crate::components::{
-    CodePanel, DomainEditor, FilteredTable, Header, HostBrief, HostInput, HostInputIds,
-    ModelsTable, OptionsPanel, StatusPanel, Verdicts,
+    CodePanel, DomainEditor, FilteredTable, FixPanel, Header, HostBrief, HostInput, HostInputIds,
+    ModelsTable, OptionsPanel, StatusPanel, Tone, Verdicts,
 };
 use crate::diff;
 use crate::engine::{
     self, AnalysisError, AnalysisOptions, InputKind, ModelList, ModelReport, ParsedHost, Report,
+    NO_REMEDY,
 };
+use crate::files::{FileProblem, LoadedFile};
 use crate::hooks::{
-    fragment_for, is_embed_mode, page_url, state_from_location, use_document_theme,
-    use_fragment_sync, use_window_file_drop, LoadedFile,
+    is_embed_mode, use_document_theme, use_fragment_sync, use_state_from_location,
+    use_window_file_drop,
 };
-use crate::state::Action;
+use crate::state::{Action, AppState};
 
 /// The models table before there is a report: every model, usability unknown.
 fn models_without_report() -> ModelList {
@@ -82,15 +87,39 @@ struct DiffBases {
     input_domain: AttrValue,
 }
 
+/// The top of the page at every width: the headline, what to change, and the
+/// verdicts.
+fn summary_panels(report: &Report, diff_bases: &DiffBases) -> Html {
+    let verdicts = &report.verdicts;
+    let own = [&verdicts.none, &verdicts.partial, &verdicts.full]
+        .into_iter()
+        .find(|verdict| verdict.own)
+        .unwrap_or(&verdicts.full);
+    let tone = Tone::of(own, report.migration.as_ref().map(|m| m.starts));
+    let no_remedy = report
+        .notes
+        .iter()
+        .find(|note| note.starts_with(NO_REMEDY))
+        .map(|note| AttrValue::from(note.clone()));
+    html! {
+        <>
+        <FixPanel headline={report.headline.clone()} {tone} remedy={report.remedy.clone()}
+            {no_remedy} input_domain={diff_bases.input_domain.clone()} />
+        <Verdicts none={report.verdicts.none.clone()}
+            partial={report.verdicts.partial.clone()}
+            full={report.verdicts.full.clone()}
+            settings={settings_caption(report)}
+            migration={report.migration.clone()} />
+        </>
+    }
+}
+
+/// The details under the inputs' column: QEMU's argument, what it filters, the
+/// XML libvirt makes, the host and the notes.
 fn report_panels(report: &Report, embed: bool, diff_bases: &DiffBases) -> Html {
     let guest_xml = report.guest_cpu.as_ref().map(|guest| guest.xml.clone());
     html! {
         <>
-            <Verdicts none={report.verdicts.none.clone()}
-                partial={report.verdicts.partial.clone()}
-                full={report.verdicts.full.clone()}
-                settings={settings_caption(report)}
-                migration={report.migration.clone()} />
             if let Some(argument) = &report.qemu_cpu_arg {
                 <CodePanel title="-cpu argument" code={argument.clone()} testid="qemu-arg" />
             }
@@ -118,39 +147,55 @@ fn report_panels(report: &Report, embed: bool, diff_bases: &DiffBases) -> Html {
 
 #[function_component]
 pub fn App() -> Html {
-    let state = use_reducer(state_from_location);
+    let state = use_reducer(AppState::default);
+    let restored = use_state_from_location(state.dispatcher());
     let embed = *use_memo((), |()| is_embed_mode());
 
-    let fragment = use_memo((*state).clone(), fragment_for);
-    use_fragment_sync(AttrValue::from((*fragment).clone()));
+    // Cloning the state copies pointers to its texts, not the texts.
+    let written_fragment = use_fragment_sync((*state).clone(), restored);
     use_document_theme(state.theme);
 
     let on_action = use_callback(state.dispatcher(), |action: Action, dispatcher| {
         dispatcher.dispatch(action);
     });
-    let on_host_file = use_callback(state.dispatcher(), |file: LoadedFile, dispatcher| {
-        dispatcher.dispatch(Action::LoadHostFile {
-            name: file.name,
-            text: file.text,
-        });
-    });
-    let on_second_host_file = use_callback(state.dispatcher(), |file: LoadedFile, dispatcher| {
-        dispatcher.dispatch(Action::SetSecondHostDump(file.text));
-    });
+    let on_host_file = use_callback(
+        state.dispatcher(),
+        |outcome: Result<LoadedFile, FileProblem>, dispatcher| {
+            dispatcher.dispatch(match outcome {
+                Ok(file) => Action::LoadHostFile {
+                    name: file.name,
+                    text: file.text,
+                },
+                Err(problem) => Action::RefuseHostFile(problem),
+            });
+        },
+    );
+    let on_second_host_file = use_callback(
+        state.dispatcher(),
+        |outcome: Result<LoadedFile, FileProblem>, dispatcher| {
+            dispatcher.dispatch(match outcome {
+                Ok(file) => Action::SetSecondHostDump(file.text),
+                Err(problem) => Action::RefuseSecondHostFile(problem),
+            });
+        },
+    );
     use_window_file_drop(on_host_file.clone());
     // Each child gets the same callback on every render, so a child whose other
     // props did not change is not re-rendered (the models table, a host input).
     let on_domain_input = use_callback(state.dispatcher(), |text: String, dispatcher| {
-        dispatcher.dispatch(Action::SetDomainXml(text));
+        dispatcher.dispatch(Action::SetDomainXml(text.into()));
     });
     let on_host_text = use_callback(state.dispatcher(), |text: String, dispatcher| {
-        dispatcher.dispatch(Action::SetHostDump(text));
+        dispatcher.dispatch(Action::SetHostDump(text.into()));
     });
     let on_second_host_text = use_callback(state.dispatcher(), |text: String, dispatcher| {
-        dispatcher.dispatch(Action::SetSecondHostDump(text));
+        dispatcher.dispatch(Action::SetSecondHostDump(text.into()));
     });
     let on_model_filter = use_callback(state.dispatcher(), |filter: String, dispatcher| {
-        dispatcher.dispatch(Action::SetModelFilter(filter));
+        dispatcher.dispatch(Action::SetModelFilter(filter.into()));
+    });
+    let on_usable_only = use_callback(state.dispatcher(), |only: bool, dispatcher| {
+        dispatcher.dispatch(Action::SetUsableModelsOnly(only));
     });
 
     let domain = use_memo(state.domain_xml.clone(), |text| engine::read_domain(text));
@@ -193,7 +238,7 @@ pub fn App() -> Html {
     };
     let diff_bases = use_memo(state.domain_xml.clone(), |text| DiffBases {
         input_cpu: diff::input_cpu_xml(text).map(AttrValue::from),
-        input_domain: AttrValue::from(text.clone()),
+        input_domain: AttrValue::from(Rc::clone(text)),
     });
     let database_models = use_memo((), |()| models_without_report());
     let (models, usability_known) = match &*analysis {
@@ -202,24 +247,32 @@ pub fn App() -> Html {
     };
     let results = match &*analysis {
         Ok(report) => report_panels(report, embed, &diff_bases),
-        Err(error) => html! { <StatusPanel error={error.clone()} /> },
+        Err(_) => Html::default(),
+    };
+    let summary = match &*analysis {
+        Ok(report) => summary_panels(report, &diff_bases),
+        Err(error) => html! {
+            <StatusPanel error={error.clone()} {embed}
+                file_problem={state.host_file_problem.clone()} on_action={on_action.clone()} />
+        },
     };
 
     html! {
-        <div class={classes!("app", embed.then_some("embed"))} data-testid="app">
-            <Header theme={state.theme} {embed}
-                share_url={page_url(&fragment, true)}
-                full_page_url={page_url(&fragment, false)}
+        <div class={classes!("app", embed.then_some("embed"))} data-testid="app"
+            data-restored={restored.to_string()}>
+            <Header theme={state.theme} {embed} {written_fragment}
                 on_action={on_action.clone()} />
+            <div class="summary" data-testid="summary">{ summary }</div>
             <main class="columns">
                 <div class="inputs">
-                    <DomainEditor text={state.domain_xml.clone()} reading={(*domain).clone()}
+                    <DomainEditor text={AttrValue::from(state.domain_xml.clone())} reading={(*domain).clone()}
                         on_input={on_domain_input} />
                     <HostInput ids={HostInputIds::HOST} title="Host dump"
                         hint="Pick a file, drop one anywhere on the page, or paste."
-                        text={state.host_dump.clone()}
+                        text={AttrValue::from(state.host_dump.clone())}
                         file_name={state.host_file_name.clone().map(AttrValue::from)}
                         format={format_of(&host)}
+                        file_problem={state.host_file_problem.clone()}
                         on_text={on_host_text}
                         on_file={on_host_file} />
                     <OptionsPanel qemu_version={state.qemu_version.clone().map(AttrValue::from)}
@@ -229,8 +282,9 @@ pub fn App() -> Html {
                         on_action={on_action.clone()} />
                     if let (Some(text), Some(reading)) = (&state.second_host_dump, &*second_host) {
                         <HostInput ids={HostInputIds::SECOND_HOST} title="Migration target dump"
-                            text={text.clone()} file_name={None::<AttrValue>}
+                            text={AttrValue::from(text.clone())} file_name={None::<AttrValue>}
                             format={format_of(reading)}
+                            file_problem={state.second_host_file_problem.clone()}
                             on_text={on_second_host_text}
                             on_file={on_second_host_file} />
                     }
@@ -239,8 +293,10 @@ pub fn App() -> Html {
                     { results }
                     if !embed {
                         <ModelsTable {models} {usability_known}
-                            filter={state.model_filter.clone()}
-                            on_filter={on_model_filter} />
+                            filter={AttrValue::from(state.model_filter.clone())}
+                            on_filter={on_model_filter}
+                            usable_only={state.usable_models_only}
+                            on_usable_only={on_usable_only} />
                     }
                 </div>
             </main>

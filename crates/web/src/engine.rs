@@ -23,7 +23,7 @@ use guestcpu_core::{xml, CpuMap};
 
 pub use guestcpu_core::check::host_brief::HostBrief;
 pub use guestcpu_core::check::{
-    FilteredReport, Migration, ModelList, ModelReport, Report, Verdict,
+    FilteredReport, Migration, ModelList, ModelReport, Remedy, Report, Verdict, NO_REMEDY,
 };
 
 use crate::state::Accelerator;

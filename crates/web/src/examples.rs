@@ -1,7 +1,8 @@
 //! Example inputs for the "Examples" menu, all written for this project (no
 //! third-party files): one domain per common way of choosing a guest CPU, host
 //! dumps typed up in the formats people paste, and host dumps synthesized from
-//! the embedded CPU model definitions.
+//! the embedded CPU model definitions; and pairs of a domain and a host that
+//! give a verdict at once, offered on a fresh page.
 
 use guestcpu_core::dump::synthetic::synthesize_cpudata_xml;
 use guestcpu_core::CpuMap;
@@ -133,10 +134,75 @@ pub const SYNTHESIZED_HOST_EXAMPLES: &[SynthesizedHostExample] = &[
     },
 ];
 
+/// Where the host of an example pair comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExampleHost {
+    /// An entry of [`HOST_EXAMPLES`].
+    Typed(usize),
+    /// An entry of [`SYNTHESIZED_HOST_EXAMPLES`].
+    Synthesized(usize),
+}
+
+/// A domain and a host that together show one kind of verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExamplePair {
+    /// What the button and the menu show.
+    pub title: &'static str,
+    /// An entry of [`EXAMPLES`].
+    pub domain: usize,
+    pub host: ExampleHost,
+}
+
+impl ExamplePair {
+    /// The pair's domain XML and host dump; `None` only if an index is wrong or
+    /// a synthesized host cannot be made (a unit test makes sure neither happens).
+    pub fn texts(&self) -> Option<(&'static str, String)> {
+        let domain = EXAMPLES.get(self.domain)?.domain_xml;
+        let host = match self.host {
+            ExampleHost::Typed(index) => HOST_EXAMPLES.get(index)?.dump.to_string(),
+            ExampleHost::Synthesized(index) => SYNTHESIZED_HOST_EXAMPLES.get(index)?.dump()?,
+        };
+        Some((domain, host))
+    }
+}
+
+/// Every example pair, in the order a fresh page offers them.
+pub const EXAMPLE_PAIRS: &[ExamplePair] = &[
+    ExamplePair {
+        title: "host-model on a Skylake server",
+        domain: 0,
+        host: ExampleHost::Typed(0),
+    },
+    ExamplePair {
+        title: "Skylake-Client on a Haswell desktop",
+        domain: 3,
+        host: ExampleHost::Typed(1),
+    },
+    ExamplePair {
+        title: "Haswell-noTSX, check='full', on an EPYC host",
+        domain: 2,
+        host: ExampleHost::Synthesized(1),
+    },
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{read_domain, read_host, InputKind};
+    use crate::engine::{analyze, read_domain, read_host, AnalysisOptions, InputKind};
+
+    #[test]
+    fn every_example_pair_gives_a_report() {
+        for pair in EXAMPLE_PAIRS {
+            let Some((domain, host)) = pair.texts() else {
+                panic!("{}: an index is wrong", pair.title);
+            };
+            let host = read_host(InputKind::HostDump, &host)
+                .unwrap_or_else(|error| panic!("{}: {error}", pair.title));
+            if let Err(error) = analyze(domain, &host, None, AnalysisOptions::default()) {
+                panic!("{}: {error}", pair.title);
+            }
+        }
+    }
 
     #[test]
     fn every_example_host_parses() {

@@ -11,6 +11,7 @@
 
 use guestcpu_core::json;
 use wasm_bindgen::prelude::{wasm_bindgen, JsError, JsValue};
+use wasm_bindgen::JsCast;
 
 use crate::engine::{self, AnalysisOptions};
 use crate::state::Accelerator;
@@ -22,45 +23,84 @@ struct JsAnalysisOptions {
     qemu_version: Option<String>,
     /// E.g. `"9.0"`; default: what the host dump tells, else the newest known.
     libvirt_version: Option<String>,
-    /// `"kvm"` or `"tcg"`; default: the domain type's.
-    accel: Option<String>,
+    /// `kvm` or `tcg`; default: the domain type's.
+    accelerator: Option<Accelerator>,
     /// A second host dump, to check migration to it.
     second_host: Option<String>,
 }
 
-impl JsAnalysisOptions {
-    /// Reads the options from their JSON text (`JSON.stringify` of the object);
-    /// unknown members are refused, so a misspelt option is not silently ignored.
-    fn from_json(text: &str) -> Result<JsAnalysisOptions, json::Error> {
-        let root = json::parse(text)?;
-        let root = root.object()?;
-        root.deny_unknown(&["qemuVersion", "libvirtVersion", "accel", "secondHost"])?;
-        Ok(JsAnalysisOptions {
-            qemu_version: root.optional_string("qemuVersion")?,
-            libvirt_version: root.optional_string("libvirtVersion")?,
-            accel: root.optional_string("accel")?,
-            second_host: root.optional_string("secondHost")?,
-        })
-    }
+/// One member of the options object, as read from JavaScript.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum OptionValue {
+    /// `undefined` or `null`: the default.
+    Absent,
+    Text(String),
+    /// Anything else (a number, an object, …), named by `typeof`.
+    Other(String),
+}
 
-    fn accelerator(&self) -> Result<Option<Accelerator>, String> {
-        self.accel
-            .as_deref()
-            .map(|name| {
-                Accelerator::from_name(name)
-                    .ok_or_else(|| format!("unknown accelerator `{name}`, expected `kvm` or `tcg`"))
-            })
-            .transpose()
+impl JsAnalysisOptions {
+    /// The options from the object's own members; unknown members are refused,
+    /// so a misspelt option is not silently ignored.
+    fn from_members(
+        members: impl IntoIterator<Item = (String, OptionValue)>,
+    ) -> Result<JsAnalysisOptions, String> {
+        let mut options = JsAnalysisOptions::default();
+        for (name, value) in members {
+            let text = match value {
+                OptionValue::Absent => continue,
+                OptionValue::Text(text) => text,
+                OptionValue::Other(kind) => {
+                    return Err(format!("option `{name}` must be a string, not {kind}"))
+                }
+            };
+            match name.as_str() {
+                "qemuVersion" => options.qemu_version = Some(text),
+                "libvirtVersion" => options.libvirt_version = Some(text),
+                "accel" => {
+                    options.accelerator = Some(Accelerator::from_name(&text).ok_or_else(|| {
+                        format!("unknown accelerator `{text}`, expected `kvm` or `tcg`")
+                    })?)
+                }
+                "secondHost" => options.second_host = Some(text),
+                _ => {
+                    return Err(format!(
+                        "unknown option `{name}`, expected `qemuVersion`, `libvirtVersion`, \
+                         `accel` or `secondHost`"
+                    ))
+                }
+            }
+        }
+        Ok(options)
     }
 }
 
+/// Reads the `options` argument member by member (`undefined` or `null`: all
+/// defaults).
 fn read_options(options: &JsValue) -> Result<JsAnalysisOptions, String> {
     if options.is_undefined() || options.is_null() {
         return Ok(JsAnalysisOptions::default());
     }
-    let json = js_sys::JSON::stringify(options)
-        .map_err(|_| "options must be a plain object".to_string())?;
-    JsAnalysisOptions::from_json(&String::from(json)).map_err(|e| format!("invalid options: {e}"))
+    let object = options
+        .dyn_ref::<js_sys::Object>()
+        .filter(|_| options.is_object())
+        .ok_or("options must be an object")?;
+    let entries = js_sys::Object::entries(object);
+    let members = entries.iter().map(|entry| {
+        let entry: js_sys::Array = entry.unchecked_into();
+        let name = entry.get(0).as_string().unwrap_or_default();
+        let value = entry.get(1);
+        let value = if value.is_undefined() || value.is_null() {
+            OptionValue::Absent
+        } else if let Some(text) = value.as_string() {
+            OptionValue::Text(text)
+        } else {
+            OptionValue::Other(value.js_typeof().as_string().unwrap_or_default())
+        };
+        (name, value)
+    });
+    JsAnalysisOptions::from_members(members)
+        .map_err(|message| format!("invalid options: {message}"))
 }
 
 /// `window.guestcpu.analyze`: the report for `domain_xml` on `host_dump`, or an
@@ -68,12 +108,9 @@ fn read_options(options: &JsValue) -> Result<JsAnalysisOptions, String> {
 #[wasm_bindgen]
 pub fn analyze(domain_xml: &str, host_dump: &str, options: JsValue) -> Result<JsValue, JsError> {
     let options = read_options(&options).map_err(|message| JsError::new(&message))?;
-    let accelerator = options
-        .accelerator()
-        .map_err(|message| JsError::new(&message))?;
     let analysis_options = AnalysisOptions {
         qemu_version: options.qemu_version.as_deref(),
-        accelerator,
+        accelerator: options.accelerator,
         libvirt_version: options.libvirt_version.as_deref(),
     };
     let report = engine::analyze_texts(
@@ -93,27 +130,45 @@ pub fn analyze(domain_xml: &str, host_dump: &str, options: JsValue) -> Result<Js
 mod tests {
     use super::*;
 
-    fn options(json: &str) -> Result<JsAnalysisOptions, String> {
-        JsAnalysisOptions::from_json(json).map_err(|e| e.to_string())
+    fn options(members: &[(&str, OptionValue)]) -> Result<JsAnalysisOptions, String> {
+        JsAnalysisOptions::from_members(
+            members
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.clone())),
+        )
+    }
+
+    fn text(value: &str) -> OptionValue {
+        OptionValue::Text(value.into())
     }
 
     #[test]
     fn options_are_camel_case_and_optional() {
-        let parsed = options(
-            r#"{"qemuVersion":"9.1","libvirtVersion":"9.0","accel":"tcg","secondHost":"x"}"#,
-        )
+        let parsed = options(&[
+            ("qemuVersion", text("9.1")),
+            ("libvirtVersion", text("9.0")),
+            ("accel", text("tcg")),
+            ("secondHost", text("x")),
+        ])
         .expect("valid options");
         assert_eq!(parsed.qemu_version.as_deref(), Some("9.1"));
         assert_eq!(parsed.libvirt_version.as_deref(), Some("9.0"));
-        assert_eq!(parsed.accelerator(), Ok(Some(Accelerator::Tcg)));
+        assert_eq!(parsed.accelerator, Some(Accelerator::Tcg));
         assert_eq!(parsed.second_host.as_deref(), Some("x"));
-        assert_eq!(options("{}"), Ok(JsAnalysisOptions::default()));
+        assert_eq!(options(&[]), Ok(JsAnalysisOptions::default()));
+        assert_eq!(
+            options(&[("accel", OptionValue::Absent)]),
+            Ok(JsAnalysisOptions::default())
+        );
     }
 
     #[test]
-    fn unknown_accelerators_and_fields_are_refused() {
-        let hvf = options(r#"{"accel":"hvf"}"#).expect("well-formed options");
-        assert!(hvf.accelerator().is_err_and(|e| e.contains("`hvf`")));
-        assert!(options(r#"{"qemu":"9.1"}"#).is_err());
+    fn unknown_accelerators_fields_and_kinds_are_refused() {
+        assert!(options(&[("accel", text("hvf"))]).is_err_and(|e| e.contains("`hvf`")));
+        assert!(options(&[("qemu", text("9.1"))]).is_err_and(|e| e.contains("`qemu`")));
+        assert!(
+            options(&[("qemuVersion", OptionValue::Other("number".into()))])
+                .is_err_and(|e| e.contains("number"))
+        );
     }
 }

@@ -1,18 +1,18 @@
 //! The guestcpu browser app: a Yew front end over `guestcpu-core`, plus the
 //! `window.guestcpu` JavaScript API from the same WebAssembly module.
 //!
-//! The engine is reached only through [`engine`]; [`state`], [`share`] and [`diff`] are pure
+//! The engine is reached only through [`engine`]; [`state`], [`files`], [`diff`] and
+//! [`share`]'s framing are pure
 //! and tested natively; `app`, [`components`] and [`hooks`] hold everything that
 //! touches the browser. See `docs/architecture.md` for the project-wide map.
 
 pub mod app;
 pub mod components;
-pub mod deflate;
 pub mod diff;
 pub mod engine;
 pub mod examples;
+pub mod files;
 pub mod hooks;
-pub mod inflate;
 pub mod js_api;
 pub mod share;
 pub mod state;

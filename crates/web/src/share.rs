@@ -2,14 +2,53 @@
 //!
 //! The fragment is never sent to a server, so a link carries the user's domain and
 //! host dump without them leaving the browser. The state is serialized to JSON,
-//! compressed with raw DEFLATE ([`crate::deflate`], read back by
-//! [`crate::inflate`]) and written as unpadded base64url behind a `s=` key, so
-//! the format can change later under another key. Pure code, tested natively.
+//! compressed with raw DEFLATE by the browser's own `CompressionStream('deflate-raw')`
+//! (read back by `DecompressionStream`) and written as unpadded base64url behind a
+//! `s=` key, so the format can change later under another key. Links written
+//! before the app used the browser's streams (by its own DEFLATE encoder) are the
+//! same raw DEFLATE and keep opening; `tests/e2e/app.test.mjs` opens one.
+//!
+//! The framing (key, base64url, JSON, size limit) is pure and tested natively;
+//! [`encode`] and [`decode`] add the compression and need a browser.
 
 use std::fmt;
 
+use js_sys::{Array, Uint8Array};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    Blob, ReadableStream, ReadableStreamDefaultReader, ReadableWritablePair, Response,
+    WritableStream,
+};
+
 use crate::state::AppState;
-use crate::{deflate, inflate};
+
+// The compression streams, declared here: web-sys has them only behind
+// `--cfg=web_sys_unstable_apis`, which would have to be set for every build.
+#[wasm_bindgen]
+extern "C" {
+    /// `CompressionStream` (Compression Streams standard), the compressing side.
+    type CompressionStream;
+    #[wasm_bindgen(constructor, catch)]
+    fn new(format: &str) -> Result<CompressionStream, JsValue>;
+    #[wasm_bindgen(method, getter)]
+    fn readable(this: &CompressionStream) -> ReadableStream;
+    #[wasm_bindgen(method, getter)]
+    fn writable(this: &CompressionStream) -> WritableStream;
+
+    /// `DecompressionStream`, the inflating side.
+    type DecompressionStream;
+    #[wasm_bindgen(constructor, catch)]
+    fn new(format: &str) -> Result<DecompressionStream, JsValue>;
+    #[wasm_bindgen(method, getter)]
+    fn readable(this: &DecompressionStream) -> ReadableStream;
+    #[wasm_bindgen(method, getter)]
+    fn writable(this: &DecompressionStream) -> WritableStream;
+}
+
+/// The streams' name for raw DEFLATE (RFC 1951, no zlib or gzip framing).
+const DEFLATE_RAW: &str = "deflate-raw";
 
 /// The key in front of the payload: `#s=...`.
 const STATE_KEY: &str = "s=";
@@ -29,6 +68,8 @@ pub enum ShareError {
     BadCompression,
     /// The inflated JSON does not describe a state.
     BadState(String),
+    /// The browser refused to compress (it lacks `CompressionStream`).
+    Unsupported,
 }
 
 impl fmt::Display for ShareError {
@@ -38,29 +79,92 @@ impl fmt::Display for ShareError {
             ShareError::BadEncoding => f.write_str("the link's state is not valid base64url"),
             ShareError::BadCompression => f.write_str("the link's state does not decompress"),
             ShareError::BadState(message) => write!(f, "the link's state is invalid: {message}"),
+            ShareError::Unsupported => {
+                f.write_str("this browser cannot compress (no CompressionStream)")
+            }
         }
     }
 }
 
 /// The fragment (without `#`) that describes `state`.
-pub fn encode(state: &AppState) -> String {
-    // Serializing a struct of strings and enums to JSON cannot fail.
-    let json = guestcpu_core::json::to_string(state).unwrap_or_default();
-    let compressed = deflate::compress(json.as_bytes());
-    format!("{STATE_KEY}{}", base64url_encode(&compressed))
+pub async fn encode(state: &AppState) -> Result<String, ShareError> {
+    let compressed = compress(state_json(state).as_bytes())
+        .await
+        .map_err(|_| ShareError::Unsupported)?;
+    Ok(fragment_of(&compressed))
 }
 
 /// The state described by `fragment` (with or without its leading `#`).
-pub fn decode(fragment: &str) -> Result<AppState, ShareError> {
+pub async fn decode(fragment: &str) -> Result<AppState, ShareError> {
+    let compressed = payload_of(fragment)?;
+    let json = decompress(&compressed, MAX_STATE_BYTES)
+        .await
+        .map_err(|_| ShareError::BadCompression)?;
+    state_of(json)
+}
+
+/// The JSON the share link carries for `state`.
+fn state_json(state: &AppState) -> String {
+    // Serializing a struct of strings and enums to JSON cannot fail.
+    guestcpu_core::json::to_string(state).unwrap_or_default()
+}
+
+/// `s=` and the base64url of `compressed`.
+fn fragment_of(compressed: &[u8]) -> String {
+    format!("{STATE_KEY}{}", base64url_encode(compressed))
+}
+
+/// The compressed bytes behind `s=` in `fragment`.
+fn payload_of(fragment: &str) -> Result<Vec<u8>, ShareError> {
     let fragment = fragment.strip_prefix('#').unwrap_or(fragment);
     let payload = fragment
         .strip_prefix(STATE_KEY)
         .ok_or(ShareError::UnknownFormat)?;
-    let compressed = base64url_decode(payload).ok_or(ShareError::BadEncoding)?;
-    let json = inflate::decompress(&compressed, MAX_STATE_BYTES)
-        .map_err(|_| ShareError::BadCompression)?;
+    base64url_decode(payload).ok_or(ShareError::BadEncoding)
+}
+
+/// The state in the decompressed `json` bytes.
+fn state_of(json: Vec<u8>) -> Result<AppState, ShareError> {
     let json = String::from_utf8(json).map_err(|_| ShareError::BadState("not UTF-8".into()))?;
     AppState::from_json(&json).map_err(|e| ShareError::BadState(e.describe(&json)))
+}
+
+/// `bytes` as a stream, piped through `transform` (a compression stream's pair).
+fn piped(bytes: &[u8], transform: &ReadableWritablePair) -> Result<ReadableStream, JsValue> {
+    let parts = Array::of1(&Uint8Array::from(bytes));
+    let blob = Blob::new_with_u8_array_sequence(&parts)?;
+    Ok(blob.stream().pipe_through(transform))
+}
+
+/// `bytes` compressed with raw DEFLATE by the browser.
+async fn compress(bytes: &[u8]) -> Result<Vec<u8>, JsValue> {
+    let stream = CompressionStream::new(DEFLATE_RAW)?;
+    let pair = ReadableWritablePair::new(&stream.readable(), &stream.writable());
+    let response = Response::new_with_opt_readable_stream(Some(&piped(bytes, &pair)?))?;
+    let buffer = JsFuture::from(response.array_buffer()?).await?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+/// Raw DEFLATE `bytes` inflated by the browser, read chunk by chunk so that more
+/// than `limit` bytes are refused before they are all held.
+async fn decompress(bytes: &[u8], limit: usize) -> Result<Vec<u8>, JsValue> {
+    let stream = DecompressionStream::new(DEFLATE_RAW)?;
+    let pair = ReadableWritablePair::new(&stream.readable(), &stream.writable());
+    let reader: ReadableStreamDefaultReader = piped(bytes, &pair)?.get_reader().unchecked_into();
+    let mut out = Vec::new();
+    loop {
+        let chunk = JsFuture::from(reader.read()).await?;
+        if js_sys::Reflect::get(&chunk, &"done".into())?.is_truthy() {
+            return Ok(out);
+        }
+        let value: Uint8Array = js_sys::Reflect::get(&chunk, &"value".into())?.unchecked_into();
+        if out.len() + value.length() as usize > limit {
+            // Cancelling only frees the stream; its outcome does not matter.
+            let _ = reader.cancel();
+            return Err(JsValue::from_str("the state is too large"));
+        }
+        out.extend(value.to_vec());
+    }
 }
 
 /// base64url's alphabet (RFC 4648, section 5).
@@ -106,6 +210,8 @@ fn base64url_decode(text: &str) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
+    use std::rc::Rc;
+
     use super::*;
     use crate::state::{Accelerator, Theme};
 
@@ -113,51 +219,57 @@ mod tests {
         AppState {
             domain_xml: "<cpu mode='host-model' check='partial'/>\n<!-- ünïcödé & <tags> -->"
                 .into(),
-            host_dump: "CPU 0:\n   0x00000000 0x00: eax=0x00000010".repeat(200),
+            host_dump: Rc::from("CPU 0:\n   0x00000000 0x00: eax=0x00000010".repeat(200)),
             host_file_name: Some("host.txt".into()),
-            second_host_dump: Some(String::new()),
+            second_host_dump: Some("".into()),
             qemu_version: Some("9.2".into()),
             libvirt_version: Some("9.0".into()),
             accelerator: Some(Accelerator::Tcg),
             theme: Theme::Dark,
             model_filter: "Haswell".into(),
+            usable_models_only: true,
+            // Not shared: a refused file is only shown where it was given.
+            host_file_problem: None,
+            second_host_file_problem: None,
         }
     }
 
-    #[test]
-    fn a_state_survives_the_round_trip() {
-        let state = sample_state();
-        assert_eq!(decode(&encode(&state)), Ok(state));
+    /// The framing without the browser's compression: `s=`, base64url, JSON.
+    fn framed(state: &AppState) -> String {
+        fragment_of(state_json(state).as_bytes())
+    }
+
+    fn unframed(fragment: &str) -> Result<AppState, ShareError> {
+        state_of(payload_of(fragment)?)
     }
 
     #[test]
-    fn the_fragment_is_url_safe_and_compressed() {
+    fn a_state_survives_the_framing() {
         let state = sample_state();
-        let fragment = encode(&state);
+        assert_eq!(unframed(&framed(&state)), Ok(state));
+    }
+
+    #[test]
+    fn the_fragment_is_url_safe() {
+        let fragment = framed(&sample_state());
         assert!(fragment
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'='));
-        assert!(
-            fragment.len() < state.host_dump.len() / 10,
-            "{} bytes",
-            fragment.len()
-        );
     }
 
     #[test]
     fn a_leading_hash_is_accepted() {
         let state = sample_state();
-        assert_eq!(decode(&format!("#{}", encode(&state))), Ok(state));
+        assert_eq!(unframed(&format!("#{}", framed(&state))), Ok(state));
     }
 
     #[test]
     fn fields_missing_from_an_older_link_take_their_defaults() {
-        let json = br#"{"domain_xml":"<cpu/>"}"#;
-        let compressed = deflate::compress(json);
-        let fragment = format!("s={}", base64url_encode(&compressed));
-        let state = decode(&fragment).expect("an older state decodes");
-        assert_eq!(state.domain_xml, "<cpu/>");
+        let fragment = fragment_of(br#"{"domain_xml":"<cpu/>"}"#);
+        let state = unframed(&fragment).expect("an older state decodes");
+        assert_eq!(&*state.domain_xml, "<cpu/>");
         assert_eq!(state.accelerator, None);
+        assert!(!state.usable_models_only);
     }
 
     #[test]
@@ -184,11 +296,15 @@ mod tests {
 
     #[test]
     fn broken_fragments_say_what_is_wrong() {
-        assert_eq!(decode("x=abc"), Err(ShareError::UnknownFormat));
-        assert_eq!(decode("s=***"), Err(ShareError::BadEncoding));
-        assert_eq!(decode("s=AAAA"), Err(ShareError::BadCompression));
-        let compressed = deflate::compress(b"[1,2]");
-        let fragment = format!("s={}", base64url_encode(&compressed));
-        assert!(matches!(decode(&fragment), Err(ShareError::BadState(_))));
+        assert_eq!(payload_of("x=abc"), Err(ShareError::UnknownFormat));
+        assert_eq!(payload_of("s=***"), Err(ShareError::BadEncoding));
+        assert!(matches!(
+            unframed(&fragment_of(b"[1,2]")),
+            Err(ShareError::BadState(_))
+        ));
+        assert!(matches!(
+            state_of(vec![0xff, 0xfe]),
+            Err(ShareError::BadState(_))
+        ));
     }
 }

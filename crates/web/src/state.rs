@@ -4,12 +4,17 @@
 //! stored here but recomputed from it, so the state stays small enough to share in
 //! the URL fragment (see `share.rs`) and a reload always shows the same page. This
 //! module is pure: no browser APIs, so it is unit-tested natively.
+//!
+//! Texts are held as `Rc<str>`: an update clones the state, and with it only
+//! pointers, never a host dump of hundreds of kilobytes.
 
 use std::rc::Rc;
 
 use guestcpu_core::json::{self, Object};
 use serde::Serialize;
 use yew::Reducible;
+
+use crate::files::FileProblem;
 
 /// The accelerator QEMU runs the guest with; it decides which features are filtered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -84,22 +89,30 @@ impl Theme {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct AppState {
     /// The domain XML (a whole `<domain>` or just its `<cpu>`), as typed.
-    pub domain_xml: String,
+    pub domain_xml: Rc<str>,
     /// The host dump text (any supported format), as pasted or read from a file.
-    pub host_dump: String,
+    pub host_dump: Rc<str>,
     /// The name of the file the host dump came from, if it came from one.
-    pub host_file_name: Option<String>,
+    pub host_file_name: Option<Rc<str>>,
     /// The migration target's dump; `None` when migration is not being checked.
-    pub second_host_dump: Option<String>,
+    pub second_host_dump: Option<Rc<str>>,
     /// The QEMU version to model; `None`: the domain's machine type's, else the newest.
-    pub qemu_version: Option<String>,
+    pub qemu_version: Option<Rc<str>>,
     /// The libvirt version to model; `None`: what the host dump tells, else the newest.
-    pub libvirt_version: Option<String>,
+    pub libvirt_version: Option<Rc<str>>,
     /// `None`: the one the domain's type implies (`kvm`, or `qemu` → tcg).
     pub accelerator: Option<Accelerator>,
     pub theme: Theme,
     /// The text of the filter box above the CPU models table.
-    pub model_filter: String,
+    pub model_filter: Rc<str>,
+    /// Whether the CPU models table shows only the models usable on the host.
+    pub usable_models_only: bool,
+    /// Why the last file given as the host dump was refused; not shared.
+    #[serde(skip)]
+    pub host_file_problem: Option<FileProblem>,
+    /// The same for the migration target's dump.
+    #[serde(skip)]
+    pub second_host_file_problem: Option<FileProblem>,
 }
 
 impl AppState {
@@ -108,19 +121,24 @@ impl AppState {
     pub fn from_json(text: &str) -> Result<AppState, json::Error> {
         let root = json::parse(text)?;
         let root = root.object()?;
-        let text = |key| -> Result<String, json::Error> {
-            Ok(root.optional_string(key)?.unwrap_or_default())
+        let optional_text = |key| -> Result<Option<Rc<str>>, json::Error> {
+            Ok(root.optional_string(key)?.map(Rc::from))
         };
+        let text =
+            |key| -> Result<Rc<str>, json::Error> { Ok(optional_text(key)?.unwrap_or_default()) };
         Ok(AppState {
             domain_xml: text("domain_xml")?,
             host_dump: text("host_dump")?,
-            host_file_name: root.optional_string("host_file_name")?,
-            second_host_dump: root.optional_string("second_host_dump")?,
-            qemu_version: root.optional_string("qemu_version")?,
-            libvirt_version: root.optional_string("libvirt_version")?,
+            host_file_name: optional_text("host_file_name")?,
+            second_host_dump: optional_text("second_host_dump")?,
+            qemu_version: optional_text("qemu_version")?,
+            libvirt_version: optional_text("libvirt_version")?,
             accelerator: named(&root, "accelerator", Accelerator::from_name)?,
             theme: named(&root, "theme", Theme::from_attribute)?.unwrap_or_default(),
             model_filter: text("model_filter")?,
+            usable_models_only: root.boolean_or("usable_models_only", false)?,
+            host_file_problem: None,
+            second_host_file_problem: None,
         })
     }
 }
@@ -143,25 +161,36 @@ fn named<T>(
 /// Something the user did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    SetDomainXml(String),
+    SetDomainXml(Rc<str>),
     /// A dump typed or pasted into the text box (no file name).
-    SetHostDump(String),
-    /// A dump read from a picked or dropped file.
+    SetHostDump(Rc<str>),
+    /// A dump read from a picked or dropped file (empty when the file held no
+    /// text: the page says why next to the input).
     LoadHostFile {
-        name: String,
-        text: String,
+        name: Rc<str>,
+        text: Rc<str>,
+    },
+    /// A file given as the host dump that holds none: the dump is emptied, so no
+    /// verdict refers to the previous one, and the problem is kept to show.
+    RefuseHostFile(FileProblem),
+    RefuseSecondHostFile(FileProblem),
+    /// An example pair: a domain and a host dump at once.
+    LoadExample {
+        domain_xml: Rc<str>,
+        host_dump: Rc<str>,
     },
     /// Turns the migration check on (with an empty second dump) or off.
     SetMigrationEnabled(bool),
-    SetSecondHostDump(String),
+    SetSecondHostDump(Rc<str>),
     /// `None` selects the engine's default version.
-    SetQemuVersion(Option<String>),
+    SetQemuVersion(Option<Rc<str>>),
     /// `None` selects the engine's default libvirt version.
-    SetLibvirtVersion(Option<String>),
+    SetLibvirtVersion(Option<Rc<str>>),
     /// `None` selects the domain type's accelerator.
     SetAccelerator(Option<Accelerator>),
     CycleTheme,
-    SetModelFilter(String),
+    SetModelFilter(Rc<str>),
+    SetUsableModelsOnly(bool),
     /// Replaces everything, e.g. with the state decoded from a share link.
     Replace(AppState),
 }
@@ -171,6 +200,15 @@ impl Reducible for AppState {
 
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
         let mut next = (*self).clone();
+        match &action {
+            Action::SetHostDump(_) | Action::LoadHostFile { .. } | Action::LoadExample { .. } => {
+                next.host_file_problem = None;
+            }
+            Action::SetSecondHostDump(_) | Action::SetMigrationEnabled(_) => {
+                next.second_host_file_problem = None;
+            }
+            _ => {}
+        }
         match action {
             Action::SetDomainXml(text) => next.domain_xml = text,
             Action::SetHostDump(text) => {
@@ -180,6 +218,23 @@ impl Reducible for AppState {
             Action::LoadHostFile { name, text } => {
                 next.host_dump = text;
                 next.host_file_name = Some(name);
+            }
+            Action::RefuseHostFile(problem) => {
+                next.host_dump = Rc::default();
+                next.host_file_name = Some(Rc::clone(problem.file_name()));
+                next.host_file_problem = Some(problem);
+            }
+            Action::RefuseSecondHostFile(problem) => {
+                next.second_host_dump = Some(Rc::default());
+                next.second_host_file_problem = Some(problem);
+            }
+            Action::LoadExample {
+                domain_xml,
+                host_dump,
+            } => {
+                next.domain_xml = domain_xml;
+                next.host_dump = host_dump;
+                next.host_file_name = None;
             }
             Action::SetMigrationEnabled(enabled) => {
                 next.second_host_dump = match (enabled, next.second_host_dump.take()) {
@@ -193,6 +248,7 @@ impl Reducible for AppState {
             Action::SetAccelerator(accelerator) => next.accelerator = accelerator,
             Action::CycleTheme => next.theme = next.theme.next(),
             Action::SetModelFilter(filter) => next.model_filter = filter,
+            Action::SetUsableModelsOnly(only) => next.usable_models_only = only,
             Action::Replace(state) => next = state,
         }
         if next == *self {
@@ -222,7 +278,7 @@ mod tests {
         );
         assert_eq!(loaded.host_file_name.as_deref(), Some("host.txt"));
         let typed = reduce(loaded, Action::SetHostDump("edited".into()));
-        assert_eq!(typed.host_dump, "edited");
+        assert_eq!(&*typed.host_dump, "edited");
         assert_eq!(typed.host_file_name, None);
     }
 
@@ -240,8 +296,55 @@ mod tests {
     #[test]
     fn an_action_that_changes_nothing_keeps_the_same_rc() {
         let state = Rc::new(AppState::default());
-        let next = state.clone().reduce(Action::SetModelFilter(String::new()));
+        let next = state.clone().reduce(Action::SetModelFilter("".into()));
         assert!(Rc::ptr_eq(&state, &next));
+    }
+
+    #[test]
+    fn an_update_shares_the_texts_it_does_not_change() {
+        let state = reduce(
+            AppState::default(),
+            Action::SetHostDump("a large dump".into()),
+        );
+        let next = reduce(state.clone(), Action::SetDomainXml("<cpu/>".into()));
+        assert!(Rc::ptr_eq(&state.host_dump, &next.host_dump));
+    }
+
+    #[test]
+    fn a_refused_file_empties_the_dump_until_a_dump_is_given() {
+        let loaded = reduce(AppState::default(), Action::SetHostDump("dump".into()));
+        let problem = FileProblem::Empty {
+            name: "empty.txt".into(),
+        };
+        let refused = reduce(loaded, Action::RefuseHostFile(problem.clone()));
+        assert_eq!(&*refused.host_dump, "");
+        assert_eq!(refused.host_file_name.as_deref(), Some("empty.txt"));
+        assert_eq!(refused.host_file_problem, Some(problem));
+        let pasted = reduce(refused, Action::SetHostDump("other".into()));
+        assert_eq!(pasted.host_file_problem, None);
+    }
+
+    #[test]
+    fn an_example_pair_sets_domain_and_host_and_forgets_the_file_name() {
+        let loaded = reduce(
+            AppState::default(),
+            Action::LoadHostFile {
+                name: "host.txt".into(),
+                text: "dump".into(),
+            },
+        );
+        let example = reduce(
+            loaded,
+            Action::LoadExample {
+                domain_xml: "<cpu/>".into(),
+                host_dump: "other".into(),
+            },
+        );
+        assert_eq!(
+            (&*example.domain_xml, &*example.host_dump),
+            ("<cpu/>", "other")
+        );
+        assert_eq!(example.host_file_name, None);
     }
 
     #[test]

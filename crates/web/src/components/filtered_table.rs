@@ -1,5 +1,8 @@
 //! The features QEMU filters out silently: name, CPUID location, why, and the
-//! warning line QEMU prints.
+//! warning line QEMU prints. In a panel narrower than 760 px (a phone, or the
+//! results column beside the inputs) each row becomes a block of labelled lines
+//! (the cells' `data-label`, a container query in `web/style.css`), so no column
+//! is cut.
 
 use yew::prelude::*;
 
@@ -13,13 +16,13 @@ pub struct FilteredTableProps {
 #[function_component]
 pub fn FilteredTable(props: &FilteredTableProps) -> Html {
     html! {
-        <section class="panel" aria-labelledby="filtered-heading" data-testid="filtered-list">
+        <section class="panel stacking" aria-labelledby="filtered-heading" data-testid="filtered-list">
             <h2 id="filtered-heading">{ format!("Filtered features ({})", props.features.len()) }</h2>
             if props.features.is_empty() {
                 <p class="hint">{ "QEMU drops no feature." }</p>
             } else {
                 <div class="table-scroll">
-                    <table>
+                    <table class="stack-narrow">
                         <thead><tr>
                             <th scope="col">{ "Feature" }</th>
                             <th scope="col">{ "CPUID" }</th>
@@ -29,10 +32,10 @@ pub fn FilteredTable(props: &FilteredTableProps) -> Html {
                         <tbody>
                             { for props.features.iter().map(|feature| html! {
                                 <tr>
-                                    <td><code>{ feature.name.clone() }</code></td>
-                                    <td><code>{ feature.cpuid.clone() }</code></td>
-                                    <td>{ feature.reason.clone() }</td>
-                                    <td><code>{ feature.qemu_warning.clone() }</code></td>
+                                    <td data-label="Feature"><code>{ feature.name.clone() }</code></td>
+                                    <td data-label="CPUID" class="nowrap"><code>{ feature.cpuid.clone() }</code></td>
+                                    <td data-label="Why">{ feature.reason.clone() }</td>
+                                    <td data-label="QEMU's warning" class="warning"><code>{ feature.qemu_warning.clone() }</code></td>
                                 </tr>
                             }) }
                         </tbody>

@@ -4,38 +4,74 @@
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
-use super::CopyButton;
-use crate::examples::{EXAMPLES, HOST_EXAMPLES, SYNTHESIZED_HOST_EXAMPLES};
-use crate::hooks::flush_fragment;
+use crate::examples::{
+    ExamplePair, EXAMPLES, EXAMPLE_PAIRS, HOST_EXAMPLES, SYNTHESIZED_HOST_EXAMPLES,
+};
+use crate::hooks::{page_url, write_fragment_now};
 use crate::state::{Action, Theme};
 
 #[derive(Properties, PartialEq)]
 pub struct HeaderProps {
     pub theme: Theme,
     pub embed: bool,
-    /// The page's URL with the state in its fragment.
-    pub share_url: AttrValue,
-    /// The same without `?embed`, for the "Open in full" link.
-    pub full_page_url: AttrValue,
+    /// The fragment last written to the address bar, for the "Open in full" link.
+    pub written_fragment: AttrValue,
     pub on_action: Callback<Action>,
 }
 
-/// The action for a menu value: `domain:N`, `host:N` or `synthesized:N`.
+/// The action that loads an example pair.
+pub fn example_pair_action(pair: &ExamplePair) -> Option<Action> {
+    let (domain_xml, host_dump) = pair.texts()?;
+    Some(Action::LoadExample {
+        domain_xml: domain_xml.into(),
+        host_dump: host_dump.into(),
+    })
+}
+
+/// The action for a menu value: `pair:N`, `domain:N`, `host:N` or `synthesized:N`.
 fn example_action(value: &str) -> Option<Action> {
     let (kind, index) = value.split_once(':')?;
     let index: usize = index.parse().ok()?;
     match kind {
+        "pair" => EXAMPLE_PAIRS.get(index).and_then(example_pair_action),
         "domain" => EXAMPLES
             .get(index)
-            .map(|e| Action::SetDomainXml(e.domain_xml.to_string())),
+            .map(|e| Action::SetDomainXml(e.domain_xml.into())),
         "host" => HOST_EXAMPLES
             .get(index)
-            .map(|e| Action::SetHostDump(e.dump.to_string())),
+            .map(|e| Action::SetHostDump(e.dump.into())),
         "synthesized" => SYNTHESIZED_HOST_EXAMPLES
             .get(index)
             .and_then(|e| e.dump())
-            .map(Action::SetHostDump),
+            .map(|dump| Action::SetHostDump(dump.into())),
         _ => None,
+    }
+}
+
+/// "Copy link": writes the current state into the address bar first (the state
+/// is encoded only then), and copies the address it then holds.
+#[function_component]
+fn ShareLinkButton() -> Html {
+    let copied = use_state(|| false);
+    let onclick = {
+        let copied = copied.clone();
+        Callback::from(move |_: MouseEvent| {
+            let copied = copied.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let url = page_url(&write_fragment_now().await, true);
+                let clipboard = gloo_utils::window().navigator().clipboard();
+                // The returned promise only reports permission problems, which
+                // the browser already shows; the button still says what it tried.
+                let _ = clipboard.write_text(&url);
+                copied.set(true);
+            });
+        })
+    };
+    html! {
+        <button type="button" class="copy" aria-label="Copy share link" data-testid="share-link"
+            {onclick}>
+            { if *copied { "Copied" } else { "Copy link" } }
+        </button>
     }
 }
 
@@ -59,12 +95,17 @@ pub fn Header(props: &HeaderProps) -> Html {
             <p class="tagline">{ "Which CPU does the guest get, and does the domain start?" }</p>
             <nav class="actions" aria-label="Page">
                 if props.embed {
-                    <a class="button" href={props.full_page_url.clone()} target="_blank" rel="noopener"
-                        data-testid="open-full" onclick={|_: MouseEvent| flush_fragment()}>{ "Open in full" }</a>
+                    <a class="button" href={page_url(&props.written_fragment, false)} target="_blank"
+                        rel="noopener" data-testid="open-full">{ "Open in full" }</a>
                 } else {
                     <select aria-label="Load an example domain" data-testid="examples"
                         onchange={on_example}>
                         <option value="" selected=true>{ "Examples…" }</option>
+                        <optgroup label="Domain and host">
+                            { for EXAMPLE_PAIRS.iter().enumerate().map(|(index, pair)| html! {
+                                <option value={format!("pair:{index}")}>{ pair.title }</option>
+                            }) }
+                        </optgroup>
                         <optgroup label="Domains">
                             { for EXAMPLES.iter().enumerate().map(|(index, example)| html! {
                                 <option value={format!("domain:{index}")}>{ example.title }</option>
@@ -81,8 +122,7 @@ pub fn Header(props: &HeaderProps) -> Html {
                             }) }
                         </optgroup>
                     </select>
-                    <CopyButton text={props.share_url.clone()} what="share link" label="Copy link"
-                        on_copy={Callback::from(|()| flush_fragment())} />
+                    <ShareLinkButton />
                 }
                 <button type="button" data-testid="theme" onclick={on_theme}
                     aria-label={format!("Theme: {}; change", props.theme.attribute())}>
@@ -101,12 +141,16 @@ mod tests {
     fn menu_values_name_a_domain_or_a_host_example() {
         assert_eq!(
             example_action("domain:0"),
-            Some(Action::SetDomainXml(EXAMPLES[0].domain_xml.to_string()))
+            Some(Action::SetDomainXml(EXAMPLES[0].domain_xml.into()))
         );
         assert_eq!(
             example_action("host:1"),
-            Some(Action::SetHostDump(HOST_EXAMPLES[1].dump.to_string()))
+            Some(Action::SetHostDump(HOST_EXAMPLES[1].dump.into()))
         );
+        let Some(Action::LoadExample { domain_xml, .. }) = example_action("pair:0") else {
+            panic!("a pair sets domain and host");
+        };
+        assert_eq!(&*domain_xml, EXAMPLES[EXAMPLE_PAIRS[0].domain].domain_xml);
         let Some(Action::SetHostDump(dump)) = example_action("synthesized:0") else {
             panic!("a synthesized example sets the host dump");
         };

@@ -7,7 +7,8 @@ use web_sys::{HtmlInputElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
 use crate::engine::AnalysisError;
-use crate::hooks::{read_text_file, LoadedFile};
+use crate::files::{FileProblem, LoadedFile};
+use crate::hooks::read_text_file;
 
 /// The `data-testid`s and element ids of one host input, so two can share a page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +43,10 @@ pub struct HostInputProps {
     /// The detected format of `text`, or why there is none.
     pub format: Result<AttrValue, AnalysisError>,
     pub on_text: Callback<String>,
-    pub on_file: Callback<LoadedFile>,
+    pub on_file: Callback<Result<LoadedFile, FileProblem>>,
+    /// Why the last file given here was refused; shown instead of the format.
+    #[prop_or_default]
+    pub file_problem: Option<FileProblem>,
     /// Shown under the heading, e.g. that files can be dropped anywhere.
     #[prop_or_default]
     pub hint: AttrValue,
@@ -64,11 +68,20 @@ pub fn HostInput(props: &HostInputProps) -> Html {
     let oninput = props
         .on_text
         .reform(|event: InputEvent| event.target_unchecked_into::<HtmlTextAreaElement>().value());
-    let (format_class, format_text) = match &props.format {
-        Ok(format) => ("format", format.to_string()),
-        Err(AnalysisError::MissingInput(_)) => ("format muted", "no dump yet".to_string()),
-        Err(AnalysisError::Input(error)) => ("format input-error", error.to_string()),
-        Err(other) => ("format input-error", other.to_string()),
+    let (format_class, format_text) = match (&props.file_problem, &props.format) {
+        (Some(problem), _) => ("format input-error", problem.to_string()),
+        (None, format) => match format {
+            Ok(format) => ("format", format.to_string()),
+            Err(AnalysisError::MissingInput(_)) => ("format muted", "no dump yet".to_string()),
+            Err(AnalysisError::Input(error)) => ("format input-error", error.to_string()),
+            Err(other) => ("format input-error", other.to_string()),
+        },
+    };
+    // An error is announced at once; a detected format politely.
+    let live = if format_class.contains("input-error") {
+        "assertive"
+    } else {
+        "polite"
     };
     let ids = props.ids;
     html! {
@@ -95,8 +108,9 @@ pub fn HostInput(props: &HostInputProps) -> Html {
                 value={ props.text.clone() }
                 {oninput}
             />
-            <p class={format_class} data-testid={ids.format} aria-live="polite">
-                <span class="label">{ "Format: " }</span>{ format_text }
+            <p class={format_class} data-testid={ids.format} aria-live={live}>
+                <span class="label">{ if format_class.contains("input-error") { "Error: " } else { "Format: " } }</span>
+                { format_text }
             </p>
         </section>
     }

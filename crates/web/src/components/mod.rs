@@ -4,6 +4,7 @@
 mod copy_button;
 mod domain_editor;
 mod filtered_table;
+mod fix_panel;
 mod header;
 mod host_brief;
 mod host_input;
@@ -15,7 +16,8 @@ mod verdicts;
 pub use copy_button::CopyButton;
 pub use domain_editor::DomainEditor;
 pub use filtered_table::FilteredTable;
-pub use header::Header;
+pub use fix_panel::{FixPanel, Tone};
+pub use header::{example_pair_action, Header};
 pub use host_brief::HostBrief;
 pub use host_input::{HostInput, HostInputIds};
 pub use models_table::ModelsTable;

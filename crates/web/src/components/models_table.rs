@@ -1,5 +1,5 @@
 //! Every CPU model with whether it is usable on the host and what blocks it,
-//! narrowed by a filter box.
+//! narrowed by a filter box and a "usable only" switch.
 
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
@@ -15,6 +15,9 @@ pub struct ModelsTableProps {
     pub usability_known: bool,
     pub filter: AttrValue,
     pub on_filter: Callback<String>,
+    /// Whether only usable models are shown (ignored while usability is unknown).
+    pub usable_only: bool,
+    pub on_usable_only: Callback<bool>,
 }
 
 /// Whether `model` matches the filter text (name or blocker, ignoring ASCII case:
@@ -34,11 +37,15 @@ pub fn ModelsTable(props: &ModelsTableProps) -> Html {
     let oninput = props
         .on_filter
         .reform(|event: InputEvent| event.target_unchecked_into::<HtmlInputElement>().value());
+    let on_usable_only = props
+        .on_usable_only
+        .reform(|event: Event| event.target_unchecked_into::<HtmlInputElement>().checked());
     let filter = props.filter.trim().to_ascii_lowercase();
+    let usable_only = props.usable_only && props.usability_known;
     let shown: Vec<&ModelReport> = props
         .models
         .iter()
-        .filter(|model| matches_filter(model, &filter))
+        .filter(|model| (!usable_only || model.usable) && matches_filter(model, &filter))
         .collect();
     let usable = |model: &ModelReport| match (props.usability_known, model.usable) {
         (false, _) => "–",
@@ -51,9 +58,17 @@ pub fn ModelsTable(props: &ModelsTableProps) -> Html {
                 <h2 id="models-heading">
                     { format!("CPU models ({} of {})", shown.len(), props.models.len()) }
                 </h2>
-                <input type="search" class="filter" aria-label="Filter CPU models"
-                    data-testid="models-filter" placeholder="Filter"
-                    value={props.filter.clone()} {oninput} />
+                <div class="filters">
+                    <label class="checkbox">
+                        <input type="checkbox" data-testid="models-usable-only"
+                            checked={props.usable_only} disabled={!props.usability_known}
+                            onchange={on_usable_only} />
+                        <span>{ "usable only" }</span>
+                    </label>
+                    <input type="search" class="filter" aria-label="Filter CPU models by name or blocker"
+                        data-testid="models-filter" placeholder="Filter"
+                        value={props.filter.clone()} {oninput} />
+                </div>
             </div>
             <div class="table-scroll tall">
                 <table data-testid="models-table">

@@ -23,12 +23,12 @@ pub fn OptionsPanel(props: &OptionsPanelProps) -> Html {
     let versions = use_memo((), |()| engine::qemu_versions());
     let on_version = props.on_action.reform(|event: Event| {
         let value = event.target_unchecked_into::<HtmlSelectElement>().value();
-        Action::SetQemuVersion((value != DEFAULT_VALUE).then_some(value))
+        Action::SetQemuVersion((value != DEFAULT_VALUE).then(|| value.into()))
     });
     let libvirt_versions = use_memo((), |()| engine::libvirt_versions());
     let on_libvirt_version = props.on_action.reform(|event: Event| {
         let value = event.target_unchecked_into::<HtmlSelectElement>().value();
-        Action::SetLibvirtVersion((value != DEFAULT_VALUE).then_some(value))
+        Action::SetLibvirtVersion((value != DEFAULT_VALUE).then(|| value.into()))
     });
     let on_accelerator = props.on_action.reform(|event: Event| {
         let value = event.target_unchecked_into::<HtmlSelectElement>().value();

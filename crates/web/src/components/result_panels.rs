@@ -5,9 +5,12 @@
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use super::CopyButton;
+use super::{example_pair_action, CopyButton};
 use crate::diff::{line_diff, DiffLine};
-use crate::engine::AnalysisError;
+use crate::engine::{AnalysisError, InputKind};
+use crate::examples::EXAMPLE_PAIRS;
+use crate::files::FileProblem;
+use crate::state::Action;
 
 #[derive(Properties, PartialEq)]
 pub struct CodePanelProps {
@@ -18,12 +21,15 @@ pub struct CodePanelProps {
     /// line diff against it.
     #[prop_or_default]
     pub diff_base: Option<AttrValue>,
+    /// Whether the diff is shown before the toggle is touched.
+    #[prop_or_default]
+    pub diff_shown: bool,
 }
 
 /// A titled block of code (XML or a command-line argument) with a copy button.
 #[function_component]
 pub fn CodePanel(props: &CodePanelProps) -> Html {
-    let show_diff = use_state_eq(|| false);
+    let show_diff = use_state_eq(|| props.diff_shown);
     let diff = use_memo(
         (*show_diff, props.diff_base.clone(), props.code.clone()),
         |(show_diff, base, code)| match base {
@@ -75,21 +81,49 @@ fn diff_line(line: &DiffLine) -> Html {
 #[derive(Properties, PartialEq)]
 pub struct StatusPanelProps {
     pub error: AnalysisError,
+    /// No example buttons in the compact layout.
+    pub embed: bool,
+    /// Why the last host file was refused, if it was.
+    pub file_problem: Option<FileProblem>,
+    pub on_action: Callback<Action>,
 }
 
-/// Why there are no results yet, in words for the user.
+/// Why there are no results yet, in words for the user; on a page with nothing
+/// in it, example pairs that show a verdict at once.
 #[function_component]
 pub fn StatusPanel(props: &StatusPanelProps) -> Html {
-    let text = match &props.error {
-        AnalysisError::MissingInput(_) => {
-            "Give a domain and a host dump: the verdicts appear as you type.".to_string()
+    let (text, is_error) = match (&props.error, &props.file_problem) {
+        (AnalysisError::MissingInput(InputKind::HostDump), Some(problem)) => {
+            (problem.to_string(), true)
         }
-        AnalysisError::Input(error) => format!("Fix the {} first.", error.input),
-        AnalysisError::Refused(message) => format!("The engine cannot check this: {message}"),
+        (AnalysisError::MissingInput(_), _) => (
+            "Give a domain and a host dump: the verdicts appear as you type.".to_string(),
+            false,
+        ),
+        (AnalysisError::Input(error), _) => (format!("Fix the {} first.", error.input), true),
+        (AnalysisError::Refused(message), _) => {
+            (format!("The engine cannot check this: {message}"), true)
+        }
     };
+    let offer_examples = !props.embed && matches!(props.error, AnalysisError::MissingInput(_));
     html! {
-        <section class="panel status" aria-live="polite" data-testid="status">
+        <section class={classes!("panel", "status", is_error.then_some("problem"))}
+            aria-live="polite" data-testid="status">
             <p>{ text }</p>
+            if offer_examples {
+                <div class="example-pairs" role="group" aria-label="Examples: a domain and a host">
+                    <span class="muted">{ "Or try:" }</span>
+                    { for EXAMPLE_PAIRS.iter().enumerate().filter_map(|(index, pair)| {
+                        let action = example_pair_action(pair)?;
+                        let onclick = props.on_action.reform(move |_: MouseEvent| action.clone());
+                        Some(html! {
+                            <button type="button" data-testid={format!("example-pair-{index}")} {onclick}>
+                                { pair.title }
+                            </button>
+                        })
+                    }) }
+                </div>
+            }
         </section>
     }
 }

@@ -1,29 +1,24 @@
 //! Reading user files: from a file picker, or dropped anywhere on the window.
+//! What counts as a text file is decided by [`crate::files`].
+
+use std::rc::Rc;
 
 use gloo_events::{EventListener, EventListenerOptions};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use yew::prelude::*;
 
-/// A text file the user gave, with its name for display.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadedFile {
-    pub name: String,
-    pub text: String,
-}
+use crate::files::{file_text, FileProblem, LoadedFile};
 
-/// Reads `file` as UTF-8 text and emits it; unreadable files are skipped, since
-/// the browser already reported why in the console.
-pub fn read_text_file(file: web_sys::File, on_loaded: Callback<LoadedFile>) {
+/// Reads `file` and emits its text, or why it has none.
+pub fn read_text_file(file: web_sys::File, on_loaded: Callback<Result<LoadedFile, FileProblem>>) {
     wasm_bindgen_futures::spawn_local(async move {
-        if let Ok(text) = JsFuture::from(file.text()).await {
-            if let Some(text) = text.as_string() {
-                on_loaded.emit(LoadedFile {
-                    name: file.name(),
-                    text,
-                });
-            }
-        }
+        let name: Rc<str> = file.name().into();
+        let outcome = match JsFuture::from(file.array_buffer()).await {
+            Ok(buffer) => file_text(name, &js_sys::Uint8Array::new(&buffer).to_vec()),
+            Err(_) => Err(FileProblem::Unreadable { name }),
+        };
+        on_loaded.emit(outcome);
     });
 }
 
@@ -32,7 +27,7 @@ pub fn read_text_file(file: web_sys::File, on_loaded: Callback<LoadedFile>) {
 /// Both `dragover` and `drop` must be cancelled, or the browser navigates to the
 /// dropped file instead of handing it to the page.
 #[hook]
-pub fn use_window_file_drop(on_loaded: Callback<LoadedFile>) {
+pub fn use_window_file_drop(on_loaded: Callback<Result<LoadedFile, FileProblem>>) {
     use_effect_with(on_loaded, |on_loaded| {
         let window = gloo_utils::window();
         let options = EventListenerOptions::enable_prevent_default();

@@ -1,18 +1,21 @@
 //! The page's URL: `?embed` for the compact layout, and the state in the fragment.
 //!
-//! Writing the address bar (`history.replaceState`) costs Chromium milliseconds
-//! per call, more than a whole recompute, so it is kept off the keystroke path:
-//! a state change only schedules the write, which happens once the state has
-//! not changed for [`FRAGMENT_DELAY_MS`], and at once when the page is hidden
-//! or a link is copied or opened ([`flush_fragment`]).
+//! The fragment is encoded (JSON, then the browser's DEFLATE, see `share.rs`) only
+//! when the address bar is written, never per render. Writing it
+//! (`history.replaceState`) costs Chromium milliseconds per call, more than a
+//! whole recompute, so it is kept off the keystroke path too: a state change only
+//! schedules the write, which happens once the state has not changed for
+//! [`FRAGMENT_DELAY_MS`], at once when a link is copied ([`write_fragment_now`])
+//! and when the page is hidden (best effort: the encoding is asynchronous).
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use gloo_timers::callback::Timeout;
 use yew::prelude::*;
 
 use crate::share;
-use crate::state::AppState;
+use crate::state::{Action, AppState};
 
 /// The query parameter that asks for the compact layout.
 const EMBED_PARAMETER: &str = "embed";
@@ -38,19 +41,42 @@ pub fn is_embed_mode() -> bool {
     embed
 }
 
-/// The state in the URL fragment; the default state when there is none, or when it
-/// does not decode (a truncated link must still open the page).
-pub fn state_from_location() -> AppState {
-    let hash = gloo_utils::window().location().hash().unwrap_or_default();
-    share::decode(&hash).unwrap_or_default()
+/// The address bar's fragment, with its `#`.
+fn current_fragment() -> String {
+    gloo_utils::window().location().hash().unwrap_or_default()
+}
+
+/// Reads the state in the URL fragment once, on mount, and replaces the app's
+/// state with it; a fragment that does not decode (a truncated link) leaves the
+/// default state, so the page still opens. Returns whether the fragment has been
+/// read: until then the app must not write the address bar, or it would erase
+/// the link it is still reading.
+#[hook]
+pub fn use_state_from_location(dispatcher: UseReducerDispatcher<AppState>) -> bool {
+    let restored = use_state_eq(|| false);
+    {
+        let restored = restored.clone();
+        use_effect_with((), move |_| {
+            let fragment = current_fragment();
+            wasm_bindgen_futures::spawn_local(async move {
+                if !fragment.is_empty() {
+                    if let Ok(state) = share::decode(&fragment).await {
+                        dispatcher.dispatch(Action::Replace(state));
+                    }
+                }
+                restored.set(true);
+            });
+        });
+    }
+    *restored
 }
 
 /// The fragment (with `#`) for `state`; empty for the untouched default state.
-pub fn fragment_for(state: &AppState) -> String {
+async fn fragment_for(state: &AppState) -> Result<String, share::ShareError> {
     if *state == AppState::default() {
-        String::new()
+        Ok(String::new())
     } else {
-        format!("#{}", share::encode(state))
+        Ok(format!("#{}", share::encode(state).await?))
     }
 }
 
@@ -74,13 +100,19 @@ pub fn page_url(fragment: &str, keep_embed: bool) -> String {
 /// How long the state must stay unchanged before the address bar is written.
 const FRAGMENT_DELAY_MS: u32 = 200;
 
-/// The fragment waiting to be written and the timer that will write it.
+/// The state waiting to be written and the timer that will write it.
 #[derive(Default)]
 struct PendingFragment {
-    fragment: Option<String>,
+    /// Taken by the write that encodes it.
+    state: Option<Rc<AppState>>,
+    /// The app's state now, written or not: what a copied link must carry even
+    /// while an earlier write is still encoding.
+    latest: Option<Rc<AppState>>,
     /// Replacing it cancels the previous timer (never dropped while it runs:
-    /// the timer's own callback only takes `fragment`).
+    /// the timer's own callback only takes `state`).
     timer: Option<Timeout>,
+    /// Told the fragment each time the address bar is written.
+    on_written: Callback<String>,
 }
 
 thread_local! {
@@ -88,38 +120,81 @@ thread_local! {
     static PENDING: RefCell<PendingFragment> = RefCell::default();
 }
 
-/// Writes the pending fragment, if any, into the address bar now.
-pub fn flush_fragment() {
-    let Some(fragment) = PENDING.with(|pending| pending.borrow_mut().fragment.take()) else {
-        return;
+/// Encodes `state` and writes it into the address bar; returns the fragment
+/// the address bar then holds (with `#`).
+async fn write_fragment(state: &AppState) -> String {
+    let Ok(fragment) = fragment_for(state).await else {
+        // A browser without compression streams keeps its address bar as is.
+        return current_fragment();
     };
-    let window = gloo_utils::window();
-    if window.location().hash().unwrap_or_default() != fragment {
+    if current_fragment() != fragment {
         let url = page_url(&fragment, true);
-        if let Ok(history) = window.history() {
+        if let Ok(history) = gloo_utils::window().history() {
             // A failure only leaves the address bar behind; the page works on.
             let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
         }
     }
+    let on_written = PENDING.with(|pending| pending.borrow().on_written.clone());
+    on_written.emit(fragment.clone());
+    fragment
 }
 
-/// Keeps the URL fragment equal to `fragment` once the state settles, without
-/// adding history entries (one per keystroke would make the back button
-/// useless); see the module comment for when it is written.
+/// Writes the pending state, if any (the timer's and `pagehide`'s write).
+async fn flush_fragment() {
+    if let Some(state) = PENDING.with(|pending| pending.borrow_mut().state.take()) {
+        write_fragment(&state).await;
+    }
+}
+
+/// Writes the app's current state into the address bar now, cancelling the
+/// delayed write, and returns the fragment (with `#`), e.g. for a copied link.
+pub async fn write_fragment_now() -> String {
+    let latest = PENDING.with(|pending| {
+        let mut pending = pending.borrow_mut();
+        pending.state = None;
+        pending.timer = None;
+        pending.latest.clone()
+    });
+    match latest {
+        Some(state) => write_fragment(&state).await,
+        None => current_fragment(),
+    }
+}
+
+/// Keeps the URL fragment equal to `state` once it settles, without adding
+/// history entries (one per keystroke would make the back button useless); see
+/// the module comment for when it is written. Nothing is written until `enabled`
+/// (the fragment the page opened with has been read). Returns the fragment last
+/// written, for links that carry the state.
 #[hook]
-pub fn use_fragment_sync(fragment: AttrValue) {
-    use_effect_with((), |_| {
-        let listener = gloo_events::EventListener::new(&gloo_utils::window(), "pagehide", |_| {
-            flush_fragment()
+pub fn use_fragment_sync(state: AppState, enabled: bool) -> AttrValue {
+    let written = use_state_eq(|| AttrValue::from(current_fragment()));
+    {
+        let written = written.clone();
+        use_effect_with((), move |_| {
+            PENDING.with(|pending| {
+                pending.borrow_mut().on_written =
+                    Callback::from(move |fragment: String| written.set(fragment.into()));
+            });
+            let listener =
+                gloo_events::EventListener::new(&gloo_utils::window(), "pagehide", |_| {
+                    wasm_bindgen_futures::spawn_local(flush_fragment())
+                });
+            move || drop(listener)
         });
-        move || drop(listener)
+    }
+    use_effect_with((state, enabled), |(state, enabled)| {
+        if *enabled {
+            let state = Rc::new(state.clone());
+            PENDING.with(|pending| {
+                let mut pending = pending.borrow_mut();
+                pending.latest = Some(Rc::clone(&state));
+                pending.state = Some(state);
+                pending.timer = Some(Timeout::new(FRAGMENT_DELAY_MS, || {
+                    wasm_bindgen_futures::spawn_local(flush_fragment())
+                }));
+            });
+        }
     });
-    use_effect_with(fragment, |fragment| {
-        let fragment = fragment.to_string();
-        PENDING.with(|pending| {
-            let mut pending = pending.borrow_mut();
-            pending.fragment = Some(fragment);
-            pending.timer = Some(Timeout::new(FRAGMENT_DELAY_MS, flush_fragment));
-        });
-    });
+    (*written).clone()
 }

@@ -5,8 +5,8 @@ mod file_drop;
 mod location;
 mod theme;
 
-pub use file_drop::{read_text_file, use_window_file_drop, LoadedFile};
+pub use file_drop::{read_text_file, use_window_file_drop};
 pub use location::{
-    flush_fragment, fragment_for, is_embed_mode, page_url, state_from_location, use_fragment_sync,
+    is_embed_mode, page_url, use_fragment_sync, use_state_from_location, write_fragment_now,
 };
 pub use theme::use_document_theme;
