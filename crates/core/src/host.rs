@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 
 use crate::cpudef::{CpuDef, CpuMode, CpuType, Policy};
 use crate::cpuid::{CpuidData, Signature};
+use crate::data::qemu_order::in_qemu_order;
 use crate::data::CpuMap;
 use crate::domain::Accelerator;
 use crate::dump::{self, DumpFormat, HostDump, QemuPropValue, QemuReplies, MAX_DUMP_BYTES};
@@ -23,7 +24,6 @@ use crate::libvirt::decode::{guest_cpu_from_signals, host_cpu_from_cpuid, order_
 use crate::libvirt::host_model::{host_model_from_qmp, hypervisor_models};
 use crate::libvirt::update::update;
 use crate::libvirt::{model_data, CpuSignals, HypervisorModel, PolicySelector};
-use crate::qemu::in_qemu_order;
 use crate::xml;
 
 /// A host input that cannot be read, with the byte offset of the problem.

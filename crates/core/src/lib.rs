@@ -17,6 +17,7 @@ pub mod host;
 pub mod json;
 pub mod libvirt;
 pub mod qemu;
+pub mod version;
 pub mod xml;
 
 pub use cpudef::{CpuCheck, CpuDef, CpuFeature, CpuMatch, CpuMode, CpuType, Fallback, Policy};

@@ -33,7 +33,7 @@
 use std::fmt;
 use std::sync::OnceLock;
 
-use super::accel::AccelFacts;
+use super::accel_facts::AccelFacts;
 use crate::data::{CpuMap, Packed};
 use crate::domain::Accelerator;
 use crate::error::CpuError;
