@@ -20,7 +20,7 @@ use guestcpu_core::batch::{
     HostText,
 };
 use guestcpu_core::check::{CheckOptions, Verdict};
-use guestcpu_core::xml::line_column;
+use guestcpu_core::position::render_at;
 use guestcpu_core::{json, CpuDef, CpuMap};
 use serde::Serialize;
 
@@ -212,10 +212,7 @@ fn examine_file(
     let error = match &result.outcome {
         HostOutcome::Ok(_) => None,
         HostOutcome::Failed(failure) => Some(match failure.offset {
-            Some(offset) => {
-                let (line, column) = line_column(&input.text, offset);
-                format!("{name}:{line}:{column}: {}", failure.message)
-            }
+            Some(offset) => render_at(&name, &input.text, offset, &failure.message),
             None => format!("{name}: {}", failure.message),
         }),
     };

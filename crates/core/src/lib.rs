@@ -16,6 +16,7 @@ pub mod featureset;
 pub mod host;
 pub mod json;
 pub mod libvirt;
+pub mod position;
 pub mod qemu;
 pub mod version;
 pub mod xml;
