@@ -31,15 +31,12 @@ impl LibvirtVersion {
     pub const NEWEST: LibvirtVersion = Self::V12_9;
 
     /// Reads `MAJOR.MINOR` or `MAJOR.MINOR.MICRO` (`11.3`, `11.3.0`).
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let invalid = || {
-            format!(
-                "invalid libvirt version `{text}`: expected `MAJOR.MINOR`, e.g. `{}`",
-                Self::NEWEST
-            )
+    pub fn parse(text: &str) -> Result<Self, VersionError> {
+        let invalid = || VersionError {
+            text: text.to_string(),
         };
         let mut parts = text.split('.');
-        let mut number = || -> Result<u16, String> {
+        let mut number = || -> Result<u16, VersionError> {
             parts
                 .next()
                 .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
@@ -74,3 +71,23 @@ impl fmt::Display for LibvirtVersion {
         write!(f, "{}.{}", self.major, self.minor)
     }
 }
+
+/// A text that is not a libvirt version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionError {
+    /// The text as given.
+    pub text: String,
+}
+
+impl fmt::Display for VersionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid libvirt version `{}`: expected `MAJOR.MINOR`, e.g. `{}`",
+            self.text,
+            LibvirtVersion::NEWEST
+        )
+    }
+}
+
+impl std::error::Error for VersionError {}

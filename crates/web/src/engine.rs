@@ -243,7 +243,7 @@ pub fn analyze(
 ) -> Result<Report, AnalysisError> {
     missing_if_blank(InputKind::Domain, domain_xml)?;
     let libvirt = VersionChoice::choose(options.libvirt_version, host.input.dump())
-        .map_err(AnalysisError::Refused)?;
+        .map_err(|error| AnalysisError::Refused(error.to_string()))?;
     let map = CpuMap::for_version(libvirt.version);
     let options = CheckOptions {
         qemu_version: options.qemu_version.map(str::to_string),

@@ -9,7 +9,7 @@
 
 use crate::dump::{DumpFormat, HostDump};
 use crate::libvirt::Usability;
-pub use crate::version::LibvirtVersion;
+pub use crate::version::{LibvirtVersion, VersionError};
 
 /// How a check's libvirt version was chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +45,7 @@ pub struct VersionChoice {
 
 impl VersionChoice {
     /// The version the user named, else what `host` tells, else the newest.
-    pub fn choose(option: Option<&str>, host: Option<&HostDump>) -> Result<Self, String> {
+    pub fn choose(option: Option<&str>, host: Option<&HostDump>) -> Result<Self, VersionError> {
         if let Some(text) = option {
             return Ok(VersionChoice {
                 version: LibvirtVersion::parse(text)?,
@@ -188,7 +188,12 @@ mod tests {
         assert!(LibvirtVersion::new(10, 10) < LibvirtVersion::V11_3);
         for bad in ["", "11", "11.", "x.3", "11.3.0.1", "11.3.x", "99999.0"] {
             let err = LibvirtVersion::parse(bad).expect_err(bad);
-            assert!(err.contains("invalid libvirt version"), "{err}");
+            assert_eq!(err.text, bad);
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("invalid libvirt version `{bad}`: ")),
+                "{err}"
+            );
         }
         assert_eq!(LibvirtVersion::V12_9.to_string(), "12.9");
     }

@@ -13,6 +13,8 @@ use crate::domain::Accelerator;
 use crate::featureset::FeatureSet;
 use crate::json;
 
+use super::DataFileError;
+
 /// What a rule of the accelerator facts says about its features; written by
 /// `cargo xtask gen-accel` (through `Serialize`), read here ([`RuleKind::from_name`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -239,24 +241,22 @@ impl AccelFacts {
     }
 
     /// Parses a file written by `cargo xtask gen-accel`.
-    pub fn from_json(map: &CpuMap, text: &str) -> Result<AccelFacts, String> {
-        let file = json::parse(text)
-            .and_then(|root| AccelFile::from_value(&root))
-            .map_err(|e| e.describe(text))?;
+    pub fn from_json(map: &CpuMap, text: &str) -> Result<AccelFacts, DataFileError> {
+        let file = json::parse(text).and_then(|root| AccelFile::from_value(&root))?;
         AccelFacts::from_file(map, &file)
     }
 
     /// Reads the facts from a file's value tree (the embedded, packed form).
-    pub(crate) fn from_value(map: &CpuMap, root: &json::Value<'_>) -> Result<AccelFacts, String> {
-        AccelFacts::from_file(
-            map,
-            &AccelFile::from_value(root).map_err(|e| e.to_string())?,
-        )
+    pub(crate) fn from_value(
+        map: &CpuMap,
+        root: &json::Value<'_>,
+    ) -> Result<AccelFacts, DataFileError> {
+        AccelFacts::from_file(map, &AccelFile::from_value(root)?)
     }
 
-    fn from_file(map: &CpuMap, file: &AccelFile) -> Result<AccelFacts, String> {
+    fn from_file(map: &CpuMap, file: &AccelFile) -> Result<AccelFacts, DataFileError> {
         let accel = Accelerator::parse(&file.accel)
-            .ok_or_else(|| format!("unknown accelerator `{}`", file.accel))?;
+            .ok_or_else(|| DataFileError::UnknownAccelerator(file.accel.clone()))?;
         let rules = file
             .rules
             .iter()
