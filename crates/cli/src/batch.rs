@@ -492,7 +492,7 @@ fn render_csv(report: &BatchReport, errors: &[Option<&str>]) -> String {
                 ]);
                 if let Some(domain) = &host.domain {
                     row.extend([
-                        domain.check.clone(),
+                        domain.check.to_string(),
                         verdict_word(&domain.verdicts.none).to_string(),
                         verdict_word(&domain.verdicts.partial).to_string(),
                         verdict_word(&domain.verdicts.full).to_string(),

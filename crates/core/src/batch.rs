@@ -24,7 +24,7 @@ use crate::check::{
     analyze_prepared_answer, description_notes, description_settings, host_settings, CheckError,
     CheckOptions, FilteredReport, Verdicts,
 };
-use crate::cpudef::{CpuDef, CpuType};
+use crate::cpudef::{CpuCheck, CpuDef, CpuType};
 use crate::data::CpuMap;
 use crate::host::parse_host;
 use crate::libvirt::baseline::baseline;
@@ -60,7 +60,7 @@ pub struct HostFailure {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DomainOnHost {
     /// The domain's effective `check`.
-    pub check: String,
+    pub check: CpuCheck,
     pub verdicts: Verdicts,
     /// The features QEMU would filter from the guest CPU.
     pub filtered: Vec<FilteredReport>,

@@ -10,6 +10,27 @@ use std::fmt::{self, Write as _};
 
 use crate::xml::{self, Element, XmlError};
 
+/// Serialises and displays each listed enum as its `as_str`: libvirt's own
+/// spelling of the attribute value, the same in reports as in the XML.
+macro_rules! libvirt_spelling {
+    ($($name:ty),+) => {$(
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    )+};
+}
+pub(crate) use libvirt_spelling;
+
+libvirt_spelling!(CpuMode, CpuMatch, CpuCheck, Fallback, Policy);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CpuType {
     Host,

@@ -33,6 +33,8 @@ impl Accelerator {
     }
 }
 
+crate::cpudef::libvirt_spelling!(Accelerator);
+
 /// One Hyper-V enlightenment switched on in `<features><hyperv>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HypervFeature {

@@ -407,7 +407,7 @@ mod tests {
             AnalysisOptions::default(),
         )
         .expect("a report");
-        assert_eq!(report.check, "partial");
+        assert_eq!(report.check, guestcpu_core::CpuCheck::Partial);
         assert!(report.verdicts.partial.own);
         assert!(!report.verdicts.none.own && !report.verdicts.full.own);
         assert!(!report.models.is_empty());

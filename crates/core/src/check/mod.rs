@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::cpudef::{CpuCheck, CpuDef};
+use crate::cpudef::{CpuCheck, CpuDef, CpuMatch, CpuMode, Fallback, Policy};
 use crate::data::CpuMap;
 use crate::domain::{Accelerator, CpuPlace, Domain, DomainError};
 use crate::error::CpuError;
@@ -95,15 +95,15 @@ pub struct Verdicts {
 /// The effective CPU settings after libvirt's defaults.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Settings {
-    pub mode: String,
+    pub mode: CpuMode,
     #[serde(rename = "match")]
-    pub match_mode: String,
-    pub check: String,
-    pub fallback: String,
+    pub match_mode: CpuMatch,
+    pub check: CpuCheck,
+    pub fallback: Fallback,
     pub model: Option<String>,
     pub vendor_id: Option<String>,
     pub features: Vec<FeaturePolicy>,
-    pub accelerator: String,
+    pub accelerator: Accelerator,
     pub qemu_version: String,
     /// Where the QEMU version came from: `option`, `machine` or `newest`.
     pub qemu_version_source: String,
@@ -124,7 +124,7 @@ pub struct Settings {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FeaturePolicy {
     pub name: String,
-    pub policy: String,
+    pub policy: Policy,
 }
 
 /// A feature QEMU would drop.
@@ -209,7 +209,7 @@ impl Serialize for ModelList {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
     /// The domain's effective `check`.
-    pub check: String,
+    pub check: CpuCheck,
     pub verdicts: Verdicts,
     pub settings: Settings,
     pub filtered: Vec<FilteredReport>,
@@ -319,7 +319,7 @@ pub fn analyze_prepared(
 /// What a batch reads of a check on one host ([`analyze_prepared_answer`]):
 /// the fields of the same name of the [`Report`], and the arrival.
 pub(crate) struct DomainAnswer {
-    pub check: String,
+    pub check: CpuCheck,
     pub verdicts: Verdicts,
     pub filtered: Vec<FilteredReport>,
     pub live_xml: Option<String>,
@@ -557,7 +557,7 @@ impl<'d> Question<'d> {
         let verdicts = self.verdicts(&outcomes, side);
         let own = outcomes.swap_remove(own_index).1;
         DomainAnswer {
-            check: self.own_check.as_str().to_string(),
+            check: self.own_check,
             verdicts,
             filtered,
             live_xml: self.live_xml(&own),
@@ -605,7 +605,7 @@ impl<'d> Question<'d> {
         let verdicts = self.verdicts(&outcomes, side);
         let own = outcomes.swap_remove(own_index).1;
         let report = Report {
-            check: self.own_check.as_str().to_string(),
+            check: self.own_check,
             verdicts,
             settings: settings(
                 &self.cpu,
@@ -727,10 +727,10 @@ fn settings(
             .push("migratable='on': libvirt's default for host-passthrough".to_string());
     }
     Settings {
-        mode: cpu.mode.as_str().to_string(),
-        match_mode: cpu.match_mode.as_str().to_string(),
-        check: cpu.check.unwrap_or(CpuCheck::None).as_str().to_string(),
-        fallback: cpu.fallback.as_str().to_string(),
+        mode: cpu.mode,
+        match_mode: cpu.match_mode,
+        check: cpu.check.unwrap_or(CpuCheck::None),
+        fallback: cpu.fallback,
         model: cpu.model.clone(),
         vendor_id: cpu.vendor_id.clone(),
         features: cpu
@@ -738,10 +738,10 @@ fn settings(
             .iter()
             .map(|f| FeaturePolicy {
                 name: f.name.clone(),
-                policy: f.effective_policy().as_str().to_string(),
+                policy: f.effective_policy(),
             })
             .collect(),
-        accelerator: accelerator.as_str().to_string(),
+        accelerator,
         qemu_version: side.version.version.clone(),
         qemu_version_source: version_source.to_string(),
         libvirt_version: libvirt.version.to_string(),
