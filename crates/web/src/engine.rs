@@ -15,7 +15,7 @@ use std::fmt;
 use std::rc::Rc;
 
 use guestcpu_core::check::{self, CheckError, CheckOptions, HostSettings, PreparedHost};
-use guestcpu_core::domain::{self, Domain};
+use guestcpu_core::domain::{Accelerator, Domain};
 use guestcpu_core::host::{self, HostInput};
 use guestcpu_core::libvirt::release::{LibvirtVersion, VersionChoice};
 use guestcpu_core::qemu::definitions::QemuDefinitions;
@@ -25,8 +25,6 @@ pub use guestcpu_core::check::host_brief::HostBrief;
 pub use guestcpu_core::check::{
     FilteredReport, Migration, ModelList, ModelReport, Report, Verdict,
 };
-
-use crate::state::Accelerator;
 
 /// What the user chose besides the texts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -247,10 +245,7 @@ pub fn analyze(
     let map = CpuMap::for_version(libvirt.version);
     let options = CheckOptions {
         qemu_version: options.qemu_version.map(str::to_string),
-        accelerator: options.accelerator.map(|accelerator| match accelerator {
-            Accelerator::Kvm => domain::Accelerator::Kvm,
-            Accelerator::Tcg => domain::Accelerator::Tcg,
-        }),
+        accelerator: options.accelerator,
         libvirt: Some(libvirt),
     };
     let report = || -> Result<Report, CheckError> {
@@ -482,10 +477,7 @@ mod tests {
                     Some(&host::parse_host(newest, HOST_CPU).expect("valid")),
                     &CheckOptions {
                         qemu_version: None,
-                        accelerator: accelerator.map(|a| match a {
-                            Accelerator::Kvm => domain::Accelerator::Kvm,
-                            Accelerator::Tcg => domain::Accelerator::Tcg,
-                        }),
+                        accelerator,
                         libvirt: Some(VersionChoice {
                             version: LibvirtVersion::NEWEST,
                             source: guestcpu_core::libvirt::release::VersionSource::Newest,
