@@ -8,11 +8,9 @@
 //! the run.
 
 use std::fmt::Write as _;
-use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use guestcpu_core::batch::{
@@ -22,6 +20,7 @@ use guestcpu_core::batch::{
 use guestcpu_core::check::{CheckOptions, Verdict};
 use guestcpu_core::position::render_at;
 use guestcpu_core::{json, CpuDef, CpuMap};
+use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::input::InputReader;
@@ -63,7 +62,7 @@ pub fn run(
         domain_xml,
         options,
     };
-    let progress = Progress::new(files.len());
+    let progress = progress_bar(files.len());
 
     // The migration source is the first host the domain starts on; find it in
     // order, a core's worth of hosts at a time, then examine every other host
@@ -109,13 +108,13 @@ pub fn run(
             &again_files,
             &question,
             live.as_ref(),
-            &Progress::new(0),
+            &ProgressBar::hidden(),
         );
         for (index, done) in again.into_iter().zip(redone) {
             examined[index] = Some(done);
         }
     }
-    progress.finish();
+    progress.finish_and_clear();
 
     let examined: Vec<Examined> = examined.into_iter().flatten().collect();
     let results: Vec<HostResult> = examined.iter().map(|e| e.result.clone()).collect();
@@ -226,7 +225,7 @@ fn examine_in_parallel(
     files: &[PathBuf],
     question: &BatchQuestion<'_>,
     arriving: Option<&CpuDef>,
-    progress: &Progress,
+    progress: &ProgressBar,
 ) -> Vec<Examined> {
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -244,7 +243,7 @@ fn examine_in_parallel(
                 if let Ok(mut slot) = slots[index].lock() {
                     *slot = Some(done);
                 }
-                progress.advance();
+                progress.inc(1);
             });
         }
     });
@@ -272,60 +271,18 @@ fn examine_in_parallel(
         .collect()
 }
 
-/// A progress bar on standard error, drawn only when standard error is a
-/// terminal and the run is long enough to need one.
-struct Progress {
-    total: usize,
-    done: AtomicUsize,
-    shown: bool,
-    drawn: AtomicBool,
-    started: Instant,
-    last_draw: Mutex<Instant>,
-}
-
-impl Progress {
-    fn new(total: usize) -> Self {
-        let now = Instant::now();
-        Progress {
-            total,
-            done: AtomicUsize::new(0),
-            shown: total >= PROGRESS_MIN_HOSTS && std::io::stderr().is_terminal(),
-            drawn: AtomicBool::new(false),
-            started: now,
-            last_draw: Mutex::new(now),
-        }
+/// The run's progress bar on standard error, for runs long enough to need
+/// one; indicatif draws it only when standard error is a terminal, at most
+/// 20 times a second, and is safe to advance from every worker.
+fn progress_bar(total: usize) -> ProgressBar {
+    if total < PROGRESS_MIN_HOSTS {
+        return ProgressBar::hidden();
     }
-
-    fn advance(&self) {
-        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
-        if !self.shown {
-            return;
-        }
-        let Ok(mut last) = self.last_draw.try_lock() else {
-            return;
-        };
-        if last.elapsed() < Duration::from_millis(100) && done < self.total {
-            return;
-        }
-        *last = Instant::now();
-        let width = 40;
-        let filled = width * done / self.total.max(1);
-        let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-6);
-        let _ = write!(
-            std::io::stderr().lock(),
-            "\r[{}{}] {done}/{} hosts, {rate:.0}/s",
-            "#".repeat(filled),
-            " ".repeat(width - filled),
-            self.total
-        );
-        self.drawn.store(true, Ordering::Relaxed);
+    let bar = ProgressBar::new(total as u64);
+    if let Ok(style) = ProgressStyle::with_template("[{bar:40}] {pos}/{len} hosts, {per_sec}") {
+        bar.set_style(style.progress_chars("# "));
     }
-
-    fn finish(&self) {
-        if self.drawn.load(Ordering::Relaxed) {
-            let _ = write!(std::io::stderr().lock(), "\r{}\r", " ".repeat(79));
-        }
-    }
+    bar
 }
 
 fn verdict_word(verdict: &Verdict) -> &'static str {
