@@ -21,8 +21,8 @@
 use serde::Serialize;
 
 use crate::check::{
-    analyze_prepared_answer, description_notes, description_settings, host_settings, CheckError,
-    CheckOptions, FilteredReport, Verdicts,
+    analyze_prepared_answer, description_notes, description_settings, CheckError, CheckOptions,
+    FilteredReport, Question, Verdicts,
 };
 use crate::cpudef::{CpuCheck, CpuDef, CpuType};
 use crate::data::CpuMap;
@@ -215,11 +215,14 @@ fn examine(
             (prepared, notes, None)
         }
         Some(domain_xml) => {
-            let prepared = host_settings(domain_xml, question.options)
-                .and_then(|settings| settings.prepare(map, &input))
+            // The domain is parsed once, for the settings and the answer.
+            let domain_question = Question::new(domain_xml, question.options).map_err(failure)?;
+            let prepared = domain_question
+                .settings()
+                .prepare(map, &input)
                 .map_err(failure)?;
-            let report = analyze_prepared_answer(domain_xml, &prepared, arriving, question.options)
-                .map_err(failure)?;
+            let report =
+                analyze_prepared_answer(&domain_question, &prepared, arriving).map_err(failure)?;
             let live_cpu = report
                 .live_xml
                 .as_deref()

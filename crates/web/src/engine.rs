@@ -14,7 +14,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
 
-use guestcpu_core::check::{self, CheckError, CheckOptions, HostSettings, PreparedHost};
+use guestcpu_core::check::{CheckError, CheckOptions, HostSettings, PreparedHost, Question};
 use guestcpu_core::domain::{Accelerator, Domain};
 use guestcpu_core::host::{self, HostInput};
 use guestcpu_core::libvirt::release::{LibvirtVersion, VersionChoice};
@@ -249,12 +249,14 @@ pub fn analyze(
         libvirt: Some(libvirt),
     };
     let report = || -> Result<Report, CheckError> {
-        let settings = check::host_settings(domain_xml, &options)?;
+        // The domain is parsed once, for the settings and the answer.
+        let question = Question::new(domain_xml, &options)?;
+        let settings = question.settings();
         let prepared = host.prepared(settings, map)?;
         let second = second_host
             .map(|parsed| parsed.prepared(settings, map))
             .transpose()?;
-        check::analyze_prepared(domain_xml, &prepared, second.as_deref(), &options)
+        question.answer(&prepared, second.as_deref())
     };
     report().map_err(|error| match error {
         CheckError::Domain(error) => AnalysisError::Input(InputError::at_offset(
@@ -470,7 +472,7 @@ mod tests {
             for domain_xml in domains {
                 let cached = analyze(domain_xml, &host, Some(&second), options);
                 let newest = CpuMap::newest();
-                let fresh = check::analyze(
+                let fresh = guestcpu_core::check::analyze(
                     newest,
                     domain_xml,
                     &host::parse_host(newest, HOST_CPU).expect("valid"),

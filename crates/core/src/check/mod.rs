@@ -291,8 +291,7 @@ impl PreparedHost<'_> {
 /// QEMU known. Fails as [`analyze`] does on a malformed domain or unknown
 /// QEMU version.
 pub fn host_settings(domain_xml: &str, options: &CheckOptions) -> Result<HostSettings, CheckError> {
-    let question = Question::new(domain_xml, options)?;
-    Ok(question.settings())
+    Ok(Question::new(domain_xml, options)?.settings())
 }
 
 /// Checks `domain_xml` on a prepared host, and migration to a prepared
@@ -308,12 +307,7 @@ pub fn analyze_prepared(
     migration_target: Option<&PreparedHost<'_>>,
     options: &CheckOptions,
 ) -> Result<Report, CheckError> {
-    let question = Question::new(domain_xml, options)?;
-    question.matches(host)?;
-    if let Some(target) = migration_target {
-        question.matches(target)?;
-    }
-    Ok(question.report_with_migration(host, migration_target))
+    Question::new(domain_xml, options)?.answer(host, migration_target)
 }
 
 /// What a batch reads of a check on one host ([`analyze_prepared_answer`]):
@@ -332,12 +326,10 @@ pub(crate) struct DomainAnswer {
 /// report a batch does not read (the guest CPU, settings, model list, `-cpu`
 /// argument).
 pub(crate) fn analyze_prepared_answer(
-    domain_xml: &str,
+    question: &Question<'_>,
     host: &PreparedHost<'_>,
     arriving: Option<&CpuDef>,
-    options: &CheckOptions,
 ) -> Result<DomainAnswer, CheckError> {
-    let question = Question::new(domain_xml, options)?;
     question.matches(host)?;
     Ok(question.answer_on(host, arriving))
 }
@@ -401,8 +393,12 @@ pub(crate) fn description_notes(side: &PreparedHost<'_>, note: Option<&str>) -> 
         .collect()
 }
 
-/// The domain and the options, settled before any host is looked at.
-struct Question<'d> {
+/// The domain and the options, settled before any host is looked at: the
+/// domain parsed once, libvirt's defaults applied, the accelerator and the
+/// QEMU version chosen. [`Question::settings`] says what a host must be
+/// prepared for, [`Question::answer`] answers on prepared hosts; the CLI,
+/// batch and the web app ask one question of as many hosts as they have.
+pub struct Question<'d> {
     domain_xml: &'d str,
     domain: Domain,
     /// Where the domain's `<cpu>` lies in `domain_xml`.
@@ -419,7 +415,9 @@ struct Question<'d> {
 }
 
 impl<'d> Question<'d> {
-    fn new(domain_xml: &'d str, options: &CheckOptions) -> Result<Self, CheckError> {
+    /// Parses `domain_xml` and settles `options` against it. Fails as
+    /// [`analyze`] does on a malformed domain or an unknown QEMU version.
+    pub fn new(domain_xml: &'d str, options: &CheckOptions) -> Result<Self, CheckError> {
         let (domain, cpu_place) = Domain::parse_placed(domain_xml).map_err(CheckError::Domain)?;
         let accelerator = options.accelerator.unwrap_or(domain.accelerator);
         let (version, version_source, version_note) = choose_qemu_version(&domain, options)?;
@@ -445,11 +443,28 @@ impl<'d> Question<'d> {
         })
     }
 
-    fn settings(&self) -> HostSettings {
+    /// The accelerator and QEMU version this question asks of its hosts
+    /// ([`host_settings`]).
+    pub fn settings(&self) -> HostSettings {
         HostSettings {
             accelerator: self.accelerator,
             version: self.version,
         }
+    }
+
+    /// The report on `host`, and on migration to `migration_target` when
+    /// given ([`analyze_prepared`]); a host prepared for other settings is
+    /// refused with [`CheckError::Mismatch`].
+    pub fn answer(
+        &self,
+        host: &PreparedHost<'_>,
+        migration_target: Option<&PreparedHost<'_>>,
+    ) -> Result<Report, CheckError> {
+        self.matches(host)?;
+        if let Some(target) = migration_target {
+            self.matches(target)?;
+        }
+        Ok(self.report_with_migration(host, migration_target))
     }
 
     /// Refuses a host prepared for other settings than this question's.
