@@ -8,11 +8,9 @@
 //! the run.
 
 use std::fmt::Write as _;
-use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use guestcpu_core::batch::{
@@ -20,8 +18,9 @@ use guestcpu_core::batch::{
     DomainOnHost, HostOutcome, HostResult, HostText,
 };
 use guestcpu_core::check::{CheckOptions, Verdict};
-use guestcpu_core::xml::line_column;
+use guestcpu_core::position::render_at;
 use guestcpu_core::{json, CpuDef, CpuMap};
+use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::input::InputReader;
@@ -68,7 +67,7 @@ pub fn run(
         options,
         source: source_name.as_deref(),
     };
-    let progress = Progress::new(files.len());
+    let progress = progress_bar(files.len(), PROGRESS_MIN_HOSTS, "hosts");
 
     // The migration source is the host named with --source, else the first
     // host the domain starts on; find it in order, a core's worth of hosts at
@@ -124,13 +123,18 @@ pub fn run(
     if let (Some(source), Some(live)) = (source, &live) {
         let again: Vec<usize> = searched.into_iter().filter(|&i| i != source).collect();
         let again_files: Vec<PathBuf> = again.iter().map(|&index| files[index].clone()).collect();
-        let redone =
-            examine_in_parallel(map, &again_files, &question, Some(live), &Progress::new(0));
+        let redone = examine_in_parallel(
+            map,
+            &again_files,
+            &question,
+            Some(live),
+            &ProgressBar::hidden(),
+        );
         for (index, done) in again.into_iter().zip(redone) {
             examined[index] = Some(done);
         }
     }
-    progress.finish();
+    progress.finish_and_clear();
 
     let examined: Vec<Examined> = examined.into_iter().flatten().collect();
     let results: Vec<HostResult> = examined.iter().map(|e| e.result.clone()).collect();
@@ -253,10 +257,7 @@ fn examine_file(
     let error = match &result.outcome {
         HostOutcome::Ok(_) => None,
         HostOutcome::Failed(failure) => Some(match failure.offset {
-            Some(offset) => {
-                let (line, column) = line_column(&input.text, offset);
-                format!("{name}:{line}:{column}: {}", failure.message)
-            }
+            Some(offset) => render_at(&name, &input.text, offset, &failure.message),
             None => format!("{name}: {}", failure.message),
         }),
     };
@@ -270,7 +271,7 @@ fn examine_in_parallel(
     files: &[PathBuf],
     question: &BatchQuestion<'_>,
     arriving: Option<&CpuDef>,
-    progress: &Progress,
+    progress: &ProgressBar,
 ) -> Vec<Examined> {
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -288,7 +289,7 @@ fn examine_in_parallel(
                 if let Ok(mut slot) = slots[index].lock() {
                     *slot = Some(done);
                 }
-                progress.advance();
+                progress.inc(1);
             });
         }
     });
@@ -316,69 +317,19 @@ fn examine_in_parallel(
         .collect()
 }
 
-/// A progress bar on standard error, drawn only when standard error is a
-/// terminal and the run is long enough to need one.
-pub(crate) struct Progress {
-    total: usize,
-    /// What is counted, e.g. `hosts`.
-    unit: &'static str,
-    done: AtomicUsize,
-    shown: bool,
-    drawn: AtomicBool,
-    started: Instant,
-    last_draw: Mutex<Instant>,
-}
-
-impl Progress {
-    fn new(total: usize) -> Self {
-        Progress::counting(total, PROGRESS_MIN_HOSTS, "hosts")
+/// The run's progress bar on standard error, for runs long enough to need
+/// one; indicatif draws it only when standard error is a terminal, at most
+/// 20 times a second, and is safe to advance from every worker.
+pub(crate) fn progress_bar(total: usize, minimum: usize, unit: &str) -> ProgressBar {
+    if total < minimum {
+        return ProgressBar::hidden();
     }
-
-    /// A bar over `total` things called `unit`, drawn from `minimum` on.
-    pub(crate) fn counting(total: usize, minimum: usize, unit: &'static str) -> Self {
-        let now = Instant::now();
-        Progress {
-            total,
-            unit,
-            done: AtomicUsize::new(0),
-            shown: total >= minimum && std::io::stderr().is_terminal(),
-            drawn: AtomicBool::new(false),
-            started: now,
-            last_draw: Mutex::new(now),
-        }
+    let bar = ProgressBar::new(total as u64);
+    let template = format!("[{{bar:40}}] {{pos}}/{{len}} {unit}, {{per_sec}}");
+    if let Ok(style) = ProgressStyle::with_template(&template) {
+        bar.set_style(style.progress_chars("# "));
     }
-
-    pub(crate) fn advance(&self) {
-        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
-        if !self.shown {
-            return;
-        }
-        let Ok(mut last) = self.last_draw.try_lock() else {
-            return;
-        };
-        if last.elapsed() < Duration::from_millis(100) && done < self.total {
-            return;
-        }
-        *last = Instant::now();
-        let width = 40;
-        let filled = width * done / self.total.max(1);
-        let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-6);
-        let _ = write!(
-            std::io::stderr().lock(),
-            "\r[{}{}] {done}/{} {}, {rate:.0}/s",
-            "#".repeat(filled),
-            " ".repeat(width - filled),
-            self.total,
-            self.unit
-        );
-        self.drawn.store(true, Ordering::Relaxed);
-    }
-
-    pub(crate) fn finish(&self) {
-        if self.drawn.load(Ordering::Relaxed) {
-            let _ = write!(std::io::stderr().lock(), "\r{}\r", " ".repeat(79));
-        }
-    }
+    bar
 }
 
 pub(crate) fn verdict_word(verdict: &Verdict) -> &'static str {
@@ -593,7 +544,7 @@ fn render_csv(report: &BatchReport, errors: &[Option<&str>]) -> String {
                 ]);
                 if let Some(domain) = &host.domain {
                     row.extend([
-                        domain.check.clone(),
+                        domain.check.to_string(),
                         verdict_word(&domain.verdicts.none).to_string(),
                         verdict_word(&domain.verdicts.partial).to_string(),
                         verdict_word(&domain.verdicts.full).to_string(),

@@ -9,7 +9,7 @@ use std::io::{self, Read};
 
 use anyhow::{anyhow, bail};
 use guestcpu_core::dump::{binary_kind, MAX_DUMP_BYTES};
-use guestcpu_core::xml::line_column;
+use guestcpu_core::position::render_at;
 
 /// What the user passes to mean standard input.
 pub const STDIN_PATH: &str = "-";
@@ -25,8 +25,7 @@ pub struct Input {
 impl Input {
     /// An error at byte `offset` of this input, as `NAME:LINE:COLUMN: message`.
     pub fn error_at(&self, offset: usize, message: &str) -> anyhow::Error {
-        let (line, column) = line_column(&self.text, offset);
-        anyhow!("{}:{line}:{column}: {message}", self.name)
+        anyhow!("{}", render_at(&self.name, &self.text, offset, message))
     }
 
     /// An error about this input as a whole, as `NAME: message`.

@@ -21,21 +21,21 @@ use guestcpu_core::sosreport::{
 };
 use serde::Serialize;
 
-use crate::batch::{csv_cell, verdict_word, BatchFormat, Progress};
+use crate::batch::{csv_cell, progress_bar, verdict_word, BatchFormat};
 
 /// Reports below this many show no progress bar.
 const PROGRESS_MIN_REPORTS: usize = 2;
 
 /// Examines every report and renders them, with the fleet when several.
 pub fn run(paths: &[String], format: BatchFormat) -> anyhow::Result<String> {
-    let progress = Progress::counting(paths.len(), PROGRESS_MIN_REPORTS, "reports");
+    let progress = progress_bar(paths.len(), PROGRESS_MIN_REPORTS, "reports");
     let mut reports = Vec::with_capacity(paths.len());
     for path in paths {
         let (files, problems) = read_report(Path::new(path))?;
         reports.push(examine(path, &files, &problems));
-        progress.advance();
+        progress.inc(1);
     }
-    progress.finish();
+    progress.finish_and_clear();
     let fleet = (reports.len() > 1).then(|| fleet(&reports));
     match format {
         BatchFormat::Table => Ok(render_text(&reports, fleet.as_ref())),
@@ -371,7 +371,7 @@ fn render_csv(reports: &[SosExamination]) -> String {
                     .find(|verdict| verdict.own)
                     .map_or_else(String::new, word);
                     cells.extend([
-                        check.check.clone(),
+                        check.check.to_string(),
                         own,
                         word(&check.verdicts.none),
                         word(&check.verdicts.partial),

@@ -24,11 +24,10 @@
 use serde::Serialize;
 
 use crate::check::{
-    analyze_prepared_answer, description_notes, description_settings, host_settings,
-    remedy_on_hosts, CheckError, CheckOptions, FilteredReport, PreparedHost, Remedy, RemedyHost,
-    Verdicts,
+    analyze_prepared_answer, description_notes, description_settings, remedy_on_hosts, CheckError,
+    CheckOptions, FilteredReport, PreparedHost, Question, Remedy, RemedyHost, Verdicts,
 };
-use crate::cpudef::{CpuDef, CpuType};
+use crate::cpudef::{CpuCheck, CpuDef, CpuType};
 use crate::data::CpuMap;
 use crate::host::{parse_host, HostInput};
 use crate::libvirt::baseline::baseline;
@@ -67,7 +66,7 @@ pub struct HostFailure {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DomainOnHost {
     /// The domain's effective `check`.
-    pub check: String,
+    pub check: CpuCheck,
     pub verdicts: Verdicts,
     /// The features QEMU would filter from the guest CPU.
     pub filtered: Vec<FilteredReport>,
@@ -261,11 +260,14 @@ fn examine_input(
             (prepared, notes, None)
         }
         Some(domain_xml) => {
-            let prepared = host_settings(domain_xml, question.options)
-                .and_then(|settings| settings.prepare(map, input))
+            // The domain is parsed once, for the settings and the answer.
+            let domain_question = Question::new(domain_xml, question.options).map_err(failure)?;
+            let prepared = domain_question
+                .settings()
+                .prepare(map, input)
                 .map_err(failure)?;
-            let report = analyze_prepared_answer(domain_xml, &prepared, arriving, question.options)
-                .map_err(failure)?;
+            let report =
+                analyze_prepared_answer(&domain_question, &prepared, arriving).map_err(failure)?;
             let live_cpu = report
                 .live_xml
                 .as_deref()
@@ -552,9 +554,10 @@ pub fn fleet_remedy(
     let Some(domain_xml) = question.domain_xml else {
         return (None, None);
     };
-    let Ok(settings) = host_settings(domain_xml, question.options) else {
+    let Ok(domain_question) = Question::new(domain_xml, question.options) else {
         return (None, Some("the domain cannot be checked".to_string()));
     };
+    let settings = domain_question.settings();
     // Identical dumps (a fleet of one hardware type) are one host to it.
     let mut seen = std::collections::HashSet::new();
     let prepared: Vec<(&str, PreparedHost<'_>)> = hosts

@@ -6,9 +6,30 @@
 //! Feature names are kept as text: libvirt only checks them when an operation
 //! actually needs their data, and so does the engine.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 
 use crate::xml::{self, Element, XmlError};
+
+/// Serialises and displays each listed enum as its `as_str`: libvirt's own
+/// spelling of the attribute value, the same in reports as in the XML.
+macro_rules! libvirt_spelling {
+    ($($name:ty),+) => {$(
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    )+};
+}
+pub(crate) use libvirt_spelling;
+
+libvirt_spelling!(CpuMode, CpuMatch, CpuCheck, Fallback, Policy);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CpuType {
@@ -478,9 +499,11 @@ impl CpuDef {
     }
 
     /// Appends a feature; fails when the name is already listed.
-    pub fn add_exclusive(&mut self, name: &str, policy: Policy) -> Result<(), String> {
+    pub fn add_exclusive(&mut self, name: &str, policy: Policy) -> Result<(), DuplicateFeature> {
         if self.feature(name).is_some() {
-            return Err(format!("CPU feature '{name}' specified more than once"));
+            return Err(DuplicateFeature {
+                name: name.to_string(),
+            });
         }
         let policy = self.stored_policy(policy);
         self.features.push(CpuFeature {
@@ -704,6 +727,21 @@ pub fn escape(text: &str) -> String {
     }
     out
 }
+
+/// A feature listed twice in one `<cpu>` (libvirt's "CPU feature '%s'
+/// specified more than once", `virCPUDefAddFeatureInternal`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateFeature {
+    pub name: String,
+}
+
+impl fmt::Display for DuplicateFeature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CPU feature '{}' specified more than once", self.name)
+    }
+}
+
+impl std::error::Error for DuplicateFeature {}
 
 #[cfg(test)]
 mod tests {

@@ -16,6 +16,10 @@ pub enum Accelerator {
 }
 
 impl Accelerator {
+    /// Every accelerator, KVM first.
+    pub const ALL: [Accelerator; 2] = [Accelerator::Kvm, Accelerator::Tcg];
+
+    /// The name QEMU uses (`-accel kvm`).
     pub fn as_str(self) -> &'static str {
         match self {
             Accelerator::Kvm => "kvm",
@@ -31,7 +35,17 @@ impl Accelerator {
             _ => None,
         }
     }
+
+    /// Parses [`Accelerator::as_str`] back (`kvm` or `tcg` only); `None` for
+    /// anything else.
+    pub fn from_name(name: &str) -> Option<Accelerator> {
+        Accelerator::ALL
+            .into_iter()
+            .find(|accel| accel.as_str() == name)
+    }
 }
+
+crate::cpudef::libvirt_spelling!(Accelerator);
 
 /// One Hyper-V enlightenment switched on in `<features><hyperv>`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,20 @@
 //! converted, libvirt's set algebra on register data (`⊇`, `−`, `∩`, `∪`) is plain
 //! word-wise bit arithmetic here: no allocation and no string compares.
 
-use crate::data::FeatureId;
+/// Index of a feature: a map's features first (in map order), then libvirt's
+/// internal ones (`data::CpuMap` gives them out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FeatureId(u16);
+
+impl FeatureId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+
+    pub(crate) fn from_index(index: usize) -> Self {
+        FeatureId(index as u16)
+    }
+}
 
 /// Number of 64-bit words; the importer refuses maps with more features.
 const WORDS: usize = 8;

@@ -9,12 +9,12 @@
 //! answers over a raw CPUID decode, and a raw decode over a CPU definition
 //! that was already decoded elsewhere.
 
-use std::fmt;
 use std::sync::OnceLock;
 
 use crate::capture;
 use crate::cpudef::{CpuDef, CpuMode, CpuType, Policy};
 use crate::cpuid::{CpuidData, Signature};
+use crate::data::qemu_order::in_qemu_order;
 use crate::data::CpuMap;
 use crate::domain::Accelerator;
 use crate::dump::{self, DumpFormat, HostDump, QemuPropValue, QemuReplies, MAX_DUMP_BYTES};
@@ -24,56 +24,10 @@ use crate::libvirt::decode::{guest_cpu_from_signals, host_cpu_from_cpuid, order_
 use crate::libvirt::host_model::{host_model_from_qmp, hypervisor_models};
 use crate::libvirt::update::update;
 use crate::libvirt::{model_data, CpuSignals, HypervisorModel, PolicySelector};
-use crate::qemu::in_qemu_order;
 use crate::xml;
 
 /// A host input that cannot be read, with the byte offset of the problem.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InputError {
-    /// Byte offset into the input.
-    pub offset: usize,
-    /// What is wrong, lowercase, without a trailing period.
-    pub message: String,
-}
-
-impl InputError {
-    /// The 1-based line and column (in characters) of the error in `text`.
-    pub fn line_column(&self, text: &str) -> (usize, usize) {
-        xml::line_column(text, self.offset)
-    }
-
-    /// The error as `line:column: message`, for people.
-    pub fn render(&self, text: &str) -> String {
-        let (line, column) = self.line_column(text);
-        format!("{line}:{column}: {}", self.message)
-    }
-}
-
-impl fmt::Display for InputError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for InputError {}
-
-impl From<dump::ParseError> for InputError {
-    fn from(error: dump::ParseError) -> Self {
-        InputError {
-            offset: error.offset,
-            message: error.message,
-        }
-    }
-}
-
-impl From<xml::XmlError> for InputError {
-    fn from(error: xml::XmlError) -> Self {
-        InputError {
-            offset: error.offset,
-            message: error.message,
-        }
-    }
-}
+pub type InputError = crate::position::Positioned;
 
 /// Where a [`HostInput`]'s facts come from.
 #[derive(Debug, Clone)]

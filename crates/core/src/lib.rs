@@ -18,8 +18,10 @@ pub mod featureset;
 pub mod host;
 pub mod json;
 pub mod libvirt;
+pub mod position;
 pub mod qemu;
 pub mod sosreport;
+pub mod version;
 pub mod xml;
 
 pub use cpudef::{CpuCheck, CpuDef, CpuFeature, CpuMatch, CpuMode, CpuType, Fallback, Policy};

@@ -34,7 +34,7 @@ use crate::batch::{
 };
 use crate::check::host_brief::HostBrief;
 use crate::check::{analyze, describe_host, CheckError, CheckOptions, FilteredReport, Verdicts};
-use crate::cpudef::CpuDef;
+use crate::cpudef::{CpuCheck, CpuDef};
 use crate::data::CpuMap;
 use crate::domain_log::StartLog;
 use crate::dump::{self, DumpFormat};
@@ -131,7 +131,7 @@ pub struct DomainExamination {
 /// What the check predicts for a domain.
 #[derive(Debug, Clone, Serialize)]
 pub struct DomainCheck {
-    pub check: String,
+    pub check: CpuCheck,
     pub verdicts: Verdicts,
     pub filtered: Vec<FilteredReport>,
     /// The live `<cpu>` predicted for the domain's own check.

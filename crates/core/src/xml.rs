@@ -7,36 +7,13 @@
 //! type declarations are refused: libvirt's formats never need them, and entity
 //! expansion is a classic way to make a parser hang or explode.
 
-use std::fmt;
-
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
 /// An error found while reading an XML document, with the byte offset of the problem.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct XmlError {
-    /// Byte offset into the input where the problem was found.
-    pub offset: usize,
-    /// What is wrong, lowercase, without a trailing period.
-    pub message: String,
-}
+pub type XmlError = crate::position::Positioned;
 
-impl XmlError {
-    pub fn new(offset: usize, message: impl Into<String>) -> Self {
-        XmlError {
-            offset,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for XmlError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for XmlError {}
+pub use crate::position::line_column;
 
 /// One attribute of an element.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -237,16 +214,6 @@ fn attribute_position(raw: &[u8], key: &[u8]) -> usize {
                     == Some(&b'=')
         })
         .unwrap_or(0)
-}
-
-/// Converts a byte offset into a 1-based line and column (in characters).
-pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let column = before[line_start..].chars().count() + 1;
-    (line, column)
 }
 
 #[cfg(test)]

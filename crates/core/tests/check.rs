@@ -14,7 +14,7 @@ use guestcpu_core::domain::Accelerator;
 use guestcpu_core::dump::synthetic::synthesize_cpudata_xml;
 use guestcpu_core::host::{parse_host, HostInput};
 use guestcpu_core::libvirt::release::{LibvirtVersion, VersionChoice, VersionSource};
-use guestcpu_core::CpuMap;
+use guestcpu_core::{CpuCheck, CpuMap};
 
 use crate::shared;
 
@@ -104,7 +104,8 @@ fn custom_model_on_a_host_that_has_it_starts_under_every_check() {
         &sandybridge_host(),
     );
     assert_eq!(
-        report.check, "partial",
+        report.check,
+        CpuCheck::Partial,
         "libvirt's default for custom KVM CPUs"
     );
     assert!(
@@ -256,7 +257,7 @@ fn host_model_becomes_the_hosts_cpu_and_starts() {
         &domain("kvm", "<cpu mode='host-model'/>"),
         &sandybridge_host(),
     );
-    assert_eq!(report.check, "partial");
+    assert_eq!(report.check, CpuCheck::Partial);
     assert!(
         report.verdicts.partial.starts,
         "{:?}",
@@ -285,7 +286,7 @@ fn host_passthrough_defaults_to_check_none_and_is_refused_under_tcg() {
         &domain("kvm", "<cpu mode='host-passthrough'/>"),
         &sandybridge_host(),
     );
-    assert_eq!(kvm.check, "none");
+    assert_eq!(kvm.check, CpuCheck::None);
     assert!(kvm.verdicts.none.starts && kvm.verdicts.none.abi_stable);
     assert_eq!(kvm.qemu_cpu_arg.as_deref(), Some("host,migratable=on"));
     let tcg = check(
@@ -315,7 +316,8 @@ fn tcg_filters_what_it_cannot_emulate_whatever_the_host() {
         &options,
     );
     assert_eq!(
-        report.check, "none",
+        report.check,
+        CpuCheck::None,
         "libvirt's default for custom TCG CPUs"
     );
     let filtered = filtered_names(&report);
@@ -334,7 +336,7 @@ fn no_cpu_element_gets_qemu64_with_check_none() {
         "<domain type='kvm'><name>t</name></domain>",
         &sandybridge_host(),
     );
-    assert_eq!(report.check, "none");
+    assert_eq!(report.check, CpuCheck::None);
     assert_eq!(report.settings.model.as_deref(), Some("qemu64"));
     assert_eq!(report.qemu_cpu_arg.as_deref(), Some("qemu64"));
 }

@@ -20,7 +20,7 @@ use guestcpu_core::check::{
 use guestcpu_core::host::{parse_host, HostInput};
 use guestcpu_core::json;
 use guestcpu_core::libvirt::release::VersionChoice;
-use guestcpu_core::CpuMap;
+use guestcpu_core::{CpuCheck, CpuMap};
 
 fn repo_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -116,7 +116,11 @@ fn assert_remedy(
 }
 
 fn assert_clean(label: &str, report: &Report, hosts: &[&PreparedHost<'_>], what: &str) {
-    assert_eq!(report.check, "full", "{label}: {what}\nis not check='full'");
+    assert_eq!(
+        report.check,
+        CpuCheck::Full,
+        "{label}: {what}\nis not check='full'"
+    );
     assert!(
         report.verdicts.full.starts && report.verdicts.full.abi_stable,
         "{label}: {what}\ndoes not start cleanly under check='full' ({} host(s)): {}",

@@ -5,6 +5,7 @@
 
 mod check;
 mod cputest;
+mod layers;
 mod qemuxml;
 mod real_stack;
 mod remedy;

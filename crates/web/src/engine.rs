@@ -14,8 +14,8 @@ use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
 
-use guestcpu_core::check::{self, CheckError, CheckOptions, HostSettings, PreparedHost};
-use guestcpu_core::domain::{self, Domain};
+use guestcpu_core::check::{CheckError, CheckOptions, HostSettings, PreparedHost, Question};
+use guestcpu_core::domain::{Accelerator, Domain};
 use guestcpu_core::host::{self, HostInput};
 use guestcpu_core::libvirt::release::{LibvirtVersion, VersionChoice};
 use guestcpu_core::qemu::definitions::QemuDefinitions;
@@ -25,8 +25,6 @@ pub use guestcpu_core::check::host_brief::HostBrief;
 pub use guestcpu_core::check::{
     FilteredReport, Migration, ModelList, ModelReport, Remedy, Report, Verdict, NO_REMEDY,
 };
-
-use crate::state::Accelerator;
 
 /// What the user chose besides the texts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -243,23 +241,22 @@ pub fn analyze(
 ) -> Result<Report, AnalysisError> {
     missing_if_blank(InputKind::Domain, domain_xml)?;
     let libvirt = VersionChoice::choose(options.libvirt_version, host.input.dump())
-        .map_err(AnalysisError::Refused)?;
+        .map_err(|error| AnalysisError::Refused(error.to_string()))?;
     let map = CpuMap::for_version(libvirt.version);
     let options = CheckOptions {
         qemu_version: options.qemu_version.map(str::to_string),
-        accelerator: options.accelerator.map(|accelerator| match accelerator {
-            Accelerator::Kvm => domain::Accelerator::Kvm,
-            Accelerator::Tcg => domain::Accelerator::Tcg,
-        }),
+        accelerator: options.accelerator,
         libvirt: Some(libvirt),
     };
     let report = || -> Result<Report, CheckError> {
-        let settings = check::host_settings(domain_xml, &options)?;
+        // The domain is parsed once, for the settings and the answer.
+        let question = Question::new(domain_xml, &options)?;
+        let settings = question.settings();
         let prepared = host.prepared(settings, map)?;
         let second = second_host
             .map(|parsed| parsed.prepared(settings, map))
             .transpose()?;
-        check::analyze_prepared(domain_xml, &prepared, second.as_deref(), &options)
+        question.answer(&prepared, second.as_deref())
     };
     report().map_err(|error| match error {
         CheckError::Domain(error) => AnalysisError::Input(InputError::at_offset(
@@ -407,7 +404,7 @@ mod tests {
             AnalysisOptions::default(),
         )
         .expect("a report");
-        assert_eq!(report.check, "partial");
+        assert_eq!(report.check, guestcpu_core::CpuCheck::Partial);
         assert!(report.verdicts.partial.own);
         assert!(!report.verdicts.none.own && !report.verdicts.full.own);
         assert!(!report.models.is_empty());
@@ -475,17 +472,14 @@ mod tests {
             for domain_xml in domains {
                 let cached = analyze(domain_xml, &host, Some(&second), options);
                 let newest = CpuMap::newest();
-                let fresh = check::analyze(
+                let fresh = guestcpu_core::check::analyze(
                     newest,
                     domain_xml,
                     &host::parse_host(newest, HOST_CPU).expect("valid"),
                     Some(&host::parse_host(newest, HOST_CPU).expect("valid")),
                     &CheckOptions {
                         qemu_version: None,
-                        accelerator: accelerator.map(|a| match a {
-                            Accelerator::Kvm => domain::Accelerator::Kvm,
-                            Accelerator::Tcg => domain::Accelerator::Tcg,
-                        }),
+                        accelerator,
                         libvirt: Some(VersionChoice {
                             version: LibvirtVersion::NEWEST,
                             source: guestcpu_core::libvirt::release::VersionSource::Newest,

@@ -16,35 +16,9 @@ use yew::Reducible;
 
 use crate::files::FileProblem;
 
-/// The accelerator QEMU runs the guest with; it decides which features are filtered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Accelerator {
-    /// Hardware virtualization: the host's CPUID, as KVM reports it, limits the guest.
-    Kvm,
-    /// Software emulation: QEMU's own list of emulated features limits the guest.
-    Tcg,
-}
-
-impl Accelerator {
-    /// Every accelerator, in the order the selector shows them.
-    pub const ALL: [Accelerator; 2] = [Accelerator::Kvm, Accelerator::Tcg];
-
-    /// The name QEMU uses (`-accel kvm`), also used in the JSON API.
-    pub fn name(self) -> &'static str {
-        match self {
-            Accelerator::Kvm => "kvm",
-            Accelerator::Tcg => "tcg",
-        }
-    }
-
-    /// Parses [`Accelerator::name`] back; `None` for anything else.
-    pub fn from_name(name: &str) -> Option<Accelerator> {
-        Accelerator::ALL
-            .into_iter()
-            .find(|accel| accel.name() == name)
-    }
-}
+/// The accelerator QEMU runs the guest with (the engine's own type); it
+/// decides which features are filtered.
+pub use guestcpu_core::domain::Accelerator;
 
 /// The colour scheme; `System` follows the browser's `prefers-color-scheme`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -361,7 +335,7 @@ mod tests {
     #[test]
     fn accelerator_names_round_trip() {
         for accel in Accelerator::ALL {
-            assert_eq!(Accelerator::from_name(accel.name()), Some(accel));
+            assert_eq!(Accelerator::from_name(accel.as_str()), Some(accel));
         }
         assert_eq!(Accelerator::from_name("hvf"), None);
     }

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::cpudef::{CpuCheck, CpuDef, CpuMode};
+use crate::cpudef::{CpuCheck, CpuDef, CpuMatch, CpuMode, Fallback, Policy};
 use crate::data::CpuMap;
 use crate::domain::{Accelerator, CpuPlace, Domain, DomainError};
 use crate::error::CpuError;
@@ -100,15 +100,15 @@ pub struct Verdicts {
 /// The effective CPU settings after libvirt's defaults.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Settings {
-    pub mode: String,
+    pub mode: CpuMode,
     #[serde(rename = "match")]
-    pub match_mode: String,
-    pub check: String,
-    pub fallback: String,
+    pub match_mode: CpuMatch,
+    pub check: CpuCheck,
+    pub fallback: Fallback,
     pub model: Option<String>,
     pub vendor_id: Option<String>,
     pub features: Vec<FeaturePolicy>,
-    pub accelerator: String,
+    pub accelerator: Accelerator,
     pub qemu_version: String,
     /// Where the QEMU version came from: `option`, `machine` or `newest`.
     pub qemu_version_source: String,
@@ -129,7 +129,7 @@ pub struct Settings {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FeaturePolicy {
     pub name: String,
-    pub policy: String,
+    pub policy: Policy,
 }
 
 /// A feature QEMU would drop.
@@ -213,11 +213,11 @@ impl Serialize for ModelList {
 /// Everything the check found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
-    /// One line for the domain's own check, the first thing to read
-    /// ([`headline`]); the CLI and the web app show the same sentence.
+    /// One line for the domain's own check, the first thing to read; the CLI
+    /// and the web app show the same sentence.
     pub headline: String,
     /// The domain's effective `check`.
-    pub check: String,
+    pub check: CpuCheck,
     pub verdicts: Verdicts,
     pub settings: Settings,
     pub filtered: Vec<FilteredReport>,
@@ -307,8 +307,7 @@ impl PreparedHost<'_> {
 /// QEMU known. Fails as [`analyze`] does on a malformed domain or unknown
 /// QEMU version.
 pub fn host_settings(domain_xml: &str, options: &CheckOptions) -> Result<HostSettings, CheckError> {
-    let question = Question::new(domain_xml, options)?;
-    Ok(question.settings())
+    Ok(Question::new(domain_xml, options)?.settings())
 }
 
 /// Checks `domain_xml` on a prepared host, and migration to a prepared
@@ -324,12 +323,7 @@ pub fn analyze_prepared(
     migration_target: Option<&PreparedHost<'_>>,
     options: &CheckOptions,
 ) -> Result<Report, CheckError> {
-    let question = Question::new(domain_xml, options)?;
-    question.matches(host)?;
-    if let Some(target) = migration_target {
-        question.matches(target)?;
-    }
-    Ok(question.report_with_migration(host, migration_target))
+    Question::new(domain_xml, options)?.answer(host, migration_target)
 }
 
 /// The remedy of `domain_xml` on several prepared hosts at once (a fleet):
@@ -351,7 +345,7 @@ pub(crate) fn remedy_on_hosts(
 /// What a batch reads of a check on one host ([`analyze_prepared_answer`]):
 /// the fields of the same name of the [`Report`], and the arrival.
 pub(crate) struct DomainAnswer {
-    pub check: String,
+    pub check: CpuCheck,
     pub verdicts: Verdicts,
     pub filtered: Vec<FilteredReport>,
     pub live_xml: Option<String>,
@@ -364,12 +358,10 @@ pub(crate) struct DomainAnswer {
 /// report a batch does not read (the guest CPU, settings, model list, `-cpu`
 /// argument).
 pub(crate) fn analyze_prepared_answer(
-    domain_xml: &str,
+    question: &Question<'_>,
     host: &PreparedHost<'_>,
     arriving: Option<&CpuDef>,
-    options: &CheckOptions,
 ) -> Result<DomainAnswer, CheckError> {
-    let question = Question::new(domain_xml, options)?;
     question.matches(host)?;
     Ok(question.answer_on(host, arriving))
 }
@@ -433,8 +425,12 @@ pub(crate) fn description_notes(side: &PreparedHost<'_>, note: Option<&str>) -> 
         .collect()
 }
 
-/// The domain and the options, settled before any host is looked at.
-struct Question<'d> {
+/// The domain and the options, settled before any host is looked at: the
+/// domain parsed once, libvirt's defaults applied, the accelerator and the
+/// QEMU version chosen. [`Question::settings`] says what a host must be
+/// prepared for, [`Question::answer`] answers on prepared hosts; the CLI,
+/// batch and the web app ask one question of as many hosts as they have.
+pub struct Question<'d> {
     domain_xml: &'d str,
     domain: Domain,
     /// Where the domain's `<cpu>` lies in `domain_xml`.
@@ -451,7 +447,9 @@ struct Question<'d> {
 }
 
 impl<'d> Question<'d> {
-    fn new(domain_xml: &'d str, options: &CheckOptions) -> Result<Self, CheckError> {
+    /// Parses `domain_xml` and settles `options` against it. Fails as
+    /// [`analyze`] does on a malformed domain or an unknown QEMU version.
+    pub fn new(domain_xml: &'d str, options: &CheckOptions) -> Result<Self, CheckError> {
         let (domain, cpu_place) = Domain::parse_placed(domain_xml).map_err(CheckError::Domain)?;
         let accelerator = options.accelerator.unwrap_or(domain.accelerator);
         let (version, version_source, version_note) = choose_qemu_version(&domain, options)?;
@@ -477,11 +475,28 @@ impl<'d> Question<'d> {
         })
     }
 
-    fn settings(&self) -> HostSettings {
+    /// The accelerator and QEMU version this question asks of its hosts
+    /// ([`host_settings`]).
+    pub fn settings(&self) -> HostSettings {
         HostSettings {
             accelerator: self.accelerator,
             version: self.version,
         }
+    }
+
+    /// The report on `host`, and on migration to `migration_target` when
+    /// given ([`analyze_prepared`]); a host prepared for other settings is
+    /// refused with [`CheckError::Mismatch`].
+    pub fn answer(
+        &self,
+        host: &PreparedHost<'_>,
+        migration_target: Option<&PreparedHost<'_>>,
+    ) -> Result<Report, CheckError> {
+        self.matches(host)?;
+        if let Some(target) = migration_target {
+            self.matches(target)?;
+        }
+        Ok(self.report_with_migration(host, migration_target))
     }
 
     /// Refuses a host prepared for other settings than this question's.
@@ -606,7 +621,7 @@ impl<'d> Question<'d> {
         let verdicts = self.verdicts(&outcomes, side);
         let own = outcomes.swap_remove(own_index).1;
         DomainAnswer {
-            check: self.own_check.as_str().to_string(),
+            check: self.own_check,
             verdicts,
             filtered,
             live_xml: self.live_xml(&own),
@@ -655,7 +670,7 @@ impl<'d> Question<'d> {
         let own = outcomes.swap_remove(own_index).1;
         let report = Report {
             headline: String::new(),
-            check: self.own_check.as_str().to_string(),
+            check: self.own_check,
             verdicts,
             settings: settings(
                 &self.cpu,
@@ -695,7 +710,7 @@ fn headline(report: &Report, mode: CpuMode) -> String {
         1 => "1 feature".to_string(),
         n => format!("{n} features"),
     };
-    let first = if !own.starts && !report.filtered.is_empty() && report.check == "full" {
+    let first = if !own.starts && !report.filtered.is_empty() && report.check == CpuCheck::Full {
         format!("Does not start: QEMU would drop {dropped} and check='full' refuses a changed CPU")
     } else if !own.starts {
         format!("Does not start: {}", own.message)
@@ -706,7 +721,7 @@ fn headline(report: &Report, mode: CpuMode) -> String {
             "Starts with the host's CPU ({}) — the guest ABI follows the host it starts on",
             mode.as_str()
         )
-    } else if report.check == "full" {
+    } else if report.check == CpuCheck::Full {
         "Starts with exactly the CPU defined — check='full' keeps the guest ABI fixed".to_string()
     } else {
         format!(
@@ -822,10 +837,10 @@ fn settings(
             .push("migratable='on': libvirt's default for host-passthrough".to_string());
     }
     Settings {
-        mode: cpu.mode.as_str().to_string(),
-        match_mode: cpu.match_mode.as_str().to_string(),
-        check: cpu.check.unwrap_or(CpuCheck::None).as_str().to_string(),
-        fallback: cpu.fallback.as_str().to_string(),
+        mode: cpu.mode,
+        match_mode: cpu.match_mode,
+        check: cpu.check.unwrap_or(CpuCheck::None),
+        fallback: cpu.fallback,
         model: cpu.model.clone(),
         vendor_id: cpu.vendor_id.clone(),
         features: cpu
@@ -833,10 +848,10 @@ fn settings(
             .iter()
             .map(|f| FeaturePolicy {
                 name: f.name.clone(),
-                policy: f.effective_policy().as_str().to_string(),
+                policy: f.effective_policy(),
             })
             .collect(),
-        accelerator: accelerator.as_str().to_string(),
+        accelerator,
         qemu_version: side.version.version.clone(),
         qemu_version_source: version_source.to_string(),
         libvirt_version: libvirt.version.to_string(),

@@ -25,6 +25,7 @@ pub mod file;
 mod internal;
 mod names;
 mod packed;
+pub mod qemu_order;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -32,26 +33,14 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 use crate::cpuid::{vendor_registers, CpuidData, DataKey, Register, Registers, Signature};
+use crate::error::CpuError;
+pub use crate::featureset::FeatureId;
 use crate::featureset::{FeatureSet, FEATURE_CAPACITY};
-use crate::libvirt::release::LibvirtVersion;
+use crate::version::LibvirtVersion;
 use file::{CpuMapFile, FeatureEntry};
 
 pub use names::{libvirt_to_qemu, qemu_to_libvirt, NEVER_PASSED_TO_QEMU};
 pub(crate) use packed::Packed;
-
-/// Index of a feature: map features first (in map order), then internal ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct FeatureId(u16);
-
-impl FeatureId {
-    pub fn index(self) -> usize {
-        self.0 as usize
-    }
-
-    pub(crate) fn from_index(index: usize) -> Self {
-        FeatureId(index as u16)
-    }
-}
 
 /// Index of a model in map order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -773,6 +762,18 @@ impl CpuMap {
     pub fn vendor_registers(&self, id: VendorId) -> Registers {
         self.vendor(id).registers
     }
+}
+
+/// The id of model `name`, or libvirt's internal error naming it.
+pub fn lookup_model(map: &CpuMap, name: &str) -> Result<ModelId, CpuError> {
+    map.model_id(name)
+        .ok_or_else(|| CpuError::internal(format!("Unknown CPU model {name}")))
+}
+
+/// The id of feature `name`, or libvirt's internal error naming it.
+pub fn lookup_feature(map: &CpuMap, name: &str) -> Result<FeatureId, CpuError> {
+    map.feature_id(name)
+        .ok_or_else(|| CpuError::internal(format!("Unknown CPU feature {name}")))
 }
 
 #[cfg(test)]

@@ -13,7 +13,23 @@ use super::text;
 use super::{DumpFormat, HostDump, ParseError};
 use crate::xml::{self, Attribute, Element};
 
-pub use crate::libvirt::Usability;
+/// Whether QEMU can run a model, as `query-cpu-definitions` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Usability {
+    Yes,
+    No,
+    Unknown,
+}
+
+impl Usability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Usability::Yes => "yes",
+            Usability::No => "no",
+            Usability::Unknown => "unknown",
+        }
+    }
+}
 
 /// One custom-mode CPU model of the domain capabilities.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -26,7 +26,7 @@ mod text;
 use std::fmt;
 
 use crate::cpuid::{CpuidData, DataKey, Register};
-use crate::xml::{self, Element, XmlError};
+use crate::xml::{self, Element};
 
 pub use domcapabilities::{ModelUsability, Usability};
 pub use qmp::{QemuCpuDefinition, QemuExpansion, QemuPropValue, QemuReplies};
@@ -63,50 +63,7 @@ pub fn binary_kind(bytes: &[u8]) -> Option<&'static str> {
 }
 
 /// A problem in a host input, with the byte offset where it was found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseError {
-    /// Byte offset into the input.
-    pub offset: usize,
-    /// What is wrong, lowercase, without a trailing period, tokens in backticks.
-    pub message: String,
-}
-
-impl ParseError {
-    pub fn new(offset: usize, message: impl Into<String>) -> Self {
-        ParseError {
-            offset,
-            message: message.into(),
-        }
-    }
-
-    /// The 1-based line and column (in characters) of the error in `text`.
-    pub fn line_column(&self, text: &str) -> (usize, usize) {
-        xml::line_column(text, self.offset)
-    }
-
-    /// The error as `line:column: message`, for messages shown to people.
-    pub fn render(&self, text: &str) -> String {
-        let (line, column) = self.line_column(text);
-        format!("{line}:{column}: {}", self.message)
-    }
-}
-
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for ParseError {}
-
-impl From<XmlError> for ParseError {
-    fn from(error: XmlError) -> Self {
-        ParseError {
-            offset: error.offset,
-            message: error.message,
-        }
-    }
-}
+pub type ParseError = crate::position::Positioned;
 
 /// The kind of host input, as [`detect`] recognises it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

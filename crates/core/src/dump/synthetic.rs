@@ -9,10 +9,9 @@
 use std::fmt::Write as _;
 
 use crate::cpuid::{CpuidData, DataKey, Register, Registers};
-use crate::data::CpuMap;
+use crate::data::{lookup_feature, lookup_model, CpuMap};
 use crate::error::CpuError;
 use crate::featureset::FeatureSet;
-use crate::libvirt::{lookup_feature, lookup_model};
 
 /// CPUID data of a host whose CPU is exactly `model` plus `extra_features`.
 pub fn synthesize_cpuid(

@@ -7,7 +7,6 @@
 //! [`MAX_DEPTH`], so a crafted input cannot overflow the stack.
 
 use std::borrow::Cow;
-use std::fmt;
 
 /// How deeply arrays and objects may nest.
 pub const MAX_DEPTH: usize = 128;
@@ -35,39 +34,7 @@ pub enum Kind<'a> {
 }
 
 /// A malformed text, or a value that is not what the reader expected.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Error {
-    /// Byte offset of the problem.
-    pub offset: usize,
-    /// What is wrong, lowercase, tokens in backticks, without a position.
-    pub message: String,
-}
-
-impl Error {
-    pub fn new(offset: usize, message: impl Into<String>) -> Self {
-        Error {
-            offset,
-            message: message.into(),
-        }
-    }
-}
-
-impl Error {
-    /// The message followed by ` at line L column C` in `text`, for errors
-    /// reported without a position of their own.
-    pub fn describe(&self, text: &str) -> String {
-        let (line, column) = crate::xml::line_column(text, self.offset);
-        format!("{} at line {line} column {column}", self.message)
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Error {}
+pub type Error = crate::position::Positioned;
 
 /// Parses a text holding exactly one JSON value (whitespace around it is fine).
 pub fn parse(text: &str) -> Result<Value<'_>, Error> {

@@ -19,9 +19,12 @@ pub mod update_live;
 
 use crate::cpudef::{CpuDef, CpuType, Policy};
 use crate::cpuid::{CpuidData, Signature};
-use crate::data::{CpuMap, FeatureId, ModelId, VendorId};
+use crate::data::{CpuMap, ModelId, VendorId};
 use crate::error::CpuError;
 use crate::featureset::FeatureSet;
+
+pub use crate::data::{lookup_feature, lookup_model};
+pub use crate::dump::domcapabilities::Usability;
 
 /// Which features of a definition [`model_data`] collects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,16 +109,6 @@ pub fn features_from_data(map: &CpuMap, def: &mut CpuDef, policy: Policy, data: 
     }
 }
 
-pub fn lookup_model(map: &CpuMap, name: &str) -> Result<ModelId, CpuError> {
-    map.model_id(name)
-        .ok_or_else(|| CpuError::internal(format!("Unknown CPU model {name}")))
-}
-
-pub fn lookup_feature(map: &CpuMap, name: &str) -> Result<FeatureId, CpuError> {
-    map.feature_id(name)
-        .ok_or_else(|| CpuError::internal(format!("Unknown CPU feature {name}")))
-}
-
 /// Names of the map features in `set`, in map order, joined by `separator`.
 pub fn feature_names(map: &CpuMap, set: &FeatureSet, separator: &str) -> String {
     map.names(set).collect::<Vec<_>>().join(separator)
@@ -136,24 +129,6 @@ impl CpuSignals {
             features: map.features_in(data),
             vendor: map.detect_vendor(data),
             signature: data.signature(),
-        }
-    }
-}
-
-/// Whether QEMU can run a model, as `query-cpu-definitions` says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Usability {
-    Yes,
-    No,
-    Unknown,
-}
-
-impl Usability {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Usability::Yes => "yes",
-            Usability::No => "no",
-            Usability::Unknown => "unknown",
         }
     }
 }

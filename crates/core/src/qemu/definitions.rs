@@ -33,7 +33,8 @@
 use std::fmt;
 use std::sync::OnceLock;
 
-use super::accel::AccelFacts;
+use super::accel_facts::AccelFacts;
+use super::DataFileError;
 use crate::data::{CpuMap, Packed};
 use crate::domain::Accelerator;
 use crate::error::CpuError;
@@ -271,27 +272,25 @@ impl ProbeFile {
 
 impl QemuVersion {
     /// Parses one probe file; `MAJOR.MINOR` is taken from its version string.
-    pub fn from_json(map: &CpuMap, text: &str) -> Result<QemuVersion, String> {
-        let file = json::parse(text)
-            .and_then(|root| ProbeFile::from_value(&root))
-            .map_err(|e| e.describe(text))?;
+    pub fn from_json(map: &CpuMap, text: &str) -> Result<QemuVersion, DataFileError> {
+        let file = json::parse(text).and_then(|root| ProbeFile::from_value(&root))?;
         QemuVersion::from_file(map, &file)
     }
 
     /// Reads one probe file's value tree (the embedded, packed form).
-    pub(crate) fn from_value(map: &CpuMap, root: &json::Value<'_>) -> Result<QemuVersion, String> {
-        QemuVersion::from_file(
-            map,
-            &ProbeFile::from_value(root).map_err(|e| e.to_string())?,
-        )
+    pub(crate) fn from_value(
+        map: &CpuMap,
+        root: &json::Value<'_>,
+    ) -> Result<QemuVersion, DataFileError> {
+        QemuVersion::from_file(map, &ProbeFile::from_value(root)?)
     }
 
-    fn from_file(map: &CpuMap, file: &ProbeFile) -> Result<QemuVersion, String> {
+    fn from_file(map: &CpuMap, file: &ProbeFile) -> Result<QemuVersion, DataFileError> {
         let (major, minor) =
             parse_major_minor(file.version.split_whitespace().next().unwrap_or_default())
-                .ok_or_else(|| format!("unreadable QEMU version `{}`", file.version))?;
+                .ok_or_else(|| DataFileError::UnreadableQemuVersion(file.version.clone()))?;
         let expansion_accel = Accelerator::parse(&file.expansion_accel)
-            .ok_or_else(|| format!("unknown accelerator `{}`", file.expansion_accel))?;
+            .ok_or_else(|| DataFileError::UnknownAccelerator(file.expansion_accel.clone()))?;
         let lost_in_expansion = AccelFacts::embedded(expansion_accel).default_off;
         let models = file
             .models

@@ -76,8 +76,8 @@ pub fn OptionsPanel(props: &OptionsPanelProps) -> Html {
                         { "default (domain type's)" }
                     </option>
                     { for Accelerator::ALL.iter().map(|accel| html! {
-                        <option value={accel.name()} selected={Some(*accel) == props.accelerator}>
-                            { accel.name() }
+                        <option value={accel.as_str()} selected={Some(*accel) == props.accelerator}>
+                            { accel.as_str() }
                         </option>
                     }) }
                 </select>
