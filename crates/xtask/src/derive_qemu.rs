@@ -25,7 +25,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
 
-use crate::probe_qemu::{primary_spelling, render, ProbedModel, QemuProbeFile};
+use crate::probe_qemu::{
+    primary_spelling, render, unavailable_features, ProbedModel, QemuProbeFile,
+};
 
 /// Where the captures are by default, relative to the workspace root.
 const DEFAULT_CAPTURES: &str = "../shared/libvirt/qemucapabilitiesdata";
@@ -222,19 +224,7 @@ fn listed_model(definition: &Value) -> Result<ListedModel> {
         .get("name")
         .and_then(Value::as_str)
         .ok_or_else(|| anyhow!("a CPU definition has no `name`"))?;
-    let mut tcg_unavailable: Vec<String> = definition
-        .get("unavailable-features")
-        .and_then(Value::as_array)
-        .map(|names| {
-            names
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
-    tcg_unavailable.sort();
-    tcg_unavailable.dedup();
+    let tcg_unavailable = unavailable_features(definition);
     Ok(ListedModel {
         name: name.to_string(),
         alias_of: definition

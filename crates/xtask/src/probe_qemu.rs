@@ -579,6 +579,25 @@ fn major_minor(version: &str) -> Result<String> {
     }
 }
 
+/// A `query-cpu-definitions` entry's `unavailable-features`, sorted and
+/// without repeats (none when QEMU gives no list).
+pub fn unavailable_features(definition: &Value) -> Vec<String> {
+    let mut names: Vec<String> = definition
+        .get("unavailable-features")
+        .and_then(Value::as_array)
+        .map(|names| {
+            names
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names.dedup();
+    names
+}
+
 fn probed_model(
     name: &str,
     definition: &Value,
@@ -592,19 +611,7 @@ fn probed_model(
             .unwrap_or(false)
     };
     let number = |key: &str| props.get(key).and_then(Value::as_u64);
-    let mut tcg_unavailable: Vec<String> = definition
-        .get("unavailable-features")
-        .and_then(Value::as_array)
-        .map(|names| {
-            names
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
-    tcg_unavailable.sort();
-    tcg_unavailable.dedup();
+    let tcg_unavailable = unavailable_features(definition);
     ProbedModel {
         alias_of: definition
             .get("alias-of")
