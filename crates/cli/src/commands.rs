@@ -43,13 +43,31 @@ impl Outcome {
 }
 
 /// The arguments `check` and `fix` share.
-struct CheckQuestion {
-    domain: String,
-    host: Vec<String>,
-    to: Option<String>,
-    qemu: Option<String>,
-    libvirt: Option<String>,
-    accel: Option<String>,
+#[derive(Debug, clap::Args)]
+pub(crate) struct CheckQuestion {
+    /// A whole <domain> or a bare <cpu>.
+    #[arg(long)]
+    pub(crate) domain: String,
+    /// The host: any dump format or a <cpu>. Given again, the files are
+    /// joined as libvirt joins them: a raw CPUID dump (or virsh
+    /// capabilities) with QEMU's answer (QMP replies or virsh
+    /// domcapabilities).
+    #[arg(long, required = true)]
+    pub(crate) host: Vec<String>,
+    /// A second host, the migration target: can the running guest
+    /// migrate there (`check`); the remedy must start there too (`fix`).
+    #[arg(long)]
+    pub(crate) to: Option<String>,
+    /// QEMU version to model (default: the machine type's, else the newest).
+    #[arg(long)]
+    pub(crate) qemu: Option<String>,
+    /// libvirt version to model, e.g. 9.0 (default: what the host input
+    /// tells, else the newest known).
+    #[arg(long)]
+    pub(crate) libvirt: Option<String>,
+    /// Accelerator (default: the domain type's).
+    #[arg(long, value_parser = ["kvm", "tcg"])]
+    pub(crate) accel: Option<String>,
 }
 
 /// Reads the domain and hosts of `question` and checks: the domain's input
@@ -164,13 +182,16 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             Ok(Outcome::print(cpu.to_xml()))
         }
         Command::Check {
-            domain,
-            host,
-            to,
-            qemu,
-            libvirt,
+            question:
+                CheckQuestion {
+                    domain,
+                    host,
+                    to,
+                    qemu,
+                    libvirt,
+                    accel,
+                },
             upgrade_to,
-            accel,
             json,
             show_live,
         } => {
@@ -229,22 +250,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             };
             Ok(Outcome::print(output))
         }
-        Command::Fix {
-            domain,
-            host,
-            to,
-            qemu,
-            libvirt,
-            accel,
-        } => {
-            let question = CheckQuestion {
-                domain,
-                host,
-                to,
-                qemu,
-                libvirt,
-                accel,
-            };
+        Command::Fix { question } => {
             let (domain_input, report) = check_report(&mut reader, question)?;
             if let Some(remedy) = report.remedy {
                 let mut message = String::new();

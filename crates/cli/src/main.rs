@@ -24,6 +24,7 @@ use std::process::ExitCode;
 
 use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
+use commands::CheckQuestion;
 
 /// Exit statuses, documented in `--help`.
 const EXIT_INCOMPATIBLE: u8 = 1;
@@ -107,32 +108,12 @@ enum Command {
     /// Check a domain on a host: the guest CPU QEMU builds, the features it
     /// filters, and whether the domain starts under each `check` value.
     Check {
-        /// A whole <domain> or a bare <cpu>.
-        #[arg(long)]
-        domain: String,
-        /// The host: any dump format or a <cpu>. Given again, the files are
-        /// joined as libvirt joins them: a raw CPUID dump (or virsh
-        /// capabilities) with QEMU's answer (QMP replies or virsh
-        /// domcapabilities).
-        #[arg(long, required = true)]
-        host: Vec<String>,
-        /// A second host: can the running guest migrate there?
-        #[arg(long)]
-        to: Option<String>,
-        /// QEMU version to model (default: the machine type's, else the newest).
-        #[arg(long)]
-        qemu: Option<String>,
-        /// libvirt version to model, e.g. 9.0 (default: what the host input
-        /// tells, else the newest known).
-        #[arg(long)]
-        libvirt: Option<String>,
+        #[command(flatten)]
+        question: CheckQuestion,
         /// Preview an upgrade: check again with libvirt LIBVIRT and QEMU QEMU
         /// (e.g. 11.3:10.0) and list what changes.
         #[arg(long, value_name = "LIBVIRT:QEMU")]
         upgrade_to: Option<String>,
-        /// Accelerator (default: the domain type's).
-        #[arg(long, value_parser = ["kvm", "tcg"])]
-        accel: Option<String>,
         /// Print the report as one JSON object.
         #[arg(long)]
         json: bool,
@@ -145,25 +126,8 @@ enum Command {
     /// The changes and why go to standard error; a domain that needs none is
     /// printed unchanged.
     Fix {
-        /// A whole <domain> or a bare <cpu>.
-        #[arg(long)]
-        domain: String,
-        /// The host, as for `check --host` (several files are joined).
-        #[arg(long, required = true)]
-        host: Vec<String>,
-        /// A second host the remedied domain must also start on.
-        #[arg(long)]
-        to: Option<String>,
-        /// QEMU version to model (default: the machine type's, else the newest).
-        #[arg(long)]
-        qemu: Option<String>,
-        /// libvirt version to model, e.g. 9.0 (default: what the host input
-        /// tells, else the newest known).
-        #[arg(long)]
-        libvirt: Option<String>,
-        /// Accelerator (default: the domain type's).
-        #[arg(long, value_parser = ["kvm", "tcg"])]
-        accel: Option<String>,
+        #[command(flatten)]
+        question: CheckQuestion,
     },
     /// Which named CPU models the host can run and what blocks the others.
     Models {
