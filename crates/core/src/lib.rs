@@ -19,6 +19,7 @@ pub mod host;
 pub mod json;
 pub mod libvirt;
 pub mod qemu;
+mod sort;
 pub mod sosreport;
 pub mod xml;
 

@@ -463,7 +463,9 @@ impl CpuMap {
         }
 
         let mut by_name: Vec<FeatureId> = (0..features.len()).map(FeatureId::from_index).collect();
-        by_name.sort_unstable_by(|a, b| features[a.index()].name.cmp(&features[b.index()].name));
+        crate::sort::sort_by(&mut by_name, |a, b| {
+            features[a.index()].name.cmp(&features[b.index()].name)
+        });
         let mut name_ranks = vec![0u16; features.len()];
         for (rank, id) in by_name.iter().enumerate() {
             // FEATURE_CAPACITY bounds the count, far below u16::MAX.
@@ -756,7 +758,7 @@ impl CpuMap {
     pub fn in_map_order(&self, set: &FeatureSet) -> Vec<FeatureId> {
         let mut ids: Vec<FeatureId> = set.iter().collect();
         if let Some(ranks) = &self.own_ranks {
-            ids.sort_by_key(|id| ranks[id.index()]);
+            crate::sort::sort_by_key(&mut ids, |id| ranks[id.index()]);
         }
         ids
     }
