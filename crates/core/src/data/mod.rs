@@ -417,12 +417,20 @@ impl CpuMap {
             });
         }
 
-        let own_entries: HashMap<&str, &FeatureEntry> =
-            file.features.iter().map(|f| (f.name.as_str(), f)).collect();
+        // Positions, not references: the same map type as `own_ranks`' one,
+        // so the WebAssembly module has one copy of its code.
+        let own_entries: HashMap<&str, usize> = file
+            .features
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name.as_str(), i))
+            .collect();
         let mut features = Vec::new();
         let mut known = FeatureSet::new();
         for (index, shared) in table.iter().enumerate() {
-            let own = own_entries.get(shared.name.as_str()).copied();
+            let own = own_entries
+                .get(shared.name.as_str())
+                .map(|&position| &file.features[position]);
             if own.is_some() && index < FEATURE_CAPACITY {
                 known.insert(FeatureId::from_index(index));
             }
