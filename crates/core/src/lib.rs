@@ -20,6 +20,7 @@ pub mod json;
 pub mod libvirt;
 pub mod position;
 pub mod qemu;
+mod sort;
 pub mod sosreport;
 pub mod version;
 pub mod xml;

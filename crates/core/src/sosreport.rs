@@ -655,7 +655,7 @@ fn kvm_parameters(files: &Files<'_>) -> Vec<String> {
             found.push(format!("{module}.{name}={} ({decides})", text.trim()));
         }
     }
-    found.sort();
+    crate::sort::sort(&mut found);
     found
 }
 

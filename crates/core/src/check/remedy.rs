@@ -319,7 +319,9 @@ impl Question<'_> {
             })
             .collect();
         // Most kept first, then the newest (the later in the map).
-        usable.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.index().cmp(&a.1.index())));
+        crate::sort::sort_by(&mut usable, |a, b| {
+            b.0.cmp(&a.0).then(b.1.index().cmp(&a.1.index()))
+        });
         let wanted = requested.len();
         usable
             .into_iter()

@@ -406,12 +406,20 @@ impl CpuMap {
             });
         }
 
-        let own_entries: HashMap<&str, &FeatureEntry> =
-            file.features.iter().map(|f| (f.name.as_str(), f)).collect();
+        // Positions, not references: the same map type as `own_ranks`' one,
+        // so the WebAssembly module has one copy of its code.
+        let own_entries: HashMap<&str, usize> = file
+            .features
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name.as_str(), i))
+            .collect();
         let mut features = Vec::new();
         let mut known = FeatureSet::new();
         for (index, shared) in table.iter().enumerate() {
-            let own = own_entries.get(shared.name.as_str()).copied();
+            let own = own_entries
+                .get(shared.name.as_str())
+                .map(|&position| &file.features[position]);
             if own.is_some() && index < FEATURE_CAPACITY {
                 known.insert(FeatureId::from_index(index));
             }
@@ -452,7 +460,9 @@ impl CpuMap {
         }
 
         let mut by_name: Vec<FeatureId> = (0..features.len()).map(FeatureId::from_index).collect();
-        by_name.sort_unstable_by(|a, b| features[a.index()].name.cmp(&features[b.index()].name));
+        crate::sort::sort_by(&mut by_name, |a, b| {
+            features[a.index()].name.cmp(&features[b.index()].name)
+        });
         let mut name_ranks = vec![0u16; features.len()];
         for (rank, id) in by_name.iter().enumerate() {
             // FEATURE_CAPACITY bounds the count, far below u16::MAX.
@@ -745,7 +755,7 @@ impl CpuMap {
     pub fn in_map_order(&self, set: &FeatureSet) -> Vec<FeatureId> {
         let mut ids: Vec<FeatureId> = set.iter().collect();
         if let Some(ranks) = &self.own_ranks {
-            ids.sort_by_key(|id| ranks[id.index()]);
+            crate::sort::sort_by_key(&mut ids, |id| ranks[id.index()]);
         }
         ids
     }

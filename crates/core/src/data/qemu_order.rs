@@ -78,7 +78,7 @@ pub fn feature_word_rank(bits: &FeatureBits) -> (usize, u32) {
 /// `names` (libvirt feature names) in QEMU's order ([`feature_word_rank`]);
 /// names the map does not know keep their place after the known ones.
 pub fn in_qemu_order(map: &CpuMap, names: &mut [String]) {
-    names.sort_by_key(|name| {
+    crate::sort::sort_by_key(names, |name| {
         map.feature_id(name)
             .map(|id| feature_word_rank(&map.feature(id).bits))
             .unwrap_or((usize::MAX, u32::MAX))

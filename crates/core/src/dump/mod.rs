@@ -391,7 +391,7 @@ pub(crate) fn cputest_dumps(extension: &str) -> Vec<(String, String, String)> {
             .to_owned();
         found.push((name.to_owned(), data, first_line));
     }
-    found.sort();
+    crate::sort::sort(&mut found);
     found
 }
 

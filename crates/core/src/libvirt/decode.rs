@@ -305,7 +305,7 @@ pub fn order_as_decoded(map: &CpuMap, cpu: &mut CpuDef) {
             _ => (0, map.map_order_rank(id)),
         }
     };
-    cpu.features.sort_by_key(|feature| rank(feature));
+    crate::sort::sort_by_key(&mut cpu.features, |feature| rank(feature));
 }
 
 /// The host CPU libvirt reports for raw CPUID data (`-host.xml`).

@@ -40,7 +40,7 @@ pub fn expand_features(map: &CpuMap, def: &mut CpuDef) -> Result<(), CpuError> {
         }
     }
     // libvirt sorts with `strcmp`; `str` ordering is the same byte-wise order.
-    expanded.features.sort_by(|a, b| a.name.cmp(&b.name));
+    crate::sort::sort_by(&mut expanded.features, |a, b| a.name.cmp(&b.name));
     def.features = expanded.features;
     Ok(())
 }

@@ -45,7 +45,7 @@ pub fn hypervisor_models(definitions: &[QemuCpuDefinition]) -> Vec<HypervisorMod
             }
         })
         .collect();
-    models.sort_by(|a, b| a.name.cmp(&b.name));
+    crate::sort::sort_by(&mut models, |a, b| a.name.cmp(&b.name));
     models
 }
 

@@ -67,7 +67,7 @@ impl QemuFeatures {
                 None => features.qemu_only.push(name.to_string()),
             }
         }
-        features.qemu_only.sort();
+        crate::sort::sort(&mut features.qemu_only);
         features.qemu_only.dedup();
         features
     }

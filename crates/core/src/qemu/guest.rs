@@ -132,7 +132,7 @@ impl GuestBuild {
             .map(|f| map.feature(f.feature).name.clone())
             .chain(self.qemu_only_filtered.iter().cloned())
             .collect();
-        names.sort();
+        crate::sort::sort(&mut names);
         names.dedup();
         names
     }
@@ -282,7 +282,7 @@ pub fn build_guest_cpu_assessed(
         unsupported.subtract(&definition.features.known);
     }
     filtered.extend(unavailable(map, version, support, &unsupported, detail));
-    filtered.sort_by_key(|f| warning_order(map, f));
+    crate::sort::sort_by_key(&mut filtered, |f| warning_order(map, f));
     let enabled = requested.difference(&unsupported);
 
     let (qemu_only_filtered, qemu_only_enabled) = split_qemu_only(
@@ -335,7 +335,7 @@ fn build_passthrough_cpu(
     }
     let unsupported = requested.difference(&support.supported);
     let mut filtered = unavailable(map, version, support, &unsupported, BuildDetail::Full);
-    filtered.sort_by_key(|f| warning_order(map, f));
+    crate::sort::sort_by_key(&mut filtered, |f| warning_order(map, f));
     GuestBuild {
         qemu_model: model_name.to_string(),
         source: DefinitionSource::Qemu(version.version.clone()),
@@ -401,7 +401,7 @@ pub fn apply_qemu_verdict(
             qemu_warning: qemu_warning(map, version, prefix, id),
         });
     }
-    build.filtered.sort_by_key(|f| warning_order(map, f));
+    crate::sort::sort_by_key(&mut build.filtered, |f| warning_order(map, f));
 }
 
 /// The start of QEMU's warning for a feature the accelerator cannot give.

@@ -155,7 +155,7 @@ fn usability(
             Vec::with_capacity(unsupported.len() + request.qemu_only_filtered.len());
         names.extend(map.names(&unsupported));
         names.extend(request.qemu_only_filtered.iter().map(String::as_str));
-        names.sort_unstable();
+        crate::sort::sort(&mut names);
         names.dedup();
         names.into_iter().map(str::to_string).collect()
     };
@@ -249,7 +249,7 @@ pub fn usability_from_hypervisor(map: &CpuMap, models: &[HypervisorModel]) -> Ve
         .filter(|m| m.name != "host" && map.model_id(&m.name).is_some())
         .map(|m| {
             let mut blockers = m.blockers.clone();
-            blockers.sort();
+            crate::sort::sort(&mut blockers);
             blockers.dedup();
             ModelUsability {
                 name: m.name.clone(),
@@ -258,7 +258,7 @@ pub fn usability_from_hypervisor(map: &CpuMap, models: &[HypervisorModel]) -> Ve
             }
         })
         .collect();
-    list.sort_by(|a, b| a.name.cmp(&b.name));
+    crate::sort::sort_by(&mut list, |a, b| a.name.cmp(&b.name));
     list.dedup_by(|a, b| a.name == b.name);
     list
 }
