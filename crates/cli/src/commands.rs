@@ -4,6 +4,7 @@
 //! never leaves half an answer on standard output.
 
 use anyhow::anyhow;
+use guestcpu_core::batch::UpgradeStack;
 use guestcpu_core::capture;
 use guestcpu_core::check::upgrade::UpgradePreview;
 use guestcpu_core::check::{analyze, CheckError, CheckOptions, Report, NO_REMEDY};
@@ -230,9 +231,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                     },
                 ),
                 Some(stack) => {
-                    let (libvirt, qemu) = stack.split_once(':').ok_or_else(|| {
-                        anyhow!("--upgrade-to wants LIBVIRT:QEMU, e.g. 11.3:10.0, not `{stack}`")
-                    })?;
+                    let (libvirt, qemu) = split_stack(&stack)?;
                     let after = check_on(Some(libvirt), Some(qemu.to_string()))?;
                     let preview = UpgradePreview::new(report, after);
                     if json {
@@ -325,6 +324,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             source,
             qemu,
             libvirt,
+            upgrade_to,
             format,
         } => {
             let (choice, map) = choose_libvirt(libvirt.as_deref(), None)?;
@@ -345,12 +345,29 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             if let Some(wanted) = &options.qemu_version {
                 QemuDefinitions::embedded().find(wanted)?;
             }
+            let upgrade = upgrade_to
+                .as_deref()
+                .map(|stack| {
+                    let (libvirt, qemu) = split_stack(stack)?;
+                    let (choice, map) = choose_libvirt(Some(libvirt), None)?;
+                    QemuDefinitions::embedded().find(qemu)?;
+                    let options = CheckOptions {
+                        qemu_version: Some(qemu.to_string()),
+                        accelerator: None,
+                        libvirt: Some(choice),
+                    };
+                    anyhow::Ok((map, options))
+                })
+                .transpose()?;
             let output = crate::batch::run(
                 map,
                 &paths,
                 domain_input.as_ref().map(|input| input.text.as_str()),
                 source.as_deref(),
                 &options,
+                upgrade
+                    .as_ref()
+                    .map(|(map, options)| UpgradeStack { map, options }),
                 format,
             )?;
             Ok(Outcome::print(output))
@@ -412,6 +429,13 @@ fn choose_libvirt(
     let dump = host_text.and_then(|text| guestcpu_core::dump::parse(text).ok());
     let choice = VersionChoice::choose(option, dump.as_ref()).map_err(|e| anyhow!(e))?;
     Ok((choice, CpuMap::for_version(choice.version)))
+}
+
+/// `--upgrade-to`'s `LIBVIRT:QEMU`, split.
+fn split_stack(stack: &str) -> anyhow::Result<(&str, &str)> {
+    stack
+        .split_once(':')
+        .ok_or_else(|| anyhow!("--upgrade-to wants LIBVIRT:QEMU, e.g. 11.3:10.0, not `{stack}`"))
 }
 
 fn read_host<'m>(map: &'m CpuMap, input: &Input) -> anyhow::Result<HostInput<'m>> {
