@@ -612,6 +612,60 @@ mod tests {
         synthesize_cpudata_xml(map, model, &["vme"]).expect("known model")
     }
 
+    /// libvirt 9.0 refuses `<vendor>Intel</vendor>` on an AMD host for a
+    /// usable model under `check='partial'`; 11.3 starts it. The same stack
+    /// twice changes nothing.
+    #[test]
+    fn an_upgrade_counts_the_hosts_whose_verdict_changes() {
+        use crate::libvirt::release::{LibvirtVersion, VersionChoice, VersionSource};
+        let stack = |version: LibvirtVersion, qemu: &str| CheckOptions {
+            qemu_version: Some(qemu.to_string()),
+            qemu_inferred_from: None,
+            accelerator: None,
+            libvirt: Some(VersionChoice {
+                version,
+                source: VersionSource::Option,
+            }),
+        };
+        let (bookworm, trixie) = (
+            stack(LibvirtVersion::V9_0, "7.2"),
+            stack(LibvirtVersion::V11_3, "10.0"),
+        );
+        let before = UpgradeStack {
+            map: CpuMap::for_version(LibvirtVersion::V9_0),
+            options: &bookworm,
+        };
+        let after = UpgradeStack {
+            map: CpuMap::for_version(LibvirtVersion::V11_3),
+            options: &trixie,
+        };
+        let epyc = cpudata_of_model(before.map, "EPYC");
+        let domain = "<domain type='kvm'><cpu mode='custom' match='exact' check='partial'>\
+                      <model fallback='forbid'>qemu64</model><vendor>Intel</vendor></cpu></domain>";
+        let upgrade = upgrade_host(&epyc, domain, before, after).expect("checks");
+        assert_eq!(upgrade.stack_before, "libvirt 9.0, QEMU 7.2");
+        assert_eq!(upgrade.stack_after, "libvirt 11.3, QEMU 10.0");
+        assert!(!upgrade.verdict_before.starts, "{upgrade:?}");
+        assert!(upgrade.verdict_after.starts, "{upgrade:?}");
+        assert!(upgrade.verdict_changes());
+        let same = upgrade_host(&epyc, domain, after, after).expect("checks");
+        assert!(
+            !same.verdict_changes() && same.changes.is_empty(),
+            "{same:?}"
+        );
+        let summary = summarize_upgrade(&[&upgrade, &same]);
+        assert_eq!(
+            (
+                summary.hosts,
+                summary.hosts_changing_verdict,
+                summary.hosts_changing
+            ),
+            (2, 1, 1)
+        );
+        let broken = upgrade_host("<cpudata>", domain, before, after).expect_err("no host");
+        assert!(broken.offset.is_some(), "{broken:?}");
+    }
+
     #[test]
     fn a_cluster_of_two_hosts_and_one_broken_input() {
         let map = CpuMap::embedded();
