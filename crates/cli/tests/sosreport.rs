@@ -255,6 +255,31 @@ fn a_bundles_virsh_version_sets_the_default_releases() {
         "{text}"
     );
 
+    // The bundle's own stack is what an upgrade preview starts from:
+    // bookworm's libvirt 9.0 does not know `Haswell-v2`, trixie's 11.3 does.
+    let haswell_v2 = format!(
+        "{}/../../tests/real/domains/custom-haswell-v2-partial.xml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let preview = guestcpu(&[
+        "check",
+        "--domain",
+        &haswell_v2,
+        "--host",
+        &bundle,
+        "--upgrade-to",
+        "11.3:10.0",
+    ])
+    .succeeds();
+    assert!(
+        preview.contains(
+            "\n  verdict (check='partial', the domain's own):\n    \
+             before: does not start: internal error: Unknown CPU model Haswell-v2\n    \
+             after:  starts; the guest gets exactly the CPU defined\n"
+        ),
+        "{preview}"
+    );
+
     let asked = guestcpu(
         &[
             &check[..],
