@@ -5,7 +5,8 @@
 //! module finds the files, reads them, runs the hosts on a scoped thread per
 //! core, shows progress on a terminal, and renders. A file that cannot be
 //! read or parsed is a row with its `error:` and position, never the end of
-//! the run.
+//! the run. With `--upgrade-to`, every readable host is checked again under
+//! the second stack and what changes for the domain is a column and a section.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -14,8 +15,9 @@ use std::sync::Mutex;
 
 use anyhow::{bail, Context as _};
 use guestcpu_core::batch::{
-    examine_host, fleet_remedy, summarize, BatchQuestion, BatchReport, ClusterSummary,
-    DomainOnHost, HostOutcome, HostResult, HostText,
+    examine_host, fleet_remedy, summarize, summarize_upgrade, upgrade_host, BatchQuestion,
+    BatchReport, ClusterSummary, DomainOnHost, HostOutcome, HostResult, HostText, HostUpgrade,
+    UpgradeStack, UpgradeSummary,
 };
 use guestcpu_core::check::{CheckOptions, Verdict};
 use guestcpu_core::position::render_at;
@@ -46,14 +48,25 @@ struct Examined {
     error: Option<String>,
 }
 
+/// What the upgrade changes on every host, and across them.
+struct Upgrades {
+    summary: UpgradeSummary,
+    /// One per host, in the hosts' order: `None` for a host that could not be
+    /// read at all (its error is already listed), else the preview or why
+    /// the upgrade stack could not check it.
+    hosts: Vec<Option<Result<HostUpgrade, String>>>,
+}
+
 /// Examines every host file under `paths` and renders the report; `source`
-/// names the migration source (default: the first host the domain starts on).
+/// names the migration source (default: the first host the domain starts on);
+/// `upgrade_to`, a second stack to check the domain under on every host.
 pub fn run(
     map: &CpuMap,
     paths: &[String],
     domain_xml: Option<&str>,
     source: Option<&str>,
     options: &CheckOptions,
+    upgrade_to: Option<UpgradeStack<'_>>,
     format: BatchFormat,
 ) -> anyhow::Result<String> {
     let files = collect_files(paths)?;
@@ -158,17 +171,128 @@ pub fn run(
         hosts: results,
         cluster,
     };
+    let upgrades = match (domain_xml, upgrade_to) {
+        (Some(domain_xml), Some(after)) => {
+            let before = UpgradeStack { map, options };
+            Some(upgrade_hosts(
+                &files,
+                &report.hosts,
+                domain_xml,
+                before,
+                after,
+            ))
+        }
+        _ => None,
+    };
     let errors: Vec<Option<&str>> = examined.iter().map(|e| e.error.as_deref()).collect();
     match format {
         BatchFormat::Table => {
-            let mut table = render_table(&report, &errors);
+            let mut table = render_table(&report, &errors, upgrades.as_ref());
             if let Some(choice) = options.libvirt {
                 let _ = writeln!(table, "\nmodelled: {}", choice.describe());
             }
             Ok(table)
         }
-        BatchFormat::Csv => Ok(render_csv(&report, &errors)),
-        BatchFormat::Json => render_json(&report, &errors),
+        BatchFormat::Csv => Ok(render_csv(&report, &errors, upgrades.as_ref())),
+        BatchFormat::Json => render_json(&report, &errors, upgrades.as_ref()),
+    }
+}
+
+/// Checks the domain on every readable host under both stacks, one scoped
+/// thread per core, and counts what changes.
+fn upgrade_hosts(
+    files: &[PathBuf],
+    results: &[HostResult],
+    domain_xml: &str,
+    before: UpgradeStack<'_>,
+    after: UpgradeStack<'_>,
+) -> Upgrades {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len().max(1));
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<Result<HostUpgrade, String>>>> =
+        files.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                let (Some(file), Some(result)) = (files.get(index), results.get(index)) else {
+                    break;
+                };
+                if result.report().is_none() {
+                    continue;
+                }
+                let upgrade = match InputReader::default().read(&file.to_string_lossy()) {
+                    Ok(input) => upgrade_host(&input.text, domain_xml, before, after)
+                        .map_err(|failure| failure.message),
+                    Err(error) => Err(format!("{error:#}")),
+                };
+                if let Ok(mut slot) = slots[index].lock() {
+                    *slot = Some(upgrade);
+                }
+            });
+        }
+    });
+    let hosts: Vec<Option<Result<HostUpgrade, String>>> = slots
+        .into_iter()
+        .map(|slot| slot.into_inner().ok().flatten())
+        .collect();
+    let compared: Vec<&HostUpgrade> = hosts.iter().flatten().flatten().collect();
+    Upgrades {
+        summary: summarize_upgrade(&compared),
+        hosts,
+    }
+}
+
+/// The upgrade column: the own verdict's change (`FAILS->starts`), else how
+/// many other things change.
+fn upgrade_cell(upgrade: &Result<HostUpgrade, String>) -> String {
+    match upgrade {
+        Err(_) => "error".to_string(),
+        Ok(upgrade) if upgrade.verdict_changes() => format!(
+            "{}->{}",
+            verdict_word(&upgrade.verdict_before),
+            verdict_word(&upgrade.verdict_after)
+        ),
+        Ok(upgrade) if upgrade.changes.is_empty() => "unchanged".to_string(),
+        Ok(upgrade) => match upgrade.changes.len() {
+            1 => "1 change".to_string(),
+            n => format!("{n} changes"),
+        },
+    }
+}
+
+/// The upgrade section: the count, then each host's changes.
+fn render_upgrade_section(out: &mut String, report: &BatchReport, upgrades: &Upgrades) {
+    let summary = &upgrades.summary;
+    let _ = writeln!(
+        out,
+        "\nupgrade from {} to {}: the verdict changes on {} of {} hosts, something changes on {}",
+        summary.stack_before.as_deref().unwrap_or("-"),
+        summary.stack_after.as_deref().unwrap_or("-"),
+        summary.hosts_changing_verdict,
+        summary.hosts,
+        summary.hosts_changing
+    );
+    for (result, upgrade) in report.hosts.iter().zip(&upgrades.hosts) {
+        match upgrade {
+            None => {}
+            Some(Err(error)) => {
+                let _ = writeln!(out, "  {}: error: {error}", result.name);
+            }
+            Some(Ok(upgrade)) if upgrade.changes.is_empty() => {}
+            Some(Ok(upgrade)) => {
+                let _ = writeln!(out, "  {}:", result.name);
+                for change in &upgrade.changes {
+                    let _ = writeln!(
+                        out,
+                        "    {}:\n      before: {}\n      after:  {}",
+                        change.what, change.before, change.after
+                    );
+                }
+            }
+        }
     }
 }
 
@@ -340,15 +464,22 @@ pub(crate) fn verdict_word(verdict: &Verdict) -> &'static str {
     }
 }
 
-fn render_table(report: &BatchReport, errors: &[Option<&str>]) -> String {
+fn render_table(
+    report: &BatchReport,
+    errors: &[Option<&str>],
+    upgrades: Option<&Upgrades>,
+) -> String {
     let with_domain = report.cluster.domain.is_some();
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut header = vec!["host", "host CPU", "host-model", "level", "usable"];
     if with_domain {
         header.extend(["none", "partial", "full", "migrates", "filtered"]);
     }
+    if upgrades.is_some() {
+        header.push("upgrade");
+    }
     rows.push(header.iter().map(|h| h.to_string()).collect());
-    for result in &report.hosts {
+    for (index, result) in report.hosts.iter().enumerate() {
         let Some(host) = result.report() else {
             continue;
         };
@@ -372,6 +503,9 @@ fn render_table(report: &BatchReport, errors: &[Option<&str>]) -> String {
                     .collect::<Vec<_>>()
                     .join(","),
             ]);
+        }
+        if let Some(Some(upgrade)) = upgrades.and_then(|u| u.hosts.get(index)) {
+            row.push(upgrade_cell(upgrade));
         }
         rows.push(row);
     }
@@ -419,6 +553,9 @@ fn render_table(report: &BatchReport, errors: &[Option<&str>]) -> String {
     );
     if let Some(domain) = &cluster.domain {
         render_domain_summary(&mut out, cluster, domain);
+    }
+    if let Some(upgrades) = upgrades {
+        render_upgrade_section(&mut out, report, upgrades);
     }
     match (&cluster.baseline_xml, &cluster.baseline_error) {
         (Some(xml), _) => {
@@ -511,7 +648,11 @@ fn dash(value: Option<&str>) -> String {
     value.unwrap_or("-").to_string()
 }
 
-fn render_csv(report: &BatchReport, errors: &[Option<&str>]) -> String {
+fn render_csv(
+    report: &BatchReport,
+    errors: &[Option<&str>],
+    upgrades: Option<&Upgrades>,
+) -> String {
     let with_domain = report.cluster.domain.is_some();
     let mut header = vec![
         "host",
@@ -526,10 +667,18 @@ fn render_csv(report: &BatchReport, errors: &[Option<&str>]) -> String {
     if with_domain {
         header.extend(["check", "none", "partial", "full", "migrates", "filtered"]);
     }
+    if upgrades.is_some() {
+        header.extend([
+            "upgrade_verdict",
+            "upgrade_filtered",
+            "upgrade_cpu",
+            "upgrade_changes",
+        ]);
+    }
     header.push("error");
     let mut out = header.join(",");
     out.push('\n');
-    for (result, error) in report.hosts.iter().zip(errors) {
+    for (index, (result, error)) in report.hosts.iter().zip(errors).enumerate() {
         let mut row = vec![result.name.clone()];
         match result.report() {
             Some(host) => {
@@ -556,6 +705,25 @@ fn render_csv(report: &BatchReport, errors: &[Option<&str>]) -> String {
                             .collect::<Vec<_>>()
                             .join(" "),
                     ]);
+                }
+                match upgrades.and_then(|u| u.hosts.get(index)) {
+                    Some(Some(Ok(upgrade))) => row.extend([
+                        verdict_word(&upgrade.verdict_after).to_string(),
+                        upgrade.filtered_after.join(" "),
+                        upgrade.qemu_cpu_arg_after.clone().unwrap_or_default(),
+                        upgrade
+                            .changes
+                            .iter()
+                            .map(|c| c.what.as_str())
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    ]),
+                    Some(Some(Err(error))) => {
+                        row.extend([String::new(), String::new(), String::new()]);
+                        row.push(format!("error: {error}"));
+                    }
+                    Some(None) => row.extend(vec![String::new(); 4]),
+                    None => {}
                 }
                 row.push(String::new());
             }
@@ -590,27 +758,48 @@ struct HostJson<'r> {
     result: &'r HostResult,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// With `--upgrade-to`: what changes on this host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upgrade: Option<&'r HostUpgrade>,
+    /// With `--upgrade-to`: why the upgrade stack could not check this host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upgrade_error: Option<&'r str>,
 }
 
 #[derive(Serialize)]
 struct BatchJson<'r> {
     hosts: Vec<HostJson<'r>>,
     cluster: &'r ClusterSummary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upgrade: Option<&'r UpgradeSummary>,
 }
 
-fn render_json(report: &BatchReport, errors: &[Option<&str>]) -> anyhow::Result<String> {
+fn render_json(
+    report: &BatchReport,
+    errors: &[Option<&str>],
+    upgrades: Option<&Upgrades>,
+) -> anyhow::Result<String> {
     let hosts = report
         .hosts
         .iter()
         .zip(errors)
-        .map(|(result, error)| HostJson {
-            result,
-            error: error.map(|error| format!("error: {error}")),
+        .enumerate()
+        .map(|(index, (result, error))| {
+            let upgrade = upgrades
+                .and_then(|u| u.hosts.get(index))
+                .and_then(Option::as_ref);
+            HostJson {
+                result,
+                error: error.map(|error| format!("error: {error}")),
+                upgrade: upgrade.and_then(|u| u.as_ref().ok()),
+                upgrade_error: upgrade.and_then(|u| u.as_ref().err()).map(String::as_str),
+            }
         })
         .collect();
     let batch = BatchJson {
         hosts,
         cluster: &report.cluster,
+        upgrade: upgrades.map(|u| &u.summary),
     };
     Ok(format!("{}\n", json::to_string_pretty(&batch)?))
 }

@@ -4,6 +4,7 @@
 //! never leaves half an answer on standard output.
 
 use anyhow::anyhow;
+use guestcpu_core::batch::UpgradeStack;
 use guestcpu_core::capture;
 use guestcpu_core::check::upgrade::UpgradePreview;
 use guestcpu_core::check::{analyze, CheckError, CheckOptions, Report, NO_REMEDY};
@@ -12,7 +13,7 @@ use guestcpu_core::host::{join_hosts, parse_cpu_list, parse_host, CpuListError, 
 use guestcpu_core::libvirt::baseline::baseline;
 use guestcpu_core::libvirt::compare::{compare, has_feature, CompareResult};
 use guestcpu_core::libvirt::expand::expand_features;
-use guestcpu_core::libvirt::release::VersionChoice;
+use guestcpu_core::libvirt::release::{LibvirtVersion, VersionChoice, VersionSource};
 use guestcpu_core::libvirt::translate::translate;
 use guestcpu_core::libvirt::update::update;
 use guestcpu_core::libvirt::update_live::update_live;
@@ -79,6 +80,7 @@ fn check_report(
     let domain_input = reader.read(&question.domain)?;
     let host_inputs = read_inputs(reader, &question.host)?;
     let (choice, map, host) = host_for(question.libvirt.as_deref(), &host_inputs)?;
+    let (qemu_version, qemu_inferred_from) = qemu_for(question.qemu, &host_inputs);
     let target_input = question
         .to
         .as_deref()
@@ -89,7 +91,8 @@ fn check_report(
         .map(|input| read_host(map, input))
         .transpose()?;
     let options = CheckOptions {
-        qemu_version: question.qemu,
+        qemu_version,
+        qemu_inferred_from,
         accelerator: question.accel.as_deref().and_then(Accelerator::parse),
         libvirt: Some(choice),
     };
@@ -199,14 +202,19 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             let host_inputs = read_inputs(&mut reader, &host)?;
             let target_input = to.as_deref().map(|path| reader.read(path)).transpose()?;
             let accelerator = accel.as_deref().and_then(Accelerator::parse);
-            let check_on = |libvirt: Option<&str>, qemu: Option<String>| {
+            let check_on = |libvirt: Option<&str>,
+                            (qemu_version, qemu_inferred_from): (
+                Option<String>,
+                Option<&'static str>,
+            )| {
                 let (choice, map, host) = host_for(libvirt, &host_inputs)?;
                 let target = target_input
                     .as_ref()
                     .map(|input| read_host(map, input))
                     .transpose()?;
                 let options = CheckOptions {
-                    qemu_version: qemu,
+                    qemu_version,
+                    qemu_inferred_from,
                     accelerator,
                     libvirt: Some(choice),
                 };
@@ -219,7 +227,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                     },
                 )
             };
-            let report = check_on(libvirt.as_deref(), qemu)?;
+            let report = check_on(libvirt.as_deref(), qemu_for(qemu, &host_inputs))?;
             let output = match upgrade_to {
                 None if json => format!("{}\n", guestcpu_core::json::to_string_pretty(&report)?),
                 None => crate::report::render(
@@ -230,10 +238,8 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                     },
                 ),
                 Some(stack) => {
-                    let (libvirt, qemu) = stack.split_once(':').ok_or_else(|| {
-                        anyhow!("--upgrade-to wants LIBVIRT:QEMU, e.g. 11.3:10.0, not `{stack}`")
-                    })?;
-                    let after = check_on(Some(libvirt), Some(qemu.to_string()))?;
+                    let (libvirt, qemu) = split_stack(&stack)?;
+                    let after = check_on(Some(libvirt), (Some(qemu.to_string()), None))?;
                     let preview = UpgradePreview::new(report, after);
                     if json {
                         format!("{}\n", guestcpu_core::json::to_string_pretty(&preview)?)
@@ -325,6 +331,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             source,
             qemu,
             libvirt,
+            upgrade_to,
             format,
         } => {
             let (choice, map) = choose_libvirt(libvirt.as_deref(), None)?;
@@ -339,18 +346,37 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             }
             let options = CheckOptions {
                 qemu_version: qemu,
+                qemu_inferred_from: None,
                 accelerator: None,
                 libvirt: Some(choice),
             };
             if let Some(wanted) = &options.qemu_version {
                 QemuDefinitions::embedded().find(wanted)?;
             }
+            let upgrade = upgrade_to
+                .as_deref()
+                .map(|stack| {
+                    let (libvirt, qemu) = split_stack(stack)?;
+                    let (choice, map) = choose_libvirt(Some(libvirt), None)?;
+                    QemuDefinitions::embedded().find(qemu)?;
+                    let options = CheckOptions {
+                        qemu_version: Some(qemu.to_string()),
+                        qemu_inferred_from: None,
+                        accelerator: None,
+                        libvirt: Some(choice),
+                    };
+                    anyhow::Ok((map, options))
+                })
+                .transpose()?;
             let output = crate::batch::run(
                 map,
                 &paths,
                 domain_input.as_ref().map(|input| input.text.as_str()),
                 source.as_deref(),
                 &options,
+                upgrade
+                    .as_ref()
+                    .map(|(map, options)| UpgradeStack { map, options }),
                 format,
             )?;
             Ok(Outcome::print(output))
@@ -398,10 +424,23 @@ fn choose_libvirt(
     option: Option<&str>,
     host_text: Option<&str>,
 ) -> anyhow::Result<(VersionChoice, &'static CpuMap)> {
-    // A capture bundle tells through its domain capabilities part.
+    // A capture bundle tells through its `virsh version` part, else through
+    // its domain capabilities part.
     let bundle_parts = host_text
         .filter(|text| capture::is_bundle(text))
         .and_then(|text| capture::read_bundle(text).ok());
+    let bundle_libvirt = bundle_parts
+        .as_deref()
+        .and_then(capture::virsh_version)
+        .and_then(|versions| versions.libvirt)
+        .and_then(|text| LibvirtVersion::parse(&text).ok());
+    if let (None, Some(version)) = (option, bundle_libvirt) {
+        let choice = VersionChoice {
+            version,
+            source: VersionSource::Inferred(FROM_BUNDLE_VIRSH_VERSION),
+        };
+        return Ok((choice, CpuMap::for_version(version)));
+    }
     let host_text = match &bundle_parts {
         Some(parts) => parts
             .iter()
@@ -412,6 +451,40 @@ fn choose_libvirt(
     let dump = host_text.and_then(|text| guestcpu_core::dump::parse(text).ok());
     let choice = VersionChoice::choose(option, dump.as_ref()).map_err(|e| anyhow!(e))?;
     Ok((choice, CpuMap::for_version(choice.version)))
+}
+
+/// Why a version was inferred from a capture bundle.
+const FROM_BUNDLE_VIRSH_VERSION: &str = "the capture bundle's virsh version";
+
+/// The QEMU version a check models and what it was inferred from: the one
+/// asked for, else the `MAJOR.MINOR` of the QEMU a capture bundle among
+/// `inputs` names in its `virsh version` (when the engine knows that
+/// release), else none (the check takes the machine type's or the newest).
+fn qemu_for(
+    asked: Option<String>,
+    inputs: &[(String, Input)],
+) -> (Option<String>, Option<&'static str>) {
+    if asked.is_some() {
+        return (asked, None);
+    }
+    let bundle_qemu = inputs
+        .iter()
+        .filter(|(_, input)| capture::is_bundle(&input.text))
+        .filter_map(|(_, input)| capture::read_bundle(&input.text).ok())
+        .find_map(|parts| capture::virsh_version(&parts)?.qemu)
+        .map(|release| release.split('.').take(2).collect::<Vec<_>>().join("."))
+        .filter(|version| QemuDefinitions::embedded().find(version).is_ok());
+    match bundle_qemu {
+        Some(version) => (Some(version), Some(FROM_BUNDLE_VIRSH_VERSION)),
+        None => (None, None),
+    }
+}
+
+/// `--upgrade-to`'s `LIBVIRT:QEMU`, split.
+fn split_stack(stack: &str) -> anyhow::Result<(&str, &str)> {
+    stack
+        .split_once(':')
+        .ok_or_else(|| anyhow!("--upgrade-to wants LIBVIRT:QEMU, e.g. 11.3:10.0, not `{stack}`"))
 }
 
 fn read_host<'m>(map: &'m CpuMap, input: &Input) -> anyhow::Result<HostInput<'m>> {

@@ -171,6 +171,10 @@ enum Command {
         /// libvirt version to model, e.g. 9.0 (default: the newest known).
         #[arg(long)]
         libvirt: Option<String>,
+        /// Preview an upgrade: check the domain on every host again with
+        /// libvirt LIBVIRT and QEMU QEMU (e.g. 11.3:10.0) and show what changes.
+        #[arg(long, value_name = "LIBVIRT:QEMU", requires = "domain")]
+        upgrade_to: Option<String>,
         /// Output format.
         #[arg(long, value_enum, default_value = "table")]
         format: batch::BatchFormat,

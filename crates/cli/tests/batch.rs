@@ -1,7 +1,7 @@
 //! `guestcpu batch` over a folder of fixtures and broken files: every format
 //! of output, unreadable files listed with their position, never fatal.
 
-use crate::util::{fixture, guestcpu};
+use crate::util::{fixture, guestcpu, scratch_file};
 
 /// A folder named `name` with two readable hosts (one in a subfolder) and
 /// one broken file.
@@ -150,4 +150,119 @@ fn batch_names_its_migration_source_and_remedies_the_fleet() {
         "error: --source {} is not one of the hosts examined",
         fixture("guest-nehalem.xml")
     ));
+}
+
+/// `--upgrade-to` checks the domain on every host again under the second
+/// stack: libvirt 9.0 refuses the `-vN` name `Penryn-v1` that 11.3 starts on
+/// the CPUID host; on the QMP host (a QEMU answer listing two definitions,
+/// without `Penryn-v1`) it stays refused, for another reason.
+#[test]
+fn batch_previews_an_upgrade_on_every_host() {
+    let folder = cluster_folder("batch-upgrade");
+    let domain = scratch_file(
+        "domain-penryn-v1-batch-upgrade.xml",
+        b"<domain type='kvm'><name>t</name><os><type arch='x86_64' machine='pc-q35-7.2'>hvm</type></os>\
+          <cpu mode='custom' match='exact' check='partial'><model fallback='forbid'>Penryn-v1</model></cpu></domain>\n",
+    );
+    let args = [
+        "batch",
+        &folder,
+        "--domain",
+        &domain,
+        "--libvirt",
+        "9.0",
+        "--qemu",
+        "7.2",
+        "--upgrade-to",
+        "11.3:10.0",
+    ];
+    let table = guestcpu(&args).succeeds();
+    let row = |name: &str| {
+        table
+            .lines()
+            .find(|line| line.starts_with(&format!("{folder}/{name}")))
+            .unwrap_or_else(|| panic!("a row for {name}:\n{table}"))
+            .to_string()
+    };
+    assert!(
+        table
+            .lines()
+            .next()
+            .is_some_and(|header| header.ends_with("  filtered  upgrade")),
+        "{table}"
+    );
+    assert!(row("a-penryn.xml").ends_with(" FAILS->starts"), "{table}");
+    assert!(row("sub/b-qmp.json").ends_with(" 3 changes"), "{table}");
+    assert!(
+        table.contains(
+            "\nupgrade from libvirt 9.0, QEMU 7.2 to libvirt 11.3, QEMU 10.0: \
+             the verdict changes on 1 of 2 hosts, something changes on 2\n"
+        ),
+        "{table}"
+    );
+    assert!(
+        table.contains(&format!(
+            "  {folder}/a-penryn.xml:\n    verdict (check='none'):\n      \
+             before: does not start: internal error: Unknown CPU model Penryn-v1\n      \
+             after:  starts; the guest gets exactly the CPU defined\n"
+        )),
+        "{table}"
+    );
+    assert!(
+        table.contains("    -cpu:\n      before: none\n      after:  Penryn-v1\n"),
+        "{table}"
+    );
+
+    let csv = guestcpu(&[&args[..], &["--format", "csv"]].concat()).succeeds();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(
+        lines[0].ends_with(
+            ",filtered,upgrade_verdict,upgrade_filtered,upgrade_cpu,upgrade_changes,error"
+        ),
+        "{csv}"
+    );
+    assert!(
+        lines[1].ends_with(
+            ",FAILS,FAILS,FAILS,-,,starts,,Penryn-v1,\"verdict (check='none'); \
+             verdict (check='partial', the domain's own); verdict (check='full'); \
+             guest CPU model; guest CPU features only one side has; -cpu\","
+        ),
+        "{csv}"
+    );
+    assert!(
+        lines[3].starts_with(&format!("{folder}/sub/c-broken.xml,error,,,,,,,,,,,,,,,,,")),
+        "{csv}"
+    );
+
+    let json = guestcpu(&[&args[..], &["--format", "json"]].concat()).succeeds();
+    let value: serde_json::Value = serde_json::from_str(&json).expect("one JSON object");
+    assert_eq!(
+        value["upgrade"],
+        serde_json::json!({
+            "stack_before": "libvirt 9.0, QEMU 7.2",
+            "stack_after": "libvirt 11.3, QEMU 10.0",
+            "hosts": 2,
+            "hosts_changing_verdict": 1,
+            "hosts_changing": 2,
+        })
+    );
+    let upgrade = &value["hosts"][0]["upgrade"];
+    assert_eq!(upgrade["verdict_before"]["starts"], false);
+    assert_eq!(upgrade["verdict_after"]["starts"], true);
+    assert_eq!(upgrade["qemu_cpu_arg_after"], "Penryn-v1");
+    assert_eq!(upgrade["changes"].as_array().map(Vec::len), Some(6));
+    assert!(value["hosts"][2].get("upgrade").is_none(), "{json}");
+
+    // Without --upgrade-to nothing of it is printed; without --domain it is refused.
+    let plain = guestcpu(&args[..8]).succeeds();
+    assert!(
+        plain
+            .lines()
+            .next()
+            .is_some_and(|header| header.ends_with("  filtered")),
+        "{plain}"
+    );
+    assert!(!plain.contains("\nupgrade from"), "{plain}");
+    let refused = guestcpu(&["batch", &folder, "--upgrade-to", "11.3:10.0"]).run();
+    assert_eq!(refused.status, 2);
 }

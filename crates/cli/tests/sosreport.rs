@@ -209,3 +209,88 @@ fn every_verb_takes_the_committed_bundle_as_a_host() {
     assert_eq!(report["settings"]["libvirt_version"], "9.0");
     assert_eq!(report["filtered"][0]["name"], "sse4.2");
 }
+
+/// A bundle's `virsh version` (libvirt 9.0.0, QEMU 7.2.22 on bookworm) sets
+/// the versions a check models when none is asked for, and the report says
+/// they were inferred and from what; an option still wins.
+#[test]
+fn a_bundles_virsh_version_sets_the_default_releases() {
+    let bundle = format!(
+        "{}/../../tests/capture/bookworm.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let domain = format!(
+        "{}/../../tests/real/domains/custom-486-require-sse4.2.xml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let check = ["check", "--domain", &domain, "--host", &bundle];
+    let json = guestcpu(&[&check[..], &["--json"]].concat()).succeeds();
+    let report: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    let settings = &report["settings"];
+    assert_eq!(
+        (
+            &settings["libvirt_version"],
+            &settings["libvirt_version_source"],
+            &settings["qemu_version"],
+            &settings["qemu_version_source"],
+        ),
+        (
+            &"9.0".into(),
+            &"inferred".into(),
+            &"7.2".into(),
+            &"inferred".into()
+        )
+    );
+    let text = guestcpu(&check).succeeds();
+    assert!(
+        text.contains(" QEMU 7.2 (inferred) libvirt 9.0 (inferred)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("note: QEMU 7.2 (inferred: the capture bundle's virsh version)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("note: libvirt 9.0 (inferred: the capture bundle's virsh version)\n"),
+        "{text}"
+    );
+
+    // The bundle's own stack is what an upgrade preview starts from:
+    // bookworm's libvirt 9.0 does not know `Haswell-v2`, trixie's 11.3 does.
+    let haswell_v2 = format!(
+        "{}/../../tests/real/domains/custom-haswell-v2-partial.xml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let preview = guestcpu(&[
+        "check",
+        "--domain",
+        &haswell_v2,
+        "--host",
+        &bundle,
+        "--upgrade-to",
+        "11.3:10.0",
+    ])
+    .succeeds();
+    assert!(
+        preview.contains(
+            "\n  verdict (check='partial', the domain's own):\n    \
+             before: does not start: internal error: Unknown CPU model Haswell-v2\n    \
+             after:  starts; the guest gets exactly the CPU defined\n"
+        ),
+        "{preview}"
+    );
+
+    let asked = guestcpu(
+        &[
+            &check[..],
+            &["--json", "--qemu", "10.0", "--libvirt", "11.3"],
+        ]
+        .concat(),
+    )
+    .succeeds();
+    let report: serde_json::Value = serde_json::from_str(&asked).expect("JSON");
+    assert_eq!(report["settings"]["qemu_version"], "10.0");
+    assert_eq!(report["settings"]["qemu_version_source"], "option");
+    assert_eq!(report["settings"]["libvirt_version"], "11.3");
+    assert_eq!(report["settings"]["libvirt_version_source"], "option");
+}

@@ -20,12 +20,18 @@
 //! (what libvirt keeps after start, `check='full'`) is started as an incoming
 //! guest on every other host. [`fleet_remedy`] makes one domain that starts
 //! under `check='full'` with nothing filtered on every readable host.
+//!
+//! With an upgrade stack ([`UpgradeStack`]), [`upgrade_host`] checks the
+//! domain on each host again under the second libvirt and QEMU and keeps the
+//! [`UpgradePreview`]'s changes; [`summarize_upgrade`] counts the hosts whose
+//! verdict changes.
 
 use serde::Serialize;
 
+use crate::check::upgrade::{StackChange, UpgradePreview};
 use crate::check::{
     analyze_prepared_answer, description_notes, description_settings, remedy_on_hosts, CheckError,
-    CheckOptions, FilteredReport, PreparedHost, Question, Remedy, RemedyHost, Verdicts,
+    CheckOptions, FilteredReport, PreparedHost, Question, Remedy, RemedyHost, Verdict, Verdicts,
 };
 use crate::cpudef::{CpuCheck, CpuDef, CpuType};
 use crate::data::CpuMap;
@@ -606,6 +612,60 @@ mod tests {
         synthesize_cpudata_xml(map, model, &["vme"]).expect("known model")
     }
 
+    /// libvirt 9.0 refuses `<vendor>Intel</vendor>` on an AMD host for a
+    /// usable model under `check='partial'`; 11.3 starts it. The same stack
+    /// twice changes nothing.
+    #[test]
+    fn an_upgrade_counts_the_hosts_whose_verdict_changes() {
+        use crate::libvirt::release::{LibvirtVersion, VersionChoice, VersionSource};
+        let stack = |version: LibvirtVersion, qemu: &str| CheckOptions {
+            qemu_version: Some(qemu.to_string()),
+            qemu_inferred_from: None,
+            accelerator: None,
+            libvirt: Some(VersionChoice {
+                version,
+                source: VersionSource::Option,
+            }),
+        };
+        let (bookworm, trixie) = (
+            stack(LibvirtVersion::V9_0, "7.2"),
+            stack(LibvirtVersion::V11_3, "10.0"),
+        );
+        let before = UpgradeStack {
+            map: CpuMap::for_version(LibvirtVersion::V9_0),
+            options: &bookworm,
+        };
+        let after = UpgradeStack {
+            map: CpuMap::for_version(LibvirtVersion::V11_3),
+            options: &trixie,
+        };
+        let epyc = cpudata_of_model(before.map, "EPYC");
+        let domain = "<domain type='kvm'><cpu mode='custom' match='exact' check='partial'>\
+                      <model fallback='forbid'>qemu64</model><vendor>Intel</vendor></cpu></domain>";
+        let upgrade = upgrade_host(&epyc, domain, before, after).expect("checks");
+        assert_eq!(upgrade.stack_before, "libvirt 9.0, QEMU 7.2");
+        assert_eq!(upgrade.stack_after, "libvirt 11.3, QEMU 10.0");
+        assert!(!upgrade.verdict_before.starts, "{upgrade:?}");
+        assert!(upgrade.verdict_after.starts, "{upgrade:?}");
+        assert!(upgrade.verdict_changes());
+        let same = upgrade_host(&epyc, domain, after, after).expect("checks");
+        assert!(
+            !same.verdict_changes() && same.changes.is_empty(),
+            "{same:?}"
+        );
+        let summary = summarize_upgrade(&[&upgrade, &same]);
+        assert_eq!(
+            (
+                summary.hosts,
+                summary.hosts_changing_verdict,
+                summary.hosts_changing
+            ),
+            (2, 1, 1)
+        );
+        let broken = upgrade_host("<cpudata>", domain, before, after).expect_err("no host");
+        assert!(broken.offset.is_some(), "{broken:?}");
+    }
+
     #[test]
     fn a_cluster_of_two_hosts_and_one_broken_input() {
         let map = CpuMap::embedded();
@@ -733,5 +793,112 @@ mod tests {
         assert!(host.usable_models.iter().any(|m| m == "Nehalem"));
         assert!(report.cluster.domain.is_none());
         assert!(report.cluster.baseline_model.is_some());
+    }
+}
+
+/// One libvirt and QEMU stack: its CPU map and the check's options.
+#[derive(Debug, Clone, Copy)]
+pub struct UpgradeStack<'s> {
+    pub map: &'s CpuMap,
+    pub options: &'s CheckOptions,
+}
+
+/// What changes for the domain on one host from the batch's stack to the
+/// upgrade stack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostUpgrade {
+    /// The two stacks as the checks modelled them, e.g. `libvirt 9.0, QEMU 7.2`.
+    pub stack_before: String,
+    pub stack_after: String,
+    /// The verdict for the domain's own `check`, before and after.
+    pub verdict_before: Verdict,
+    pub verdict_after: Verdict,
+    /// The features QEMU filters after the upgrade.
+    pub filtered_after: Vec<String>,
+    /// The `-cpu` argument after the upgrade; `None` when QEMU is not started.
+    pub qemu_cpu_arg_after: Option<String>,
+    /// Everything that differs ([`UpgradePreview`]'s changes), in its order.
+    pub changes: Vec<StackChange>,
+}
+
+impl HostUpgrade {
+    /// Does the domain's own verdict change: it starts or not, with
+    /// features filtered or not?
+    pub fn verdict_changes(&self) -> bool {
+        let outcome = |v: &Verdict| (v.starts, v.abi_stable);
+        outcome(&self.verdict_before) != outcome(&self.verdict_after)
+    }
+}
+
+/// The upgrade across the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UpgradeSummary {
+    /// The two stacks, as the first readable host's checks modelled them;
+    /// `None` when no host could be compared.
+    pub stack_before: Option<String>,
+    pub stack_after: Option<String>,
+    /// Hosts compared (the readable ones), and those whose verdict for the
+    /// domain's own `check` changes.
+    pub hosts: usize,
+    pub hosts_changing_verdict: usize,
+    /// Hosts with any change at all.
+    pub hosts_changing: usize,
+}
+
+/// Checks `domain_xml` on the host `text` under both stacks (no migration
+/// target) and keeps what changes; an unreadable host or domain is a
+/// [`HostFailure`], as in [`examine_host`].
+pub fn upgrade_host(
+    text: &str,
+    domain_xml: &str,
+    before: UpgradeStack<'_>,
+    after: UpgradeStack<'_>,
+) -> Result<HostUpgrade, HostFailure> {
+    let report = |stack: UpgradeStack<'_>| {
+        let host = parse_host(stack.map, text).map_err(|error| HostFailure {
+            offset: Some(error.offset),
+            message: error.message,
+        })?;
+        crate::check::analyze(stack.map, domain_xml, &host, None, stack.options).map_err(failure)
+    };
+    let preview = UpgradePreview::new(report(before)?, report(after)?);
+    let own = |verdicts: &Verdicts| {
+        [&verdicts.none, &verdicts.partial, &verdicts.full]
+            .into_iter()
+            .find(|v| v.own)
+            .unwrap_or(&verdicts.none)
+            .clone()
+    };
+    let stack = |report: &crate::check::Report| {
+        format!(
+            "libvirt {}, QEMU {}",
+            report.settings.libvirt_version, report.settings.qemu_version
+        )
+    };
+    Ok(HostUpgrade {
+        stack_before: stack(&preview.before),
+        stack_after: stack(&preview.after),
+        verdict_before: own(&preview.before.verdicts),
+        verdict_after: own(&preview.after.verdicts),
+        filtered_after: preview
+            .after
+            .filtered
+            .iter()
+            .map(|f| f.name.clone())
+            .collect(),
+        qemu_cpu_arg_after: preview.after.qemu_cpu_arg.clone(),
+        changes: preview.changes,
+    })
+}
+
+/// Counts the hosts `upgrades` (one per compared host) change.
+pub fn summarize_upgrade(upgrades: &[&HostUpgrade]) -> UpgradeSummary {
+    let first = upgrades.first();
+    UpgradeSummary {
+        stack_before: first.map(|u| u.stack_before.clone()),
+        stack_after: first.map(|u| u.stack_after.clone()),
+        hosts: upgrades.len(),
+        hosts_changing_verdict: upgrades.iter().filter(|u| u.verdict_changes()).count(),
+        hosts_changing: upgrades.iter().filter(|u| !u.changes.is_empty()).count(),
     }
 }

@@ -17,6 +17,7 @@
 //! `capabilities`, `domcapabilities`, and `domain:NAME` (a domain's XML).
 
 use crate::json;
+use crate::version::VirshVersion;
 
 /// The first key of every bundle.
 pub const FORMAT_KEY: &str = "guestcpu-capture";
@@ -87,6 +88,15 @@ pub fn host_parts(parts: &[BundlePart]) -> Vec<&BundlePart> {
         .collect()
 }
 
+/// The releases of the bundle's `virsh-version` part, when it has one.
+pub fn virsh_version(parts: &[BundlePart]) -> Option<VirshVersion> {
+    parts
+        .iter()
+        .find(|part| part.name == "virsh-version")
+        .and_then(|part| part.text.as_deref())
+        .map(VirshVersion::parse)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,7 +105,8 @@ mod tests {
         {"name": "cpuid", "how": "cpuid -r", "text": "CPU 0:\n"},
         {"name": "msr", "how": null, "missing": "no /dev/cpu/0/msr"},
         {"name": "qmp", "how": "qemu", "text": "{}"},
-        {"name": "domcapabilities", "how": "virsh", "text": "<domainCapabilities/>"}
+        {"name": "domcapabilities", "how": "virsh", "text": "<domainCapabilities/>"},
+        {"name": "virsh-version", "how": "virsh", "text": "Using library: libvirt 9.0.0\nRunning hypervisor: QEMU 7.2.22\n"}
     ]}"#;
 
     #[test]
@@ -108,10 +119,23 @@ mod tests {
     #[test]
     fn the_host_parts_take_one_answer_of_qemus() {
         let parts = read_bundle(BUNDLE).expect("bundle");
-        assert_eq!(parts.len(), 4);
+        assert_eq!(parts.len(), 5);
         assert_eq!(parts[1].missing.as_deref(), Some("no /dev/cpu/0/msr"));
         let names: Vec<&str> = host_parts(&parts).iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["cpuid", "domcapabilities"]);
+    }
+
+    #[test]
+    fn virsh_version_gives_the_releases() {
+        let parts = read_bundle(BUNDLE).expect("bundle");
+        assert_eq!(
+            virsh_version(&parts),
+            Some(VirshVersion {
+                libvirt: Some("9.0.0".to_string()),
+                qemu: Some("7.2.22".to_string()),
+            })
+        );
+        assert_eq!(virsh_version(&parts[..4]), None);
     }
 
     #[test]

@@ -40,6 +40,7 @@ use crate::domain_log::StartLog;
 use crate::dump::{self, DumpFormat};
 use crate::host::{join_hosts, parse_host, HostInput};
 use crate::libvirt::release::VersionChoice;
+use crate::version::VirshVersion;
 
 const CPUID: &str = "sos_commands/processor/cpuid_-r";
 const CPUINFO: &str = "proc/cpuinfo";
@@ -247,6 +248,7 @@ pub fn examine(name: &str, files: &[(String, String)], problems: &[String]) -> S
     let map = CpuMap::for_version(version.version);
     let options = CheckOptions {
         qemu_version: result.qemu.as_deref().map(major_minor),
+        qemu_inferred_from: None,
         accelerator: None,
         libvirt: Some(version),
     };
@@ -457,15 +459,9 @@ fn foreign_architecture(files: &Files<'_>) -> Option<String> {
 
 /// The releases, from `virsh -r version` or else from what the host tells.
 fn read_versions(files: &Files<'_>, result: &mut SosExamination) -> VersionChoice {
-    let version_text = files.get(&format!("{VIRSH}version")).unwrap_or("");
-    let after = |prefix: &str| {
-        version_text
-            .lines()
-            .find_map(|line| line.trim().strip_prefix(prefix))
-            .map(|version| version.trim().to_string())
-    };
-    result.libvirt = after("Using library: libvirt ");
-    result.qemu = after("Running hypervisor: QEMU ");
+    let versions = VirshVersion::parse(files.get(&format!("{VIRSH}version")).unwrap_or(""));
+    result.libvirt = versions.libvirt;
+    result.qemu = versions.qemu;
     let mut from = vec![];
     if result.libvirt.is_some() || result.qemu.is_some() {
         from.push("virsh -r version".to_string());

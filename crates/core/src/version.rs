@@ -1,6 +1,7 @@
 //! libvirt release numbers (`MAJOR.MINOR`) and the releases whose CPU map the
 //! engine embeds. The behaviour that changed between releases is named in
 //! `libvirt::release`; the maps are chosen in `data::CpuMap::for_version`.
+//! [`VirshVersion`] reads the releases `virsh version` prints.
 
 use std::fmt;
 
@@ -91,3 +92,28 @@ impl fmt::Display for VersionError {
 }
 
 impl std::error::Error for VersionError {}
+/// The releases `virsh version` prints (virsh's `cmdVersion`,
+/// tools/virsh-host.c): `Using library: libvirt X.Y.Z` and `Running
+/// hypervisor: QEMU X.Y.Z`, each `None` when its line is missing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VirshVersion {
+    /// The libvirt library virsh ran with, `X.Y.Z`.
+    pub libvirt: Option<String>,
+    /// The QEMU the daemon runs, `X.Y.Z`.
+    pub qemu: Option<String>,
+}
+
+impl VirshVersion {
+    /// Reads the two lines from `virsh version`'s output; other lines are ignored.
+    pub fn parse(text: &str) -> Self {
+        let after = |prefix: &str| {
+            text.lines()
+                .find_map(|line| line.trim().strip_prefix(prefix))
+                .map(|version| version.trim().to_string())
+        };
+        VirshVersion {
+            libvirt: after("Using library: libvirt "),
+            qemu: after("Running hypervisor: QEMU "),
+        }
+    }
+}

@@ -303,6 +303,7 @@ fn host_passthrough_defaults_to_check_none_and_is_refused_under_tcg() {
 fn tcg_filters_what_it_cannot_emulate_whatever_the_host() {
     let options = CheckOptions {
         qemu_version: Some("7.2".into()),
+        qemu_inferred_from: None,
         accelerator: Some(Accelerator::Tcg),
         libvirt: None,
     };

@@ -308,6 +308,7 @@ fn qemu_cpu_argument_parity() {
         } else {
             let options = CheckOptions {
                 qemu_version: Some(case.qemu_version.clone()),
+                qemu_inferred_from: None,
                 accelerator: None,
                 libvirt: None,
             };

@@ -212,6 +212,7 @@ fn predict(domain_xml: &str, host: &HostInput<'_>, stack: &Stack) -> Outcome {
     };
     let options = CheckOptions {
         qemu_version: Some(stack.qemu.clone()),
+        qemu_inferred_from: None,
         accelerator: None,
         libvirt: Some(stack.libvirt),
     };

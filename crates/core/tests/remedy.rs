@@ -201,6 +201,7 @@ fn the_remedy_of_every_real_corpus_domain_starts_cleanly_on_every_recorded_stack
         let qemu = object.string("qemu").expect("a QEMU version");
         let options = CheckOptions {
             qemu_version: Some(qemu.split('.').take(2).collect::<Vec<_>>().join(".")),
+            qemu_inferred_from: None,
             accelerator: None,
             libvirt: Some(libvirt),
         };

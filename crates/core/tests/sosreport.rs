@@ -420,6 +420,7 @@ fn a_capture_bundle_is_a_host_input_that_agrees_with_the_real_start() {
     assert_eq!(host.contributions().len(), 3, "{:?}", host.contributions());
     let options = CheckOptions {
         qemu_version: Some("7.2".to_string()),
+        qemu_inferred_from: None,
         accelerator: None,
         libvirt: Some(choice),
     };

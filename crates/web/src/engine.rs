@@ -245,6 +245,7 @@ pub fn analyze(
     let map = CpuMap::for_version(libvirt.version);
     let options = CheckOptions {
         qemu_version: options.qemu_version.map(str::to_string),
+        qemu_inferred_from: None,
         accelerator: options.accelerator,
         libvirt: Some(libvirt),
     };
@@ -479,6 +480,7 @@ mod tests {
                     Some(&host::parse_host(newest, HOST_CPU).expect("valid")),
                     &CheckOptions {
                         qemu_version: None,
+                        qemu_inferred_from: None,
                         accelerator,
                         libvirt: Some(VersionChoice {
                             version: LibvirtVersion::NEWEST,

@@ -43,6 +43,10 @@ pub(crate) use remedy::RemedyHost;
 pub struct CheckOptions {
     /// QEMU version (`MAJOR.MINOR`); default: the machine type's, else the newest known.
     pub qemu_version: Option<String>,
+    /// What the host input told `qemu_version` from (e.g. a capture
+    /// bundle's `virsh version`); `None` when it was asked for. The report's
+    /// source is then `inferred`, with a note saying why.
+    pub qemu_inferred_from: Option<&'static str>,
     /// Accelerator; default: the domain type's (`kvm`, or `qemu` → tcg).
     pub accelerator: Option<Accelerator>,
     /// The libvirt version modelled and why ([`VersionChoice::choose`]); the
@@ -110,7 +114,8 @@ pub struct Settings {
     pub features: Vec<FeaturePolicy>,
     pub accelerator: Accelerator,
     pub qemu_version: String,
-    /// Where the QEMU version came from: `option`, `machine` or `newest`.
+    /// Where the QEMU version came from: `option`, `inferred` (from the
+    /// host input), `machine` or `newest`.
     pub qemu_version_source: String,
     /// The libvirt version modelled, `MAJOR.MINOR`.
     pub libvirt_version: String,
@@ -439,6 +444,8 @@ pub struct Question<'d> {
     version: &'static QemuVersion,
     version_source: &'static str,
     version_note: Option<&'static str>,
+    /// [`CheckOptions::qemu_inferred_from`].
+    qemu_inferred_from: Option<&'static str>,
     libvirt: Option<VersionChoice>,
     /// The domain's CPU after libvirt's defaults.
     cpu: CpuDef,
@@ -468,6 +475,7 @@ impl<'d> Question<'d> {
             version,
             version_source,
             version_note,
+            qemu_inferred_from: options.qemu_inferred_from,
             libvirt: options.libvirt,
             cpu,
             applied,
@@ -636,6 +644,10 @@ impl<'d> Question<'d> {
         side.notes()
             .into_iter()
             .chain(self.version_note.map(str::to_string))
+            .chain(
+                self.qemu_inferred_from
+                    .map(|why| format!("QEMU {} (inferred: {why})", self.version.version)),
+            )
             .chain(std::iter::once(self.libvirt_choice(side).describe()))
             .collect()
     }
@@ -749,7 +761,12 @@ fn choose_qemu_version(
         let choice = definitions
             .find(wanted)
             .map_err(|e| CheckError::Option(e.message))?;
-        return Ok((choice.version, "option", choice.note));
+        let source = if options.qemu_inferred_from.is_some() {
+            "inferred"
+        } else {
+            "option"
+        };
+        return Ok((choice.version, source, choice.note));
     }
     if let Some(choice) = domain
         .machine_qemu_version()

@@ -161,6 +161,7 @@ mod tests {
         let host = parse_host(map, &text).expect("parses");
         let options = CheckOptions {
             qemu_version: Some(qemu.to_string()),
+            qemu_inferred_from: None,
             libvirt: Some(VersionChoice {
                 version: libvirt,
                 source: VersionSource::Option,
