@@ -221,6 +221,10 @@ mod tests {
                 .into(),
             host_dump: Rc::from("CPU 0:\n   0x00000000 0x00: eax=0x00000010".repeat(200)),
             host_file_name: Some("host.txt".into()),
+            more_host_files: vec![crate::files::LoadedFile {
+                name: "qmp.json".into(),
+                text: "{\"return\": {}}".into(),
+            }],
             second_host_dump: Some("".into()),
             qemu_version: Some("9.2".into()),
             libvirt_version: Some("9.0".into()),
