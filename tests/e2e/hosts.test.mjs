@@ -87,3 +87,33 @@ test("the API takes one host's files as an array of strings", async () => {
   assert.equal(result.refused, "host must be a string or an array of strings");
   await page.close();
 });
+
+test("comparing with another stack shows what changes for the domain", async () => {
+  const page = await newRecordingPage(browser.context);
+  await openApp(page, `${server.origin}/`);
+  await page.selectOption("[data-testid=examples]", "host:0");
+  await page.fill(
+    "[data-testid=domain-input]",
+    "<domain type='kvm'><cpu mode='custom' check='partial'><model>Haswell-v1</model></cpu></domain>",
+  );
+  await page.selectOption("[data-testid=libvirt-version]", "9.0");
+  await page.selectOption("[data-testid=qemu-version]", "7.2");
+  await page.selectOption("[data-testid=upgrade-to]", "11.3:10.0");
+  await page.waitForSelector("[data-testid=upgrade] table");
+  assert.equal(
+    await page.textContent("#upgrade-heading"),
+    "libvirt 9.0 + QEMU 7.2 → libvirt 11.3 + QEMU 10.0",
+  );
+  const rows = await page.$$eval("[data-testid=upgrade] tbody tr", (trs) =>
+    trs.map((tr) => [...tr.cells].map((cell) => cell.textContent)),
+  );
+  const own = rows.find(([what]) => what === "verdict (check='partial', the domain's own)");
+  assert.ok(own, JSON.stringify(rows));
+  assert.match(own[1], /^does not start: .*Unknown CPU model Haswell-v1/);
+  assert.doesNotMatch(own[2], /Unknown CPU model/);
+  // The choice is part of the share link; turning it off removes the panel.
+  await page.waitForURL((url) => stateInUrl(url)?.upgrade_to === "11.3:10.0");
+  await page.selectOption("[data-testid=upgrade-to]", "");
+  await page.waitForSelector("[data-testid=upgrade]", { state: "detached" });
+  await page.close();
+});

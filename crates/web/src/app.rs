@@ -21,7 +21,7 @@ use crate::components::{
 use crate::diff;
 use crate::engine::{
     self, AnalysisError, AnalysisOptions, InputKind, ModelList, ModelReport, ParsedHost, Report,
-    NO_REMEDY,
+    UpgradePreview, NO_REMEDY,
 };
 use crate::hooks::{
     is_embed_mode, use_document_theme, use_fragment_sync, use_state_from_location,
@@ -174,6 +174,54 @@ fn report_panels(report: &Report, embed: bool, diff_bases: &DiffBases) -> Html {
     }
 }
 
+/// What changes for the domain under the stack it is compared with (core's
+/// upgrade preview: start verdicts, filtered features, guest CPU, host-model,
+/// `-cpu`), or why there is no comparison.
+fn upgrade_panel(preview: &Result<UpgradePreview, AnalysisError>) -> Html {
+    let body = match preview {
+        Err(error) => html! { <p class="input-error">{ error.to_string() }</p> },
+        Ok(preview) if preview.changes.is_empty() => {
+            html! { <p class="hint">{ "Nothing changes for this domain." }</p> }
+        }
+        Ok(preview) => html! {
+            <div class="table-scroll">
+                <table class="stack-narrow">
+                    <thead><tr>
+                        <th scope="col">{ "What" }</th>
+                        <th scope="col">{ "Now" }</th>
+                        <th scope="col">{ "Then" }</th>
+                    </tr></thead>
+                    <tbody>
+                        { for preview.changes.iter().map(|change| html! {
+                            <tr>
+                                <td data-label="What">{ change.what.clone() }</td>
+                                <td data-label="Now"><code>{ change.before.clone() }</code></td>
+                                <td data-label="Then"><code>{ change.after.clone() }</code></td>
+                            </tr>
+                        }) }
+                    </tbody>
+                </table>
+            </div>
+        },
+    };
+    let title = match preview {
+        Ok(preview) => format!(
+            "libvirt {} + QEMU {} → libvirt {} + QEMU {}",
+            preview.before.settings.libvirt_version,
+            preview.before.settings.qemu_version,
+            preview.after.settings.libvirt_version,
+            preview.after.settings.qemu_version
+        ),
+        Err(_) => "Another stack".to_string(),
+    };
+    html! {
+        <section class="panel" aria-labelledby="upgrade-heading" data-testid="upgrade">
+            <h2 id="upgrade-heading">{ title }</h2>
+            { body }
+        </section>
+    }
+}
+
 #[function_component]
 pub fn App() -> Html {
     let state = use_reducer(AppState::default);
@@ -275,6 +323,28 @@ pub fn App() -> Html {
         )
     };
     // The input's `<cpu>` is cut where the domain's one parse found it.
+    // The comparison with a second stack: the same check again under it.
+    let upgrade = {
+        let (domain, host, analysis) = (domain.clone(), host.clone(), analysis.clone());
+        use_memo(
+            (
+                state.upgrade_to.clone(),
+                state.domain_xml.clone(),
+                state.accelerator,
+                analysis.clone(),
+            ),
+            move |(stack, domain_xml, accelerator, _)| {
+                let stack = stack.as_deref()?;
+                let preview = (|| {
+                    let parsed = domain.as_ref().as_ref().map_err(Clone::clone)?;
+                    let host = host.as_ref().as_ref().map_err(Clone::clone)?;
+                    let before = analysis.as_ref().as_ref().map_err(Clone::clone)?;
+                    engine::preview_upgrade(domain_xml, parsed, host, before, stack, *accelerator)
+                })();
+                Some(preview)
+            },
+        )
+    };
     let diff_bases = use_memo(
         (state.domain_xml.clone(), domain.clone()),
         |(text, parsed)| DiffBases {
@@ -325,6 +395,7 @@ pub fn App() -> Html {
                         on_remove={on_remove_host_file} />
                     <OptionsPanel qemu_version={state.qemu_version.clone().map(AttrValue::from)}
                         libvirt_version={state.libvirt_version.clone().map(AttrValue::from)}
+                        upgrade_to={state.upgrade_to.clone().map(AttrValue::from)}
                         accelerator={state.accelerator}
                         migration={state.second_host_dump.is_some()}
                         on_action={on_action.clone()} />
@@ -338,6 +409,7 @@ pub fn App() -> Html {
                     }
                 </div>
                 <div class="results">
+                    if let (Some(preview), false) = (&*upgrade, embed) { { upgrade_panel(preview) } }
                     { results }
                     if !embed {
                         <ModelsTable {models} {usability_known}

@@ -22,6 +22,7 @@ use guestcpu_core::qemu::definitions::QemuDefinitions;
 use guestcpu_core::{xml, CpuMap};
 
 pub use guestcpu_core::check::host_brief::HostBrief;
+pub use guestcpu_core::check::upgrade::UpgradePreview;
 pub use guestcpu_core::check::{
     FilteredReport, Migration, ModelList, ModelReport, Remedy, Report, Verdict, NO_REMEDY,
 };
@@ -331,6 +332,31 @@ pub fn analyze(
     })
 }
 
+/// The same check under a second stack, `stack` = `LIBVIRT:QEMU` (as `guestcpu
+/// check --upgrade-to` takes it), beside `before` (the check under the chosen
+/// one): core's [`UpgradePreview`] of what changes for the domain.
+pub fn preview_upgrade(
+    domain_xml: &str,
+    parsed: &ParsedDomain,
+    host: &ParsedHost,
+    before: &Report,
+    stack: &str,
+    accelerator: Option<Accelerator>,
+) -> Result<UpgradePreview, AnalysisError> {
+    let (libvirt, qemu) = stack.split_once(':').ok_or_else(|| {
+        AnalysisError::Refused(format!(
+            "a stack is LIBVIRT:QEMU, e.g. 11.3:10.0, not `{stack}`"
+        ))
+    })?;
+    let options = AnalysisOptions {
+        qemu_version: Some(qemu),
+        accelerator,
+        libvirt_version: Some(libvirt),
+    };
+    let after = analyze(domain_xml, parsed, host, None, options)?;
+    Ok(UpgradePreview::new(before.clone(), after))
+}
+
 thread_local! {
     /// The hosts the JavaScript API read last, with their texts, so repeated
     /// calls on the same dumps reuse their parse and preparation.
@@ -636,6 +662,38 @@ mod tests {
         };
         assert!(error.message.starts_with("broken.xml: "), "{error}");
         assert_eq!(error.line, 2);
+    }
+
+    #[test]
+    fn an_upgrade_preview_says_what_changes_between_two_stacks() {
+        let host = read_host(InputKind::HostDump, HOST_CPU).expect("valid host");
+        let domain = "<domain type='kvm'><cpu mode='custom' check='partial'>\
+                      <model>Haswell-v1</model></cpu></domain>";
+        let old_stack = AnalysisOptions {
+            libvirt_version: Some("9.0"),
+            qemu_version: Some("7.2"),
+            ..AnalysisOptions::default()
+        };
+        let before = check(domain, &host, None, old_stack).expect("a report");
+        let parsed = read_domain(domain).expect("valid domain");
+        let preview =
+            preview_upgrade(domain, &parsed, &host, &before, "11.3:10.0", None).expect("a preview");
+        assert_eq!(preview.after.settings.libvirt_version, "11.3");
+        assert_eq!(preview.after.settings.qemu_version, "10.0");
+        // libvirt 9.0 knows no `-vN` model names; 11.3 does.
+        let verdict = preview
+            .changes
+            .iter()
+            .find(|change| change.what.starts_with("verdict (check='partial'"))
+            .expect("the start verdict changes");
+        assert!(
+            verdict.before.contains("Unknown CPU model Haswell-v1"),
+            "{verdict:?}"
+        );
+        assert!(matches!(
+            preview_upgrade(domain, &parsed, &host, &before, "11.3", None),
+            Err(AnalysisError::Refused(_))
+        ));
     }
 
     #[test]

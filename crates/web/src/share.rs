@@ -228,6 +228,7 @@ mod tests {
             second_host_dump: Some("".into()),
             qemu_version: Some("9.2".into()),
             libvirt_version: Some("9.0".into()),
+            upgrade_to: Some("11.3:10.0".into()),
             accelerator: Some(Accelerator::Tcg),
             theme: Theme::Dark,
             model_filter: "Haswell".into(),

@@ -78,6 +78,9 @@ pub struct AppState {
     pub qemu_version: Option<Rc<str>>,
     /// The libvirt version to model; `None`: what the host dump tells, else the newest.
     pub libvirt_version: Option<Rc<str>>,
+    /// A second stack to compare with, `LIBVIRT:QEMU` as `guestcpu check
+    /// --upgrade-to` takes it (e.g. `11.3:10.0`); `None`: no comparison.
+    pub upgrade_to: Option<Rc<str>>,
     /// `None`: the one the domain's type implies (`kvm`, or `qemu` → tcg).
     pub accelerator: Option<Accelerator>,
     pub theme: Theme,
@@ -125,6 +128,7 @@ impl AppState {
             second_host_dump: optional_text("second_host_dump")?,
             qemu_version: optional_text("qemu_version")?,
             libvirt_version: optional_text("libvirt_version")?,
+            upgrade_to: optional_text("upgrade_to")?,
             accelerator: named(&root, "accelerator", Accelerator::from_name)?,
             theme: named(&root, "theme", Theme::from_attribute)?.unwrap_or_default(),
             model_filter: text("model_filter")?,
@@ -177,6 +181,8 @@ pub enum Action {
     SetQemuVersion(Option<Rc<str>>),
     /// `None` selects the engine's default libvirt version.
     SetLibvirtVersion(Option<Rc<str>>),
+    /// `None` turns the comparison with a second stack off.
+    SetUpgradeTo(Option<Rc<str>>),
     /// `None` selects the domain type's accelerator.
     SetAccelerator(Option<Accelerator>),
     CycleTheme,
@@ -262,6 +268,7 @@ impl Reducible for AppState {
             Action::SetSecondHostDump(text) => next.second_host_dump = Some(text),
             Action::SetQemuVersion(version) => next.qemu_version = version,
             Action::SetLibvirtVersion(version) => next.libvirt_version = version,
+            Action::SetUpgradeTo(stack) => next.upgrade_to = stack,
             Action::SetAccelerator(accelerator) => next.accelerator = accelerator,
             Action::CycleTheme => next.theme = next.theme.next(),
             Action::SetModelFilter(filter) => next.model_filter = filter,
