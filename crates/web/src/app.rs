@@ -327,13 +327,16 @@ pub fn App() -> Html {
     let upgrade = {
         let (domain, host, analysis) = (domain.clone(), host.clone(), analysis.clone());
         use_memo(
+            // The report's own inputs stand for it (cheaper to compare).
             (
                 state.upgrade_to.clone(),
                 state.domain_xml.clone(),
+                host_parts.clone(),
+                state.qemu_version.clone(),
+                state.libvirt_version.clone(),
                 state.accelerator,
-                analysis.clone(),
             ),
-            move |(stack, domain_xml, accelerator, _)| {
+            move |(stack, domain_xml, _, _, _, accelerator)| {
                 let stack = stack.as_deref()?;
                 let preview = (|| {
                     let parsed = domain.as_ref().as_ref().map_err(Clone::clone)?;
@@ -345,9 +348,9 @@ pub fn App() -> Html {
             },
         )
     };
-    let diff_bases = use_memo(
-        (state.domain_xml.clone(), domain.clone()),
-        |(text, parsed)| DiffBases {
+    let diff_bases = use_memo(state.domain_xml.clone(), {
+        let parsed = domain.clone();
+        move |text| DiffBases {
             input_cpu: parsed
                 .as_ref()
                 .as_ref()
@@ -355,8 +358,8 @@ pub fn App() -> Html {
                 .and_then(|parsed| diff::input_cpu_xml(text, parsed.cpu_range()?))
                 .map(AttrValue::from),
             input_domain: AttrValue::from(Rc::clone(text)),
-        },
-    );
+        }
+    });
     let database_models = use_memo((), |()| models_without_report());
     let (models, usability_known) = match &*analysis {
         Ok(report) => (report.models.clone(), true),

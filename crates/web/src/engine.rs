@@ -134,7 +134,7 @@ fn missing_if_blank(kind: InputKind, text: &str) -> Result<(), AnalysisError> {
 
 /// A domain text parsed once: what the editor shows, and what every check of
 /// it asks (core's [`Question::of_parsed`]), so a keystroke parses it once.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ParsedDomain {
     pub summary: DomainSummary,
     domain: Domain,
@@ -474,10 +474,10 @@ mod tests {
 
     #[test]
     fn an_empty_input_is_missing_not_wrong() {
-        assert_eq!(
+        assert!(matches!(
             read_domain("  \n"),
             Err(AnalysisError::MissingInput(InputKind::Domain))
-        );
+        ));
         assert!(matches!(
             read_host(InputKind::SecondHostDump, ""),
             Err(AnalysisError::MissingInput(InputKind::SecondHostDump))
