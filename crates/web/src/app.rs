@@ -215,7 +215,7 @@ fn upgrade_panel(preview: &Result<UpgradePreview, AnalysisError>) -> Html {
         Err(_) => "Another stack".to_string(),
     };
     html! {
-        <section class="panel" aria-labelledby="upgrade-heading" data-testid="upgrade">
+        <section class="panel upgrade" aria-labelledby="upgrade-heading" data-testid="upgrade">
             <h2 id="upgrade-heading">{ title }</h2>
             { body }
         </section>
