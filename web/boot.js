@@ -19,7 +19,9 @@ window.guestcpu = Object.freeze({
   ready,
   /**
    * The report for `domainXml` on `hostDump`: the same object as
-   * `guestcpu check --json`. `options`: `{ qemuVersion, accel, secondHost }`,
+   * `guestcpu check --json`. `hostDump` is one dump (a string) or several files
+   * of one host (an array of strings, e.g. `cpuid -1r` and QMP replies), joined
+   * as `guestcpu check --host A --host B` joins them. `options`: `{ qemuVersion, accel, secondHost }`,
    * all optional. Throws an `Error` naming the input, line and column of a problem.
    */
   analyze(domainXml, hostDump, options) {

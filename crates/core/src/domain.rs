@@ -175,9 +175,9 @@ const X86_ARCHES: [&str; 2] = ["x86_64", "i686"];
 /// Where a parsed document's `<cpu>` lies, so that the live one can be
 /// written back into the same text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CpuPlace {
-    /// The document is a bare `<cpu>`.
-    Bare,
+pub enum CpuPlace {
+    /// The document is a bare `<cpu>`, at this byte range.
+    Bare((usize, usize)),
     /// A `<domain>`, with the byte range of its `<cpu>` when it has one.
     InDomain(Option<(usize, usize)>),
 }
@@ -189,7 +189,7 @@ impl Domain {
     }
 
     /// [`Domain::parse`], and where the document's `<cpu>` lies in `text`.
-    pub(crate) fn parse_placed(text: &str) -> Result<(Domain, CpuPlace), DomainError> {
+    pub fn parse_placed(text: &str) -> Result<(Domain, CpuPlace), DomainError> {
         let root = xml::parse(text)?;
         match root.name.as_str() {
             "cpu" => Ok((
@@ -201,7 +201,7 @@ impl Domain {
                     has_cpu_element: true,
                     flags: CpuFlags::default(),
                 },
-                CpuPlace::Bare,
+                CpuPlace::Bare((root.offset, root.end)),
             )),
             "domain" => {
                 let place = CpuPlace::InDomain(root.child("cpu").map(|cpu| (cpu.offset, cpu.end)));

@@ -3,7 +3,9 @@
 //! they come first at every width), then the inputs beside the details.
 //!
 //! Results are derived, never stored: each input is read in its own memo, so a
-//! keystroke in the domain editor does not re-read the host dump, and the report
+//! keystroke in the domain editor does not re-read the host dump and parses the
+//! domain once (the editor's summary, the check and the diff's `<cpu>` all read
+//! that parse), and the report
 //! is recomputed only when an input it depends on changed. Children get the same
 //! callbacks on every render, so a child whose inputs did not change (the models
 //! table, a host input) is not re-rendered either.
@@ -19,12 +21,11 @@ use crate::components::{
 use crate::diff;
 use crate::engine::{
     self, AnalysisError, AnalysisOptions, InputKind, ModelList, ModelReport, ParsedHost, Report,
-    NO_REMEDY,
+    UpgradePreview, NO_REMEDY,
 };
-use crate::files::{FileProblem, LoadedFile};
 use crate::hooks::{
     is_embed_mode, use_document_theme, use_fragment_sync, use_state_from_location,
-    use_window_file_drop,
+    use_window_file_drop, FileOutcomes,
 };
 use crate::state::{Action, AppState};
 
@@ -47,6 +48,34 @@ fn format_of(reading: &Result<ParsedHost, AnalysisError>) -> Result<AttrValue, A
         .as_ref()
         .map(|host| AttrValue::from(host.format.clone()))
         .map_err(Clone::clone)
+}
+
+/// One line per host file when there are several: its name and what core says
+/// it contributed to the joined host (or just its name while it does not read).
+fn joined_file_lines(
+    parts: &[engine::HostPart],
+    host: &Result<ParsedHost, AnalysisError>,
+) -> Vec<AttrValue> {
+    if parts.len() < 2 {
+        return Vec::new();
+    }
+    let contributions = host
+        .as_ref()
+        .map(|host| &host.contributions[..])
+        .unwrap_or_default();
+    parts
+        .iter()
+        .map(|(name, _)| {
+            let prefix = format!("{name} (");
+            contributions
+                .iter()
+                .find(|line| line.starts_with(&prefix))
+                .map_or_else(
+                    || AttrValue::from(Rc::clone(name)),
+                    |line| AttrValue::from(line.clone()),
+                )
+        })
+        .collect()
 }
 
 /// "QEMU 9.2 (newest), kvm; defaults: …" under the verdicts.
@@ -145,6 +174,54 @@ fn report_panels(report: &Report, embed: bool, diff_bases: &DiffBases) -> Html {
     }
 }
 
+/// What changes for the domain under the stack it is compared with (core's
+/// upgrade preview: start verdicts, filtered features, guest CPU, host-model,
+/// `-cpu`), or why there is no comparison.
+fn upgrade_panel(preview: &Result<UpgradePreview, AnalysisError>) -> Html {
+    let body = match preview {
+        Err(error) => html! { <p class="input-error">{ error.to_string() }</p> },
+        Ok(preview) if preview.changes.is_empty() => {
+            html! { <p class="hint">{ "Nothing changes for this domain." }</p> }
+        }
+        Ok(preview) => html! {
+            <div class="table-scroll">
+                <table class="stack-narrow">
+                    <thead><tr>
+                        <th scope="col">{ "What" }</th>
+                        <th scope="col">{ "Now" }</th>
+                        <th scope="col">{ "Then" }</th>
+                    </tr></thead>
+                    <tbody>
+                        { for preview.changes.iter().map(|change| html! {
+                            <tr>
+                                <td data-label="What">{ change.what.clone() }</td>
+                                <td data-label="Now"><code>{ change.before.clone() }</code></td>
+                                <td data-label="Then"><code>{ change.after.clone() }</code></td>
+                            </tr>
+                        }) }
+                    </tbody>
+                </table>
+            </div>
+        },
+    };
+    let title = match preview {
+        Ok(preview) => format!(
+            "libvirt {} + QEMU {} → libvirt {} + QEMU {}",
+            preview.before.settings.libvirt_version,
+            preview.before.settings.qemu_version,
+            preview.after.settings.libvirt_version,
+            preview.after.settings.qemu_version
+        ),
+        Err(_) => "Another stack".to_string(),
+    };
+    html! {
+        <section class="panel upgrade" aria-labelledby="upgrade-heading" data-testid="upgrade">
+            <h2 id="upgrade-heading">{ title }</h2>
+            { body }
+        </section>
+    }
+}
+
 #[function_component]
 pub fn App() -> Html {
     let state = use_reducer(AppState::default);
@@ -158,27 +235,21 @@ pub fn App() -> Html {
     let on_action = use_callback(state.dispatcher(), |action: Action, dispatcher| {
         dispatcher.dispatch(action);
     });
-    let on_host_file = use_callback(
-        state.dispatcher(),
-        |outcome: Result<LoadedFile, FileProblem>, dispatcher| {
-            dispatcher.dispatch(match outcome {
-                Ok(file) => Action::LoadHostFile {
-                    name: file.name,
-                    text: file.text,
-                },
-                Err(problem) => Action::RefuseHostFile(problem),
-            });
-        },
-    );
-    let on_second_host_file = use_callback(
-        state.dispatcher(),
-        |outcome: Result<LoadedFile, FileProblem>, dispatcher| {
-            dispatcher.dispatch(match outcome {
-                Ok(file) => Action::SetSecondHostDump(file.text),
-                Err(problem) => Action::RefuseSecondHostFile(problem),
-            });
-        },
-    );
+    let on_host_file = use_callback(state.dispatcher(), |outcomes: FileOutcomes, dispatcher| {
+        dispatcher.dispatch(Action::LoadHostFiles(outcomes));
+    });
+    let on_remove_host_file = use_callback(state.dispatcher(), |index: usize, dispatcher| {
+        dispatcher.dispatch(Action::RemoveHostFile(index));
+    });
+    let on_second_host_file =
+        use_callback(state.dispatcher(), |outcomes: FileOutcomes, dispatcher| {
+            if let Some(outcome) = outcomes.into_iter().next() {
+                dispatcher.dispatch(match outcome {
+                    Ok(file) => Action::SetSecondHostDump(file.text),
+                    Err(problem) => Action::RefuseSecondHostFile(problem),
+                });
+            }
+        });
     use_window_file_drop(on_host_file.clone());
     // Each child gets the same callback on every render, so a child whose other
     // props did not change is not re-rendered (the models table, a host input).
@@ -199,9 +270,26 @@ pub fn App() -> Html {
     });
 
     let domain = use_memo(state.domain_xml.clone(), |text| engine::read_domain(text));
-    let host = use_memo(state.host_dump.clone(), |text| {
-        engine::read_host(InputKind::HostDump, text)
+    let host_parts = use_memo(
+        (
+            state.host_dump.clone(),
+            state.host_file_name.clone(),
+            state.more_host_files.clone(),
+        ),
+        |(text, name, more)| {
+            let name = name.clone().unwrap_or_else(|| Rc::from("pasted dump"));
+            std::iter::once((name, Rc::clone(text)))
+                .chain(
+                    more.iter()
+                        .map(|file| (file.name.clone(), file.text.clone())),
+                )
+                .collect::<Vec<_>>()
+        },
+    );
+    let host = use_memo(host_parts.clone(), |parts| {
+        engine::read_host_files(InputKind::HostDump, parts)
     });
+    let joined_files = joined_file_lines(&host_parts, &host);
     let second_host = use_memo(state.second_host_dump.clone(), |text| {
         text.as_deref()
             .map(|text| engine::read_host(InputKind::SecondHostDump, text))
@@ -210,7 +298,7 @@ pub fn App() -> Html {
         let (domain, host, second_host) = (domain.clone(), host.clone(), second_host.clone());
         let inputs = (
             state.domain_xml.clone(),
-            state.host_dump.clone(),
+            host_parts.clone(),
             state.second_host_dump.clone(),
             state.qemu_version.clone(),
             state.libvirt_version.clone(),
@@ -219,9 +307,7 @@ pub fn App() -> Html {
         use_memo(
             inputs,
             move |(domain_xml, _, _, qemu_version, libvirt_version, accelerator)| {
-                if let Err(error) = &*domain {
-                    return Err(error.clone());
-                }
+                let parsed = domain.as_ref().as_ref().map_err(Clone::clone)?;
                 let host = host.as_ref().as_ref().map_err(Clone::clone)?;
                 let second_host = match &*second_host {
                     Some(reading) => Some(reading.as_ref().map_err(Clone::clone)?),
@@ -232,13 +318,47 @@ pub fn App() -> Html {
                     accelerator: *accelerator,
                     libvirt_version: libvirt_version.as_deref(),
                 };
-                engine::analyze(domain_xml, host, second_host, options)
+                engine::analyze(domain_xml, parsed, host, second_host, options)
             },
         )
     };
-    let diff_bases = use_memo(state.domain_xml.clone(), |text| DiffBases {
-        input_cpu: diff::input_cpu_xml(text).map(AttrValue::from),
-        input_domain: AttrValue::from(Rc::clone(text)),
+    // The input's `<cpu>` is cut where the domain's one parse found it.
+    // The comparison with a second stack: the same check again under it.
+    let upgrade = {
+        let (domain, host, analysis) = (domain.clone(), host.clone(), analysis.clone());
+        use_memo(
+            // The report's own inputs stand for it (cheaper to compare).
+            (
+                state.upgrade_to.clone(),
+                state.domain_xml.clone(),
+                host_parts.clone(),
+                state.qemu_version.clone(),
+                state.libvirt_version.clone(),
+                state.accelerator,
+            ),
+            move |(stack, domain_xml, _, _, _, accelerator)| {
+                let stack = stack.as_deref()?;
+                let preview = (|| {
+                    let parsed = domain.as_ref().as_ref().map_err(Clone::clone)?;
+                    let host = host.as_ref().as_ref().map_err(Clone::clone)?;
+                    let before = analysis.as_ref().as_ref().map_err(Clone::clone)?;
+                    engine::preview_upgrade(domain_xml, parsed, host, before, stack, *accelerator)
+                })();
+                Some(preview)
+            },
+        )
+    };
+    let diff_bases = use_memo(state.domain_xml.clone(), {
+        let parsed = domain.clone();
+        move |text| DiffBases {
+            input_cpu: parsed
+                .as_ref()
+                .as_ref()
+                .ok()
+                .and_then(|parsed| diff::input_cpu_xml(text, parsed.cpu_range()?))
+                .map(AttrValue::from),
+            input_domain: AttrValue::from(Rc::clone(text)),
+        }
     });
     let database_models = use_memo((), |()| models_without_report());
     let (models, usability_known) = match &*analysis {
@@ -265,18 +385,20 @@ pub fn App() -> Html {
             <div class="summary" data-testid="summary">{ summary }</div>
             <main class="columns">
                 <div class="inputs">
-                    <DomainEditor text={AttrValue::from(state.domain_xml.clone())} reading={(*domain).clone()}
+                    <DomainEditor text={AttrValue::from(state.domain_xml.clone())} reading={domain.as_ref().as_ref().map(|parsed| parsed.summary.clone()).map_err(Clone::clone)}
                         on_input={on_domain_input} />
                     <HostInput ids={HostInputIds::HOST} title="Host dump"
-                        hint="Pick a file, drop one anywhere on the page, or paste."
+                        hint="Pick files, drop them anywhere on the page, or paste. Several files make one host (a raw CPUID dump with QMP replies or domcapabilities)."
                         text={AttrValue::from(state.host_dump.clone())}
                         file_name={state.host_file_name.clone().map(AttrValue::from)}
                         format={format_of(&host)}
                         file_problem={state.host_file_problem.clone()}
                         on_text={on_host_text}
-                        on_file={on_host_file} />
+                        on_file={on_host_file} multiple=true {joined_files}
+                        on_remove={on_remove_host_file} />
                     <OptionsPanel qemu_version={state.qemu_version.clone().map(AttrValue::from)}
                         libvirt_version={state.libvirt_version.clone().map(AttrValue::from)}
+                        upgrade_to={state.upgrade_to.clone().map(AttrValue::from)}
                         accelerator={state.accelerator}
                         migration={state.second_host_dump.is_some()}
                         on_action={on_action.clone()} />
@@ -290,6 +412,7 @@ pub fn App() -> Html {
                     }
                 </div>
                 <div class="results">
+                    if let (Some(preview), false) = (&*upgrade, embed) { { upgrade_panel(preview) } }
                     { results }
                     if !embed {
                         <ModelsTable {models} {usability_known}

@@ -5,8 +5,6 @@
 //! Pure: no browser APIs, unit-tested natively. The output is plain text lines
 //! tagged with how they changed; the components render them as text nodes.
 
-use guestcpu_core::xml;
-
 /// How one line of a diff relates the two texts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LineChange {
@@ -133,23 +131,17 @@ fn lcs_diff(old: &[&str], new: &[&str]) -> Vec<DiffLine> {
     diff
 }
 
-/// The `<cpu>` element of a domain XML (a whole `<domain>` or a bare `<cpu>`) as
-/// written, with the indentation of its first line removed from every line so it
-/// lines up with the engine's unindented `<cpu>`. `None` when the text does not
-/// parse or has no `<cpu>`.
-pub fn input_cpu_xml(domain_xml: &str) -> Option<String> {
-    let root = xml::parse(domain_xml).ok()?;
-    let cpu = if root.name == "cpu" {
-        &root
-    } else {
-        root.child("cpu")?
-    };
-    let element = domain_xml.get(cpu.offset..cpu.end)?;
+/// The `<cpu>` element of a domain XML (a whole `<domain>` or a bare `<cpu>`)
+/// at byte range `cpu` (where the domain's parse found it), as written, with the
+/// indentation of its first line removed from every line so it lines up with
+/// the engine's unindented `<cpu>`.
+pub fn input_cpu_xml(domain_xml: &str, (start, end): (usize, usize)) -> Option<String> {
+    let element = domain_xml.get(start..end)?;
     let line_start = domain_xml
-        .get(..cpu.offset)?
+        .get(..start)?
         .rfind('\n')
         .map_or(0, |newline| newline + 1);
-    let indent = domain_xml.get(line_start..cpu.offset)?;
+    let indent = domain_xml.get(line_start..start)?;
     let indent = if indent.trim().is_empty() { indent } else { "" };
     let mut dedented = String::with_capacity(element.len() + 1);
     for (index, line) in element.lines().enumerate() {
@@ -233,12 +225,18 @@ mod tests {
         assert_eq!(diff[4201].change, LineChange::Same);
     }
 
+    /// The input's `<cpu>` as the page finds it: through the domain's parse.
+    fn input_cpu(domain_xml: &str) -> Option<String> {
+        let parsed = crate::engine::read_domain(domain_xml).ok()?;
+        input_cpu_xml(domain_xml, parsed.cpu_range()?)
+    }
+
     #[test]
     fn the_input_cpu_is_cut_out_of_a_domain_and_dedented() {
         let domain = "<domain type='kvm'>\n  <name>a</name>\n  <cpu mode='custom'>\n    \
                       <model>Haswell</model>\n  </cpu>\n</domain>\n";
         assert_eq!(
-            input_cpu_xml(domain).as_deref(),
+            input_cpu(domain).as_deref(),
             Some("<cpu mode='custom'>\n  <model>Haswell</model>\n</cpu>\n")
         );
     }
@@ -246,10 +244,10 @@ mod tests {
     #[test]
     fn a_bare_cpu_is_taken_whole_and_a_cpuless_domain_has_none() {
         assert_eq!(
-            input_cpu_xml("<cpu mode='host-model'/>").as_deref(),
+            input_cpu("<cpu mode='host-model'/>").as_deref(),
             Some("<cpu mode='host-model'/>\n")
         );
-        assert_eq!(input_cpu_xml("<domain><name>a</name></domain>"), None);
-        assert_eq!(input_cpu_xml("<domain><cpu"), None);
+        assert_eq!(input_cpu("<domain><name>a</name></domain>"), None);
+        assert_eq!(input_cpu("<domain><cpu"), None);
     }
 }

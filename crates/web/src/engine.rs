@@ -15,13 +15,14 @@ use std::fmt;
 use std::rc::Rc;
 
 use guestcpu_core::check::{CheckError, CheckOptions, HostSettings, PreparedHost, Question};
-use guestcpu_core::domain::{Accelerator, Domain};
+use guestcpu_core::domain::{Accelerator, CpuPlace, Domain};
 use guestcpu_core::host::{self, HostInput};
 use guestcpu_core::libvirt::release::{LibvirtVersion, VersionChoice};
 use guestcpu_core::qemu::definitions::QemuDefinitions;
 use guestcpu_core::{xml, CpuMap};
 
 pub use guestcpu_core::check::host_brief::HostBrief;
+pub use guestcpu_core::check::upgrade::UpgradePreview;
 pub use guestcpu_core::check::{
     FilteredReport, Migration, ModelList, ModelReport, Remedy, Report, Verdict, NO_REMEDY,
 };
@@ -131,10 +132,29 @@ fn missing_if_blank(kind: InputKind, text: &str) -> Result<(), AnalysisError> {
     }
 }
 
+/// A domain text parsed once: what the editor shows, and what every check of
+/// it asks (core's [`Question::of_parsed`]), so a keystroke parses it once.
+#[derive(Debug, Clone)]
+pub struct ParsedDomain {
+    pub summary: DomainSummary,
+    domain: Domain,
+    place: CpuPlace,
+}
+
+impl ParsedDomain {
+    /// The byte range of the domain's `<cpu>` in its text, if it has one.
+    pub fn cpu_range(&self) -> Option<(usize, usize)> {
+        match self.place {
+            CpuPlace::Bare(range) => Some(range),
+            CpuPlace::InDomain(range) => range,
+        }
+    }
+}
+
 /// Parses the domain XML (a whole `<domain>` or a `<cpu>`) and summarizes its CPU.
-pub fn read_domain(text: &str) -> Result<DomainSummary, AnalysisError> {
+pub fn read_domain(text: &str) -> Result<ParsedDomain, AnalysisError> {
     missing_if_blank(InputKind::Domain, text)?;
-    let domain = Domain::parse(text).map_err(|error| {
+    let (domain, place) = Domain::parse_placed(text).map_err(|error| {
         AnalysisError::Input(InputError::at_offset(
             InputKind::Domain,
             text,
@@ -142,12 +162,16 @@ pub fn read_domain(text: &str) -> Result<DomainSummary, AnalysisError> {
             error.message,
         ))
     })?;
-    let cpu = domain.cpu;
-    Ok(DomainSummary {
-        mode: cpu.mode.as_str(),
-        model: cpu.model,
-        check: cpu.check.map(|check| check.as_str()),
-        feature_count: cpu.features.len(),
+    let cpu = &domain.cpu;
+    Ok(ParsedDomain {
+        summary: DomainSummary {
+            mode: cpu.mode.as_str(),
+            model: cpu.model.clone(),
+            check: cpu.check.map(|check| check.as_str()),
+            feature_count: cpu.features.len(),
+        },
+        domain,
+        place,
     })
 }
 
@@ -158,13 +182,17 @@ const PREPARED_PER_HOST: usize = 4;
 /// A host input, parsed once and kept for every analysis until its text changes.
 #[derive(Clone)]
 pub struct ParsedHost {
-    /// The text, read again with another libvirt release's CPU map when a
-    /// check models that release.
-    text: Rc<str>,
+    /// The files (name, text) the host is read from, joined into one host
+    /// when there are several; read again with another libvirt release's CPU
+    /// map when a check models that release.
+    parts: Rc<[HostPart]>,
     /// The input as libvirt 11.3's map reads it.
     input: HostInput<'static>,
     /// How the input was read, e.g. "cpuid -1r, CPU 0 of 16".
     pub format: String,
+    /// What each file gave when several were joined, in core's words:
+    /// "NAME (FORMAT): what it contributed"; empty for one file.
+    pub contributions: Vec<String>,
     /// The host prepared for the settings checks asked for, most recent
     /// first; shared by clones, which read the same text.
     prepared: Rc<RefCell<Vec<Rc<PreparedHost<'static>>>>>,
@@ -200,9 +228,9 @@ impl ParsedHost {
         let prepared = if std::ptr::eq(map, CpuMap::embedded()) {
             settings.prepare(map, &self.input)?
         } else {
-            // The text parsed once already; it parses again.
-            let input = host::parse_host(map, &self.text)
-                .map_err(|error| CheckError::Option(error.message))?;
+            // The files parsed once already; they parse again.
+            let input = parse_parts(InputKind::HostDump, map, &self.parts)
+                .map_err(|error| CheckError::Option(error.to_string()))?;
             settings.prepare(map, &input)?
         };
         let prepared = Rc::new(prepared);
@@ -212,34 +240,68 @@ impl ParsedHost {
     }
 }
 
+/// One host file: its name (for messages) and its text.
+pub type HostPart = (Rc<str>, Rc<str>);
+
+/// Reads `parts` with `map`: one file as it is, several joined into one host by
+/// core's [`host::join_hosts`] (a raw CPUID dump with QMP replies or
+/// domcapabilities, as libvirt itself joins them).
+fn parse_parts(
+    kind: InputKind,
+    map: &'static CpuMap,
+    parts: &[HostPart],
+) -> Result<HostInput<'static>, AnalysisError> {
+    let joined = parts.len() > 1;
+    let mut inputs = Vec::with_capacity(parts.len());
+    for (name, text) in parts {
+        missing_if_blank(kind, text)?;
+        let input = host::parse_host(map, text).map_err(|error| {
+            let message = if joined {
+                format!("{name}: {}", error.message)
+            } else {
+                error.message
+            };
+            AnalysisError::Input(InputError::at_offset(kind, text, error.offset, message))
+        })?;
+        inputs.push((name.to_string(), input));
+    }
+    if joined {
+        host::join_hosts(map, inputs).map_err(AnalysisError::Refused)
+    } else {
+        inputs
+            .pop()
+            .map(|(_, input)| input)
+            .ok_or(AnalysisError::MissingInput(kind))
+    }
+}
+
 /// Detects the format of a host input (any dump format, or a `<cpu>`) and parses it.
 pub fn read_host(kind: InputKind, text: &str) -> Result<ParsedHost, AnalysisError> {
-    missing_if_blank(kind, text)?;
-    let input = host::parse_host(CpuMap::embedded(), text).map_err(|error| {
-        AnalysisError::Input(InputError::at_offset(
-            kind,
-            text,
-            error.offset,
-            error.message,
-        ))
-    })?;
+    read_host_files(kind, &[(Rc::from("host dump"), Rc::from(text))])
+}
+
+/// Reads one host from one or several files (see [`parse_parts`]).
+pub fn read_host_files(kind: InputKind, parts: &[HostPart]) -> Result<ParsedHost, AnalysisError> {
+    let input = parse_parts(kind, CpuMap::embedded(), parts)?;
     Ok(ParsedHost {
-        text: Rc::from(text),
+        parts: parts.into(),
         format: input.format(),
+        contributions: input.contributions().to_vec(),
         input,
         prepared: Rc::default(),
     })
 }
 
-/// Checks the domain on `host` (and migration to `second_host` when given),
-/// preparing each host only for settings it was not prepared for before.
+/// Checks the domain (`parsed` from `domain_xml`) on `host` (and migration to
+/// `second_host` when given), preparing each host only for settings it was not
+/// prepared for before.
 pub fn analyze(
     domain_xml: &str,
+    parsed: &ParsedDomain,
     host: &ParsedHost,
     second_host: Option<&ParsedHost>,
     options: AnalysisOptions<'_>,
 ) -> Result<Report, AnalysisError> {
-    missing_if_blank(InputKind::Domain, domain_xml)?;
     let libvirt = VersionChoice::choose(options.libvirt_version, host.input.dump())
         .map_err(|error| AnalysisError::Refused(error.to_string()))?;
     let map = CpuMap::for_version(libvirt.version);
@@ -250,8 +312,9 @@ pub fn analyze(
         libvirt: Some(libvirt),
     };
     let report = || -> Result<Report, CheckError> {
-        // The domain is parsed once, for the settings and the answer.
-        let question = Question::new(domain_xml, &options)?;
+        // The domain parsed already: its settings and answer read that parse.
+        let question =
+            Question::of_parsed(domain_xml, parsed.domain.clone(), parsed.place, &options)?;
         let settings = question.settings();
         let prepared = host.prepared(settings, map)?;
         let second = second_host
@@ -270,49 +333,86 @@ pub fn analyze(
     })
 }
 
+/// The same check under a second stack, `stack` = `LIBVIRT:QEMU` (as `guestcpu
+/// check --upgrade-to` takes it), beside `before` (the check under the chosen
+/// one): core's [`UpgradePreview`] of what changes for the domain.
+pub fn preview_upgrade(
+    domain_xml: &str,
+    parsed: &ParsedDomain,
+    host: &ParsedHost,
+    before: &Report,
+    stack: &str,
+    accelerator: Option<Accelerator>,
+) -> Result<UpgradePreview, AnalysisError> {
+    let (libvirt, qemu) = stack.split_once(':').ok_or_else(|| {
+        AnalysisError::Refused(format!(
+            "a stack is LIBVIRT:QEMU, e.g. 11.3:10.0, not `{stack}`"
+        ))
+    })?;
+    let options = AnalysisOptions {
+        qemu_version: Some(qemu),
+        accelerator,
+        libvirt_version: Some(libvirt),
+    };
+    let after = analyze(domain_xml, parsed, host, None, options)?;
+    Ok(UpgradePreview::new(before.clone(), after))
+}
+
 thread_local! {
     /// The hosts the JavaScript API read last, with their texts, so repeated
     /// calls on the same dumps reuse their parse and preparation.
-    static RECENT_HOSTS: RefCell<Vec<(String, ParsedHost)>> = const { RefCell::new(Vec::new()) };
+    static RECENT_HOSTS: RefCell<Vec<(Vec<String>, ParsedHost)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// How many host texts [`RECENT_HOSTS`] keeps: a host and a second host.
+/// How many hosts [`RECENT_HOSTS`] keeps: a host and a second host.
 const RECENT_HOST_TEXTS: usize = 2;
 
-/// [`read_host`], reusing a recent reading of the same text.
-fn read_host_cached(kind: InputKind, text: &str) -> Result<ParsedHost, AnalysisError> {
+/// [`read_host_files`] on `texts` (named "host file N" when several),
+/// reusing a recent reading of the same texts.
+fn read_host_cached(kind: InputKind, texts: &[String]) -> Result<ParsedHost, AnalysisError> {
     let hit = RECENT_HOSTS.with(|recent| {
         recent
             .borrow()
             .iter()
-            .find(|(seen, _)| seen == text)
+            .find(|(seen, _)| seen == texts)
             .map(|(_, parsed)| parsed.clone())
     });
     if let Some(parsed) = hit {
         return Ok(parsed);
     }
-    let parsed = read_host(kind, text)?;
+    let parts: Vec<HostPart> = texts
+        .iter()
+        .enumerate()
+        .map(|(index, text)| {
+            (
+                Rc::from(format!("host file {}", index + 1)),
+                Rc::from(&**text),
+            )
+        })
+        .collect();
+    let parsed = read_host_files(kind, &parts)?;
     RECENT_HOSTS.with(|recent| {
         let mut recent = recent.borrow_mut();
-        recent.insert(0, (text.to_string(), parsed.clone()));
+        recent.insert(0, (texts.to_vec(), parsed.clone()));
         recent.truncate(RECENT_HOST_TEXTS);
     });
     Ok(parsed)
 }
 
-/// The whole check from texts, as the JavaScript API needs it.
+/// The whole check from texts, as the JavaScript API needs it: the host from
+/// one file or several joined.
 pub fn analyze_texts(
     domain_xml: &str,
-    host_dump: &str,
+    host_dumps: &[String],
     second_host_dump: Option<&str>,
     options: AnalysisOptions<'_>,
 ) -> Result<Report, AnalysisError> {
-    read_domain(domain_xml)?;
-    let host = read_host_cached(InputKind::HostDump, host_dump)?;
+    let parsed = read_domain(domain_xml)?;
+    let host = read_host_cached(InputKind::HostDump, host_dumps)?;
     let second_host = second_host_dump
-        .map(|text| read_host_cached(InputKind::SecondHostDump, text))
+        .map(|text| read_host_cached(InputKind::SecondHostDump, &[text.to_string()]))
         .transpose()?;
-    analyze(domain_xml, &host, second_host.as_ref(), options)
+    analyze(domain_xml, &parsed, &host, second_host.as_ref(), options)
 }
 
 /// The QEMU versions the engine models, newest first.
@@ -352,6 +452,17 @@ mod tests {
     /// A host with CPUID data (synthesized from `/proc/cpuinfo`).
     const HOST_CPU: &str = HOST_EXAMPLES[0].dump;
 
+    /// [`analyze`] on a domain read from `domain_xml` first, as the page does.
+    fn check(
+        domain_xml: &str,
+        host: &ParsedHost,
+        second_host: Option<&ParsedHost>,
+        options: AnalysisOptions<'_>,
+    ) -> Result<Report, AnalysisError> {
+        let parsed = read_domain(domain_xml)?;
+        analyze(domain_xml, &parsed, host, second_host, options)
+    }
+
     #[test]
     fn a_domain_error_carries_line_and_column() {
         let text = "<domain>\n  <cpu mode='custom'>\n    <model>Haswell</model>\n  </domain>";
@@ -364,10 +475,10 @@ mod tests {
 
     #[test]
     fn an_empty_input_is_missing_not_wrong() {
-        assert_eq!(
+        assert!(matches!(
             read_domain("  \n"),
             Err(AnalysisError::MissingInput(InputKind::Domain))
-        );
+        ));
         assert!(matches!(
             read_host(InputKind::SecondHostDump, ""),
             Err(AnalysisError::MissingInput(InputKind::SecondHostDump))
@@ -379,7 +490,8 @@ mod tests {
         let summary = read_domain(
             "<domain><cpu mode='custom' check='partial'><model>Haswell</model></cpu></domain>",
         )
-        .expect("valid domain");
+        .expect("valid domain")
+        .summary;
         assert_eq!(summary.mode, "custom");
         assert_eq!(summary.model.as_deref(), Some("Haswell"));
         assert_eq!(summary.check, Some("partial"));
@@ -398,7 +510,7 @@ mod tests {
     #[test]
     fn a_check_gives_three_verdicts_with_the_domains_own_marked() {
         let host = read_host(InputKind::HostDump, HOST_CPU).expect("valid host");
-        let report = analyze(
+        let report = check(
             "<cpu mode='host-model' check='partial'/>",
             &host,
             None,
@@ -416,7 +528,7 @@ mod tests {
         let host = read_host(InputKind::HostDump, HOST_CPU).expect("valid host");
         let domain = "<domain type='kvm'><cpu mode='custom' check='partial'><model>Haswell-v1</model></cpu></domain>";
         let report = |libvirt_version| {
-            analyze(
+            check(
                 domain,
                 &host,
                 None,
@@ -443,7 +555,7 @@ mod tests {
             .contains("Unknown CPU model"));
         assert_eq!(libvirt_versions(), ["12.9", "11.3", "9.0"]);
         assert!(matches!(
-            analyze(
+            check(
                 domain,
                 &host,
                 None,
@@ -471,7 +583,7 @@ mod tests {
                 ..AnalysisOptions::default()
             };
             for domain_xml in domains {
-                let cached = analyze(domain_xml, &host, Some(&second), options);
+                let cached = check(domain_xml, &host, Some(&second), options);
                 let newest = CpuMap::newest();
                 let fresh = guestcpu_core::check::analyze(
                     newest,
@@ -493,9 +605,97 @@ mod tests {
         }
         // KVM and TCG, each prepared once and kept.
         assert_eq!(host.prepared.borrow().len(), 2);
-        let js = analyze_texts(domains[0], HOST_CPU, None, AnalysisOptions::default());
-        let again = analyze_texts(domains[0], HOST_CPU, None, AnalysisOptions::default());
+        let texts = [HOST_CPU.to_string()];
+        let js = analyze_texts(domains[0], &texts, None, AnalysisOptions::default());
+        let again = analyze_texts(domains[0], &texts, None, AnalysisOptions::default());
         assert_eq!(js.ok(), again.ok());
+    }
+
+    #[test]
+    fn several_files_make_one_host_saying_what_each_gave() {
+        let fixture = |name: &str| -> HostPart {
+            let path = format!(
+                "{}/../cli/tests/fixtures/{name}",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            let text = std::fs::read_to_string(&path).expect("fixture");
+            (Rc::from(name), Rc::from(text))
+        };
+        let parts = [fixture("cpudata-penryn.xml"), fixture("qmp-replies.json")];
+        let host = read_host_files(InputKind::HostDump, &parts).expect("joined");
+        assert_eq!(
+            host.contributions,
+            [
+                "qmp-replies.json (QMP replies (model expansion + 2 CPU definitions)): \
+                 QEMU's answer: host-model and model usability",
+                "cpudata-penryn.xml (libvirt cpudata XML): raw CPUID: the host CPU and libvirt's full host",
+            ]
+        );
+        let report = check(
+            "<cpu mode='host-model'/>",
+            &host,
+            None,
+            AnalysisOptions {
+                libvirt_version: Some("11.3"),
+                ..AnalysisOptions::default()
+            },
+        )
+        .expect("a report");
+        assert!(
+            report
+                .notes
+                .iter()
+                .any(|note| note.starts_with("joined from qmp-replies.json")),
+            "{:?}",
+            report.notes
+        );
+        // Two answers from QEMU are one too many for one host.
+        let twice = [fixture("qmp-replies.json"), fixture("qmp-replies.json")];
+        assert!(matches!(
+            read_host_files(InputKind::HostDump, &twice),
+            Err(AnalysisError::Refused(message)) if message.contains("one host takes one of each")
+        ));
+        let broken = [
+            parts[0].clone(),
+            (Rc::from("broken.xml"), Rc::from("<cpu>\n<oops>")),
+        ];
+        let Err(AnalysisError::Input(error)) = read_host_files(InputKind::HostDump, &broken) else {
+            panic!("a broken file must be an input error");
+        };
+        assert!(error.message.starts_with("broken.xml: "), "{error}");
+        assert_eq!(error.line, 2);
+    }
+
+    #[test]
+    fn an_upgrade_preview_says_what_changes_between_two_stacks() {
+        let host = read_host(InputKind::HostDump, HOST_CPU).expect("valid host");
+        let domain = "<domain type='kvm'><cpu mode='custom' check='partial'>\
+                      <model>Haswell-v1</model></cpu></domain>";
+        let old_stack = AnalysisOptions {
+            libvirt_version: Some("9.0"),
+            qemu_version: Some("7.2"),
+            ..AnalysisOptions::default()
+        };
+        let before = check(domain, &host, None, old_stack).expect("a report");
+        let parsed = read_domain(domain).expect("valid domain");
+        let preview =
+            preview_upgrade(domain, &parsed, &host, &before, "11.3:10.0", None).expect("a preview");
+        assert_eq!(preview.after.settings.libvirt_version, "11.3");
+        assert_eq!(preview.after.settings.qemu_version, "10.0");
+        // libvirt 9.0 knows no `-vN` model names; 11.3 does.
+        let verdict = preview
+            .changes
+            .iter()
+            .find(|change| change.what.starts_with("verdict (check='partial'"))
+            .expect("the start verdict changes");
+        assert!(
+            verdict.before.contains("Unknown CPU model Haswell-v1"),
+            "{verdict:?}"
+        );
+        assert!(matches!(
+            preview_upgrade(domain, &parsed, &host, &before, "11.3", None),
+            Err(AnalysisError::Refused(_))
+        ));
     }
 
     #[test]
@@ -505,7 +705,7 @@ mod tests {
             qemu_version: Some("latest"),
             ..AnalysisOptions::default()
         };
-        match analyze("<cpu mode='host-model'/>", &host, None, options) {
+        match check("<cpu mode='host-model'/>", &host, None, options) {
             Err(AnalysisError::Refused(message)) => {
                 assert!(message.contains("`latest`"), "{message}");
             }

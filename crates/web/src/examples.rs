@@ -198,7 +198,9 @@ mod tests {
             };
             let host = read_host(InputKind::HostDump, &host)
                 .unwrap_or_else(|error| panic!("{}: {error}", pair.title));
-            if let Err(error) = analyze(domain, &host, None, AnalysisOptions::default()) {
+            let parsed =
+                read_domain(domain).unwrap_or_else(|error| panic!("{}: {error}", pair.title));
+            if let Err(error) = analyze(domain, &parsed, &host, None, AnalysisOptions::default()) {
                 panic!("{}: {error}", pair.title);
             }
         }

@@ -9,7 +9,7 @@ use std::fmt;
 use std::rc::Rc;
 
 /// A text file the user gave, with its name for display.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct LoadedFile {
     pub name: Rc<str>,
     pub text: Rc<str>,

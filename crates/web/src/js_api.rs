@@ -2,7 +2,8 @@
 //! module as the page.
 //!
 //! `web/boot.js` wraps these exports as `window.guestcpu.analyze(domainXml,
-//! hostDump, options)` and resolves `window.guestcpu.ready` once the module is
+//! hostDump, options)` (`hostDump` a string, or an array of strings: several
+//! files of one host, joined) and resolves `window.guestcpu.ready` once the module is
 //! loaded. The result is the very JSON `guestcpu check --json` prints, handed over
 //! through `JSON.parse` so callers get plain objects: `headline` first, and
 //! `remedy` (`{domain_xml, changes, explanation}`, or `null` when the domain
@@ -105,8 +106,23 @@ fn read_options(options: &JsValue) -> Result<JsAnalysisOptions, String> {
 
 /// `window.guestcpu.analyze`: the report for `domain_xml` on `host_dump`, or an
 /// `Error` whose message gives the input, line and column of the problem.
+/// The host argument: one dump as a string, or several files of one host as
+/// an array of strings (joined as `guestcpu check --host A --host B` joins them).
+fn read_host_texts(host: &JsValue) -> Result<Vec<String>, String> {
+    if let Some(text) = host.as_string() {
+        return Ok(vec![text]);
+    }
+    let not_texts = || "host must be a string or an array of strings".to_string();
+    let array = host.dyn_ref::<js_sys::Array>().ok_or_else(not_texts)?;
+    array
+        .iter()
+        .map(|item| item.as_string().ok_or_else(not_texts))
+        .collect()
+}
+
 #[wasm_bindgen]
-pub fn analyze(domain_xml: &str, host_dump: &str, options: JsValue) -> Result<JsValue, JsError> {
+pub fn analyze(domain_xml: &str, host: JsValue, options: JsValue) -> Result<JsValue, JsError> {
+    let host_dumps = read_host_texts(&host).map_err(|message| JsError::new(&message))?;
     let options = read_options(&options).map_err(|message| JsError::new(&message))?;
     let analysis_options = AnalysisOptions {
         qemu_version: options.qemu_version.as_deref(),
@@ -115,7 +131,7 @@ pub fn analyze(domain_xml: &str, host_dump: &str, options: JsValue) -> Result<Js
     };
     let report = engine::analyze_texts(
         domain_xml,
-        host_dump,
+        &host_dumps,
         options.second_host.as_deref(),
         analysis_options,
     )

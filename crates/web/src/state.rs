@@ -14,7 +14,7 @@ use guestcpu_core::json::{self, Object};
 use serde::Serialize;
 use yew::Reducible;
 
-use crate::files::FileProblem;
+use crate::files::{FileProblem, LoadedFile};
 
 /// The accelerator QEMU runs the guest with (the engine's own type); it
 /// decides which features are filtered.
@@ -68,12 +68,19 @@ pub struct AppState {
     pub host_dump: Rc<str>,
     /// The name of the file the host dump came from, if it came from one.
     pub host_file_name: Option<Rc<str>>,
+    /// Further files of the same host, joined with the dump into one host
+    /// (QMP replies or domcapabilities beside a raw CPUID dump, …).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub more_host_files: Vec<LoadedFile>,
     /// The migration target's dump; `None` when migration is not being checked.
     pub second_host_dump: Option<Rc<str>>,
     /// The QEMU version to model; `None`: the domain's machine type's, else the newest.
     pub qemu_version: Option<Rc<str>>,
     /// The libvirt version to model; `None`: what the host dump tells, else the newest.
     pub libvirt_version: Option<Rc<str>>,
+    /// A second stack to compare with, `LIBVIRT:QEMU` as `guestcpu check
+    /// --upgrade-to` takes it (e.g. `11.3:10.0`); `None`: no comparison.
+    pub upgrade_to: Option<Rc<str>>,
     /// `None`: the one the domain's type implies (`kvm`, or `qemu` → tcg).
     pub accelerator: Option<Accelerator>,
     pub theme: Theme,
@@ -104,9 +111,24 @@ impl AppState {
             domain_xml: text("domain_xml")?,
             host_dump: text("host_dump")?,
             host_file_name: optional_text("host_file_name")?,
+            more_host_files: match root.optional("more_host_files") {
+                Some(files) => files
+                    .array()?
+                    .iter()
+                    .map(|file| {
+                        let file = file.object()?;
+                        Ok(LoadedFile {
+                            name: file.string("name")?.into(),
+                            text: file.string("text")?.into(),
+                        })
+                    })
+                    .collect::<Result<_, json::Error>>()?,
+                None => Vec::new(),
+            },
             second_host_dump: optional_text("second_host_dump")?,
             qemu_version: optional_text("qemu_version")?,
             libvirt_version: optional_text("libvirt_version")?,
+            upgrade_to: optional_text("upgrade_to")?,
             accelerator: named(&root, "accelerator", Accelerator::from_name)?,
             theme: named(&root, "theme", Theme::from_attribute)?.unwrap_or_default(),
             model_filter: text("model_filter")?,
@@ -138,15 +160,14 @@ pub enum Action {
     SetDomainXml(Rc<str>),
     /// A dump typed or pasted into the text box (no file name).
     SetHostDump(Rc<str>),
-    /// A dump read from a picked or dropped file (empty when the file held no
-    /// text: the page says why next to the input).
-    LoadHostFile {
-        name: Rc<str>,
-        text: Rc<str>,
-    },
-    /// A file given as the host dump that holds none: the dump is emptied, so no
-    /// verdict refers to the previous one, and the problem is kept to show.
-    RefuseHostFile(FileProblem),
+    /// Files picked or dropped together: one host, the first text file as the
+    /// dump and the others joined with it. A file that holds no text is
+    /// refused and the problem kept to show; when none holds text the dump is
+    /// emptied, so no verdict refers to the previous one.
+    LoadHostFiles(Vec<Result<LoadedFile, FileProblem>>),
+    /// Removes one of the host's files: 0 is the dump (the next file takes
+    /// its place), N the N-th of [`AppState::more_host_files`].
+    RemoveHostFile(usize),
     RefuseSecondHostFile(FileProblem),
     /// An example pair: a domain and a host dump at once.
     LoadExample {
@@ -160,6 +181,8 @@ pub enum Action {
     SetQemuVersion(Option<Rc<str>>),
     /// `None` selects the engine's default libvirt version.
     SetLibvirtVersion(Option<Rc<str>>),
+    /// `None` turns the comparison with a second stack off.
+    SetUpgradeTo(Option<Rc<str>>),
     /// `None` selects the domain type's accelerator.
     SetAccelerator(Option<Accelerator>),
     CycleTheme,
@@ -175,7 +198,7 @@ impl Reducible for AppState {
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
         let mut next = (*self).clone();
         match &action {
-            Action::SetHostDump(_) | Action::LoadHostFile { .. } | Action::LoadExample { .. } => {
+            Action::SetHostDump(_) | Action::LoadHostFiles(_) | Action::LoadExample { .. } => {
                 next.host_file_problem = None;
             }
             Action::SetSecondHostDump(_) | Action::SetMigrationEnabled(_) => {
@@ -189,14 +212,39 @@ impl Reducible for AppState {
                 next.host_dump = text;
                 next.host_file_name = None;
             }
-            Action::LoadHostFile { name, text } => {
-                next.host_dump = text;
-                next.host_file_name = Some(name);
+            Action::LoadHostFiles(outcomes) => {
+                let (mut files, mut problems) = (Vec::new(), Vec::new());
+                for outcome in outcomes {
+                    match outcome {
+                        Ok(file) => files.push(file),
+                        Err(problem) => problems.push(problem),
+                    }
+                }
+                next.host_file_problem = problems.into_iter().next();
+                let mut files = files.into_iter();
+                let first = files.next();
+                next.host_file_name =
+                    first
+                        .as_ref()
+                        .map(|file| Rc::clone(&file.name))
+                        .or_else(|| {
+                            next.host_file_problem
+                                .as_ref()
+                                .map(|p| Rc::clone(p.file_name()))
+                        });
+                next.host_dump = first.map(|file| file.text).unwrap_or_default();
+                next.more_host_files = files.collect();
             }
-            Action::RefuseHostFile(problem) => {
-                next.host_dump = Rc::default();
-                next.host_file_name = Some(Rc::clone(problem.file_name()));
-                next.host_file_problem = Some(problem);
+            Action::RemoveHostFile(0) => {
+                let promoted =
+                    (!next.more_host_files.is_empty()).then(|| next.more_host_files.remove(0));
+                next.host_file_name = promoted.as_ref().map(|file| Rc::clone(&file.name));
+                next.host_dump = promoted.map(|file| file.text).unwrap_or_default();
+            }
+            Action::RemoveHostFile(index) => {
+                if index <= next.more_host_files.len() {
+                    next.more_host_files.remove(index - 1);
+                }
             }
             Action::RefuseSecondHostFile(problem) => {
                 next.second_host_dump = Some(Rc::default());
@@ -209,6 +257,7 @@ impl Reducible for AppState {
                 next.domain_xml = domain_xml;
                 next.host_dump = host_dump;
                 next.host_file_name = None;
+                next.more_host_files = Vec::new();
             }
             Action::SetMigrationEnabled(enabled) => {
                 next.second_host_dump = match (enabled, next.second_host_dump.take()) {
@@ -219,6 +268,7 @@ impl Reducible for AppState {
             Action::SetSecondHostDump(text) => next.second_host_dump = Some(text),
             Action::SetQemuVersion(version) => next.qemu_version = version,
             Action::SetLibvirtVersion(version) => next.libvirt_version = version,
+            Action::SetUpgradeTo(stack) => next.upgrade_to = stack,
             Action::SetAccelerator(accelerator) => next.accelerator = accelerator,
             Action::CycleTheme => next.theme = next.theme.next(),
             Action::SetModelFilter(filter) => next.model_filter = filter,
@@ -241,14 +291,44 @@ mod tests {
         (*Rc::new(state).reduce(action)).clone()
     }
 
+    fn file(name: &str, text: &str) -> LoadedFile {
+        LoadedFile {
+            name: name.into(),
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn several_files_make_one_host_any_of_which_can_be_removed_and_shared() {
+        let files = ["cpuid.txt", "qmp.json", "domcaps.xml"].map(|name| file(name, name));
+        let empty = FileProblem::Empty {
+            name: "empty.txt".into(),
+        };
+        let mut outcomes: Vec<_> = files.iter().cloned().map(Ok).collect();
+        outcomes.insert(1, Err(empty.clone()));
+        let loaded = reduce(AppState::default(), Action::LoadHostFiles(outcomes));
+        assert_eq!(&*loaded.host_dump, "cpuid.txt");
+        assert_eq!(loaded.more_host_files, files[1..]);
+        assert_eq!(loaded.host_file_problem, Some(empty));
+        let shared = json::to_string(&loaded).expect("serializable");
+        let opened = AppState::from_json(&shared).expect("the link opens");
+        assert_eq!(opened.more_host_files, loaded.more_host_files);
+        let without_qmp = reduce(loaded.clone(), Action::RemoveHostFile(1));
+        assert_eq!(without_qmp.more_host_files, files[2..]);
+        let without_dump = reduce(loaded, Action::RemoveHostFile(0));
+        assert_eq!(&*without_dump.host_dump, "qmp.json");
+        assert_eq!(without_dump.host_file_name.as_deref(), Some("qmp.json"));
+        assert_eq!(without_dump.more_host_files, files[2..]);
+        // A link made before several files existed has none.
+        let old = AppState::from_json(r#"{"host_dump":"x"}"#).expect("old link opens");
+        assert!(old.more_host_files.is_empty());
+    }
+
     #[test]
     fn typing_a_host_dump_forgets_the_file_name() {
         let loaded = reduce(
             AppState::default(),
-            Action::LoadHostFile {
-                name: "host.txt".into(),
-                text: "dump".into(),
-            },
+            Action::LoadHostFiles(vec![Ok(file("host.txt", "dump"))]),
         );
         assert_eq!(loaded.host_file_name.as_deref(), Some("host.txt"));
         let typed = reduce(loaded, Action::SetHostDump("edited".into()));
@@ -290,7 +370,7 @@ mod tests {
         let problem = FileProblem::Empty {
             name: "empty.txt".into(),
         };
-        let refused = reduce(loaded, Action::RefuseHostFile(problem.clone()));
+        let refused = reduce(loaded, Action::LoadHostFiles(vec![Err(problem.clone())]));
         assert_eq!(&*refused.host_dump, "");
         assert_eq!(refused.host_file_name.as_deref(), Some("empty.txt"));
         assert_eq!(refused.host_file_problem, Some(problem));
@@ -302,10 +382,7 @@ mod tests {
     fn an_example_pair_sets_domain_and_host_and_forgets_the_file_name() {
         let loaded = reduce(
             AppState::default(),
-            Action::LoadHostFile {
-                name: "host.txt".into(),
-                text: "dump".into(),
-            },
+            Action::LoadHostFiles(vec![Ok(file("host.txt", "dump"))]),
         );
         let example = reduce(
             loaded,

@@ -458,6 +458,18 @@ impl<'d> Question<'d> {
     /// [`analyze`] does on a malformed domain or an unknown QEMU version.
     pub fn new(domain_xml: &'d str, options: &CheckOptions) -> Result<Self, CheckError> {
         let (domain, cpu_place) = Domain::parse_placed(domain_xml).map_err(CheckError::Domain)?;
+        Question::of_parsed(domain_xml, domain, cpu_place, options)
+    }
+
+    /// [`Question::new`] on a domain [`Domain::parse_placed`] read from
+    /// `domain_xml` already, so a caller that keeps the parse (the web app,
+    /// per keystroke) does not parse again.
+    pub fn of_parsed(
+        domain_xml: &'d str,
+        domain: Domain,
+        cpu_place: CpuPlace,
+        options: &CheckOptions,
+    ) -> Result<Self, CheckError> {
         let accelerator = options.accelerator.unwrap_or(domain.accelerator);
         let (version, version_source, version_note) = choose_qemu_version(&domain, options)?;
         let mut cpu = domain.cpu.clone();

@@ -1,14 +1,16 @@
 //! One host dump input: a file picker, a paste box and the detected format.
 //!
 //! Used twice: for the host, and for the migration target when that is checked.
+//! The host may be several files at once (a raw CPUID dump and QEMU's answers):
+//! they are listed with what each contributed, each with a button to remove it.
 //! Dropping a file anywhere on the page is handled by the app, not here.
 
 use web_sys::{HtmlInputElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
 use crate::engine::AnalysisError;
-use crate::files::{FileProblem, LoadedFile};
-use crate::hooks::read_text_file;
+use crate::files::FileProblem;
+use crate::hooks::{read_text_files, FileOutcomes};
 
 /// The `data-testid`s and element ids of one host input, so two can share a page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +45,17 @@ pub struct HostInputProps {
     /// The detected format of `text`, or why there is none.
     pub format: Result<AttrValue, AnalysisError>,
     pub on_text: Callback<String>,
-    pub on_file: Callback<Result<LoadedFile, FileProblem>>,
+    pub on_file: Callback<FileOutcomes>,
+    /// Whether several files may be picked at once (joined into one host).
+    #[prop_or_default]
+    pub multiple: bool,
+    /// When the input is several files: one line per file, "NAME (FORMAT):
+    /// what it contributed", in the order [`Self::on_remove`] counts them.
+    #[prop_or_default]
+    pub joined_files: Vec<AttrValue>,
+    /// Removes the N-th of [`Self::joined_files`].
+    #[prop_or_default]
+    pub on_remove: Callback<usize>,
     /// Why the last file given here was refused; shown instead of the format.
     #[prop_or_default]
     pub file_problem: Option<FileProblem>,
@@ -58,8 +70,8 @@ pub fn HostInput(props: &HostInputProps) -> Html {
         let on_file = props.on_file.clone();
         Callback::from(move |event: Event| {
             let input: HtmlInputElement = event.target_unchecked_into();
-            if let Some(file) = input.files().and_then(|files| files.get(0)) {
-                read_text_file(file, on_file.clone());
+            if let Some(files) = input.files() {
+                read_text_files(files, on_file.clone());
             }
             // Picking the same file again must fire `change` again.
             input.set_value("");
@@ -91,12 +103,22 @@ pub fn HostInput(props: &HostInputProps) -> Html {
             <div class="row">
                 <label class="button file-button">
                     { "Choose file…" }
-                    <input type="file" class="visually-hidden" data-testid={ids.file} {onchange} />
+                    <input type="file" class="visually-hidden" data-testid={ids.file}
+                        multiple={props.multiple} {onchange} />
                 </label>
                 if let Some(name) = &props.file_name {
                     <span class="file-name">{ name.clone() }</span>
                 }
             </div>
+            if props.joined_files.len() > 1 {
+                <ul class="host-files" data-testid="host-files" aria-label="Files joined into one host">
+                    { for props.joined_files.iter().enumerate().map(|(index, line)| {
+                        let on_remove = props.on_remove.reform(move |_: MouseEvent| index);
+                        html! { <li>{ line.clone() }{ " " }
+                            <button type="button" class="button" onclick={on_remove}>{ "Remove" }</button></li> }
+                    }) }
+                </ul>
+            }
             <textarea
                 class="dump"
                 data-testid={ids.paste}

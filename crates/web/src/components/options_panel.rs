@@ -1,4 +1,5 @@
-//! QEMU and libvirt versions, accelerator and the migration switch.
+//! QEMU and libvirt versions, accelerator, a second stack to compare with (an
+//! upgrade preview) and the migration switch.
 
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
@@ -13,6 +14,8 @@ const DEFAULT_VALUE: &str = "";
 pub struct OptionsPanelProps {
     pub qemu_version: Option<AttrValue>,
     pub libvirt_version: Option<AttrValue>,
+    /// The stack to compare with, `LIBVIRT:QEMU`; `None`: no comparison.
+    pub upgrade_to: Option<AttrValue>,
     pub accelerator: Option<Accelerator>,
     pub migration: bool,
     pub on_action: Callback<Action>,
@@ -30,6 +33,11 @@ pub fn OptionsPanel(props: &OptionsPanelProps) -> Html {
         let value = event.target_unchecked_into::<HtmlSelectElement>().value();
         Action::SetLibvirtVersion((value != DEFAULT_VALUE).then(|| value.into()))
     });
+    let on_upgrade = props.on_action.reform(|event: Event| {
+        let value = event.target_unchecked_into::<HtmlSelectElement>().value();
+        Action::SetUpgradeTo((value != DEFAULT_VALUE).then(|| value.into()))
+    });
+    let chosen_upgrade = props.upgrade_to.as_deref().unwrap_or(DEFAULT_VALUE);
     let on_accelerator = props.on_action.reform(|event: Event| {
         let value = event.target_unchecked_into::<HtmlSelectElement>().value();
         Action::SetAccelerator(Accelerator::from_name(&value))
@@ -79,6 +87,27 @@ pub fn OptionsPanel(props: &OptionsPanelProps) -> Html {
                         <option value={accel.as_str()} selected={Some(*accel) == props.accelerator}>
                             { accel.as_str() }
                         </option>
+                    }) }
+                </select>
+            </label>
+            <label>
+                <span>{ "Compare with" }</span>
+                <select data-testid="upgrade-to" onchange={on_upgrade}>
+                    <option value={DEFAULT_VALUE} selected={chosen_upgrade.is_empty()}>
+                        { "no other stack" }
+                    </option>
+                    { for libvirt_versions.iter().map(|libvirt| html! {
+                        <optgroup label={format!("libvirt {libvirt}")}>
+                            { for versions.iter().map(|qemu| {
+                                let stack = format!("{libvirt}:{qemu}");
+                                let selected = chosen_upgrade == stack;
+                                html! {
+                                    <option {selected} value={stack}>
+                                        { format!("libvirt {libvirt} + QEMU {qemu}") }
+                                    </option>
+                                }
+                            }) }
+                        </optgroup>
                     }) }
                 </select>
             </label>

@@ -10,24 +10,34 @@ use yew::prelude::*;
 
 use crate::files::{file_text, FileProblem, LoadedFile};
 
-/// Reads `file` and emits its text, or why it has none.
-pub fn read_text_file(file: web_sys::File, on_loaded: Callback<Result<LoadedFile, FileProblem>>) {
+/// What reading the files given together gave: each one's text, or why it has none.
+pub type FileOutcomes = Vec<Result<LoadedFile, FileProblem>>;
+
+/// Reads every file of `files`, in order, and emits their texts at once.
+pub fn read_text_files(files: web_sys::FileList, on_loaded: Callback<FileOutcomes>) {
+    let files: Vec<web_sys::File> = (0..files.length()).filter_map(|i| files.get(i)).collect();
+    if files.is_empty() {
+        return;
+    }
     wasm_bindgen_futures::spawn_local(async move {
-        let name: Rc<str> = file.name().into();
-        let outcome = match JsFuture::from(file.array_buffer()).await {
-            Ok(buffer) => file_text(name, &js_sys::Uint8Array::new(&buffer).to_vec()),
-            Err(_) => Err(FileProblem::Unreadable { name }),
-        };
-        on_loaded.emit(outcome);
+        let mut outcomes = Vec::with_capacity(files.len());
+        for file in files {
+            let name: Rc<str> = file.name().into();
+            outcomes.push(match JsFuture::from(file.array_buffer()).await {
+                Ok(buffer) => file_text(name, &js_sys::Uint8Array::new(&buffer).to_vec()),
+                Err(_) => Err(FileProblem::Unreadable { name }),
+            });
+        }
+        on_loaded.emit(outcomes);
     });
 }
 
-/// Accepts a file dropped anywhere on the page and emits its text.
+/// Accepts files dropped anywhere on the page and emits their texts.
 ///
 /// Both `dragover` and `drop` must be cancelled, or the browser navigates to the
 /// dropped file instead of handing it to the page.
 #[hook]
-pub fn use_window_file_drop(on_loaded: Callback<Result<LoadedFile, FileProblem>>) {
+pub fn use_window_file_drop(on_loaded: Callback<FileOutcomes>) {
     use_effect_with(on_loaded, |on_loaded| {
         let window = gloo_utils::window();
         let options = EventListenerOptions::enable_prevent_default();
@@ -37,13 +47,12 @@ pub fn use_window_file_drop(on_loaded: Callback<Result<LoadedFile, FileProblem>>
         let on_loaded = on_loaded.clone();
         let on_drop = EventListener::new_with_options(&window, "drop", options, move |event| {
             event.prevent_default();
-            let file = event
+            let files = event
                 .dyn_ref::<web_sys::DragEvent>()
                 .and_then(web_sys::DragEvent::data_transfer)
-                .and_then(|transfer| transfer.files())
-                .and_then(|files| files.get(0));
-            if let Some(file) = file {
-                read_text_file(file, on_loaded.clone());
+                .and_then(|transfer| transfer.files());
+            if let Some(files) = files {
+                read_text_files(files, on_loaded.clone());
             }
         });
         // Dropping the listeners on cleanup unregisters them.

@@ -5,7 +5,7 @@ mod file_drop;
 mod location;
 mod theme;
 
-pub use file_drop::{read_text_file, use_window_file_drop};
+pub use file_drop::{read_text_files, use_window_file_drop, FileOutcomes};
 pub use location::{
     is_embed_mode, page_url, use_fragment_sync, use_state_from_location, write_fragment_now,
 };
