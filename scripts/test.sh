@@ -6,7 +6,8 @@
 #         → trunk release build → end-to-end tests in Chromium → size/time budget
 #
 # A failing check stops the run at once; failing tests (cargo's or the browser's)
-# and an exceeded size budget are counted, the remaining steps still run, and the
+# and a page over its size limit (scripts/budget.sh: the budget, or while the page
+# is over it, the ceiling it has reached) are counted, the remaining steps still run, and the
 # script exits non-zero.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -66,7 +67,7 @@ e2e_status=0
 (cd tests/e2e && timed node --test --test-concurrency=1 --test-reporter=spec ./*.test.mjs) \
   2>&1 | tee "$logs/e2e.log" || e2e_status=$?
 
-step "budget (the size budget fails the run; the time is a figure)"
+step "budget (a page over its size limit fails the run; the time is a figure)"
 budget_status=0
 bash scripts/budget.sh || budget_status=$?
 
@@ -76,7 +77,7 @@ failed="$(count failed)"
 if [ "$cargo_status" -ne 0 ] || [ "$e2e_status" -ne 0 ]; then
   [ "$failed" -gt 0 ] || failed=1
 fi
-# The size budget is one check of its own.
+# The size limit is one check of its own.
 if [ "$budget_status" -ne 0 ]; then
   echo "budget: FAILED (see above)"
   failed=$((failed + 1))
