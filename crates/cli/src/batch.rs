@@ -152,7 +152,9 @@ pub fn run(
     let examined: Vec<Examined> = examined.into_iter().flatten().collect();
     let results: Vec<HostResult> = examined.iter().map(|e| e.result.clone()).collect();
     let mut cluster = summarize(map, &results, &question);
-    if let Some(domain) = &mut cluster.domain {
+    // The fleet's remedy prepares every host again; CSV rows never show it.
+    let shows_remedy = !matches!(format, BatchFormat::Csv);
+    if let Some(domain) = cluster.domain.as_mut().filter(|_| shows_remedy) {
         let texts: Vec<(String, String)> = files
             .iter()
             .filter_map(|path| {

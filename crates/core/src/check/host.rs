@@ -51,9 +51,11 @@ pub struct PreparedHost<'m> {
     /// The accelerator's verdict on every feature of this host, made once for
     /// every guest built here.
     support: AccelSupport,
-    full_host: Option<CpuDef>,
-    /// `full_host`'s data, made once for every compat compare against it.
-    full_host_data: Option<Result<FeatureSet, CpuError>>,
+    /// What libvirt's full host CPU is made from ([`full_host`]).
+    full_host_source: FullHostSource,
+    /// The full host CPU and its data for compat compares, made when a check
+    /// first reads them (a batch that only describes hosts never does).
+    full_host: OnceLock<FullHost>,
     reported_host_model: Option<CpuDef>,
     migratable_host_model: Option<CpuDef>,
     /// The features QEMU's own expansion names, when the input has one;
@@ -125,23 +127,28 @@ impl<'m> PreparedHost<'m> {
             None => reported_host_model.as_ref().map(qemu_migratable_host_model),
         };
         let qemu_known_features = input.qemu_known_features();
-        // libvirt probes the host itself only for accelerated domain types
-        // (virQEMUCapsInitHostCPUModel); under TCG its full host is the
-        // reported host-model.
-        let full_host = match accelerator {
-            Accelerator::Kvm => full_host(map, input, reported_host_model.as_ref()),
-            Accelerator::Tcg => reported_host_model.clone(),
+        // Read once for the brief and, when a check asks, the full host.
+        let host_cpu = input.host_cpu().ok();
+        let cpuid = input.cpuid();
+        let full_host_source = FullHostSource {
+            probe: (!cpuid.is_empty()).then(|| CpuSignals::from_cpuid(map, &cpuid)),
+            host_cpu: host_cpu.clone(),
         };
-        let full_host_data = full_host.as_ref().map(|host| host_data(map, host));
-        let brief = brief(map, input, &host_features, reported_host_model.as_ref());
+        let brief = brief(
+            map,
+            input,
+            host_cpu,
+            &host_features,
+            reported_host_model.as_ref(),
+        );
         Ok(PreparedHost {
             map,
             accelerator,
             version,
             host_features,
             support,
-            full_host,
-            full_host_data,
+            full_host_source,
+            full_host: OnceLock::new(),
             reported_host_model,
             migratable_host_model,
             qemu_known_features,
@@ -183,8 +190,8 @@ impl<'m> PreparedHost<'m> {
             accelerator: self.accelerator,
             arch: &domain.arch,
             flags: &domain.flags,
-            full_host: self.full_host.as_ref(),
-            full_host_data: self.full_host_data.as_ref(),
+            full_host: self.full_host(),
+            full_host_data: self.full_host_made().data.as_ref(),
             reported_host_model: self.reported_host_model.as_ref(),
             migratable_host_model: self.migratable_host_model.as_ref(),
             hypervisor_models: &self.hypervisor_models,
@@ -369,7 +376,26 @@ impl PreparedHost<'_> {
 
     /// libvirt's full host CPU, which forbidden features are checked against.
     pub(super) fn full_host(&self) -> Option<&CpuDef> {
-        self.full_host.as_ref()
+        self.full_host_made().cpu.as_ref()
+    }
+
+    /// The full host CPU and its data, made on first use. libvirt probes the
+    /// host itself only for accelerated domain types
+    /// (virQEMUCapsInitHostCPUModel); under TCG its full host is the
+    /// reported host-model.
+    fn full_host_made(&self) -> &FullHost {
+        self.full_host.get_or_init(|| {
+            let cpu = match self.accelerator {
+                Accelerator::Kvm => full_host(
+                    self.map,
+                    &self.full_host_source,
+                    self.reported_host_model.as_ref(),
+                ),
+                Accelerator::Tcg => self.reported_host_model.clone(),
+            };
+            let data = cpu.as_ref().map(|host| host_data(self.map, host));
+            FullHost { cpu, data }
+        })
     }
 
     /// The host as the report describes it.
@@ -423,10 +449,10 @@ impl PreparedHost<'_> {
 fn brief(
     map: &CpuMap,
     input: &HostInput<'_>,
+    host_cpu: Option<CpuDef>,
     host_features: &HostFeatures,
     reported_host_model: Option<&CpuDef>,
 ) -> HostBrief {
-    let host_cpu = input.host_cpu().ok();
     let signature = input.signature();
     let features = *host_features.features();
     HostBrief {
@@ -597,6 +623,20 @@ fn qemu_migratable_host_model(reported: &CpuDef) -> CpuDef {
     migratable
 }
 
+/// The input [`full_host`] reads: the raw CPUID's signals when the input
+/// has them, and the host CPU the input carries.
+struct FullHostSource {
+    probe: Option<CpuSignals>,
+    host_cpu: Option<CpuDef>,
+}
+
+/// libvirt's full host CPU and its data ([`host_data`]), made once for
+/// every check against it.
+struct FullHost {
+    cpu: Option<CpuDef>,
+    data: Option<Result<FeatureSet, CpuError>>,
+}
+
 /// libvirt's "full" host CPU (`virQEMUCapsInitHostCPUModel`): its own probe
 /// of the host, a guest-type decode of the raw CPUID against every model
 /// (`virQEMUCapsProbeHostCPU`), with every feature the expanded reported
@@ -607,18 +647,16 @@ fn qemu_migratable_host_model(reported: &CpuDef) -> CpuDef {
 /// the reported host-model does (libvirt itself then falls back to the
 /// reported host-model as it is, `virQEMUCapsGetHostModel`, but it always
 /// has a probe on a KVM host).
-fn full_host(map: &CpuMap, input: &HostInput<'_>, reported: Option<&CpuDef>) -> Option<CpuDef> {
-    let cpuid = input.cpuid();
-    let probed = if cpuid.is_empty() {
-        input
-            .host_cpu()
-            .ok()
-            .filter(|cpu| cpu.cpu_type == CpuType::Host)
-    } else {
-        guest_cpu_from_signals(map, &CpuSignals::from_cpuid(map, &cpuid), None).ok()
+fn full_host(map: &CpuMap, source: &FullHostSource, reported: Option<&CpuDef>) -> Option<CpuDef> {
+    let probed = match &source.probe {
+        Some(signals) => guest_cpu_from_signals(map, signals, None).ok(),
+        None => source
+            .host_cpu
+            .clone()
+            .filter(|cpu| cpu.cpu_type == CpuType::Host),
     };
     let Some(reported) = reported else {
-        return probed.or_else(|| input.host_cpu().ok());
+        return probed.or_else(|| source.host_cpu.clone());
     };
     // Without a probe of its own, the host KVM offers stands in for it: on
     // a KVM host libvirt always has one, so the reported host-model alone

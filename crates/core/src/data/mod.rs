@@ -753,11 +753,22 @@ impl CpuMap {
     /// The features of `set` in this release's own map order (the id order
     /// but for a release whose feature file had another order, 9.0's).
     pub fn in_map_order(&self, set: &FeatureSet) -> Vec<FeatureId> {
-        let mut ids: Vec<FeatureId> = set.iter().collect();
+        // Sized up front: the decoder asks for every candidate model's sets.
+        let mut ids = Vec::with_capacity(set.len());
+        ids.extend(set.iter());
         if let Some(ranks) = &self.own_ranks {
             crate::sort::sort_by_key(&mut ids, |id| ranks[id.index()]);
         }
         ids
+    }
+
+    /// Calls `f` on the features of `set` in [`Self::in_map_order`]'s order,
+    /// without making a list when that is the id order.
+    pub fn each_in_map_order(&self, set: &FeatureSet, f: impl FnMut(FeatureId)) {
+        match &self.own_ranks {
+            None => set.iter().for_each(f),
+            Some(_) => self.in_map_order(set).into_iter().for_each(f),
+        }
     }
 
     /// The set of features with `migratable='no'`.

@@ -77,6 +77,16 @@ pub fn decode(
             }
         }
 
+        // libvirt's x86DecodeUseCandidate refuses a model not meant for
+        // this decode before looking at its features.
+        let decodable = if for_host {
+            model.decode_host
+        } else {
+            model.decode_guest
+        };
+        if !decodable {
+            continue;
+        }
         candidate_list(
             map,
             map_feature_count,
@@ -183,12 +193,11 @@ fn candidate_list(
     list.clear();
     // In the release's map order; map features come first.
     let map_order = |set: &crate::FeatureSet, policy: Policy, list: &mut CandidateFeatures| {
-        list.extend(
-            map.in_map_order(set)
-                .into_iter()
-                .filter(|id| id.index() < map_feature_count && map.knows(*id))
-                .map(|id| (id, policy)),
-        );
+        map.each_in_map_order(set, |id| {
+            if id.index() < map_feature_count && map.knows(id) {
+                list.push((id, policy));
+            }
+        });
     };
     map_order(&extra, Policy::Require, list);
     map_order(&missing, Policy::Disable, list);
@@ -218,14 +227,6 @@ fn judge(
     for_host: bool,
     preferred: &[String],
 ) -> Verdict {
-    let decodable = if for_host {
-        model.decode_host
-    } else {
-        model.decode_guest
-    };
-    if !decodable {
-        return Verdict::Worse;
-    }
     if for_host
         && candidate
             .iter()
