@@ -280,7 +280,7 @@ pub fn read_host(kind: InputKind, text: &str) -> Result<ParsedHost, AnalysisErro
     read_host_files(kind, &[(Rc::from("host dump"), Rc::from(text))])
 }
 
-/// Reads one host from one or several files (see [`parse_parts`]).
+/// Reads one host from one or several files (see `parse_parts`).
 pub fn read_host_files(kind: InputKind, parts: &[HostPart]) -> Result<ParsedHost, AnalysisError> {
     let input = parse_parts(kind, CpuMap::embedded(), parts)?;
     Ok(ParsedHost {
