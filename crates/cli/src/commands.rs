@@ -71,39 +71,63 @@ pub(crate) struct CheckQuestion {
     pub(crate) accel: Option<String>,
 }
 
-/// Reads the domain and hosts of `question` and checks: the domain's input
-/// (for positions and its text) and the report.
-fn check_report(
-    reader: &mut InputReader,
-    question: CheckQuestion,
-) -> anyhow::Result<(Input, Report)> {
-    let domain_input = reader.read(&question.domain)?;
-    let host_inputs = read_inputs(reader, &question.host)?;
-    let (choice, map, host) = host_for(question.libvirt.as_deref(), &host_inputs)?;
-    let (qemu_version, qemu_inferred_from) = qemu_for(question.qemu, &host_inputs);
-    let target_input = question
-        .to
-        .as_deref()
-        .map(|path| reader.read(path))
-        .transpose()?;
-    let target = target_input
-        .as_ref()
-        .map(|input| read_host(map, input))
-        .transpose()?;
-    let options = CheckOptions {
-        qemu_version,
-        qemu_inferred_from,
-        accelerator: question.accel.as_deref().and_then(Accelerator::parse),
-        libvirt: Some(choice),
-    };
-    let report =
-        analyze(map, &domain_input.text, &host, target.as_ref(), &options).map_err(|error| {
+/// A check's inputs, each read once: the domain, the host files, the
+/// migration target and the accelerator asked for.
+struct ReadQuestion {
+    domain: Input,
+    hosts: Vec<(String, Input)>,
+    target: Option<Input>,
+    accelerator: Option<Accelerator>,
+}
+
+impl ReadQuestion {
+    fn read(reader: &mut InputReader, question: &CheckQuestion) -> anyhow::Result<Self> {
+        Ok(ReadQuestion {
+            domain: reader.read(&question.domain)?,
+            hosts: read_inputs(reader, &question.host)?,
+            target: question
+                .to
+                .as_deref()
+                .map(|path| reader.read(path))
+                .transpose()?,
+            accelerator: question.accel.as_deref().and_then(Accelerator::parse),
+        })
+    }
+
+    /// The report under libvirt `libvirt` (`None`: what the host files tell,
+    /// else the newest) and QEMU `qemu` ([`qemu_for`]'s answer).
+    fn check(
+        &self,
+        libvirt: Option<&str>,
+        (qemu_version, qemu_inferred_from): (Option<String>, Option<&'static str>),
+    ) -> anyhow::Result<Report> {
+        let (choice, map, host) = host_for(libvirt, &self.hosts)?;
+        let target = self
+            .target
+            .as_ref()
+            .map(|input| read_host(map, input))
+            .transpose()?;
+        let options = CheckOptions {
+            qemu_version,
+            qemu_inferred_from,
+            accelerator: self.accelerator,
+            libvirt: Some(choice),
+        };
+        analyze(map, &self.domain.text, &host, target.as_ref(), &options).map_err(|error| {
             match error {
-                CheckError::Domain(error) => domain_input.error_at(error.offset, &error.message),
+                CheckError::Domain(error) => self.domain.error_at(error.offset, &error.message),
                 other => anyhow!("{other}"),
             }
-        })?;
-    Ok((domain_input, report))
+        })
+    }
+
+    /// The report under the versions `question` asks for.
+    fn check_as_asked(&self, question: CheckQuestion) -> anyhow::Result<Report> {
+        self.check(
+            question.libvirt.as_deref(),
+            qemu_for(question.qemu, &self.hosts),
+        )
+    }
 }
 
 /// `text` ending with one line break, as a printed document does.
@@ -185,49 +209,14 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             Ok(Outcome::print(cpu.to_xml()))
         }
         Command::Check {
-            question:
-                CheckQuestion {
-                    domain,
-                    host,
-                    to,
-                    qemu,
-                    libvirt,
-                    accel,
-                },
+            question,
             upgrade_to,
             json,
             show_live,
         } => {
-            let domain_input = reader.read(&domain)?;
-            let host_inputs = read_inputs(&mut reader, &host)?;
-            let target_input = to.as_deref().map(|path| reader.read(path)).transpose()?;
-            let accelerator = accel.as_deref().and_then(Accelerator::parse);
-            let check_on = |libvirt: Option<&str>,
-                            (qemu_version, qemu_inferred_from): (
-                Option<String>,
-                Option<&'static str>,
-            )| {
-                let (choice, map, host) = host_for(libvirt, &host_inputs)?;
-                let target = target_input
-                    .as_ref()
-                    .map(|input| read_host(map, input))
-                    .transpose()?;
-                let options = CheckOptions {
-                    qemu_version,
-                    qemu_inferred_from,
-                    accelerator,
-                    libvirt: Some(choice),
-                };
-                analyze(map, &domain_input.text, &host, target.as_ref(), &options).map_err(
-                    |error| match error {
-                        CheckError::Domain(error) => {
-                            domain_input.error_at(error.offset, &error.message)
-                        }
-                        other => anyhow!("{other}"),
-                    },
-                )
-            };
-            let report = check_on(libvirt.as_deref(), qemu_for(qemu, &host_inputs))?;
+            let read = ReadQuestion::read(&mut reader, &question)?;
+            let domain_input = &read.domain;
+            let report = read.check_as_asked(question)?;
             let output = match upgrade_to {
                 None if json => format!("{}\n", guestcpu_core::json::to_string_pretty(&report)?),
                 None => crate::report::render(
@@ -239,7 +228,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                 ),
                 Some(stack) => {
                     let (libvirt, qemu) = split_stack(&stack)?;
-                    let after = check_on(Some(libvirt), (Some(qemu.to_string()), None))?;
+                    let after = read.check(Some(libvirt), (Some(qemu.to_string()), None))?;
                     let preview = UpgradePreview::new(report, after);
                     if json {
                         format!("{}\n", guestcpu_core::json::to_string_pretty(&preview)?)
@@ -257,7 +246,9 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             Ok(Outcome::print(output))
         }
         Command::Fix { question } => {
-            let (domain_input, report) = check_report(&mut reader, question)?;
+            let read = ReadQuestion::read(&mut reader, &question)?;
+            let report = read.check_as_asked(question)?;
+            let domain_input = read.domain;
             if let Some(remedy) = report.remedy {
                 let mut message = String::new();
                 for change in &remedy.changes {
