@@ -207,6 +207,9 @@ fn render_report(out: &mut String, report: &SosExamination) {
     for parameter in &report.kvm_parameters {
         let _ = writeln!(out, "KVM: {parameter}");
     }
+    for line in &report.kvm_evidence {
+        let _ = writeln!(out, "evidence: {line}");
+    }
     for missing in &report.missing {
         let _ = writeln!(out, "missing: {missing}");
     }
@@ -259,6 +262,13 @@ fn render_domain(out: &mut String, domain: &DomainExamination) {
         let _ = writeln!(out, "  live: {}", live.replace('\n', ""));
     }
     if let Some(last) = &domain.last_start {
+        if !last.own_evidence.is_empty() {
+            let _ = writeln!(
+                out,
+                "  known only from this start: KVM does not offer {}",
+                last.own_evidence.join(", ")
+            );
+        }
         if last.confirmed() {
             let _ = writeln!(
                 out,
