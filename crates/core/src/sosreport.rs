@@ -228,10 +228,31 @@ impl<'f> Files<'f> {
     }
 }
 
-/// Reads one sosreport and checks every persistent domain on its host.
+/// Whether the running domains' starts are joined into the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartEvidence {
+    /// Joined: every domain is predicted with what they showed about KVM.
+    Joined,
+    /// Left out: predicted from the host files alone, to see what the
+    /// starts change.
+    Ignored,
+}
+
+/// Reads one sosreport and checks every persistent domain on its host, with
+/// what the running domains' starts showed about KVM joined in.
 /// `files` are `(path relative to the report, text)`; `problems` are what
 /// the caller met reading it (a truncated archive), reported as missing.
 pub fn examine(name: &str, files: &[(String, String)], problems: &[String]) -> SosExamination {
+    examine_with(name, files, problems, StartEvidence::Joined)
+}
+
+/// [`examine`], with the running domains' starts joined into the host or not.
+pub fn examine_with(
+    name: &str,
+    files: &[(String, String)],
+    problems: &[String],
+    start_evidence: StartEvidence,
+) -> SosExamination {
     let files = Files { files };
     let mut result = SosExamination {
         name: name.to_string(),
@@ -308,7 +329,10 @@ pub fn examine(name: &str, files: &[(String, String)], problems: &[String]) -> S
             })
         })
         .collect();
-    let (evidence, unread) = gather(map, &running);
+    let (evidence, unread) = match start_evidence {
+        StartEvidence::Joined => gather(map, &running),
+        StartEvidence::Ignored => Default::default(),
+    };
     result.notes.extend(unread);
     let host = if evidence.is_empty() {
         host

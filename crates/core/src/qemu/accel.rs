@@ -608,6 +608,56 @@ mod tests {
         assert!(!intel.supported.contains(id(map, "stibp")));
     }
 
+    /// Evidence of the starts corrects a prediction from CPUID, but not
+    /// QEMU's own answer, which it only contradicts in a note.
+    #[test]
+    fn start_evidence_corrects_the_cpuid_prediction_but_not_qemus_answer() {
+        use crate::host::{KvmEvidence, KvmFact};
+        let map = CpuMap::embedded();
+        let v10 = QemuDefinitions::embedded().newest();
+        let fact = |name: &str, offered: bool| KvmFact {
+            feature: id(map, name),
+            offered,
+            seen: format!("seen on domain d ({name})"),
+            domain: "d".to_string(),
+        };
+        let evidence = KvmEvidence {
+            facts: vec![fact("pni", false), fact("avx", true)],
+        };
+        let host: FeatureSet = ["sse2", "pni"].iter().map(|n| id(map, n)).collect();
+        let mut predicted = assess(map, v10, Accelerator::Kvm, &raw(host));
+        let notes = predicted.apply_kvm_evidence(map, &raw(host), &evidence);
+        assert!(!predicted.supported.contains(id(map, "pni")));
+        assert_eq!(
+            predicted.reason(id(map, "pni")).map(ToString::to_string).as_deref(),
+            Some("this host's KVM does not offer it: seen on domain d (pni)")
+        );
+        assert!(predicted.supported.contains(id(map, "avx")));
+        assert_eq!(predicted.reason(id(map, "avx")), None);
+        assert_eq!(
+            notes,
+            [
+                "this host's KVM offers `avx`: seen on domain d (avx) (predicted from CPUID: not offered)",
+                "this host's KVM does not offer `pni`: seen on domain d (pni) (predicted from CPUID: offered)",
+            ]
+        );
+
+        let answer = HostFeatures::QemuExpansion {
+            features: host,
+            known: host,
+        };
+        let mut answered = assess(map, v10, Accelerator::Kvm, &answer);
+        let before = answered.clone();
+        let notes = answered.apply_kvm_evidence(map, &answer, &evidence);
+        assert_eq!(answered, before);
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes.iter().all(|note| note.starts_with("conflict: ")
+            && note.ends_with("QEMU's answer is kept")));
+
+        let mut tcg = assess(map, v10, Accelerator::Tcg, &raw(host));
+        assert!(tcg.apply_kvm_evidence(map, &raw(host), &evidence).is_empty());
+    }
+
     #[test]
     fn expansion_is_taken_as_is() {
         let map = CpuMap::embedded();
