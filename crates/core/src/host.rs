@@ -16,10 +16,10 @@ use crate::cpudef::{CpuDef, CpuMode, CpuType, Policy};
 use crate::cpuid::{CpuidData, Signature};
 use crate::data::qemu_order::in_qemu_order;
 use crate::data::CpuMap;
+use crate::data::FeatureId;
 use crate::domain::Accelerator;
 use crate::dump::{self, DumpFormat, HostDump, QemuPropValue, QemuReplies, MAX_DUMP_BYTES};
 use crate::error::CpuError;
-use crate::data::FeatureId;
 use crate::featureset::FeatureSet;
 use crate::libvirt::decode::{guest_cpu_from_signals, host_cpu_from_cpuid, order_as_decoded};
 use crate::libvirt::host_model::{host_model_from_qmp, hypervisor_models};
@@ -358,10 +358,7 @@ impl KvmEvidence {
     /// and which withheld.
     pub fn summary(&self, map: &CpuMap) -> String {
         let settled = self.settle();
-        let mut line = format!(
-            "{} features offered",
-            settled.offered.len()
-        );
+        let mut line = format!("{} features offered", settled.offered.len());
         if !settled.withheld.is_empty() {
             line.push_str(&format!(
                 ", not offered: {}",

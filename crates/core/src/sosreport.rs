@@ -348,13 +348,17 @@ pub fn examine_with(
         result.kvm_evidence = description
             .notes
             .into_iter()
-            .filter(|note| KVM_EVIDENCE_NOTES.iter().any(|start| note.starts_with(start)))
+            .filter(|note| {
+                KVM_EVIDENCE_NOTES
+                    .iter()
+                    .any(|start| note.starts_with(start))
+            })
             .collect();
     }
     for ((domain, xml), observed) in definitions.into_iter().zip(observed) {
-        result.domains.push(examine_domain(
-            map, &host, &options, domain, xml, observed,
-        ));
+        result
+            .domains
+            .push(examine_domain(map, &host, &options, domain, xml, observed));
     }
     let differs = result
         .domains

@@ -112,7 +112,9 @@ pub fn gather(map: &CpuMap, domains: &[RunningDomain<'_>]) -> (KvmEvidence, Vec<
                 continue;
             }
         };
-        if live.mode != CpuMode::Custom || live.model.is_none() || live.check != Some(CpuCheck::Full)
+        if live.mode != CpuMode::Custom
+            || live.model.is_none()
+            || live.check != Some(CpuCheck::Full)
         {
             continue;
         }

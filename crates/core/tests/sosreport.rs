@@ -149,7 +149,10 @@ fn confirmed(report: &SosExamination) -> usize {
         .count()
 }
 
-fn domain<'r>(report: &'r SosExamination, name: &str) -> &'r guestcpu_core::sosreport::DomainExamination {
+fn domain<'r>(
+    report: &'r SosExamination,
+    name: &str,
+) -> &'r guestcpu_core::sosreport::DomainExamination {
     report
         .domains
         .iter()
@@ -314,7 +317,10 @@ fn the_running_domains_starts_correct_every_prediction_on_their_host() {
                 );
             }
             assert!(
-                after.kvm_evidence.iter().all(|line| !line.starts_with("conflict")),
+                after
+                    .kvm_evidence
+                    .iter()
+                    .all(|line| !line.starts_with("conflict")),
                 "{stack}, {variant}: {:#?}",
                 after.kvm_evidence
             );
@@ -365,7 +371,11 @@ fn qemus_answer_and_the_starts_agree_on_the_recorded_hosts() {
         .expect("recorded domcapabilities");
         let files = replaced(&report_files(stack), DOMCAPABILITIES, domcapabilities);
         let report = examine(stack, &files, &[]);
-        assert!(report.kvm_evidence.is_empty(), "{stack}: {:#?}", report.kvm_evidence);
+        assert!(
+            report.kvm_evidence.is_empty(),
+            "{stack}: {:#?}",
+            report.kvm_evidence
+        );
         assert_eq!(confirmed(&report), 4, "{stack}");
     }
 }

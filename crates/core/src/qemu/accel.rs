@@ -328,7 +328,11 @@ impl AccelSupport {
 fn fact_line(name: &str, fact: &crate::host::KvmFact) -> String {
     format!(
         "this host's KVM {} `{name}`: {}",
-        if fact.offered { "offers" } else { "does not offer" },
+        if fact.offered {
+            "offers"
+        } else {
+            "does not offer"
+        },
         fact.seen
     )
 }
@@ -629,7 +633,10 @@ mod tests {
         let notes = predicted.apply_kvm_evidence(map, &raw(host), &evidence);
         assert!(!predicted.supported.contains(id(map, "pni")));
         assert_eq!(
-            predicted.reason(id(map, "pni")).map(ToString::to_string).as_deref(),
+            predicted
+                .reason(id(map, "pni"))
+                .map(ToString::to_string)
+                .as_deref(),
             Some("this host's KVM does not offer it: seen on domain d (pni)")
         );
         assert!(predicted.supported.contains(id(map, "avx")));
@@ -651,11 +658,14 @@ mod tests {
         let notes = answered.apply_kvm_evidence(map, &answer, &evidence);
         assert_eq!(answered, before);
         assert_eq!(notes.len(), 2, "{notes:?}");
-        assert!(notes.iter().all(|note| note.starts_with("conflict: ")
-            && note.ends_with("QEMU's answer is kept")));
+        assert!(notes
+            .iter()
+            .all(|note| note.starts_with("conflict: ") && note.ends_with("QEMU's answer is kept")));
 
         let mut tcg = assess(map, v10, Accelerator::Tcg, &raw(host));
-        assert!(tcg.apply_kvm_evidence(map, &raw(host), &evidence).is_empty());
+        assert!(tcg
+            .apply_kvm_evidence(map, &raw(host), &evidence)
+            .is_empty());
     }
 
     #[test]
