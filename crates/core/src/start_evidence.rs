@@ -17,7 +17,10 @@
 //!   src/cpu/cpu_x86.c), then switches the live definition to
 //!   `check='full'` (qemuProcessUpdateGuestCPU). A feature disabled there
 //!   that the definition required (`require`/`force`) or the `-cpu` turned
-//!   on (`NAME=on`) was asked of QEMU and not given: KVM does not offer it.
+//!   on (`NAME=on`) was asked of QEMU and not given: KVM does not offer it,
+//!   unless a feature it depends on is off in that vCPU (QEMU clears it
+//!   then, `x86_cpu_expand_features`, and warns that it "depends on other
+//!   features": the accelerator facts' `requires_guest_feature` rules).
 //! * **the live `<cpu>` has it**: the same live definition lists what the
 //!   vCPU got; its model's features and its required ones, less those it
 //!   disables, are what QEMU gave the guest under KVM: KVM offers them.
@@ -33,6 +36,7 @@ use crate::domain_log::{FeatureWarning, FilteredBy, StartLog};
 use crate::featureset::FeatureSet;
 use crate::host::{KvmEvidence, KvmFact};
 use crate::libvirt::{model_data, PolicySelector};
+use crate::qemu::accel::{AccelFacts, RuleKind};
 
 /// One running domain as a report holds it.
 #[derive(Debug, Clone, Copy)]
@@ -132,7 +136,10 @@ pub fn gather(map: &CpuMap, domains: &[RunningDomain<'_>]) -> (KvmEvidence, Vec<
             }
         };
         let asked = asked_of_qemu(map, &definition.cpu, domain.start);
-        for feature in map.in_map_order(&disabled.intersection(&asked)) {
+        let withheld = disabled
+            .intersection(&asked)
+            .difference(&cleared_for_dependencies(&enabled, domain.start, map));
+        for feature in map.in_map_order(&withheld) {
             fact(
                 feature,
                 false,
@@ -161,6 +168,33 @@ fn live_disabled(map: &CpuMap, live: &CpuDef) -> Option<FeatureSet> {
         .filter(|feature| matches!(feature.effective_policy(), Policy::Disable | Policy::Forbid))
         .map(|feature| map.feature_id(&feature.name))
         .collect()
+}
+
+/// The features QEMU clears whatever KVM offers, because a feature they
+/// depend on is not among `enabled` (the accelerator facts'
+/// `requires_guest_feature` rules), and those the start's log names in a
+/// dependency warning.
+fn cleared_for_dependencies(
+    enabled: &FeatureSet,
+    start: Option<&StartLog>,
+    map: &CpuMap,
+) -> FeatureSet {
+    let mut cleared = AccelFacts::embedded(Accelerator::Kvm)
+        .rules_of(RuleKind::RequiresGuestFeature)
+        .filter(|rule| !enabled.is_superset(&rule.requires))
+        .fold(FeatureSet::new(), |set, rule| {
+            set.union(&rule.features.features)
+        });
+    let warned = start
+        .into_iter()
+        .flat_map(|start| &start.warnings)
+        .filter_map(|line| FeatureWarning::parse(line))
+        .filter(|warning| warning.by == FilteredBy::Dependency)
+        .filter_map(|warning| map.feature_by_qemu_alias(warning.qemu_name?));
+    for feature in warned {
+        cleared.insert(feature);
+    }
+    cleared
 }
 
 /// What the start asked QEMU to turn on explicitly: the definition's
@@ -239,6 +273,30 @@ mod tests {
         let settled = evidence.settle();
         assert!(settled.disputed.is_empty());
         assert_eq!(settled.withheld.len(), 2);
+    }
+
+    /// `rdctl-no` lives in `IA32_ARCH_CAPABILITIES`: with
+    /// `arch-capabilities` off QEMU clears it whatever KVM offers.
+    #[test]
+    fn a_feature_cleared_for_its_dependency_tells_nothing_about_kvm() {
+        let map = CpuMap::embedded();
+        let definition = "<domain type='kvm'><name>h</name><cpu mode='host-model'><feature policy='disable' name='arch-capabilities'/></cpu></domain>";
+        let start = StartLog {
+            cpu_arg: Some("Skylake-Client,rdctl-no=on,arch-capabilities=off".to_string()),
+            warnings: Vec::new(),
+            other_qemu_lines: Vec::new(),
+        };
+        let live = "<cpu mode='custom' match='exact' check='full'><model>Skylake-Client</model><feature policy='disable' name='arch-capabilities'/><feature policy='disable' name='rdctl-no'/></cpu>";
+        let (evidence, _) = gather(
+            map,
+            &[RunningDomain {
+                name: "h",
+                definition,
+                live_cpu: Some(live),
+                start: Some(&start),
+            }],
+        );
+        assert!(names(map, &evidence, false).is_empty(), "{evidence:?}");
     }
 
     #[test]

@@ -687,3 +687,118 @@ fn the_bundle_shows_what_kvm_hides() {
         );
     }
 }
+
+/// The evidence rules on every start the real-stack recordings hold
+/// (`tests/real/<stack>/domains/*.json`, some 60 domains per stack, each
+/// started once on the recording host): every QEMU warning about a feature
+/// names one of libvirt's map, no two starts contradict each other, and what
+/// they show agrees with QEMU's own answer on that host (`host/domcapabilities.xml`):
+/// joined with it, not one conflict.
+#[test]
+fn the_evidence_rules_agree_with_qemus_answer_on_every_recorded_start() {
+    use guestcpu_core::check::{describe_host, CheckOptions};
+    use guestcpu_core::domain_log::{FeatureWarning, FilteredBy, StartLog};
+    use guestcpu_core::host::parse_host;
+    use guestcpu_core::libvirt::release::VersionChoice;
+    use guestcpu_core::start_evidence::{gather, RunningDomain};
+    use guestcpu_core::CpuMap;
+
+    for (_, real) in STACKS {
+        let folder = tests_dir().join("real").join(real);
+        let (libvirt, qemu) = real
+            .strip_prefix("libvirt-")
+            .and_then(|rest| rest.split_once("_qemu-"))
+            .expect("libvirt-X_qemu-Y");
+        let choice = VersionChoice::choose(Some(libvirt), None).expect("a known release");
+        let map = CpuMap::for_version(choice.version);
+        // (name, definition, live <cpu>, start) of every started domain.
+        let mut starts: Vec<(String, String, Option<String>, StartLog)> = Vec::new();
+        let mut warned = 0;
+        for entry in fs::read_dir(folder.join("domains")).expect("truths") {
+            let path = entry.expect("entry").path();
+            let text = fs::read_to_string(&path).expect("truth");
+            let value = guestcpu_core::json::parse(&text).expect("JSON");
+            let truth = value.object().expect("an object");
+            if !truth
+                .field("started")
+                .and_then(|v| v.boolean())
+                .expect("started")
+            {
+                continue;
+            }
+            let name = truth.string("domain").expect("domain");
+            let warnings = truth.strings_or_empty("qemu_warnings").expect("warnings");
+            for line in &warnings {
+                let Some(warning) = FeatureWarning::parse(line) else {
+                    continue;
+                };
+                if warning.by == FilteredBy::Host {
+                    warned += 1;
+                    let qemu_name = warning.qemu_name.expect("a named feature");
+                    assert!(
+                        map.feature_by_qemu_alias(qemu_name).is_some(),
+                        "{real}: {name}: {line}"
+                    );
+                }
+            }
+            let definition =
+                fs::read_to_string(tests_dir().join(format!("real/domains/{name}.xml")))
+                    .expect("definition");
+            starts.push((
+                name,
+                definition,
+                truth.optional_string("live_cpu").expect("live_cpu"),
+                StartLog {
+                    cpu_arg: truth.optional_string("qemu_cpu_arg").expect("qemu_cpu_arg"),
+                    warnings,
+                    other_qemu_lines: Vec::new(),
+                },
+            ));
+        }
+        let running: Vec<RunningDomain<'_>> = starts
+            .iter()
+            .map(|(name, definition, live, start)| RunningDomain {
+                name,
+                definition,
+                live_cpu: live.as_deref(),
+                start: Some(start),
+            })
+            .collect();
+        let (evidence, unread) = gather(map, &running);
+        assert!(unread.is_empty(), "{real}: {unread:#?}");
+        let settled = evidence.settle();
+        println!(
+            "{real}: {} starts, {warned} warnings of KVM's: {}",
+            starts.len(),
+            evidence.summary(map)
+        );
+        assert!(
+            settled.disputed.is_empty(),
+            "{real}: {}",
+            evidence.summary(map)
+        );
+        assert!(
+            !settled.withheld.is_empty() && !settled.offered.is_empty(),
+            "{real}"
+        );
+        let domcapabilities =
+            fs::read_to_string(folder.join("host/domcapabilities.xml")).expect("domcapabilities");
+        let host = parse_host(map, &domcapabilities)
+            .expect("domcapabilities")
+            .with_kvm_evidence("the recorded starts", evidence);
+        let options = CheckOptions {
+            qemu_version: Some(qemu.split('.').take(2).collect::<Vec<_>>().join(".")),
+            qemu_inferred_from: None,
+            accelerator: None,
+            libvirt: Some(choice),
+        };
+        let notes = describe_host(map, &host, &options)
+            .expect("described")
+            .notes;
+        let conflicts: Vec<&String> = notes
+            .iter()
+            .filter(|note| note.starts_with("conflict"))
+            .collect();
+        assert!(conflicts.is_empty(), "{real}: {conflicts:#?}");
+    }
+}
