@@ -408,7 +408,7 @@ fn starts_that_disagree_are_reported_not_settled() {
     assert_eq!(disputes.len(), 1, "{:#?}", report.kvm_evidence);
     assert!(
         disputes[0].contains("not offered: QEMU warned when starting domain gc-custom-conroe-none")
-            && disputes[0].ends_with("its prediction stands"),
+            && disputes[0].ends_with("the prediction from CPUID stands"),
         "{}",
         disputes[0]
     );

@@ -40,7 +40,7 @@ use crate::data::{CpuMap, FeatureId, VendorId};
 use crate::domain::Accelerator;
 use crate::dump::{HostDump, QemuExpansion, QemuPropValue};
 use crate::featureset::FeatureSet;
-use crate::host::{HostInput, KvmEvidence};
+use crate::host::{HostInput, KvmEvidence, KvmFact};
 use crate::libvirt::{model_data, PolicySelector};
 
 /// What is known about the host, in one of the two forms the engine accepts.
@@ -242,13 +242,7 @@ impl AccelSupport {
             .ok()
             .map(|i| &self.reasons[i].1)
     }
-}
 
-/// How the lines [`AccelSupport::apply_kvm_evidence`] writes begin: a
-/// fact it applied, or a conflict it left unsettled.
-pub const KVM_EVIDENCE_NOTES: [&str; 2] = ["this host's KVM ", "conflict: "];
-
-impl AccelSupport {
     /// Joins what running domains' starts showed (`evidence`) into KVM's
     /// verdict on `host`, by the precedence of the module docs, and says
     /// what it changed and what it could not settle, one line each. TCG's
@@ -263,6 +257,12 @@ impl AccelSupport {
             return Vec::new();
         }
         let settled = evidence.settle();
+        let answered_by_qemu = matches!(host, HostFeatures::QemuExpansion { .. });
+        let standing = if answered_by_qemu {
+            "QEMU's answer in the host input stands"
+        } else {
+            "the prediction from CPUID stands"
+        };
         let mut notes = Vec::new();
         for feature in map.in_map_order(&settled.disputed) {
             let said = |offered: bool| {
@@ -271,13 +271,12 @@ impl AccelSupport {
                     .map_or_else(String::new, |fact| fact.seen.clone())
             };
             notes.push(format!(
-                "conflict: the starts disagree on `{}` (offered: {}; not offered: {}); its prediction stands",
+                "conflict: the starts disagree on `{}` (offered: {}; not offered: {}); {standing}",
                 map.feature(feature).name,
                 said(true),
                 said(false)
             ));
         }
-        let answered_by_qemu = matches!(host, HostFeatures::QemuExpansion { .. });
         let gained = settled.offered.difference(&self.supported);
         let lost = settled.withheld.intersection(&self.supported);
         for (set, offered) in [(gained, true), (lost, false)] {
@@ -324,8 +323,12 @@ impl AccelSupport {
     }
 }
 
+/// How the lines [`AccelSupport::apply_kvm_evidence`] writes begin: a
+/// fact it applied, or a conflict it left unsettled.
+pub const KVM_EVIDENCE_NOTES: [&str; 2] = ["this host's KVM ", "conflict: "];
+
 /// "this host's KVM does (not) offer NAME: SEEN".
-fn fact_line(name: &str, fact: &crate::host::KvmFact) -> String {
+fn fact_line(name: &str, fact: &KvmFact) -> String {
     format!(
         "this host's KVM {} `{name}`: {}",
         if fact.offered {
