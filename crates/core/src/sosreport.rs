@@ -30,9 +30,8 @@
 //! running one's prediction is compared with its last start: the live
 //! `<cpu>`, the `-cpu` argument and QEMU's warnings about features it
 //! filtered ([`LastStart::own_evidence`] names what the prediction took from
-//! that start alone). What the report
-//! lacks is said in one line each ([`SosExamination::missing`]), with what
-//! could still be checked.
+//! that start alone). What the report lacks is said in one line each
+//! ([`SosExamination::missing`]), with what could still be checked.
 
 use serde::Serialize;
 
@@ -115,7 +114,8 @@ pub struct SosExamination {
     /// changed the prediction, and where they conflict with each other or
     /// with QEMU's answer, one line each.
     pub kvm_evidence: Vec<String>,
-    /// Notes of the host input and of the running domains' evidence.
+    /// Notes of the host input, and what of the running domains' starts
+    /// could not be read.
     pub notes: Vec<String>,
     /// One line per missing part: what is missing and what is still checked.
     pub missing: Vec<String>,
