@@ -20,6 +20,7 @@ use guestcpu_core::libvirt::update_live::update_live;
 use guestcpu_core::libvirt::{copy_migratable, HypervisorModel};
 use guestcpu_core::qemu::definitions::QemuDefinitions;
 use guestcpu_core::qemu::models::models_for_host;
+use guestcpu_core::sosreport::StartEvidence;
 use guestcpu_core::{json, CpuDef, CpuMap, Policy};
 
 use crate::input::{Input, InputReader};
@@ -372,8 +373,19 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             )?;
             Ok(Outcome::print(output))
         }
-        Command::Sosreport { paths, format } => {
-            Ok(Outcome::print(crate::sosreport::run(&paths, format)?))
+        Command::Sosreport {
+            paths,
+            without_start_evidence,
+            format,
+        } => {
+            let evidence = if without_start_evidence {
+                StartEvidence::Ignored
+            } else {
+                StartEvidence::Joined
+            };
+            Ok(Outcome::print(crate::sosreport::run(
+                &paths, evidence, format,
+            )?))
         }
         Command::Capture { qemu, connect } => {
             Ok(Outcome::print(crate::capture::run(&qemu, &connect)?))

@@ -181,14 +181,20 @@ enum Command {
     },
     /// Check every domain of sosreports (folders or .tar.xz, .tar.gz, .tar
     /// archives): the host joined from the report's CPUID, capabilities and
-    /// domcapabilities, the libvirt and QEMU releases of `virsh version`,
-    /// each persistent domain's verdicts, and for running domains whether
-    /// their last start (live XML, QEMU log) confirms the prediction. Several
-    /// reports also get the fleet view (baseline, migration, models everywhere).
+    /// domcapabilities and what the running domains' starts showed about
+    /// KVM (QEMU's warnings, the live XML), the libvirt and QEMU releases of
+    /// `virsh version`, each persistent domain's verdicts, and for running
+    /// domains whether their last start (live XML, QEMU log) confirms the
+    /// prediction. Several reports also get the fleet view (baseline,
+    /// migration, models everywhere).
     Sosreport {
         /// sosreport folders or archives.
         #[arg(required = true)]
         paths: Vec<String>,
+        /// Predict from the report's host files alone, leaving out what the
+        /// running domains' starts showed about KVM (to see what it changed).
+        #[arg(long)]
+        without_start_evidence: bool,
         /// Output format.
         #[arg(long, value_enum, default_value = "table")]
         format: batch::BatchFormat,

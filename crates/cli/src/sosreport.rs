@@ -17,7 +17,7 @@ use guestcpu_core::check::Verdict;
 use guestcpu_core::dump::MAX_DUMP_BYTES;
 use guestcpu_core::json;
 use guestcpu_core::sosreport::{
-    examine, fleet, report_path, DomainExamination, Fleet, SosExamination,
+    examine_with, fleet, report_path, DomainExamination, Fleet, SosExamination, StartEvidence,
 };
 use serde::Serialize;
 
@@ -27,12 +27,16 @@ use crate::batch::{csv_cell, progress_bar, verdict_word, BatchFormat};
 const PROGRESS_MIN_REPORTS: usize = 2;
 
 /// Examines every report and renders them, with the fleet when several.
-pub fn run(paths: &[String], format: BatchFormat) -> anyhow::Result<String> {
+pub fn run(
+    paths: &[String],
+    evidence: StartEvidence,
+    format: BatchFormat,
+) -> anyhow::Result<String> {
     let progress = progress_bar(paths.len(), PROGRESS_MIN_REPORTS, "reports");
     let mut reports = Vec::with_capacity(paths.len());
     for path in paths {
         let (files, problems) = read_report(Path::new(path))?;
-        reports.push(examine(path, &files, &problems));
+        reports.push(examine_with(path, &files, &problems, evidence));
         progress.inc(1);
     }
     progress.finish_and_clear();
@@ -207,6 +211,9 @@ fn render_report(out: &mut String, report: &SosExamination) {
     for parameter in &report.kvm_parameters {
         let _ = writeln!(out, "KVM: {parameter}");
     }
+    for line in &report.kvm_evidence {
+        let _ = writeln!(out, "evidence: {line}");
+    }
     for missing in &report.missing {
         let _ = writeln!(out, "missing: {missing}");
     }
@@ -259,6 +266,13 @@ fn render_domain(out: &mut String, domain: &DomainExamination) {
         let _ = writeln!(out, "  live: {}", live.replace('\n', ""));
     }
     if let Some(last) = &domain.last_start {
+        if !last.own_evidence.is_empty() {
+            let _ = writeln!(
+                out,
+                "  known only from this start: KVM does not offer {}",
+                last.own_evidence.join(", ")
+            );
+        }
         if last.confirmed() {
             let _ = writeln!(
                 out,

@@ -159,6 +159,78 @@ impl StartLog {
     }
 }
 
+/// What QEMU's warning about a feature it filtered says
+/// (`mark_unavailable_features`, target/i386/cpu.c): which accelerator
+/// could not give it, or that a feature it depends on was off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilteredBy {
+    /// "host doesn't support requested feature": an accelerator that uses
+    /// the host's CPUID (`accel_uses_host_cpuid`: KVM, HVF) does not offer it.
+    Host,
+    /// "TCG doesn't support requested feature".
+    Tcg,
+    /// "This feature depends on other features that were not requested"
+    /// (`x86_cpu_expand_features`): not a verdict on the host.
+    Dependency,
+}
+
+impl FilteredBy {
+    /// The warning's text up to the feature word, as QEMU 7.2 to 11.1 print it.
+    const PREFIXES: [(&'static str, FilteredBy); 3] = [
+        (
+            "warning: host doesn't support requested feature: ",
+            FilteredBy::Host,
+        ),
+        (
+            "warning: TCG doesn't support requested feature: ",
+            FilteredBy::Tcg,
+        ),
+        (
+            "warning: This feature depends on other features that were not requested: ",
+            FilteredBy::Dependency,
+        ),
+    ];
+}
+
+/// A warning of QEMU's about one feature it filtered, read from a log line
+/// without its time stamp and program name ([`StartLog::warnings`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeatureWarning<'l> {
+    pub by: FilteredBy,
+    /// QEMU's name of the feature (`sse4.2`, `lahf_lm`); `None` for a bit
+    /// QEMU has no name for.
+    pub qemu_name: Option<&'l str>,
+}
+
+impl<'l> FeatureWarning<'l> {
+    /// Reads one warning line; `None` for any other line. The feature word
+    /// is QEMU's `feature_word_description` (target/i386/cpu.c):
+    /// `CPUID.01H:ECX` and `MSR(10AH)` up to QEMU 10.0,
+    /// `CPUID[eax=01h].ECX` and `MSR(10Ah)` from 10.1; then `.NAME` when the
+    /// bit has a name, and ` [bit N]`. Names may hold dots (`sse4.2`).
+    pub fn parse(line: &'l str) -> Option<FeatureWarning<'l>> {
+        let (rest, by) = FilteredBy::PREFIXES
+            .iter()
+            .find_map(|(prefix, by)| Some((line.strip_prefix(prefix)?, *by)))?;
+        let location = rest.rsplit_once(" [bit ")?.0;
+        // The register follows the last `:` (`CPUID.01H:ECX`) or `]`
+        // (`CPUID[eax=01h].ECX`); an MSR word has neither (`MSR(10AH)`).
+        let word_end = location.rfind([':', ']']).map_or(0, |at| at + 1);
+        let after_word = location[word_end..].trim_start_matches('.');
+        let name = if word_end == 0 {
+            // `MSR(10AH).NAME`
+            after_word.split_once(").").map(|(_, name)| name)
+        } else {
+            // `ECX.NAME`
+            after_word.split_once('.').map(|(_, name)| name)
+        };
+        Some(FeatureWarning {
+            by,
+            qemu_name: name.filter(|name| !name.is_empty()),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,5 +314,34 @@ qemu-system-x86_64: ../../target/i386/kvm/kvm.c:3183: kvm_buf_set_msrs: Assertio
         let last = StartLog::last_start(&log).expect("a start");
         assert_eq!(last, STARTED_LOG);
         assert_eq!(StartLog::last_start("no start here\n"), None);
+    }
+
+    #[test]
+    fn feature_warnings_of_qemu_7_2_to_11_1_name_their_feature() {
+        let host = |line: &'static str| {
+            let warning = FeatureWarning::parse(line).expect("a feature warning");
+            (warning.by, warning.qemu_name)
+        };
+        assert_eq!(
+            host("warning: host doesn't support requested feature: CPUID.01H:ECX.sse4.2 [bit 20]"),
+            (FilteredBy::Host, Some("sse4.2"))
+        );
+        assert_eq!(
+            host("warning: host doesn't support requested feature: CPUID[eax=07h,ecx=00h].EBX.adx [bit 19]"),
+            (FilteredBy::Host, Some("adx"))
+        );
+        assert_eq!(
+            host("warning: This feature depends on other features that were not requested: MSR(10Ah).tsx-ctrl [bit 7]"),
+            (FilteredBy::Dependency, Some("tsx-ctrl"))
+        );
+        assert_eq!(
+            host("warning: TCG doesn't support requested feature: CPUID.80000001H:ECX.svm [bit 2]"),
+            (FilteredBy::Tcg, Some("svm"))
+        );
+        assert_eq!(
+            host("warning: host doesn't support requested feature: CPUID.07H:EDX [bit 3]"),
+            (FilteredBy::Host, None)
+        );
+        assert_eq!(FeatureWarning::parse("warning: something else"), None);
     }
 }

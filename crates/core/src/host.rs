@@ -9,13 +9,13 @@
 //! answers over a raw CPUID decode, and a raw decode over a CPU definition
 //! that was already decoded elsewhere.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crate::capture;
 use crate::cpudef::{CpuDef, CpuMode, CpuType, Policy};
 use crate::cpuid::{CpuidData, Signature};
 use crate::data::qemu_order::in_qemu_order;
-use crate::data::CpuMap;
+use crate::data::{CpuMap, FeatureId};
 use crate::domain::Accelerator;
 use crate::dump::{self, DumpFormat, HostDump, QemuPropValue, QemuReplies, MAX_DUMP_BYTES};
 use crate::error::CpuError;
@@ -88,6 +88,9 @@ pub struct HostInput<'m> {
     /// True when QEMU's answers are read from a capture's TCG run
     /// ([`HostInput::under`]).
     tcg_answers: bool,
+    /// What the running domains' last starts showed about this host's KVM
+    /// ([`HostInput::with_kvm_evidence`]).
+    kvm_evidence: Option<Arc<KvmEvidence>>,
 }
 
 /// Reads a host input: a libvirt `<cpu>` XML (host or guest type), any dump
@@ -113,6 +116,7 @@ pub fn parse_host<'m>(map: &'m CpuMap, text: &str) -> Result<HostInput<'m>, Inpu
             source: HostSource::Definition(Box::new(definition)),
             decoded_host_cpu: OnceLock::new(),
             tcg_answers: false,
+            kvm_evidence: None,
         });
     }
     let mut dump = dump::parse(text)?;
@@ -138,6 +142,7 @@ pub fn parse_host<'m>(map: &'m CpuMap, text: &str) -> Result<HostInput<'m>, Inpu
         source: HostSource::Dump(Box::new(facts)),
         decoded_host_cpu: OnceLock::new(),
         tcg_answers: false,
+        kvm_evidence: None,
     })
 }
 
@@ -281,7 +286,92 @@ pub fn join_hosts<'m>(
         source: HostSource::Dump(Box::new(joined)),
         decoded_host_cpu: OnceLock::new(),
         tcg_answers: false,
+        kvm_evidence: None,
     })
+}
+
+/// What the starts of this host's running domains showed about what its
+/// KVM offers guests: QEMU's filtering warnings and the live `<cpu>`
+/// libvirt wrote after asking QEMU what the vCPU got (gathered by
+/// [`crate::start_evidence`]). Each fact says where it was seen.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KvmEvidence {
+    pub facts: Vec<KvmFact>,
+}
+
+/// One thing a start showed: KVM offers `feature`, or does not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvmFact {
+    pub feature: FeatureId,
+    pub offered: bool,
+    /// Where it was seen, e.g. "QEMU warned when starting domain web1".
+    pub seen: String,
+    /// The domain whose start showed it.
+    pub domain: String,
+}
+
+/// The facts of a [`KvmEvidence`] feature by feature: those all starts
+/// agree on, and those they disagree on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SettledEvidence {
+    pub offered: FeatureSet,
+    pub withheld: FeatureSet,
+    /// Features some start showed offered and another withheld.
+    pub disputed: FeatureSet,
+}
+
+impl KvmEvidence {
+    /// Sorts the facts out: a feature is offered (or withheld) when every
+    /// start that tells about it says so, disputed otherwise.
+    pub fn settle(&self) -> SettledEvidence {
+        let mut said_offered = FeatureSet::new();
+        let mut said_withheld = FeatureSet::new();
+        for fact in &self.facts {
+            if fact.offered {
+                said_offered.insert(fact.feature);
+            } else {
+                said_withheld.insert(fact.feature);
+            }
+        }
+        let disputed = said_offered.intersection(&said_withheld);
+        SettledEvidence {
+            offered: said_offered.difference(&disputed),
+            withheld: said_withheld.difference(&disputed),
+            disputed,
+        }
+    }
+
+    /// The first place `feature` was seen offered (or withheld).
+    pub fn seen(&self, feature: FeatureId, offered: bool) -> Option<&KvmFact> {
+        self.facts
+            .iter()
+            .find(|fact| fact.feature == feature && fact.offered == offered)
+    }
+
+    /// Whether nothing was seen.
+    pub fn is_empty(&self) -> bool {
+        self.facts.is_empty()
+    }
+
+    /// One line for people: how many features the starts showed offered,
+    /// and which withheld.
+    pub fn summary(&self, map: &CpuMap) -> String {
+        let settled = self.settle();
+        let mut line = format!("{} features offered", settled.offered.len());
+        if !settled.withheld.is_empty() {
+            line.push_str(&format!(
+                ", not offered: {}",
+                map.names(&settled.withheld).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        if !settled.disputed.is_empty() {
+            line.push_str(&format!(
+                ", disputed between starts: {}",
+                map.names(&settled.disputed).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        line
+    }
 }
 
 /// A document whose root is `<cpu>`, parsed; `None` for anything else (which
@@ -371,6 +461,39 @@ impl<'m> HostInput<'m> {
             HostSource::Definition(_) => &[],
             HostSource::Dump(facts) => &facts.contributions,
         }
+    }
+
+    /// The input with what running domains' starts showed about this
+    /// host's KVM joined in, under `name` in what each part contributed
+    /// ([`Self::contributions`]). Which of it the check believes, and over
+    /// what, is QEMU's rule to settle (`qemu::accel`); nothing seen leaves
+    /// the input as it is.
+    pub fn with_kvm_evidence(mut self, name: &str, evidence: KvmEvidence) -> HostInput<'m> {
+        if evidence.is_empty() {
+            return self;
+        }
+        if let HostSource::Dump(facts) = &mut self.source {
+            if facts.contributions.is_empty() {
+                let itself = format!(
+                    "{} ({})",
+                    facts.dump.description,
+                    Contribution::of(facts).describe()
+                );
+                facts.contributions.push(itself);
+            }
+            facts.contributions.push(format!(
+                "{name}: what KVM offers guests, as QEMU's starts showed it ({})",
+                evidence.summary(self.map)
+            ));
+        }
+        self.kvm_evidence = Some(Arc::new(evidence));
+        self
+    }
+
+    /// What running domains' starts showed about this host's KVM, when
+    /// [`Self::with_kvm_evidence`] joined any.
+    pub fn kvm_evidence(&self) -> Option<&KvmEvidence> {
+        self.kvm_evidence.as_deref()
     }
 
     /// Whether the input carries libvirt's own view of the host CPU: a raw
@@ -492,6 +615,7 @@ impl<'m> HostInput<'m> {
             source: self.source.clone(),
             decoded_host_cpu: self.decoded_host_cpu.clone(),
             tcg_answers: accelerator == Accelerator::Tcg && has_tcg_run,
+            kvm_evidence: self.kvm_evidence.clone(),
         }
     }
 

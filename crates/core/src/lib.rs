@@ -22,6 +22,7 @@ pub mod position;
 pub mod qemu;
 mod sort;
 pub mod sosreport;
+pub mod start_evidence;
 pub mod version;
 pub mod xml;
 

@@ -20,11 +20,18 @@
 //!   XML (`virsh -r dumpxml NAME`, else the status XML's `<domain>`) and the
 //!   last start in its log `var/log/libvirt/qemu/NAME.log`.
 //!
-//! Each domain is checked with the report's libvirt and QEMU; a running one's
-//! prediction is compared with its last start: the live `<cpu>`, the `-cpu`
-//! argument and QEMU's warnings about features it filtered. What the report
-//! lacks is said in one line each ([`SosExamination::missing`]), with what
-//! could still be checked.
+//! What the running domains' last starts show about the host's KVM (QEMU's
+//! warnings, the live `<cpu>`: [`crate::start_evidence`]) is joined into the
+//! host ([`HostInput::with_kvm_evidence`]) before any domain is checked, so
+//! that every domain's prediction uses it: over the prediction from CPUID,
+//! never over QEMU's own answer (`qemu::accel` states the precedence);
+//! [`SosExamination::kvm_evidence`] says what it changed and where it
+//! conflicts. Each domain is checked with the report's libvirt and QEMU; a
+//! running one's prediction is compared with its last start: the live
+//! `<cpu>`, the `-cpu` argument and QEMU's warnings about features it
+//! filtered ([`LastStart::own_evidence`] names what the prediction took from
+//! that start alone). What the report lacks is said in one line each
+//! ([`SosExamination::missing`]), with what could still be checked.
 
 use serde::Serialize;
 
@@ -36,10 +43,12 @@ use crate::check::host_brief::HostBrief;
 use crate::check::{analyze, describe_host, CheckError, CheckOptions, FilteredReport, Verdicts};
 use crate::cpudef::{CpuCheck, CpuDef};
 use crate::data::CpuMap;
-use crate::domain_log::StartLog;
+use crate::domain_log::{FeatureWarning, StartLog};
 use crate::dump::{self, DumpFormat};
 use crate::host::{join_hosts, parse_host, HostInput};
 use crate::libvirt::release::VersionChoice;
+use crate::qemu::accel::KVM_EVIDENCE_NOTES;
+use crate::start_evidence::{gather, RunningDomain};
 use crate::version::VirshVersion;
 
 const CPUID: &str = "sos_commands/processor/cpuid_-r";
@@ -101,7 +110,12 @@ pub struct SosExamination {
     /// KVM's module parameters that decide features, as
     /// `module.name=value (what it decides)`.
     pub kvm_parameters: Vec<String>,
-    /// Notes of the host input and of the running domains' evidence.
+    /// What the running domains' starts showed about the host's KVM that
+    /// changed the prediction, and where they conflict with each other or
+    /// with QEMU's answer, one line each.
+    pub kvm_evidence: Vec<String>,
+    /// Notes of the host input, and what of the running domains' starts
+    /// could not be read.
     pub notes: Vec<String>,
     /// One line per missing part: what is missing and what is still checked.
     pub missing: Vec<String>,
@@ -166,6 +180,9 @@ pub struct LastStart {
     /// Each aspect where the prediction differs; empty when the last start
     /// confirms the prediction.
     pub differences: Vec<Difference>,
+    /// Features the prediction filters only because this very start showed
+    /// KVM does not offer them: a confirmation says nothing about those.
+    pub own_evidence: Vec<String>,
     /// The aspects compared.
     pub compared: Vec<String>,
 }
@@ -211,10 +228,31 @@ impl<'f> Files<'f> {
     }
 }
 
-/// Reads one sosreport and checks every persistent domain on its host.
+/// Whether the running domains' starts are joined into the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartEvidence {
+    /// Joined: every domain is predicted with what they showed about KVM.
+    Joined,
+    /// Left out: predicted from the host files alone, to see what the
+    /// starts change.
+    Ignored,
+}
+
+/// Reads one sosreport and checks every persistent domain on its host, with
+/// what the running domains' starts showed about KVM joined in.
 /// `files` are `(path relative to the report, text)`; `problems` are what
 /// the caller met reading it (a truncated archive), reported as missing.
 pub fn examine(name: &str, files: &[(String, String)], problems: &[String]) -> SosExamination {
+    examine_with(name, files, problems, StartEvidence::Joined)
+}
+
+/// [`examine`], with the running domains' starts joined into the host or not.
+pub fn examine_with(
+    name: &str,
+    files: &[(String, String)],
+    problems: &[String],
+    start_evidence: StartEvidence,
+) -> SosExamination {
     let files = Files { files };
     let mut result = SosExamination {
         name: name.to_string(),
@@ -224,6 +262,7 @@ pub fn examine(name: &str, files: &[(String, String)], problems: &[String]) -> S
         host_files: Vec::new(),
         host: None,
         kvm_parameters: kvm_parameters(&files),
+        kvm_evidence: Vec::new(),
         notes: Vec::new(),
         missing: problems.to_vec(),
         domains: Vec::new(),
@@ -273,30 +312,53 @@ pub fn examine(name: &str, files: &[(String, String)], problems: &[String]) -> S
             .collect();
         return result;
     };
+    let observed: Vec<Option<Observed>> = definitions
+        .iter()
+        .map(|(domain, _)| observe(&files, domain))
+        .collect();
+    let running: Vec<RunningDomain<'_>> = definitions
+        .iter()
+        .zip(&observed)
+        .filter_map(|((name, definition), observed)| {
+            let observed = observed.as_ref()?;
+            Some(RunningDomain {
+                name,
+                definition,
+                live_cpu: observed.live_cpu.as_deref(),
+                start: observed.log.then_some(&observed.start),
+            })
+        })
+        .collect();
+    let (evidence, unread) = match start_evidence {
+        StartEvidence::Joined => gather(map, &running),
+        StartEvidence::Ignored => Default::default(),
+    };
+    result.notes.extend(unread);
+    let host = if evidence.is_empty() {
+        host
+    } else {
+        let joined = host.with_kvm_evidence("the running domains' last starts", evidence);
+        result
+            .host_files
+            .extend(joined.contributions().last().cloned());
+        joined
+    };
     if let Ok(description) = describe_host(map, &host, &options) {
         result.host = Some(description.host);
+        result.kvm_evidence = description
+            .notes
+            .into_iter()
+            .filter(|note| {
+                KVM_EVIDENCE_NOTES
+                    .iter()
+                    .any(|start| note.starts_with(start))
+            })
+            .collect();
     }
-    for (domain, xml) in definitions {
+    for ((domain, xml), observed) in definitions.into_iter().zip(observed) {
         result
             .domains
-            .push(examine_domain(map, &files, &host, &options, domain, xml));
-    }
-    let filtered_seen: Vec<String> = result
-        .domains
-        .iter()
-        .filter_map(|domain| domain.last_start.as_ref())
-        .flat_map(|start| start.qemu_warnings.iter().filter_map(|w| warned_feature(w)))
-        .fold(Vec::new(), |mut names, name| {
-            if !names.contains(&name) {
-                names.push(name);
-            }
-            names
-        });
-    if !filtered_seen.is_empty() {
-        result.notes.push(format!(
-            "QEMU filtered on this host's KVM at the running domains' last starts: {}",
-            filtered_seen.join(", ")
-        ));
+            .push(examine_domain(map, &host, &options, domain, xml, observed));
     }
     let differs = result
         .domains
@@ -655,20 +717,59 @@ fn kvm_parameters(files: &Files<'_>) -> Vec<String> {
     found
 }
 
+/// What a report shows of a running domain's last start.
+struct Observed {
+    /// The live `<cpu>` (indentation removed), from where it was read.
+    live_cpu: Option<String>,
+    live_from: String,
+    /// Whether the report has the domain's QEMU log.
+    log: bool,
+    /// The last start in that log (empty without one).
+    start: StartLog,
+}
+
+/// The last start of `domain` when it runs (a status XML, or a live XML
+/// with an id); `None` when it is shut off.
+fn observe(files: &Files<'_>, domain: &str) -> Option<Observed> {
+    let status = files.get(&format!("{STATUS}{domain}.xml"));
+    let dumpxml = files
+        .get(&format!("{VIRSH}dumpxml_{domain}"))
+        .filter(|text| has_domain_id(text));
+    if status.is_none() && dumpxml.is_none() {
+        return None;
+    }
+    let (live_cpu, live_from) = match dumpxml {
+        Some(text) => (cpu_element(text), format!("{VIRSH}dumpxml_{domain}")),
+        None => (
+            status
+                .and_then(|text| text.find("<domain").map(|at| &text[at..]))
+                .and_then(cpu_element),
+            format!("{STATUS}{domain}.xml"),
+        ),
+    };
+    let log = files.get(&format!("{LOGS}{domain}.log"));
+    Some(Observed {
+        live_cpu,
+        live_from,
+        log: log.is_some(),
+        start: log
+            .and_then(StartLog::last_start)
+            .map(StartLog::parse)
+            .unwrap_or_default(),
+    })
+}
+
 fn examine_domain(
     map: &'static CpuMap,
-    files: &Files<'_>,
     host: &HostInput<'_>,
     options: &CheckOptions,
     domain: &str,
     xml: &str,
+    observed: Option<Observed>,
 ) -> DomainExamination {
-    let status = files.get(&format!("{STATUS}{domain}.xml"));
-    let dumpxml = files.get(&format!("{VIRSH}dumpxml_{domain}"));
-    let running = status.is_some() || dumpxml.is_some_and(has_domain_id);
     let mut result = DomainExamination {
         name: domain.to_string(),
-        running,
+        running: observed.is_some(),
         check: None,
         error: None,
         last_start: None,
@@ -689,39 +790,57 @@ fn examine_domain(
         }
         Err(other) => result.error = Some(other.to_string()),
     }
-    if running {
-        let (live_cpu, live_from) = match dumpxml.filter(|text| has_domain_id(text)) {
-            Some(text) => (cpu_element(text), Some(format!("{VIRSH}dumpxml_{domain}"))),
-            None => (
-                status
-                    .and_then(|text| text.find("<domain").map(|at| &text[at..]))
-                    .and_then(cpu_element),
-                Some(format!("{STATUS}{domain}.xml")),
-            ),
-        };
-        let log = files.get(&format!("{LOGS}{domain}.log"));
-        let start = log
-            .and_then(StartLog::last_start)
-            .map(StartLog::parse)
-            .unwrap_or_default();
+    if let Some(observed) = observed {
         let mut last = LastStart {
-            live_cpu,
-            live_from,
-            qemu_cpu_arg: start.cpu_arg,
-            qemu_warnings: start
+            live_cpu: observed.live_cpu,
+            live_from: Some(observed.live_from),
+            qemu_cpu_arg: observed.start.cpu_arg,
+            qemu_warnings: observed
+                .start
                 .warnings
                 .into_iter()
-                .filter(|line| is_feature_warning(line))
+                .filter(|line| FeatureWarning::parse(line).is_some())
                 .collect(),
             differences: Vec::new(),
+            own_evidence: Vec::new(),
             compared: Vec::new(),
         };
         if let Some(check) = &result.check {
-            compare(check, &mut last, log.is_some());
+            compare(check, &mut last, observed.log);
+            last.own_evidence = own_evidence(map, host, check, domain);
         }
         result.last_start = Some(last);
     }
     result
+}
+
+/// The features `check` filters for want of KVM that only `domain`'s own
+/// start showed KVM does not offer.
+fn own_evidence(
+    map: &CpuMap,
+    host: &HostInput<'_>,
+    check: &DomainCheck,
+    domain: &str,
+) -> Vec<String> {
+    let Some(evidence) = host.kvm_evidence() else {
+        return Vec::new();
+    };
+    check
+        .filtered
+        .iter()
+        .filter(|filtered| {
+            let Some(feature) = map.feature_id(&filtered.name) else {
+                return false;
+            };
+            let mut withheld_by = evidence
+                .facts
+                .iter()
+                .filter(|fact| fact.feature == feature && !fact.offered)
+                .peekable();
+            withheld_by.peek().is_some() && withheld_by.all(|fact| fact.domain == domain)
+        })
+        .map(|filtered| filtered.name.clone())
+        .collect()
 }
 
 /// Whether a domain XML is a running domain's (`<domain ... id='N'>`).
@@ -776,7 +895,7 @@ fn compare(check: &DomainCheck, last: &mut LastStart, have_log: bool) {
             if predicted != last.qemu_warnings {
                 let names = |lines: &mut dyn Iterator<Item = &str>| {
                     lines
-                        .filter_map(warned_feature)
+                        .filter_map(|line| FeatureWarning::parse(line)?.qemu_name)
                         .collect::<Vec<_>>()
                         .join(", ")
                 };
@@ -789,26 +908,6 @@ fn compare(check: &DomainCheck, last: &mut LastStart, have_log: bool) {
         }
     }
     last.compared = compared.into_iter().map(str::to_string).collect();
-}
-
-/// QEMU's warnings about features it filters (`mark_unavailable_features`,
-/// target/i386/cpu.c), the ones a CPU definition causes.
-fn is_feature_warning(line: &str) -> bool {
-    line.starts_with("warning: host doesn't support requested feature")
-        || line.starts_with("warning: This feature depends on other features")
-        || line.starts_with("warning: TCG doesn't support requested feature")
-}
-
-/// The feature a warning names: what follows the register in QEMU's
-/// description of the feature word (`feature_word_description`,
-/// target/i386/cpu.c): "CPUID.01H:ECX.pni [bit 0]" up to QEMU 10.0,
-/// "CPUID[eax=01h].ECX.pni [bit 0]" from 10.1. Names may hold dots (`sse4.2`).
-fn warned_feature(line: &str) -> Option<String> {
-    let before_bit = line.rsplit_once(" [bit")?.0;
-    let location = before_bit.rsplit_once(": ")?.1;
-    let word_end = location.rfind([':', ']']).map_or(0, |at| at + 1);
-    let register_and_name = location[word_end..].trim_start_matches('.');
-    Some(register_and_name.split_once('.')?.1.to_string())
 }
 
 /// The first `<cpu>` element of a domain XML (not `<cputune>`), each line
@@ -865,31 +964,6 @@ mod tests {
         assert_eq!(
             cpu_element(xml).as_deref(),
             Some("<cpu mode='host-model'>\n<model/>\n</cpu>")
-        );
-    }
-
-    #[test]
-    fn warnings_name_their_feature() {
-        assert_eq!(
-            warned_feature(
-                "warning: host doesn't support requested feature: CPUID.01H:ECX.sse4.2 [bit 20]"
-            )
-            .as_deref(),
-            Some("sse4.2")
-        );
-        assert_eq!(
-            warned_feature(
-                "warning: host doesn't support requested feature: CPUID.01H:ECX.pni [bit 0]"
-            )
-            .as_deref(),
-            Some("pni")
-        );
-        assert_eq!(
-            warned_feature(
-                "warning: host doesn't support requested feature: CPUID[eax=01h].ECX.ssse3 [bit 9]"
-            )
-            .as_deref(),
-            Some("ssse3")
         );
     }
 

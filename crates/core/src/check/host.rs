@@ -4,7 +4,9 @@
 //!
 //! When the input carries QEMU's own answers (QMP replies, domain
 //! capabilities), those are used as they are; otherwise QEMU's answers are
-//! predicted from the raw CPUID with the QEMU and accelerator data.
+//! predicted from the raw CPUID with the QEMU and accelerator data, and
+//! what running domains' starts showed about KVM (`HostInput::kvm_evidence`)
+//! corrects that prediction before anything is built on it.
 
 use std::cell::RefCell;
 use std::sync::OnceLock;
@@ -91,7 +93,10 @@ impl<'m> PreparedHost<'m> {
         notes.extend_from_slice(input.notes());
         notes.extend(inside_a_vm_note(map, input));
         let host_features = HostFeatures::from_host_input(map, input);
-        let support = assess(map, version, accelerator, &host_features);
+        let mut support = assess(map, version, accelerator, &host_features);
+        if let Some(evidence) = input.kvm_evidence() {
+            notes.extend(support.apply_kvm_evidence(map, &host_features, evidence));
+        }
         let (hypervisor_models, models_from_qemu) =
             hypervisor_models(map, input, version, &support, &host_features, &mut notes)?;
         if accelerator == Accelerator::Kvm {

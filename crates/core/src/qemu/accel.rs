@@ -22,6 +22,14 @@
 //!   supports, plus the `emulated` features whose rule has no condition (the
 //!   `host` model may show `topoext` off, yet QEMU gives it to named models);
 //!   otherwise the facts only explain why a feature is missing.
+//!
+//! What running domains' starts showed about the host's KVM
+//! ([`KvmEvidence`], [`AccelSupport::apply_kvm_evidence`]) comes after, in
+//! this order of precedence: QEMU's own answer in the input (its expansion,
+//! or the host-model of domain capabilities) first, then what the starts
+//! showed, then the prediction from CPUID. Evidence that contradicts QEMU's
+//! answer, or starts that contradict each other, are reported and change
+//! nothing.
 
 use std::fmt;
 
@@ -32,7 +40,7 @@ use crate::data::{CpuMap, FeatureId, VendorId};
 use crate::domain::Accelerator;
 use crate::dump::{HostDump, QemuExpansion, QemuPropValue};
 use crate::featureset::FeatureSet;
-use crate::host::HostInput;
+use crate::host::{HostInput, KvmEvidence, KvmFact};
 use crate::libvirt::{model_data, PolicySelector};
 
 /// What is known about the host, in one of the two forms the engine accepts.
@@ -178,6 +186,9 @@ pub enum UnavailableReason {
     Conditional { condition: String },
     /// QEMU itself lists it in the model's `unavailable-features` on this host.
     ReportedByQemu,
+    /// A running domain's start showed KVM does not offer it; `seen` says
+    /// where ("QEMU warned when starting domain web1").
+    NotOfferedAtStart { seen: String },
 }
 
 impl fmt::Display for UnavailableReason {
@@ -207,6 +218,9 @@ impl fmt::Display for UnavailableReason {
             UnavailableReason::ReportedByQemu => {
                 f.write_str("QEMU reports it unavailable for this model on this host")
             }
+            UnavailableReason::NotOfferedAtStart { seen } => {
+                write!(f, "this host's KVM does not offer it: {seen}")
+            }
         }
     }
 }
@@ -228,6 +242,102 @@ impl AccelSupport {
             .ok()
             .map(|i| &self.reasons[i].1)
     }
+
+    /// Joins what running domains' starts showed (`evidence`) into KVM's
+    /// verdict on `host`, by the precedence of the module docs, and says
+    /// what it changed and what it could not settle, one line each. TCG's
+    /// verdict does not depend on the host's KVM and is left alone.
+    pub fn apply_kvm_evidence(
+        &mut self,
+        map: &CpuMap,
+        host: &HostFeatures,
+        evidence: &KvmEvidence,
+    ) -> Vec<String> {
+        if self.accel != Accelerator::Kvm {
+            return Vec::new();
+        }
+        let settled = evidence.settle();
+        let answered_by_qemu = matches!(host, HostFeatures::QemuExpansion { .. });
+        let standing = if answered_by_qemu {
+            "QEMU's answer in the host input stands"
+        } else {
+            "the prediction from CPUID stands"
+        };
+        let mut notes = Vec::new();
+        for feature in map.in_map_order(&settled.disputed) {
+            let said = |offered: bool| {
+                evidence
+                    .seen(feature, offered)
+                    .map_or_else(String::new, |fact| fact.seen.clone())
+            };
+            notes.push(format!(
+                "conflict: the starts disagree on `{}` (offered: {}; not offered: {}); {standing}",
+                map.feature(feature).name,
+                said(true),
+                said(false)
+            ));
+        }
+        let gained = settled.offered.difference(&self.supported);
+        let lost = settled.withheld.intersection(&self.supported);
+        for (set, offered) in [(gained, true), (lost, false)] {
+            for feature in map.in_map_order(&set) {
+                let Some(fact) = evidence.seen(feature, offered) else {
+                    continue;
+                };
+                let name = &map.feature(feature).name;
+                if answered_by_qemu {
+                    notes.push(format!(
+                        "conflict: {}, but QEMU's answer in the host input says it {}; QEMU's answer is kept",
+                        fact_line(name, fact),
+                        if offered { "does not" } else { "does" }
+                    ));
+                    continue;
+                }
+                if offered {
+                    self.supported.insert(feature);
+                    self.reasons.retain(|(id, _)| *id != feature);
+                } else {
+                    self.supported.remove(feature);
+                    let at = self
+                        .reasons
+                        .binary_search_by_key(&feature, |(id, _)| *id)
+                        .unwrap_or_else(|at| at);
+                    self.reasons.insert(
+                        at,
+                        (
+                            feature,
+                            UnavailableReason::NotOfferedAtStart {
+                                seen: fact.seen.clone(),
+                            },
+                        ),
+                    );
+                }
+                notes.push(format!(
+                    "{} (predicted from CPUID: {})",
+                    fact_line(name, fact),
+                    if offered { "not offered" } else { "offered" }
+                ));
+            }
+        }
+        notes
+    }
+}
+
+/// How the lines [`AccelSupport::apply_kvm_evidence`] writes begin: a
+/// fact it applied, or a conflict it left unsettled.
+pub const KVM_EVIDENCE_NOTES: [&str; 2] = ["this host's KVM ", "conflict: "];
+
+/// "this host's KVM does (not) offer NAME: SEEN".
+fn fact_line(name: &str, fact: &KvmFact) -> String {
+    format!(
+        "this host's KVM {} `{name}`: {}",
+        if fact.offered {
+            "offers"
+        } else {
+            "does not offer"
+        },
+        fact.seen
+    )
 }
 
 /// The features `accel` can provide to a guest on `host` under QEMU `version`.
@@ -503,6 +613,62 @@ mod tests {
         assert!(intel.supported.contains(id(map, "ibpb")));
         assert!(intel.supported.contains(id(map, "ibrs")));
         assert!(!intel.supported.contains(id(map, "stibp")));
+    }
+
+    /// Evidence of the starts corrects a prediction from CPUID, but not
+    /// QEMU's own answer, which it only contradicts in a note.
+    #[test]
+    fn start_evidence_corrects_the_cpuid_prediction_but_not_qemus_answer() {
+        use crate::host::{KvmEvidence, KvmFact};
+        let map = CpuMap::embedded();
+        let v10 = QemuDefinitions::embedded().newest();
+        let fact = |name: &str, offered: bool| KvmFact {
+            feature: id(map, name),
+            offered,
+            seen: format!("seen on domain d ({name})"),
+            domain: "d".to_string(),
+        };
+        let evidence = KvmEvidence {
+            facts: vec![fact("pni", false), fact("avx", true)],
+        };
+        let host: FeatureSet = ["sse2", "pni"].iter().map(|n| id(map, n)).collect();
+        let mut predicted = assess(map, v10, Accelerator::Kvm, &raw(host));
+        let notes = predicted.apply_kvm_evidence(map, &raw(host), &evidence);
+        assert!(!predicted.supported.contains(id(map, "pni")));
+        assert_eq!(
+            predicted
+                .reason(id(map, "pni"))
+                .map(ToString::to_string)
+                .as_deref(),
+            Some("this host's KVM does not offer it: seen on domain d (pni)")
+        );
+        assert!(predicted.supported.contains(id(map, "avx")));
+        assert_eq!(predicted.reason(id(map, "avx")), None);
+        assert_eq!(
+            notes,
+            [
+                "this host's KVM offers `avx`: seen on domain d (avx) (predicted from CPUID: not offered)",
+                "this host's KVM does not offer `pni`: seen on domain d (pni) (predicted from CPUID: offered)",
+            ]
+        );
+
+        let answer = HostFeatures::QemuExpansion {
+            features: host,
+            known: host,
+        };
+        let mut answered = assess(map, v10, Accelerator::Kvm, &answer);
+        let before = answered.clone();
+        let notes = answered.apply_kvm_evidence(map, &answer, &evidence);
+        assert_eq!(answered, before);
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes
+            .iter()
+            .all(|note| note.starts_with("conflict: ") && note.ends_with("QEMU's answer is kept")));
+
+        let mut tcg = assess(map, v10, Accelerator::Tcg, &raw(host));
+        assert!(tcg
+            .apply_kvm_evidence(map, &raw(host), &evidence)
+            .is_empty());
     }
 
     #[test]
