@@ -14,7 +14,7 @@ const workerLoader = new URL("./guestcpu-sosreport-worker_loader.js", import.met
 // The worker of the latest drop: an earlier one's late answer is not shown.
 let latest = null;
 
-/** The panel (a heading and the report), made on first use, above the app. */
+/** The panel (a heading, a Close button and the report), made on first use, above the app. */
 function panel() {
   let section = document.querySelector("[data-testid=sosreport]");
   if (section === null) {
@@ -22,9 +22,20 @@ function panel() {
     section.className = "panel sosreport";
     section.dataset.testid = "sosreport";
     section.setAttribute("aria-live", "polite");
+    const title = document.createElement("div");
+    title.className = "panel-title";
+    const close = document.createElement("button");
+    close.type = "button";
+    close.textContent = "Close";
+    close.addEventListener("click", () => {
+      latest?.terminate();
+      latest = null;
+      section.remove();
+    });
+    title.append(document.createElement("h2"), close);
     const report = document.createElement("pre");
     report.dataset.testid = "sosreport-text";
-    section.append(document.createElement("h2"), report);
+    section.append(title, report);
     document.body.prepend(section);
   }
   return section;
@@ -36,7 +47,8 @@ function panel() {
  */
 export function showReport(archives) {
   const section = panel();
-  const [heading, report] = section.children;
+  const heading = section.querySelector("h2");
+  const report = section.querySelector("pre");
   heading.textContent = `sosreport ${archives.map((file) => file.name).join(", ")}`;
   report.textContent = "Reading the archive in this page…";
   section.dataset.state = "reading";

@@ -3,11 +3,22 @@
 // sosreport` prints, word for word, and nothing leaves the page. The archives
 // are made here from the recorded sosreports (tests/sosreport/STACK/) with the
 // system's tar, xz and gzip; the expected report is the CLI's own, run on the
-// same files under the same names.
+// same files under the same names. Truncated archives and bad reports (an ARM
+// host, an archive of something else, a file that is no archive) say what is
+// missing as the CLI says it.
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
@@ -143,6 +154,10 @@ test("archives dropped together get the fleet view, as the CLI gives it", async 
   const shown = await dropArchives(page, names);
   assert.match(shown, /\n== fleet of 2 reports /);
   assert.equal(shown, cli(...names));
+  // Close takes the report away, and the app is as it was.
+  await page.click("[data-testid=sosreport] button");
+  assert.equal(await page.$("[data-testid=sosreport]"), null);
+  await page.waitForSelector("[data-testid=status]");
   await page.close();
 });
 
@@ -179,5 +194,44 @@ test("a truncated archive is read up to its break, as the CLI reads it", async (
       assert.ok(readByCli - 1 <= read && read <= readByCli, `${name}: ${read} of ${readByCli}`);
     }
   }
+  await page.close();
+});
+
+test("bad reports say what is missing, as the CLI says it", async () => {
+  // A report of an ARM host: bookworm's, its cpuinfo an aarch64 one and no
+  // sos_commands/ (no CPUID, no virsh).
+  const arm = path.join(scratch, "sosreport-arm");
+  cpSync(path.join(recorded, stacks[0]), arm, { recursive: true });
+  rmSync(path.join(arm, "sos_commands"), { recursive: true, force: true });
+  writeFileSync(
+    path.join(arm, "proc", "cpuinfo"),
+    "processor\t: 0\nBogoMIPS\t: 50.00\nFeatures\t: fp asimd evtstrm\nCPU implementer\t: 0x41\nCPU architecture: 8\n",
+  );
+  // An archive of something else than an sosreport.
+  const other = path.join(scratch, "notes");
+  mkdirSync(other);
+  writeFileSync(path.join(other, "notes.txt"), "hello\n");
+  const tarOf = (folder) =>
+    execFileSync("tar", ["--create", "--file=-", `--directory=${scratch}`, folder]);
+  scratchFile("arm.tar.gz", execFileSync("gzip", ["-c"], { input: tarOf("sosreport-arm") }));
+  scratchFile("notes.tar.xz", execFileSync("xz", ["-c"], { input: tarOf("notes") }));
+  const page = await newRecordingPage(browser.context);
+  await openApp(page, `${server.origin}/`);
+  for (const name of ["arm.tar.gz", "notes.tar.xz"]) {
+    const shown = await dropArchives(page, [name]);
+    assert.equal(shown, cli(name), name);
+    const missing = {
+      "arm.tar.gz": /\nmissing: the host is ARM \(aarch64\), not x86/,
+      "notes.tar.xz": /\nmissing: no libvirt on this host /,
+    }[name];
+    assert.match(shown, missing, name);
+  }
+  // Not compressed at all, though named so: the break is at the start; its
+  // reason is the decompressor's words.
+  const name = scratchFile("garbage.tar.gz", "this is no archive\n");
+  const shown = await dropArchives(page, [name]);
+  const breakAtStart = /\nmissing: the archive breaks after 0 of the files guestcpu reads \(.+\): the files after the break are missing\n/;
+  assert.match(shown, breakAtStart);
+  assert.match(cli(name), breakAtStart);
   await page.close();
 });
