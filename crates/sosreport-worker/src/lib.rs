@@ -3,7 +3,7 @@
 //! that the xz decoder, the tar reader and the report stay out of the page
 //! loaded at start.
 //!
-//! The page posts the dropped archives (`File`s); the worker decompresses it in the
+//! The page posts the dropped archives (`File`s); the worker decompresses them in the
 //! browser — gzip with the browser's own `DecompressionStream`, xz with
 //! lzma-rust2 — reads the tar stream and renders the report with the CLI's
 //! own code ([`guestcpu_sosreport`]), with the fleet view when several were
