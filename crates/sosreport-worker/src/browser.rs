@@ -32,9 +32,9 @@ extern "C" {
     fn writable(this: &DecompressionStream) -> WritableStream;
 }
 
-/// A decompressed archive larger than this is read only this far: the worker
-/// holds the tar in memory (a WebAssembly module has 4 GiB at most), and the
-/// files guestcpu reads come long before in any sosreport.
+/// A gzip archive that decompresses to more than this is read only this far,
+/// and the rest is a break the report names: the worker holds the tar in
+/// memory, and a WebAssembly module has 4 GiB at most.
 const MAX_TAR_BYTES: usize = 1024 * 1024 * 1024;
 
 /// Says the worker is ready (posts `null`), then answers every message (the
