@@ -7,7 +7,8 @@
 #
 # A failing check stops the run at once; failing tests (cargo's or the browser's)
 # and a page over its size limit (scripts/budget.sh: the budget, or while the page
-# is over it, the ceiling it has reached) are counted, the remaining steps still run, and the
+# is over it, the ceiling it has reached; the sosreport worker, loaded on demand,
+# against its own budget) are counted, the remaining steps still run, and the
 # script exits non-zero.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

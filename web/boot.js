@@ -32,6 +32,21 @@ window.guestcpu = Object.freeze({
   },
 });
 
+// Dropped sosreport archives (names as crates/sosreport's ArchiveKind::of) go
+// to web/sosreport.js, fetched only then; see there.
+const archiveName = /\.(tar\.xz|txz|tar\.gz|tgz|tar)$/i;
+window.addEventListener(
+  "drop",
+  (event) => {
+    const archives = [...(event.dataTransfer?.files ?? [])].filter((f) => archiveName.test(f.name));
+    if (archives.length === 0) return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    import("./sosreport.js").then(({ showReport }) => showReport(archives));
+  },
+  { capture: true },
+);
+
 // After the module is in, nothing else may be fetched: a second policy (policies
 // only ever add restrictions) closes connect-src for the rest of the page's life.
 function forbidFurtherConnections() {

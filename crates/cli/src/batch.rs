@@ -19,7 +19,7 @@ use guestcpu_core::batch::{
     BatchReport, ClusterSummary, DomainOnHost, HostOutcome, HostResult, HostText, HostUpgrade,
     UpgradeStack, UpgradeSummary,
 };
-use guestcpu_core::check::{CheckOptions, Verdict};
+use guestcpu_core::check::CheckOptions;
 use guestcpu_core::position::render_at;
 use guestcpu_core::{json, CpuDef, CpuMap};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -254,8 +254,8 @@ fn upgrade_cell(upgrade: &Result<HostUpgrade, String>) -> String {
         Err(_) => "error".to_string(),
         Ok(upgrade) if upgrade.verdict_changes() => format!(
             "{}->{}",
-            verdict_word(&upgrade.verdict_before),
-            verdict_word(&upgrade.verdict_after)
+            upgrade.verdict_before.word(),
+            upgrade.verdict_after.word()
         ),
         Ok(upgrade) if upgrade.changes.is_empty() => "unchanged".to_string(),
         Ok(upgrade) => match upgrade.changes.len() {
@@ -458,14 +458,6 @@ pub(crate) fn progress_bar(total: usize, minimum: usize, unit: &str) -> Progress
     bar
 }
 
-pub(crate) fn verdict_word(verdict: &Verdict) -> &'static str {
-    match (verdict.starts, verdict.abi_stable) {
-        (false, _) => "FAILS",
-        (true, true) => "starts",
-        (true, false) => "filtered",
-    }
-}
-
 fn render_table(
     report: &BatchReport,
     errors: &[Option<&str>],
@@ -494,9 +486,9 @@ fn render_table(
         ];
         if let Some(domain) = &host.domain {
             row.extend([
-                verdict_word(&domain.verdicts.none).to_string(),
-                verdict_word(&domain.verdicts.partial).to_string(),
-                verdict_word(&domain.verdicts.full).to_string(),
+                domain.verdicts.none.word().to_string(),
+                domain.verdicts.partial.word().to_string(),
+                domain.verdicts.full.word().to_string(),
                 migrates_cell(report, result, domain),
                 domain
                     .filtered
@@ -696,9 +688,9 @@ fn render_csv(
                 if let Some(domain) = &host.domain {
                     row.extend([
                         domain.check.to_string(),
-                        verdict_word(&domain.verdicts.none).to_string(),
-                        verdict_word(&domain.verdicts.partial).to_string(),
-                        verdict_word(&domain.verdicts.full).to_string(),
+                        domain.verdicts.none.word().to_string(),
+                        domain.verdicts.partial.word().to_string(),
+                        domain.verdicts.full.word().to_string(),
                         migrates_cell(report, result, domain).to_lowercase(),
                         domain
                             .filtered
@@ -710,7 +702,7 @@ fn render_csv(
                 }
                 match upgrades.and_then(|u| u.hosts.get(index)) {
                     Some(Some(Ok(upgrade))) => row.extend([
-                        verdict_word(&upgrade.verdict_after).to_string(),
+                        upgrade.verdict_after.word().to_string(),
                         upgrade.filtered_after.join(" "),
                         upgrade.qemu_cpu_arg_after.clone().unwrap_or_default(),
                         upgrade

@@ -94,6 +94,19 @@ pub struct Verdict {
     pub own: bool,
 }
 
+impl Verdict {
+    /// The verdict in one word, as the CLI's tables and the sosreport report
+    /// show it: `FAILS` (the domain does not start), `filtered` (it starts
+    /// with features dropped) or `starts`.
+    pub fn word(&self) -> &'static str {
+        match (self.starts, self.abi_stable) {
+            (false, _) => "FAILS",
+            (true, true) => "starts",
+            (true, false) => "filtered",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Verdicts {
     pub none: Verdict,
