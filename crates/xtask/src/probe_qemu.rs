@@ -1,6 +1,15 @@
-//! `cargo xtask probe-qemu BINARY [--chroot DIR] [--out DIR] [--timeout SECONDS]`:
-//! asks a real QEMU, over QMP, for its CPU model definitions and writes them
-//! to `data/qemu/<major>.<minor>.json`.
+//! `cargo xtask probe-qemu BINARY [--chroot DIR] [--out DIR] [--timeout SECONDS]`
+//! or `cargo xtask probe-qemu --debian SUITE [--stacks-dir DIR] ...`: asks a
+//! real QEMU, over QMP, for its CPU model definitions and writes them to
+//! `data/qemu/<major>.<minor>.json`.
+//!
+//! `--debian SUITE` probes the `qemu-system-x86_64` of a Debian suite that
+//! ships one (bullseye: 5.2, bookworm: 7.2, trixie: 10.0, trixie-backports:
+//! 11.1): the machine's own when the suite is its release, otherwise one
+//! installed (if missing) in the chroot `DIR/SUITE`, which is made with
+//! `debootstrap --variant=minbase` like the recorders' stacks (`stack`).
+//! In a chroot `/dev`, `/proc` and `/sys` are bound for the probe's duration,
+//! so that KVM can be used there, and unbound afterwards.
 //!
 //! QEMU runs with `-machine none`, so no guest is needed, once under TCG and,
 //! where `/dev/kvm` exists (inside the chroot when there is one), once under
@@ -87,8 +96,23 @@ const LEGACY_ALIASES: &[(&str, &str)] = &[
     ("i64", "lm"),
 ];
 
-const USAGE: &str =
-    "usage: cargo xtask probe-qemu BINARY [--chroot DIR] [--out DIR] [--timeout SECONDS]";
+const USAGE: &str = "usage: cargo xtask probe-qemu BINARY [--chroot DIR] [--out DIR] [--timeout SECONDS]
+       cargo xtask probe-qemu --debian bullseye|bookworm|trixie|trixie-backports [--stacks-dir DIR] [--out DIR] [--timeout SECONDS]";
+
+/// The emulator Debian's `qemu-system-x86` package installs.
+const DEBIAN_QEMU_BINARY: &str = "qemu-system-x86_64";
+
+/// Debian suites that ship a QEMU, each with the release its chroot is
+/// bootstrapped from (a backports suite is an apt source added to its base).
+const DEBIAN_SUITES: [(&str, &str); 4] = [
+    ("bullseye", "bullseye"),
+    ("bookworm", "bookworm"),
+    ("trixie", "trixie"),
+    ("trixie-backports", "trixie"),
+];
+
+/// Where `--debian` chroots live unless `--stacks-dir` says otherwise (the recorders' default too).
+const DEFAULT_STACKS_DIR: &str = "/work/stacks";
 
 /// One probed QEMU, as written to `data/qemu/<major>.<minor>.json`.
 /// Fields are declared in alphabetical order, which is the order serde writes.
@@ -157,11 +181,20 @@ struct ProbeConfig {
     output_dir: PathBuf,
     /// Deadline for the whole session; three minutes by default.
     timeout: Duration,
+    /// With `--debian`: the suite whose QEMU is installed before probing.
+    debian_suite: Option<String>,
 }
 
 /// Entry point of `cargo xtask probe-qemu`; `args` are the words after the command name.
 pub fn run(args: &[String], workspace_root: &Path) -> Result<()> {
     let config = parse_args(args, workspace_root)?;
+    if let Some(suite) = &config.debian_suite {
+        install_debian_qemu(suite, config.chroot.as_deref())?;
+    }
+    let _mounts = match &config.chroot {
+        Some(dir) => Some(crate::stack::Mounts::bind_system_dirs(dir)?),
+        None => None,
+    };
     let known_features = recognized_flags(&config)?;
     let transcript = run_qmp_session(&config, FALLBACK_ACCEL)?;
     let mut probe = probe_from_transcript(&transcript, &known_features, FALLBACK_ACCEL)?;
@@ -205,6 +238,8 @@ pub fn run(args: &[String], workspace_root: &Path) -> Result<()> {
 fn parse_args(args: &[String], workspace_root: &Path) -> Result<ProbeConfig> {
     let mut binary = None;
     let mut chroot = None;
+    let mut debian_suite = None;
+    let mut stacks_dir = PathBuf::from(DEFAULT_STACKS_DIR);
     let mut output_dir = workspace_root.join(DEFAULT_OUTPUT_DIR);
     let mut timeout = DEFAULT_TIMEOUT;
     let mut words = args.iter();
@@ -216,6 +251,8 @@ fn parse_args(args: &[String], workspace_root: &Path) -> Result<ProbeConfig> {
         };
         match word.as_str() {
             "--chroot" => chroot = Some(PathBuf::from(value()?)),
+            "--debian" => debian_suite = Some(value()?.clone()),
+            "--stacks-dir" => stacks_dir = PathBuf::from(value()?),
             "--out" => output_dir = PathBuf::from(value()?),
             "--timeout" => {
                 let text = value()?;
@@ -229,13 +266,50 @@ fn parse_args(args: &[String], workspace_root: &Path) -> Result<ProbeConfig> {
             extra => bail!("unexpected argument `{extra}`\n{USAGE}"),
         }
     }
+    if let Some(suite) = &debian_suite {
+        if binary.is_some() || chroot.is_some() {
+            bail!("`--debian` names the QEMU itself: no BINARY or `--chroot` with it\n{USAGE}");
+        }
+        if !DEBIAN_SUITES.iter().any(|(name, _)| name == suite) {
+            bail!("`--debian {suite}`: not a Debian suite with a known QEMU\n{USAGE}");
+        }
+        binary = Some(DEBIAN_QEMU_BINARY.to_string());
+        if Some(suite.clone()) != machine_release()? {
+            chroot = Some(stacks_dir.join(suite));
+        }
+    }
     let binary = binary.ok_or_else(|| anyhow!("{USAGE}"))?;
     Ok(ProbeConfig {
         binary,
         chroot,
         output_dir,
         timeout,
+        debian_suite,
     })
+}
+
+/// This machine's Debian release (`VERSION_CODENAME` of /etc/os-release).
+fn machine_release() -> Result<Option<String>> {
+    let os_release =
+        std::fs::read_to_string("/etc/os-release").context("reading /etc/os-release")?;
+    Ok(crate::stack::os_release_field(
+        &os_release,
+        "VERSION_CODENAME",
+    ))
+}
+
+/// Installs `suite`'s `qemu-system-x86` on the machine (`chroot` none) or in `chroot`.
+fn install_debian_qemu(suite: &str, chroot: Option<&Path>) -> Result<()> {
+    const PACKAGES: [&str; 1] = ["qemu-system-x86"];
+    let Some(dir) = chroot else {
+        return crate::stack::ensure_host_packages(&PACKAGES);
+    };
+    let (_, release) = DEBIAN_SUITES
+        .iter()
+        .find(|(name, _)| *name == suite)
+        .ok_or_else(|| anyhow!("`{suite}`: not a Debian suite with a known QEMU"))?;
+    let apt_target = (suite != *release).then_some(suite);
+    crate::stack::install_in_chroot(dir, release, apt_target, &PACKAGES)
 }
 
 /// A command that runs the emulator, under `chroot` when asked.
@@ -741,6 +815,32 @@ mod tests {
         kvm_max.models[2].features = vec!["x2apic".to_string()];
         join_expansions(&mut bare, &kvm_max);
         assert!(bare.models[2].features.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn a_debian_suite_names_its_qemu_and_its_tree() -> Result<()> {
+        let root = Path::new("/workspace");
+        let words =
+            |text: &str| -> Vec<String> { text.split_whitespace().map(String::from).collect() };
+        let config = parse_args(&words("--debian bullseye --stacks-dir /stacks"), root)?;
+        assert_eq!(config.binary, DEBIAN_QEMU_BINARY);
+        assert_eq!(config.debian_suite.as_deref(), Some("bullseye"));
+        if machine_release()?.as_deref() != Some("bullseye") {
+            assert_eq!(config.chroot, Some(PathBuf::from("/stacks/bullseye")));
+        }
+        for refused in [
+            "--debian sid",
+            "--debian trixie qemu-system-x86_64",
+            "--debian trixie --chroot /x",
+        ] {
+            assert!(parse_args(&words(refused), root).is_err(), "{refused}");
+        }
+        let (_, release) = DEBIAN_SUITES
+            .iter()
+            .find(|(suite, _)| *suite == "trixie-backports")
+            .ok_or_else(|| anyhow!("trixie-backports is listed"))?;
+        assert_eq!(*release, "trixie", "a backports tree is its base release");
         Ok(())
     }
 
