@@ -249,11 +249,11 @@ fn prepare_tail(
     }
     // virQEMUCapsCPUFilterFeatures in qemuProcessUpdateGuestCPU.
     let strips_topology = strips_topology_features(env.libvirt);
-    cpu.features.retain(|f| {
-        let name = f.name.as_str();
-        !NEVER_PASSED_TO_QEMU.contains(&name)
-            && !(strips_topology && TOPOLOGY_FEATURES.contains(&name))
-    });
+    let never_passed = |name: &str| {
+        NEVER_PASSED_TO_QEMU.contains(&name)
+            || (strips_topology && TOPOLOGY_FEATURES.contains(&name))
+    };
+    cpu.features.retain(|f| !never_passed(&f.name));
     let context = CpuArgContext {
         map,
         known_features: env.qemu_known_features,
