@@ -43,7 +43,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -127,6 +127,9 @@ pub struct QemuProbeFile {
     pub known_features: Vec<String>,
     /// Every model but `host`, sorted by name (byte-wise).
     pub models: Vec<ProbedModel>,
+    /// The flags TCG's `max` lacks that a TCG CPU asked for them keeps, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tcg_given_when_asked: Vec<String>,
     /// In a derived file: models the release lists that no probed QEMU
     /// defines (left out of `models`), sorted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -198,6 +201,7 @@ pub fn run(args: &[String], workspace_root: &Path) -> Result<()> {
     let known_features = recognized_flags(&config)?;
     let transcript = run_qmp_session(&config, FALLBACK_ACCEL)?;
     let mut probe = probe_from_transcript(&transcript, &known_features, FALLBACK_ACCEL)?;
+    probe.tcg_given_when_asked = tcg_given_when_asked(&config, &probe)?;
     let root = config.chroot.clone().unwrap_or_else(|| PathBuf::from("/"));
     if root.join("dev/kvm").exists() {
         let under_kvm = run_qmp_session(&config, "kvm")
@@ -380,13 +384,13 @@ fn run_qmp_session(config: &ProbeConfig, accel: &'static str) -> Result<Vec<Stri
     result
 }
 
-fn converse(child: &mut Child, timeout: Duration) -> Result<Vec<String>> {
-    let deadline = Instant::now() + timeout;
+/// QEMU's QMP output lines as they come (read on a thread) and its input.
+fn qmp_channel(child: &mut Child) -> Result<(mpsc::Receiver<String>, ChildStdin)> {
     let stdout = child
         .stdout
         .take()
         .ok_or_else(|| anyhow!("QEMU's stdout is not piped"))?;
-    let mut stdin = child
+    let stdin = child
         .stdin
         .take()
         .ok_or_else(|| anyhow!("QEMU's stdin is not piped"))?;
@@ -399,6 +403,12 @@ fn converse(child: &mut Child, timeout: Duration) -> Result<Vec<String>> {
             }
         }
     });
+    Ok((receiver, stdin))
+}
+
+fn converse(child: &mut Child, timeout: Duration) -> Result<Vec<String>> {
+    let deadline = Instant::now() + timeout;
+    let (receiver, mut stdin) = qmp_channel(child)?;
 
     let mut transcript = Vec::new();
     let first_round = [
@@ -426,6 +436,86 @@ fn converse(child: &mut Child, timeout: Duration) -> Result<Vec<String>> {
     send(&mut stdin, &second_round)?;
     read_until_reply(&receiver, "quit", deadline, &mut transcript)?;
     Ok(transcript)
+}
+
+/// The recognised flags TCG's `max` lacks that a realized TCG CPU asked for
+/// all of them keeps (see the module comment).
+fn tcg_given_when_asked(config: &ProbeConfig, tcg: &QemuProbeFile) -> Result<Vec<String>> {
+    let max = tcg
+        .models
+        .iter()
+        .find(|model| model.name == "max")
+        .ok_or_else(|| anyhow!("QEMU listed no `max` CPU model"))?;
+    let asked: Vec<&String> = tcg
+        .known_features
+        .iter()
+        .filter(|flag| !max.features.contains(flag))
+        .collect();
+    if asked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let cpu = std::iter::once("max".to_string())
+        .chain(asked.iter().map(|flag| format!("{flag}=on")))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut child = qemu_command(config)
+        .args(["-machine", "pc", "-accel", FALLBACK_ACCEL, "-cpu", &cpu])
+        .args(["-nodefaults", "-nographic", "-S", "-qmp", "stdio"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {} with a TCG CPU", config.binary))?;
+    let result = read_back_flags(&mut child, &asked, config.timeout);
+    if result.is_err() || !wait_for_exit(&mut child, Duration::from_secs(5)) {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    result
+}
+
+/// Asks the realized CPU for each flag in `asked` and returns those still on.
+fn read_back_flags(child: &mut Child, asked: &[&String], timeout: Duration) -> Result<Vec<String>> {
+    let deadline = Instant::now() + timeout;
+    let (receiver, mut stdin) = qmp_channel(child)?;
+    let mut transcript = Vec::new();
+    send(
+        &mut stdin,
+        &[
+            command("capabilities", "qmp_capabilities", None),
+            command("cpus", "query-cpus-fast", None),
+        ],
+    )?;
+    let cpus = read_until_reply(&receiver, "cpus", deadline, &mut transcript)?;
+    let path = cpus
+        .get(0)
+        .and_then(|cpu| cpu.get("qom-path"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| anyhow!("`query-cpus-fast` named no CPU"))?
+        .to_string();
+    let mut round: Vec<Value> = asked
+        .iter()
+        .map(|flag| {
+            let arguments = serde_json::json!({ "path": path, "property": flag });
+            command(&format!("flag:{flag}"), "qom-get", Some(arguments))
+        })
+        .collect();
+    round.push(command("quit", "quit", None));
+    send(&mut stdin, &round)?;
+    let mut kept = Vec::new();
+    for flag in asked {
+        let value = read_until_reply(
+            &receiver,
+            &format!("flag:{flag}"),
+            deadline,
+            &mut transcript,
+        )?;
+        if value.as_bool() == Some(true) {
+            kept.push((*flag).clone());
+        }
+    }
+    read_until_reply(&receiver, "quit", deadline, &mut transcript)?;
+    Ok(kept)
 }
 
 fn command(id: &str, execute: &str, arguments: Option<Value>) -> Value {
@@ -579,6 +669,7 @@ pub fn probe_from_transcript(
         expansion_accel: accel.to_string(),
         known_features: known_features.iter().cloned().collect(),
         models,
+        tcg_given_when_asked: Vec::new(),
         undefined_models: Vec::new(),
         version,
     })
@@ -741,6 +832,14 @@ pub fn render(probe: &QemuProbeFile) -> String {
         .map(|model| format!("    {}", serde_json::to_string(model).unwrap_or_default()))
         .collect::<Vec<_>>()
         .join(",\n");
+    let given = if probe.tcg_given_when_asked.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "  \"tcg_given_when_asked\": {},\n",
+            serde_json::to_string(&probe.tcg_given_when_asked).unwrap_or_default()
+        )
+    };
     let undefined = if probe.undefined_models.is_empty() {
         String::new()
     } else {
@@ -750,7 +849,7 @@ pub fn render(probe: &QemuProbeFile) -> String {
         )
     };
     format!(
-        "{{\n  \"_generated\": {},\n  \"expansion_accel\": {},\n  \"known_features\": {},\n  \"models\": [\n{}\n  ],\n{undefined}  \"version\": {}\n}}\n",
+        "{{\n  \"_generated\": {},\n  \"expansion_accel\": {},\n  \"known_features\": {},\n  \"models\": [\n{}\n  ],\n{given}{undefined}  \"version\": {}\n}}\n",
         Value::from(probe.generated.as_str()),
         Value::from(probe.expansion_accel.as_str()),
         serde_json::to_string(&probe.known_features).unwrap_or_default(),
@@ -937,6 +1036,14 @@ mod tests {
         let probe =
             probe_from_transcript(&transcript_lines(), &parse_recognized_flags(HELP), "tcg")?;
         let text = render(&probe);
+        assert!(
+            !text.contains("tcg_given_when_asked"),
+            "left out when empty"
+        );
+        let mut asked = probe.clone();
+        asked.tcg_given_when_asked = vec!["ht".to_string()];
+        let back: QemuProbeFile = serde_json::from_str(&render(&asked))?;
+        assert_eq!(back, asked);
         assert!(text.starts_with(
             "{\n  \"_generated\": \"generated by `cargo xtask probe-qemu`, do not edit\""
         ));

@@ -99,6 +99,9 @@ pub struct QemuVersion {
     pub models: Vec<QemuModel>,
     /// Every CPUID/MSR flag this QEMU recognises.
     pub known_features: QemuFeatures,
+    /// Flags TCG's `max` lacks that a TCG CPU asked for them keeps (`ht`
+    /// where TCG gives it); empty where no probe asked (derived versions).
+    pub tcg_given_when_asked: QemuFeatures,
 }
 
 /// Where a model definition came from.
@@ -226,6 +229,7 @@ struct ProbeFile {
     expansion_accel: String,
     known_features: Vec<String>,
     models: Vec<ProbeModel>,
+    tcg_given_when_asked: Vec<String>,
     version: String,
 }
 
@@ -265,6 +269,7 @@ impl ProbeFile {
             expansion_accel: root.string("expansion_accel")?,
             known_features: root.field("known_features")?.strings()?,
             models,
+            tcg_given_when_asked: root.strings_or_empty("tcg_given_when_asked")?,
             version: root.string("version")?,
         })
     }
@@ -329,6 +334,10 @@ impl QemuVersion {
             known_features: QemuFeatures::from_qemu_names(
                 map,
                 file.known_features.iter().map(String::as_str),
+            ),
+            tcg_given_when_asked: QemuFeatures::from_qemu_names(
+                map,
+                file.tcg_given_when_asked.iter().map(String::as_str),
             ),
         })
     }
