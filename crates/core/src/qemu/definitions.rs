@@ -441,6 +441,21 @@ mod tests {
         assert!(!has("7.2", "EPYC-Genoa") && !has("8.0", "EPYC-Genoa") && has("8.1", "EPYC-Genoa"));
         assert!(!has("10.0", "EPYC-Turin") && has("11.1", "EPYC-Turin-v2"));
         assert!(has("7.0", "Icelake-Client") && !has("7.1", "Icelake-Client"));
+        assert!(
+            has("5.2", "Snowridge-v2") && !has("5.2", "Snowridge-v3") && has("6.2", "Snowridge-v3")
+        );
+        // 5.2 is probed under KVM as well: its definitions keep the `vme`
+        // TCG's instance defaults turn off, even where libvirt's map has no
+        // model of the name to restore it from.
+        let map = CpuMap::embedded();
+        let v52 = definitions.find("5.2").expect("5.2").version;
+        let vme = map.feature_id("vme").expect("vme");
+        assert!(v52
+            .resolve("Haswell")
+            .expect("Haswell")
+            .features
+            .known
+            .contains(vme));
         let v72 = definitions.find("7.2").expect("7.2").version;
         let haswell = v72.resolve("Haswell").expect("Haswell");
         assert_eq!(haswell.name, "Haswell-v1");
