@@ -796,3 +796,50 @@ fn each_host_input_says_what_it_cannot_tell() {
     assert!(!joined.contains(" too"), "{joined}");
     assert!(joined.contains("joined from raw"), "{joined}");
 }
+
+/// Host-model from a raw dump of a Snow Ridge Atom (signature 6/134), a CPU
+/// whose model has newer `-vN` variants. Guest decode only tries models with
+/// `<decode guest='on'/>` (`x86DecodeUseCandidate`), and every `-vN` of
+/// 11.3's and 12.9's maps is `guest='off'`, so libvirt ends on `Snowridge`
+/// whatever the map, the only candidate whose signature matches. QEMU's
+/// `Snowridge` is `Snowridge-v1`, which has `mpx`, `core-capability` and
+/// `split-lock-detect`; the ones KVM does not give become its blockers and
+/// `x86DataToCPU` disables them. KVM never gives `core-capability` nor
+/// `split-lock-detect`, even when the hardware reports both, and this CPU has
+/// no `mpx`: three `disable`s with every libvirt release.
+#[test]
+fn host_model_of_a_snow_ridge_raw_dump_disables_what_qemus_snowridge_has_and_kvm_lacks() {
+    let fixtures = [
+        include_str!("fixtures/cpudata-snowridge-v4-bits.xml"),
+        include_str!("fixtures/cpudata-snowridge-hardware.xml"),
+    ];
+    for (libvirt, qemu) in [("9.0", "7.2"), ("11.3", "10.0"), ("12.9", "11.1")] {
+        let version = LibvirtVersion::parse(libvirt).expect("a version");
+        let map = CpuMap::for_version(version);
+        let options = CheckOptions {
+            libvirt: Some(VersionChoice::choose(Some(libvirt), None).expect("a version")),
+            qemu_version: Some(qemu.to_string()),
+            ..CheckOptions::default()
+        };
+        for (index, text) in fixtures.iter().enumerate() {
+            let host = parse_host(map, text).expect("the fixture parses");
+            let domain = domain("kvm", "<cpu mode='host-model'/>");
+            let report = analyze(map, &domain, &host, None, &options).expect("checks");
+            let live = report.live_xml.expect("starts");
+            assert!(
+                live.contains("<model fallback='forbid'>Snowridge</model>"),
+                "libvirt {libvirt}, fixture {index}: {live}"
+            );
+            let disabled: Vec<&str> = live
+                .lines()
+                .filter_map(|line| line.trim().strip_prefix("<feature policy='disable' name='"))
+                .filter_map(|rest| rest.strip_suffix("'/>"))
+                .collect();
+            assert_eq!(
+                disabled,
+                ["mpx", "core-capability", "split-lock-detect"],
+                "libvirt {libvirt}, fixture {index}"
+            );
+        }
+    }
+}

@@ -274,6 +274,11 @@ pub const KVM_RULES: &[Rule] = &[
     ),
     rule(
         Never,
+        &["core-capability", "split-lock-detect"],
+        "linux arch/x86/kvm/cpuid.c kvm_set_cpu_caps: CORE_CAPABILITIES left out of the CPUID_7_EDX mask; arch/x86/kvm/x86.c: MSR_IA32_CORE_CAPS is not among the feature MSRs (msr_based_features), so qemu target/i386/kvm/kvm.c kvm_arch_get_supported_msr_feature reports split-lock-detect off (QEMU's Snowridge-v4: \"no split lock detect, no core-capability\")",
+    ),
+    rule(
+        Never,
         &["kvm-mmu"],
         "linux arch/x86/kvm/cpuid.c __do_cpuid_func case KVM_CPUID_FEATURES: never reported",
     ),

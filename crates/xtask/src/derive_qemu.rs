@@ -323,6 +323,7 @@ fn derive(
         expansion_accel: "tcg".to_string(),
         known_features,
         models,
+        tcg_given_when_asked: Vec::new(),
         undefined_models,
         version: format!(
             "{} ({DERIVED_MARK} model list from libvirt's {capture_name}, definitions from the probe of QEMU {})",
@@ -413,6 +414,7 @@ mod tests {
             expansion_accel: "tcg".to_string(),
             known_features: vec!["hle".to_string(), "sse4.1".to_string(), "vme".to_string()],
             models,
+            tcg_given_when_asked: Vec::new(),
             undefined_models: Vec::new(),
             version: version.to_string(),
         };

@@ -34,7 +34,7 @@ use guestcpu_core::domain::Accelerator;
 use guestcpu_core::dump;
 use guestcpu_core::host;
 use guestcpu_core::qemu::accel::HostFeatures;
-use guestcpu_core::qemu::definitions::{QemuDefinitions, QemuVersion};
+use guestcpu_core::qemu::definitions::{QemuDefinitions, QemuFeatures, QemuVersion};
 use guestcpu_core::qemu::models::{model_usability, models_for_host, ModelUsability};
 
 /// How a prediction was made.
@@ -262,6 +262,7 @@ fn libvirt_stand_in(newest: &QemuVersion) -> QemuVersion {
         full_version: "libvirt's cpu_map definitions".to_string(),
         models: Vec::new(),
         known_features: newest.known_features.clone(),
+        tcg_given_when_asked: QemuFeatures::default(),
     }
 }
 

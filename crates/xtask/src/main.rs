@@ -20,6 +20,8 @@ commands:
   import-cpu-map PATH... regenerate data/cpu_map/<release>.json from libvirt cpu_map folders
   probe-qemu BINARY [--chroot DIR] [--out DIR] [--timeout SECONDS]
                          write data/qemu/<major>.<minor>.json from a real QEMU
+  probe-qemu --debian bullseye|bookworm|trixie|trixie-backports [--stacks-dir DIR] ...
+                         the same for that Debian suite's QEMU, installed first
   derive-qemu [CAPSDIR]  write data/qemu/<major>.<minor>.json for QEMU releases libvirt's
                          captures list but no probe covers (6.2 to 9.2)
   gen-accel              regenerate data/accel/{kvm,tcg}.json from accel_facts.rs

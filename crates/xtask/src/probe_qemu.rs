@@ -1,6 +1,15 @@
-//! `cargo xtask probe-qemu BINARY [--chroot DIR] [--out DIR] [--timeout SECONDS]`:
-//! asks a real QEMU, over QMP, for its CPU model definitions and writes them
-//! to `data/qemu/<major>.<minor>.json`.
+//! `cargo xtask probe-qemu BINARY [--chroot DIR] [--out DIR] [--timeout SECONDS]`
+//! or `cargo xtask probe-qemu --debian SUITE [--stacks-dir DIR] ...`: asks a
+//! real QEMU, over QMP, for its CPU model definitions and writes them to
+//! `data/qemu/<major>.<minor>.json`.
+//!
+//! `--debian SUITE` probes the `qemu-system-x86_64` of a Debian suite that
+//! ships one (bullseye: 5.2, bookworm: 7.2, trixie: 10.0, trixie-backports:
+//! 11.1): the machine's own when the suite is its release, otherwise one
+//! installed (if missing) in the chroot `DIR/SUITE`, which is made with
+//! `debootstrap --variant=minbase` like the recorders' stacks (`stack`).
+//! In a chroot `/dev`, `/proc` and `/sys` are bound for the probe's duration,
+//! so that KVM can be used there, and unbound afterwards.
 //!
 //! QEMU runs with `-machine none`, so no guest is needed, once under TCG and,
 //! where `/dev/kvm` exists (inside the chroot when there is one), once under
@@ -34,7 +43,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -87,8 +96,23 @@ const LEGACY_ALIASES: &[(&str, &str)] = &[
     ("i64", "lm"),
 ];
 
-const USAGE: &str =
-    "usage: cargo xtask probe-qemu BINARY [--chroot DIR] [--out DIR] [--timeout SECONDS]";
+const USAGE: &str = "usage: cargo xtask probe-qemu BINARY [--chroot DIR] [--out DIR] [--timeout SECONDS]
+       cargo xtask probe-qemu --debian bullseye|bookworm|trixie|trixie-backports [--stacks-dir DIR] [--out DIR] [--timeout SECONDS]";
+
+/// The emulator Debian's `qemu-system-x86` package installs.
+const DEBIAN_QEMU_BINARY: &str = "qemu-system-x86_64";
+
+/// Debian suites that ship a QEMU, each with the release its chroot is
+/// bootstrapped from (a backports suite is an apt source added to its base).
+const DEBIAN_SUITES: [(&str, &str); 4] = [
+    ("bullseye", "bullseye"),
+    ("bookworm", "bookworm"),
+    ("trixie", "trixie"),
+    ("trixie-backports", "trixie"),
+];
+
+/// Where `--debian` chroots live unless `--stacks-dir` says otherwise (the recorders' default too).
+const DEFAULT_STACKS_DIR: &str = "/work/stacks";
 
 /// One probed QEMU, as written to `data/qemu/<major>.<minor>.json`.
 /// Fields are declared in alphabetical order, which is the order serde writes.
@@ -103,6 +127,9 @@ pub struct QemuProbeFile {
     pub known_features: Vec<String>,
     /// Every model but `host`, sorted by name (byte-wise).
     pub models: Vec<ProbedModel>,
+    /// The flags TCG's `max` lacks that a TCG CPU asked for them keeps, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tcg_given_when_asked: Vec<String>,
     /// In a derived file: models the release lists that no probed QEMU
     /// defines (left out of `models`), sorted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -157,14 +184,24 @@ struct ProbeConfig {
     output_dir: PathBuf,
     /// Deadline for the whole session; three minutes by default.
     timeout: Duration,
+    /// With `--debian`: the suite whose QEMU is installed before probing.
+    debian_suite: Option<String>,
 }
 
 /// Entry point of `cargo xtask probe-qemu`; `args` are the words after the command name.
 pub fn run(args: &[String], workspace_root: &Path) -> Result<()> {
     let config = parse_args(args, workspace_root)?;
+    if let Some(suite) = &config.debian_suite {
+        install_debian_qemu(suite, config.chroot.as_deref())?;
+    }
+    let _mounts = match &config.chroot {
+        Some(dir) => Some(crate::stack::Mounts::bind_system_dirs(dir)?),
+        None => None,
+    };
     let known_features = recognized_flags(&config)?;
     let transcript = run_qmp_session(&config, FALLBACK_ACCEL)?;
     let mut probe = probe_from_transcript(&transcript, &known_features, FALLBACK_ACCEL)?;
+    probe.tcg_given_when_asked = tcg_given_when_asked(&config, &probe)?;
     let root = config.chroot.clone().unwrap_or_else(|| PathBuf::from("/"));
     if root.join("dev/kvm").exists() {
         let under_kvm = run_qmp_session(&config, "kvm")
@@ -205,6 +242,8 @@ pub fn run(args: &[String], workspace_root: &Path) -> Result<()> {
 fn parse_args(args: &[String], workspace_root: &Path) -> Result<ProbeConfig> {
     let mut binary = None;
     let mut chroot = None;
+    let mut debian_suite = None;
+    let mut stacks_dir = PathBuf::from(DEFAULT_STACKS_DIR);
     let mut output_dir = workspace_root.join(DEFAULT_OUTPUT_DIR);
     let mut timeout = DEFAULT_TIMEOUT;
     let mut words = args.iter();
@@ -216,6 +255,8 @@ fn parse_args(args: &[String], workspace_root: &Path) -> Result<ProbeConfig> {
         };
         match word.as_str() {
             "--chroot" => chroot = Some(PathBuf::from(value()?)),
+            "--debian" => debian_suite = Some(value()?.clone()),
+            "--stacks-dir" => stacks_dir = PathBuf::from(value()?),
             "--out" => output_dir = PathBuf::from(value()?),
             "--timeout" => {
                 let text = value()?;
@@ -229,13 +270,50 @@ fn parse_args(args: &[String], workspace_root: &Path) -> Result<ProbeConfig> {
             extra => bail!("unexpected argument `{extra}`\n{USAGE}"),
         }
     }
+    if let Some(suite) = &debian_suite {
+        if binary.is_some() || chroot.is_some() {
+            bail!("`--debian` names the QEMU itself: no BINARY or `--chroot` with it\n{USAGE}");
+        }
+        if !DEBIAN_SUITES.iter().any(|(name, _)| name == suite) {
+            bail!("`--debian {suite}`: not a Debian suite with a known QEMU\n{USAGE}");
+        }
+        binary = Some(DEBIAN_QEMU_BINARY.to_string());
+        if Some(suite.clone()) != machine_release()? {
+            chroot = Some(stacks_dir.join(suite));
+        }
+    }
     let binary = binary.ok_or_else(|| anyhow!("{USAGE}"))?;
     Ok(ProbeConfig {
         binary,
         chroot,
         output_dir,
         timeout,
+        debian_suite,
     })
+}
+
+/// This machine's Debian release (`VERSION_CODENAME` of /etc/os-release).
+fn machine_release() -> Result<Option<String>> {
+    let os_release =
+        std::fs::read_to_string("/etc/os-release").context("reading /etc/os-release")?;
+    Ok(crate::stack::os_release_field(
+        &os_release,
+        "VERSION_CODENAME",
+    ))
+}
+
+/// Installs `suite`'s `qemu-system-x86` on the machine (`chroot` none) or in `chroot`.
+fn install_debian_qemu(suite: &str, chroot: Option<&Path>) -> Result<()> {
+    const PACKAGES: [&str; 1] = ["qemu-system-x86"];
+    let Some(dir) = chroot else {
+        return crate::stack::ensure_host_packages(&PACKAGES);
+    };
+    let (_, release) = DEBIAN_SUITES
+        .iter()
+        .find(|(name, _)| *name == suite)
+        .ok_or_else(|| anyhow!("`{suite}`: not a Debian suite with a known QEMU"))?;
+    let apt_target = (suite != *release).then_some(suite);
+    crate::stack::install_in_chroot(dir, release, apt_target, &PACKAGES)
 }
 
 /// A command that runs the emulator, under `chroot` when asked.
@@ -306,13 +384,13 @@ fn run_qmp_session(config: &ProbeConfig, accel: &'static str) -> Result<Vec<Stri
     result
 }
 
-fn converse(child: &mut Child, timeout: Duration) -> Result<Vec<String>> {
-    let deadline = Instant::now() + timeout;
+/// QEMU's QMP output lines as they come (read on a thread) and its input.
+fn qmp_channel(child: &mut Child) -> Result<(mpsc::Receiver<String>, ChildStdin)> {
     let stdout = child
         .stdout
         .take()
         .ok_or_else(|| anyhow!("QEMU's stdout is not piped"))?;
-    let mut stdin = child
+    let stdin = child
         .stdin
         .take()
         .ok_or_else(|| anyhow!("QEMU's stdin is not piped"))?;
@@ -325,6 +403,12 @@ fn converse(child: &mut Child, timeout: Duration) -> Result<Vec<String>> {
             }
         }
     });
+    Ok((receiver, stdin))
+}
+
+fn converse(child: &mut Child, timeout: Duration) -> Result<Vec<String>> {
+    let deadline = Instant::now() + timeout;
+    let (receiver, mut stdin) = qmp_channel(child)?;
 
     let mut transcript = Vec::new();
     let first_round = [
@@ -352,6 +436,86 @@ fn converse(child: &mut Child, timeout: Duration) -> Result<Vec<String>> {
     send(&mut stdin, &second_round)?;
     read_until_reply(&receiver, "quit", deadline, &mut transcript)?;
     Ok(transcript)
+}
+
+/// The recognised flags TCG's `max` lacks that a realized TCG CPU asked for
+/// all of them keeps (see the module comment).
+fn tcg_given_when_asked(config: &ProbeConfig, tcg: &QemuProbeFile) -> Result<Vec<String>> {
+    let max = tcg
+        .models
+        .iter()
+        .find(|model| model.name == "max")
+        .ok_or_else(|| anyhow!("QEMU listed no `max` CPU model"))?;
+    let asked: Vec<&String> = tcg
+        .known_features
+        .iter()
+        .filter(|flag| !max.features.contains(flag))
+        .collect();
+    if asked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let cpu = std::iter::once("max".to_string())
+        .chain(asked.iter().map(|flag| format!("{flag}=on")))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut child = qemu_command(config)
+        .args(["-machine", "pc", "-accel", FALLBACK_ACCEL, "-cpu", &cpu])
+        .args(["-nodefaults", "-nographic", "-S", "-qmp", "stdio"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {} with a TCG CPU", config.binary))?;
+    let result = read_back_flags(&mut child, &asked, config.timeout);
+    if result.is_err() || !wait_for_exit(&mut child, Duration::from_secs(5)) {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    result
+}
+
+/// Asks the realized CPU for each flag in `asked` and returns those still on.
+fn read_back_flags(child: &mut Child, asked: &[&String], timeout: Duration) -> Result<Vec<String>> {
+    let deadline = Instant::now() + timeout;
+    let (receiver, mut stdin) = qmp_channel(child)?;
+    let mut transcript = Vec::new();
+    send(
+        &mut stdin,
+        &[
+            command("capabilities", "qmp_capabilities", None),
+            command("cpus", "query-cpus-fast", None),
+        ],
+    )?;
+    let cpus = read_until_reply(&receiver, "cpus", deadline, &mut transcript)?;
+    let path = cpus
+        .get(0)
+        .and_then(|cpu| cpu.get("qom-path"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| anyhow!("`query-cpus-fast` named no CPU"))?
+        .to_string();
+    let mut round: Vec<Value> = asked
+        .iter()
+        .map(|flag| {
+            let arguments = serde_json::json!({ "path": path, "property": flag });
+            command(&format!("flag:{flag}"), "qom-get", Some(arguments))
+        })
+        .collect();
+    round.push(command("quit", "quit", None));
+    send(&mut stdin, &round)?;
+    let mut kept = Vec::new();
+    for flag in asked {
+        let value = read_until_reply(
+            &receiver,
+            &format!("flag:{flag}"),
+            deadline,
+            &mut transcript,
+        )?;
+        if value.as_bool() == Some(true) {
+            kept.push((*flag).clone());
+        }
+    }
+    read_until_reply(&receiver, "quit", deadline, &mut transcript)?;
+    Ok(kept)
 }
 
 fn command(id: &str, execute: &str, arguments: Option<Value>) -> Value {
@@ -505,6 +669,7 @@ pub fn probe_from_transcript(
         expansion_accel: accel.to_string(),
         known_features: known_features.iter().cloned().collect(),
         models,
+        tcg_given_when_asked: Vec::new(),
         undefined_models: Vec::new(),
         version,
     })
@@ -667,6 +832,14 @@ pub fn render(probe: &QemuProbeFile) -> String {
         .map(|model| format!("    {}", serde_json::to_string(model).unwrap_or_default()))
         .collect::<Vec<_>>()
         .join(",\n");
+    let given = if probe.tcg_given_when_asked.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "  \"tcg_given_when_asked\": {},\n",
+            serde_json::to_string(&probe.tcg_given_when_asked).unwrap_or_default()
+        )
+    };
     let undefined = if probe.undefined_models.is_empty() {
         String::new()
     } else {
@@ -676,7 +849,7 @@ pub fn render(probe: &QemuProbeFile) -> String {
         )
     };
     format!(
-        "{{\n  \"_generated\": {},\n  \"expansion_accel\": {},\n  \"known_features\": {},\n  \"models\": [\n{}\n  ],\n{undefined}  \"version\": {}\n}}\n",
+        "{{\n  \"_generated\": {},\n  \"expansion_accel\": {},\n  \"known_features\": {},\n  \"models\": [\n{}\n  ],\n{given}{undefined}  \"version\": {}\n}}\n",
         Value::from(probe.generated.as_str()),
         Value::from(probe.expansion_accel.as_str()),
         serde_json::to_string(&probe.known_features).unwrap_or_default(),
@@ -741,6 +914,32 @@ mod tests {
         kvm_max.models[2].features = vec!["x2apic".to_string()];
         join_expansions(&mut bare, &kvm_max);
         assert!(bare.models[2].features.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn a_debian_suite_names_its_qemu_and_its_tree() -> Result<()> {
+        let root = Path::new("/workspace");
+        let words =
+            |text: &str| -> Vec<String> { text.split_whitespace().map(String::from).collect() };
+        let config = parse_args(&words("--debian bullseye --stacks-dir /stacks"), root)?;
+        assert_eq!(config.binary, DEBIAN_QEMU_BINARY);
+        assert_eq!(config.debian_suite.as_deref(), Some("bullseye"));
+        if machine_release()?.as_deref() != Some("bullseye") {
+            assert_eq!(config.chroot, Some(PathBuf::from("/stacks/bullseye")));
+        }
+        for refused in [
+            "--debian sid",
+            "--debian trixie qemu-system-x86_64",
+            "--debian trixie --chroot /x",
+        ] {
+            assert!(parse_args(&words(refused), root).is_err(), "{refused}");
+        }
+        let (_, release) = DEBIAN_SUITES
+            .iter()
+            .find(|(suite, _)| *suite == "trixie-backports")
+            .ok_or_else(|| anyhow!("trixie-backports is listed"))?;
+        assert_eq!(*release, "trixie", "a backports tree is its base release");
         Ok(())
     }
 
@@ -837,6 +1036,14 @@ mod tests {
         let probe =
             probe_from_transcript(&transcript_lines(), &parse_recognized_flags(HELP), "tcg")?;
         let text = render(&probe);
+        assert!(
+            !text.contains("tcg_given_when_asked"),
+            "left out when empty"
+        );
+        let mut asked = probe.clone();
+        asked.tcg_given_when_asked = vec!["ht".to_string()];
+        let back: QemuProbeFile = serde_json::from_str(&render(&asked))?;
+        assert_eq!(back, asked);
         assert!(text.starts_with(
             "{\n  \"_generated\": \"generated by `cargo xtask probe-qemu`, do not edit\""
         ));

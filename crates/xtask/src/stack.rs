@@ -210,19 +210,41 @@ pub(crate) fn install_stack(stack: Stack, root: Option<&Path>) -> Result<()> {
     if dir.join(READY_MARKER).exists() {
         return Ok(());
     }
+    install_in_chroot(dir, "trixie", stack.apt_target(), &LIBVIRT_PACKAGES)?;
+    std::fs::write(dir.join(READY_MARKER), "")
+        .with_context(|| format!("writing {}", dir.join(READY_MARKER).display()))
+}
+
+/// Makes sure `packages` are installed in the chroot `dir` of Debian
+/// `release`, creating it with `debootstrap --variant=minbase` from this
+/// machine's mirror first. With `apt_target` (e.g. `trixie-backports`) that
+/// suite is added as an apt source and the packages are taken from it.
+pub(crate) fn install_in_chroot(
+    dir: &Path,
+    release: &str,
+    apt_target: Option<&str>,
+    packages: &[&str],
+) -> Result<()> {
+    let root = Some(dir);
+    if dir.join("usr/bin/apt-get").exists()
+        && packages.iter().all(|package| is_installed(root, package))
+    {
+        return Ok(());
+    }
     if !dir.join("usr/bin/apt-get").exists() {
         ensure_host_packages(&["debootstrap"])?;
         let mirror = debian_mirror()?;
-        println!("debootstrap trixie into {} from {mirror}", dir.display());
+        println!("debootstrap {release} into {} from {mirror}", dir.display());
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         run_checked(
             Command::new("debootstrap")
-                .args(["--variant=minbase", "trixie"])
+                .args(["--variant=minbase", release])
                 .arg(dir)
                 .arg(&mirror),
         )?;
     }
     forbid_service_starts(root)?;
-    if let Some(suite) = stack.apt_target() {
+    if let Some(suite) = apt_target {
         let mirror = debian_mirror()?;
         let list = dir.join(format!("etc/apt/sources.list.d/{suite}.list"));
         std::fs::write(&list, format!("deb {mirror} {suite} main\n"))
@@ -232,13 +254,12 @@ pub(crate) fn install_stack(stack: Stack, root: Option<&Path>) -> Result<()> {
     run_checked(apt_get(root).args(["-q", "update"]))?;
     let mut install = apt_get(root);
     install.args(["-q", "-y", "install", "--no-install-recommends"]);
-    if let Some(suite) = stack.apt_target() {
+    if let Some(suite) = apt_target {
         install.args(["-t", suite]);
     }
-    run_checked(install.args(LIBVIRT_PACKAGES))?;
+    run_checked(install.args(packages))?;
     drop(mounts);
-    std::fs::write(dir.join(READY_MARKER), "")
-        .with_context(|| format!("writing {}", dir.join(READY_MARKER).display()))
+    Ok(())
 }
 
 /// The Debian mirror this machine's apt uses: the URI of the source that

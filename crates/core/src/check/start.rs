@@ -5,7 +5,7 @@
 //! definition's `check` and the policy for removed features differ.
 
 use crate::cpudef::{CpuCheck, CpuDef, CpuMode, CpuType, Policy};
-use crate::data::{CpuMap, NEVER_PASSED_TO_QEMU};
+use crate::data::{CpuMap, NEVER_PASSED_TO_QEMU, TOPOLOGY_FEATURES};
 use crate::domain::{Accelerator, CpuFlags};
 use crate::error::CpuError;
 use crate::featureset::FeatureSet;
@@ -13,7 +13,8 @@ use crate::libvirt::compare::{check_forbidden_features, compare_with_data, host_
 use crate::libvirt::expand::expand_features;
 use crate::libvirt::release::{
     checks_forbidden_features_on_host, compares_unusable_models_by_blockers,
-    reads_maxphysaddr_limit, skips_partial_check_for_usable_models, LibvirtVersion,
+    reads_maxphysaddr_limit, skips_partial_check_for_usable_models, strips_topology_features,
+    LibvirtVersion,
 };
 use crate::libvirt::translate::translate;
 use crate::libvirt::update::update;
@@ -246,8 +247,13 @@ fn prepare_tail(
         }
         cpu.fallback = crate::cpudef::Fallback::Forbid;
     }
-    cpu.features
-        .retain(|f| !NEVER_PASSED_TO_QEMU.contains(&f.name.as_str()));
+    // virQEMUCapsCPUFilterFeatures in qemuProcessUpdateGuestCPU.
+    let strips_topology = strips_topology_features(env.libvirt);
+    let never_passed = |name: &str| {
+        NEVER_PASSED_TO_QEMU.contains(&name)
+            || (strips_topology && TOPOLOGY_FEATURES.contains(&name))
+    };
+    cpu.features.retain(|f| !never_passed(&f.name));
     let context = CpuArgContext {
         map,
         known_features: env.qemu_known_features,

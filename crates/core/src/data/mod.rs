@@ -39,7 +39,7 @@ use crate::featureset::{FeatureSet, FEATURE_CAPACITY};
 use crate::version::LibvirtVersion;
 use file::{CpuMapFile, FeatureEntry};
 
-pub use names::{libvirt_to_qemu, qemu_to_libvirt, NEVER_PASSED_TO_QEMU};
+pub use names::{libvirt_to_qemu, qemu_to_libvirt, NEVER_PASSED_TO_QEMU, TOPOLOGY_FEATURES};
 pub(crate) use packed::Packed;
 
 /// Index of a model in map order.

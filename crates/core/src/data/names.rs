@@ -35,6 +35,14 @@ pub const NEVER_PASSED_TO_QEMU: [&str; 8] = [
     "vmx-invvpid-single-context",
 ];
 
+/// Features QEMU sets itself from the guest's topology (`ht` in CPUID 1 EDX
+/// and, on vendors other than Intel and Zhaoxin, `cmp_legacy` in 0x80000001
+/// ECX, whenever a package has more than one thread: `x86_cpu_expand_features`,
+/// QEMU's target/i386/cpu.c). Newer libvirt strips them from the guest CPU
+/// as well before the `-cpu` argument is built
+/// (`strips_topology_features` in `libvirt::release`).
+pub const TOPOLOGY_FEATURES: [&str; 2] = ["ht", "cmp_legacy"];
+
 /// The QEMU spelling of a libvirt feature name.
 pub fn libvirt_to_qemu(name: &str) -> &str {
     TRANSLATIONS

@@ -176,6 +176,24 @@ pub fn reads_maxphysaddr_limit(version: LibvirtVersion) -> bool {
     version >= LibvirtVersion::new(9, 3)
 }
 
+/// `ht` and `cmp_legacy`, which QEMU turns on itself from the guest's
+/// topology ([`crate::data::TOPOLOGY_FEATURES`]), are stripped from the guest
+/// CPU at start with the features QEMU never supported, so neither reaches
+/// `-cpu` nor the live XML, whoever asked for them (host-model under TCG,
+/// where QEMU's `max` has `cmp-legacy`, or a `require` in the domain).
+/// Recorded on the real stacks: 11.3 passes `-cpu qemu64,cmp-legacy=on` and
+/// `ht=on`, 12.9 passes `-cpu qemu64` for the same domains
+/// (`tests/real/domains/tcg-custom-qemu64-topology-features.xml`), while
+/// QEMU 10.0 and 11.1 both report `cmp-legacy` on in `max`'s static and
+/// full expansions under TCG and 12.9's domcapabilities still lists
+/// `cmp_legacy` in host-model. NEWS.rst's nearest entry is v11.10.0,
+/// "qemu: Fix incoming migration to QEMU 10.0.0 and newer" (QEMU 10.0
+/// reports `ht` differently); 11.10 is taken here, the exact release is not
+/// pinned (12.9's source was not available to read).
+pub fn strips_topology_features(version: LibvirtVersion) -> bool {
+    version >= LibvirtVersion::new(11, 10)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,6 +252,8 @@ mod tests {
         assert!(compares_unusable_models_by_blockers(trixie));
         assert!(!accepts_versioned_models(LibvirtVersion::new(10, 9)));
         assert!(accepts_versioned_models(LibvirtVersion::V12_9));
+        assert!(!strips_topology_features(trixie));
+        assert!(strips_topology_features(LibvirtVersion::V12_9));
     }
 
     /// domcapabilities with one unusable model, with or without its blockers.

@@ -409,18 +409,27 @@ pub fn assess(
     }
 }
 
-/// TCG's set for one QEMU version: the facts' set minus whatever that
-/// version's TCG could not give one of its models.
+/// TCG's set for one QEMU version. `max` under TCG turns on every feature
+/// that QEMU's TCG supports (the `.tcg_features` of each feature word), save
+/// the few QEMU never turns on by itself (`no_autoenable_flags`: `ht`, which
+/// follows the topology, `topoext`, the KVM hints): `max_features` in
+/// `x86_cpu_expand_features`, QEMU's target/i386/cpu.c. The probe expanded
+/// `max` under TCG, so its features are that release's TCG set (7.2's lacks
+/// `x2apic`, `rdpid` and `cmp-legacy`, which QEMU 10.0's TCG has), and asked
+/// a realized TCG CPU for the rest (`tcg_given_when_asked`: `ht` from 10.0
+/// on). Without `max` the facts' set (read in QEMU 10.0's masks) stands.
+/// Either way, what the release's TCG could not give one of its models is
+/// taken out.
 fn tcg_supported(facts: &AccelFacts, version: &QemuVersion) -> FeatureSet {
-    let mut set = facts.supported.features;
+    let mut set = match version.model("max") {
+        Some(max) => max
+            .features
+            .known
+            .union(&version.tcg_given_when_asked.known),
+        None => facts.supported.features,
+    };
     for model in &version.models {
         set.subtract(&model.tcg_unavailable.known);
-    }
-    // `max` under TCG turns on every feature TCG reports it supports
-    // (max_features, x86_cpu_expand_features); the probe expanded it under
-    // TCG, so what it has, this QEMU's TCG provides.
-    if let Some(max) = version.model("max") {
-        set.union_with(&max.features.known);
     }
     set
 }
@@ -545,6 +554,11 @@ mod tests {
         assert!(!on_empty.contains(id(map, "pcid")));
         assert!(!on_empty.contains(id(map, "x2apic")));
         assert!(supported(map, v10, Accelerator::Tcg, &empty).contains(id(map, "x2apic")));
+        // ht: never in `max`; a TCG CPU asked for it keeps it from 10.0 on.
+        assert!(!on_empty.contains(id(map, "ht")));
+        assert!(supported(map, v10, Accelerator::Tcg, &empty).contains(id(map, "ht")));
+        assert!(!on_empty.contains(id(map, "cmp_legacy")));
+        assert!(supported(map, v10, Accelerator::Tcg, &empty).contains(id(map, "cmp_legacy")));
         let support = assess(map, v72, Accelerator::Tcg, &empty);
         assert_eq!(
             support.reason(id(map, "pcid")),

@@ -99,6 +99,9 @@ pub struct QemuVersion {
     pub models: Vec<QemuModel>,
     /// Every CPUID/MSR flag this QEMU recognises.
     pub known_features: QemuFeatures,
+    /// Flags TCG's `max` lacks that a TCG CPU asked for them keeps (`ht`
+    /// where TCG gives it); empty where no probe asked (derived versions).
+    pub tcg_given_when_asked: QemuFeatures,
 }
 
 /// Where a model definition came from.
@@ -226,6 +229,7 @@ struct ProbeFile {
     expansion_accel: String,
     known_features: Vec<String>,
     models: Vec<ProbeModel>,
+    tcg_given_when_asked: Vec<String>,
     version: String,
 }
 
@@ -265,6 +269,7 @@ impl ProbeFile {
             expansion_accel: root.string("expansion_accel")?,
             known_features: root.field("known_features")?.strings()?,
             models,
+            tcg_given_when_asked: root.strings_or_empty("tcg_given_when_asked")?,
             version: root.string("version")?,
         })
     }
@@ -329,6 +334,10 @@ impl QemuVersion {
             known_features: QemuFeatures::from_qemu_names(
                 map,
                 file.known_features.iter().map(String::as_str),
+            ),
+            tcg_given_when_asked: QemuFeatures::from_qemu_names(
+                map,
+                file.tcg_given_when_asked.iter().map(String::as_str),
             ),
         })
     }
@@ -432,6 +441,21 @@ mod tests {
         assert!(!has("7.2", "EPYC-Genoa") && !has("8.0", "EPYC-Genoa") && has("8.1", "EPYC-Genoa"));
         assert!(!has("10.0", "EPYC-Turin") && has("11.1", "EPYC-Turin-v2"));
         assert!(has("7.0", "Icelake-Client") && !has("7.1", "Icelake-Client"));
+        assert!(
+            has("5.2", "Snowridge-v2") && !has("5.2", "Snowridge-v3") && has("6.2", "Snowridge-v3")
+        );
+        // 5.2 is probed under KVM as well: its definitions keep the `vme`
+        // TCG's instance defaults turn off, even where libvirt's map has no
+        // model of the name to restore it from.
+        let map = CpuMap::embedded();
+        let v52 = definitions.find("5.2").expect("5.2").version;
+        let vme = map.feature_id("vme").expect("vme");
+        assert!(v52
+            .resolve("Haswell")
+            .expect("Haswell")
+            .features
+            .known
+            .contains(vme));
         let v72 = definitions.find("7.2").expect("7.2").version;
         let haswell = v72.resolve("Haswell").expect("Haswell");
         assert_eq!(haswell.name, "Haswell-v1");
