@@ -87,9 +87,6 @@ const LEGACY_ALIASES: &[(&str, &str)] = &[
     ("i64", "lm"),
 ];
 
-const USAGE: &str =
-    "usage: cargo xtask probe-qemu BINARY [--chroot DIR] [--out DIR] [--timeout SECONDS]";
-
 /// One probed QEMU, as written to `data/qemu/<major>.<minor>.json`.
 /// Fields are declared in alphabetical order, which is the order serde writes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -159,9 +156,9 @@ struct ProbeConfig {
     timeout: Duration,
 }
 
-/// Entry point of `cargo xtask probe-qemu`; `args` are the words after the command name.
-pub fn run(args: &[String], workspace_root: &Path) -> Result<()> {
-    let config = parse_args(args, workspace_root)?;
+/// Entry point of `cargo xtask probe-qemu`.
+pub fn run(args: ProbeArgs, workspace_root: &Path) -> Result<()> {
+    let config = probe_config(args, workspace_root);
     let known_features = recognized_flags(&config)?;
     let transcript = run_qmp_session(&config, FALLBACK_ACCEL)?;
     let mut probe = probe_from_transcript(&transcript, &known_features, FALLBACK_ACCEL)?;
@@ -202,40 +199,31 @@ pub fn run(args: &[String], workspace_root: &Path) -> Result<()> {
     Ok(())
 }
 
-fn parse_args(args: &[String], workspace_root: &Path) -> Result<ProbeConfig> {
-    let mut binary = None;
-    let mut chroot = None;
-    let mut output_dir = workspace_root.join(DEFAULT_OUTPUT_DIR);
-    let mut timeout = DEFAULT_TIMEOUT;
-    let mut words = args.iter();
-    while let Some(word) = words.next() {
-        let mut value = || {
-            words
-                .next()
-                .ok_or_else(|| anyhow!("`{word}` needs a value\n{USAGE}"))
-        };
-        match word.as_str() {
-            "--chroot" => chroot = Some(PathBuf::from(value()?)),
-            "--out" => output_dir = PathBuf::from(value()?),
-            "--timeout" => {
-                let text = value()?;
-                let seconds: u64 = text
-                    .parse()
-                    .with_context(|| format!("`--timeout {text}` is not a number of seconds"))?;
-                timeout = Duration::from_secs(seconds);
-            }
-            flag if flag.starts_with("--") => bail!("unknown option `{flag}`\n{USAGE}"),
-            _ if binary.is_none() => binary = Some(word.clone()),
-            extra => bail!("unexpected argument `{extra}`\n{USAGE}"),
-        }
+/// `cargo xtask probe-qemu`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct ProbeArgs {
+    /// The emulator, e.g. `qemu-system-x86_64`; looked up inside the chroot when there is one.
+    binary: String,
+    /// Run QEMU under `chroot DIR`.
+    #[arg(long, value_name = "DIR")]
+    chroot: Option<PathBuf>,
+    /// Output folder [default: data/qemu under the workspace root].
+    #[arg(long = "out", value_name = "DIR")]
+    output_dir: Option<PathBuf>,
+    /// Deadline for the whole session, in seconds.
+    #[arg(long = "timeout", value_name = "SECONDS", default_value_t = DEFAULT_TIMEOUT.as_secs())]
+    timeout_seconds: u64,
+}
+
+fn probe_config(args: ProbeArgs, workspace_root: &Path) -> ProbeConfig {
+    ProbeConfig {
+        binary: args.binary,
+        chroot: args.chroot,
+        output_dir: args
+            .output_dir
+            .unwrap_or_else(|| workspace_root.join(DEFAULT_OUTPUT_DIR)),
+        timeout: Duration::from_secs(args.timeout_seconds),
     }
-    let binary = binary.ok_or_else(|| anyhow!("{USAGE}"))?;
-    Ok(ProbeConfig {
-        binary,
-        chroot,
-        output_dir,
-        timeout,
-    })
 }
 
 /// A command that runs the emulator, under `chroot` when asked.
