@@ -30,7 +30,7 @@ use super::definitions::QemuVersion;
 use crate::cpuid::{CpuidData, DataKey, Signature};
 use crate::data::{CpuMap, FeatureId, VendorId};
 use crate::domain::Accelerator;
-use crate::dump::{HostDump, QemuExpansion, QemuPropValue};
+use crate::facts::{HostDump, QemuExpansion, QemuPropValue};
 use crate::featureset::FeatureSet;
 use crate::host::HostInput;
 use crate::libvirt::{model_data, PolicySelector};
