@@ -355,16 +355,20 @@ fn compare_corpus(files: &[GoldenFile]) -> usize {
     answers
 }
 
-#[test]
-fn the_repository_corpus_gives_its_recorded_outputs() {
-    let files = repository_corpus();
+/// Compares `files` and asserts how many files, runs and answers that was.
+fn assert_corpus(files: &[GoldenFile], expected: (usize, usize, usize)) {
     let runs: usize = files.iter().map(|file| file.runs.len()).sum();
-    let answers = compare_corpus(&files);
+    let answers = compare_corpus(files);
     assert_eq!(
         (files.len(), runs, answers),
-        (15, 769, 915),
+        expected,
         "files, runs and answers compared"
     );
+}
+
+#[test]
+fn the_repository_corpus_gives_its_recorded_outputs() {
+    assert_corpus(&repository_corpus(), (15, 769, 915));
 }
 
 #[test]
@@ -372,12 +376,5 @@ fn the_cputestdata_corpus_gives_its_recorded_outputs() {
     let Some(shared) = shared_dir("cputestdata", "the cputestdata golden corpus") else {
         return;
     };
-    let files = cputestdata_corpus(&shared);
-    let runs: usize = files.iter().map(|file| file.runs.len()).sum();
-    let answers = compare_corpus(&files);
-    assert_eq!(
-        (files.len(), runs, answers),
-        (2, 171, 3675),
-        "files, runs and answers compared"
-    );
+    assert_corpus(&cputestdata_corpus(&shared), (2, 171, 3675));
 }
