@@ -4,7 +4,8 @@
 //! reached even by inputs detection would send elsewhere.
 #![no_main]
 
-use guestcpu_core::dump::{self, DumpFormat};
+use guestcpu_core::dump;
+use guestcpu_core::facts::DumpFormat;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -514,7 +514,7 @@ fn host_for(
         .iter()
         .find(|(_, input)| {
             guestcpu_core::dump::detect(&input.text)
-                .is_ok_and(|format| format == guestcpu_core::dump::DumpFormat::DomainCapabilities)
+                .is_ok_and(|format| format == guestcpu_core::facts::DumpFormat::DomainCapabilities)
         })
         .or(inputs.first())
         .map(|(_, input)| input.text.as_str());

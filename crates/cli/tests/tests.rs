@@ -1,35 +1,24 @@
 //! The `guestcpu` binary, run on fixtures the project made itself
 //! (`tests/fixtures/`, each file's first comment or name says what it is).
 //!
-//! One test per verb checks the whole output; the error tests check the exact
-//! `error:` line, its `PATH:LINE:COLUMN` position and exit status 2.
+//! One test per verb checks the whole output against its file in
+//! `tests/expected/` (`UPDATE_EXPECT=1` writes them anew); the error tests
+//! check the exact `error:` line, its `PATH:LINE:COLUMN` position and exit
+//! status 2. The golden corpus (`golden.rs`) runs the verbs over every
+//! domain and host the repository holds.
 
 mod batch;
 mod broken;
+mod golden;
 mod sosreport;
 mod util;
 
-use util::{assert_text, fixture, guestcpu, scratch_file};
+use util::{assert_text, expected, fixture, guestcpu, scratch_file};
 
 #[test]
 fn decode_prints_the_host_cpu_of_a_cpudata_dump() {
     let output = guestcpu(&["decode", &fixture("cpudata-penryn.xml")]).succeeds();
-    assert_text(
-        &output,
-        "<cpu>
-  <arch>x86_64</arch>
-  <model>Penryn-v1</model>
-  <vendor>Intel</vendor>
-  <signature family='6' model='23' stepping='6'/>
-  <feature name='monitor'/>
-  <feature name='vmx'/>
-  <feature name='vme'/>
-  <feature name='ds'/>
-  <feature name='acpi'/>
-  <feature name='ss'/>
-</cpu>
-",
-    );
+    expected("decode_prints_the_host_cpu_of_a_cpudata_dump.txt").assert_eq(&output);
 }
 
 #[test]
@@ -51,53 +40,24 @@ fn decode_of_a_cpu_definition_is_the_definition() {
 #[test]
 fn host_model_of_a_raw_dump_is_the_guest_decode() {
     let output = guestcpu(&["host-model", &fixture("cpudata-penryn.xml")]).succeeds();
-    assert_text(
-        &output,
-        "<cpu mode='custom' match='exact'>
-  <model fallback='forbid'>Penryn</model>
-  <vendor>Intel</vendor>
-  <feature policy='require' name='monitor'/>
-  <feature policy='require' name='vmx'/>
-  <feature policy='require' name='vme'/>
-  <feature policy='require' name='ds'/>
-  <feature policy='require' name='acpi'/>
-  <feature policy='require' name='ss'/>
-</cpu>
-",
-    );
+    expected("host_model_of_a_raw_dump_is_the_guest_decode.txt").assert_eq(&output);
 }
 
 #[test]
 fn host_model_of_qmp_replies_follows_qemu() {
     let output = guestcpu(&["host-model", &fixture("qmp-replies.json")]).succeeds();
-    assert_text(
-        &output,
-        "<cpu mode='custom' match='exact'>
-  <model fallback='forbid'>Penryn</model>
-  <vendor>Intel</vendor>
-  <feature policy='require' name='vmx'/>
-  <feature policy='require' name='hypervisor'/>
-  <feature policy='require' name='vme'/>
-</cpu>
-",
-    );
+    expected("host_model_of_qmp_replies_follows_qemu.txt").assert_eq(&output);
 }
 
 #[test]
 fn compare_answers_like_virsh_cpu_compare() {
     let host = fixture("host-penryn.xml");
     let output = guestcpu(&["compare", &host, &fixture("guest-optional.xml")]).succeeds();
-    assert_text(&output, "superset\n");
+    expected("compare_answers_like_virsh_cpu_compare.txt").assert_eq(&output);
     let output = guestcpu(&["compare", &host, &fixture("guest-nehalem.xml")]).exits_with(1);
-    assert_text(
-        &output,
-        "incompatible: Host CPU does not provide required features: sse4.2, popcnt\n",
-    );
+    expected("compare_answers_like_virsh_cpu_compare-2.txt").assert_eq(&output);
     let output = guestcpu(&["compare", &host, &fixture("guest-strict.xml")]).exits_with(1);
-    assert_text(
-        &output,
-        "incompatible: Host CPU does not strictly match guest CPU: Extra features: monitor, vmx, invtsc\n",
-    );
+    expected("compare_answers_like_virsh_cpu_compare-3.txt").assert_eq(&output);
 }
 
 #[test]
@@ -105,12 +65,9 @@ fn compare_json_keeps_result_first() {
     let host = fixture("host-penryn.xml");
     let output =
         guestcpu(&["compare", "--json", &host, &fixture("guest-nehalem.xml")]).exits_with(1);
-    assert_text(
-        &output,
-        "{\"result\": \"incompatible\", \"reason\": \"Host CPU does not provide required features: sse4.2, popcnt\"}\n",
-    );
+    expected("compare_json_keeps_result_first.txt").assert_eq(&output);
     let output = guestcpu(&["compare", &host, "--json", &fixture("guest-optional.xml")]).succeeds();
-    assert_text(&output, "{\"result\": \"superset\", \"reason\": null}\n");
+    expected("compare_json_keeps_result_first-2.txt").assert_eq(&output);
 }
 
 #[test]
@@ -121,7 +78,7 @@ fn compare_reads_a_guest_from_a_whole_domain() {
         &fixture("guest-penryn-minimum.xml"),
     ])
     .succeeds();
-    assert_text(&output, "superset\n");
+    expected("compare_reads_a_guest_from_a_whole_domain.txt").assert_eq(&output);
 }
 
 #[test]
@@ -133,15 +90,7 @@ fn update_turns_minimum_into_the_migratable_host() {
     ])
     .succeeds();
     // invtsc is gone: the update uses the host's migratable copy.
-    assert_text(
-        &output,
-        "<cpu mode='custom' match='exact'>
-  <model fallback='allow'>Penryn</model>
-  <feature policy='require' name='vmx'/>
-  <feature policy='disable' name='monitor'/>
-</cpu>
-",
-    );
+    expected("update_turns_minimum_into_the_migratable_host.txt").assert_eq(&output);
 }
 
 #[test]
@@ -149,30 +98,9 @@ fn guest_cpu_resolves_optional_features_and_translates() {
     let host = fixture("host-penryn.xml");
     let guest = fixture("guest-optional.xml");
     let output = guestcpu(&["guest-cpu", &host, &guest]).succeeds();
-    assert_text(
-        &output,
-        "<cpu mode='custom' match='exact'>
-  <model fallback='allow'>Penryn</model>
-  <feature policy='require' name='vmx'/>
-  <feature policy='disable' name='sse4.2'/>
-  <feature policy='forbid' name='svm'/>
-</cpu>
-",
-    );
+    expected("guest_cpu_resolves_optional_features_and_translates.txt").assert_eq(&output);
     let output = guestcpu(&["guest-cpu", &host, &guest, "--models", "core2duo,qemu64"]).succeeds();
-    assert_text(
-        &output,
-        "<cpu mode='custom' match='exact'>
-  <model fallback='allow'>qemu64</model>
-  <feature policy='require' name='vmx'/>
-  <feature policy='require' name='ssse3'/>
-  <feature policy='require' name='sse4.1'/>
-  <feature policy='require' name='lahf_lm'/>
-  <feature policy='forbid' name='svm'/>
-  <feature policy='disable' name='sse4.2'/>
-</cpu>
-",
-    );
+    expected("guest_cpu_resolves_optional_features_and_translates-2.txt").assert_eq(&output);
 }
 
 #[test]
@@ -201,16 +129,7 @@ fn guest_cpu_refuses_what_compare_refuses() {
 #[test]
 fn baseline_of_a_cpu_test_file() {
     let output = guestcpu(&["baseline", &fixture("baseline-two.xml")]).succeeds();
-    assert_text(
-        &output,
-        "<cpu mode='custom' match='exact'>
-  <model fallback='allow'>Nehalem</model>
-  <vendor>Intel</vendor>
-  <feature policy='require' name='vmx'/>
-  <feature policy='require' name='invtsc'/>
-</cpu>
-",
-    );
+    expected("baseline_of_a_cpu_test_file.txt").assert_eq(&output);
     let output = guestcpu(&[
         "baseline",
         "--migratable",
@@ -240,16 +159,7 @@ fn baseline_mixes_cpu_files_and_dumps() {
         &fixture("cpudata-penryn.xml"),
     ])
     .succeeds();
-    assert_text(
-        &output,
-        "<cpu mode='custom' match='exact'>
-  <model fallback='allow'>Penryn</model>
-  <vendor>Intel</vendor>
-  <feature policy='require' name='monitor'/>
-  <feature policy='require' name='vmx'/>
-</cpu>
-",
-    );
+    expected("baseline_mixes_cpu_files_and_dumps.txt").assert_eq(&output);
 }
 
 #[test]
@@ -267,15 +177,12 @@ fn baseline_reports_libvirts_error() {
 #[test]
 fn has_feature_answers_yes_or_no() {
     let host = fixture("host-penryn.xml");
-    assert_text(
-        &guestcpu(&["has-feature", &host, "sse4.1"]).succeeds(),
-        "yes\n",
-    );
-    assert_text(
-        &guestcpu(&["has-feature", &host, "vmx"]).succeeds(),
-        "yes\n",
-    );
-    assert_text(&guestcpu(&["has-feature", &host, "avx"]).succeeds(), "no\n");
+    expected("has_feature_answers_yes_or_no.txt")
+        .assert_eq(&guestcpu(&["has-feature", &host, "sse4.1"]).succeeds());
+    expected("has_feature_answers_yes_or_no-2.txt")
+        .assert_eq(&guestcpu(&["has-feature", &host, "vmx"]).succeeds());
+    expected("has_feature_answers_yes_or_no-3.txt")
+        .assert_eq(&guestcpu(&["has-feature", &host, "avx"]).succeeds());
     guestcpu(&["has-feature", &host, "foo"])
         .fails_with("error: internal error: unknown CPU feature foo");
 }
@@ -291,17 +198,7 @@ fn update_live_records_what_qemu_did() {
         &fixture("live-disabled.xml"),
     ])
     .succeeds();
-    assert_text(
-        &output,
-        "<cpu mode='custom' match='exact' check='full'>
-  <model fallback='forbid'>Penryn</model>
-  <feature policy='disable' name='monitor'/>
-  <feature policy='require' name='vmx'/>
-  <feature policy='require' name='vme'/>
-  <feature policy='require' name='ss'/>
-</cpu>
-",
-    );
+    expected("update_live_records_what_qemu_did.txt").assert_eq(&output);
 }
 
 #[test]
@@ -517,10 +414,7 @@ fn check_models_the_libvirt_version_asked_for() {
     ])
     .run();
     assert_eq!(done.status, 2);
-    assert_text(
-        &done.stderr,
-        "error: invalid libvirt version `nine`: expected `MAJOR.MINOR`, e.g. `12.9`\n",
-    );
+    expected("check_models_the_libvirt_version_asked_for.txt").assert_eq(&done.stderr);
 }
 
 #[test]
@@ -585,18 +479,7 @@ fn fix_prints_the_remedied_domain_and_says_why() {
     ])
     .run();
     assert_eq!(done.status, 0, "{}", done.stderr);
-    assert_text(
-        &done.stdout,
-        "<cpu mode='custom' match='exact' check='full'>
-  <model fallback='forbid'>Nehalem</model>
-  <feature policy='disable' name='sse4.2'/>
-  <feature policy='require' name='x2apic'/>
-  <feature policy='disable' name='popcnt'/>
-  <feature policy='require' name='hypervisor'/>
-  <feature policy='require' name='vme'/>
-</cpu>
-",
-    );
+    expected("fix_prints_the_remedied_domain_and_says_why.txt").assert_eq(&done.stdout);
     assert!(
         done.stderr
             .starts_with("- `fallback='forbid'`: with `allow` libvirt may start another model"),
@@ -698,10 +581,7 @@ fn check_previews_an_upgrade() {
     assert!(json.contains("\"before\": {"), "{json}");
     let done = guestcpu(&[&args[..10], &["11.3"]].concat()).run();
     assert_eq!(done.status, 2);
-    assert_text(
-        &done.stderr,
-        "error: --upgrade-to wants LIBVIRT:QEMU, e.g. 11.3:10.0, not `11.3`\n",
-    );
+    expected("check_previews_an_upgrade.txt").assert_eq(&done.stderr);
 }
 
 /// A dump taken inside a VM (hypervisor bit, neither vmx nor svm) is pointed

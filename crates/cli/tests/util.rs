@@ -119,6 +119,14 @@ impl Done {
     }
 }
 
+/// The expected output `name` under `tests/expected/`, compared with
+/// `assert_eq`; `UPDATE_EXPECT=1` writes the actual output there instead.
+pub fn expected(name: &str) -> expect_test::ExpectFile {
+    expect_test::expect_file![PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/expected")
+        .join(name)]
+}
+
 /// Asserts two texts are equal, showing both in full when they are not.
 #[track_caller]
 pub fn assert_text(actual: &str, expected: &str) {
@@ -126,4 +134,23 @@ pub fn assert_text(actual: &str, expected: &str) {
         actual == expected,
         "output differs\n--- expected:\n{expected}--- actual:\n{actual}"
     );
+}
+
+/// `../shared/libvirt/<folder>` relative to the repository root (where the
+/// golden corpus runs), or `None` after saying on standard error that
+/// `test` is skipped. Panics when `CI` is set and the folder is missing: a
+/// green CI run must mean the suites that need it ran.
+pub fn shared_dir(folder: &str, test: &str) -> Option<String> {
+    let relative = format!("../shared/libvirt/{folder}");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    if root.join(&relative).is_dir() {
+        return Some(relative);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{relative} is missing, and CI must run {test} against it"
+    );
+    // Written to the stream itself: the harness captures print!/eprint!.
+    let _ = writeln!(std::io::stderr(), "skipped: {test} (no {relative})");
+    None
 }

@@ -612,6 +612,40 @@ mod tests {
         synthesize_cpudata_xml(map, model, &["vme"]).expect("known model")
     }
 
+    /// The cluster the fleet tests share: a Nehalem host and a SandyBridge
+    /// host, whose dumps the caller keeps while it borrows them as hosts.
+    struct TwoHosts {
+        nehalem: String,
+        sandybridge: String,
+    }
+
+    impl TwoHosts {
+        fn new(map: &CpuMap) -> Self {
+            TwoHosts {
+                nehalem: cpudata_of_model(map, "Nehalem"),
+                sandybridge: cpudata_of_model(map, "SandyBridge"),
+            }
+        }
+
+        fn nehalem(&self) -> HostText<'_> {
+            HostText {
+                name: "nehalem.xml",
+                text: &self.nehalem,
+            }
+        }
+
+        fn sandybridge(&self) -> HostText<'_> {
+            HostText {
+                name: "sandybridge.xml",
+                text: &self.sandybridge,
+            }
+        }
+    }
+
+    /// A domain that starts on the SandyBridge host only.
+    const SANDYBRIDGE_DOMAIN: &str = "<domain type='kvm'><cpu mode='custom' match='exact' \
+         check='partial'><model fallback='forbid'>SandyBridge</model></cpu></domain>";
+
     /// libvirt 9.0 refuses `<vendor>Intel</vendor>` on an AMD host for a
     /// usable model under `check='partial'`; 11.3 starts it. The same stack
     /// twice changes nothing.
@@ -669,27 +703,18 @@ mod tests {
     #[test]
     fn a_cluster_of_two_hosts_and_one_broken_input() {
         let map = CpuMap::embedded();
-        let nehalem = cpudata_of_model(map, "Nehalem");
-        let sandybridge = cpudata_of_model(map, "SandyBridge");
+        let cluster = TwoHosts::new(map);
         let hosts = [
-            HostText {
-                name: "nehalem.xml",
-                text: &nehalem,
-            },
+            cluster.nehalem(),
             HostText {
                 name: "broken.xml",
                 text: "<cpudata>\n<cpuid",
             },
-            HostText {
-                name: "sandybridge.xml",
-                text: &sandybridge,
-            },
+            cluster.sandybridge(),
         ];
         let options = CheckOptions::default();
-        let domain = "<domain type='kvm'><cpu mode='custom' match='exact' check='partial'>\
-                      <model fallback='forbid'>SandyBridge</model></cpu></domain>";
         let question = BatchQuestion {
-            domain_xml: Some(domain),
+            domain_xml: Some(SANDYBRIDGE_DOMAIN),
             options: &options,
             source: None,
         };
@@ -728,23 +753,11 @@ mod tests {
     #[test]
     fn a_named_source_is_kept_and_the_fleet_gets_one_remedy() {
         let map = CpuMap::embedded();
-        let nehalem = cpudata_of_model(map, "Nehalem");
-        let sandybridge = cpudata_of_model(map, "SandyBridge");
-        let hosts = [
-            HostText {
-                name: "nehalem.xml",
-                text: &nehalem,
-            },
-            HostText {
-                name: "sandybridge.xml",
-                text: &sandybridge,
-            },
-        ];
+        let cluster = TwoHosts::new(map);
+        let hosts = [cluster.nehalem(), cluster.sandybridge()];
         let options = CheckOptions::default();
-        let domain = "<domain type='kvm'><cpu mode='custom' match='exact' check='partial'>\
-                      <model fallback='forbid'>SandyBridge</model></cpu></domain>";
         let question = BatchQuestion {
-            domain_xml: Some(domain),
+            domain_xml: Some(SANDYBRIDGE_DOMAIN),
             options: &options,
             source: Some("nehalem.xml"),
         };

@@ -17,8 +17,9 @@ use crate::cpuid::{CpuidData, Signature};
 use crate::data::qemu_order::in_qemu_order;
 use crate::data::{CpuMap, FeatureId};
 use crate::domain::Accelerator;
-use crate::dump::{self, DumpFormat, HostDump, QemuPropValue, QemuReplies, MAX_DUMP_BYTES};
+use crate::dump::{self, MAX_DUMP_BYTES};
 use crate::error::CpuError;
+use crate::facts::{props_to_cpuid, DumpFormat, HostDump, QemuPropValue, QemuReplies};
 use crate::featureset::FeatureSet;
 use crate::libvirt::decode::{guest_cpu_from_signals, host_cpu_from_cpuid, order_as_decoded};
 use crate::libvirt::host_model::{host_model_from_qmp, hypervisor_models};
@@ -127,7 +128,7 @@ pub fn parse_host<'m>(map: &'m CpuMap, text: &str) -> Result<HostInput<'m>, Inpu
     // The same holds for Linux's flag names, which name features of the map.
     if !std::ptr::eq(map, CpuMap::embedded()) {
         if let Some(expansion) = dump.qemu.as_ref().and_then(|q| q.expansion.as_ref()) {
-            dump.cpuid = dump::qmp::props_to_cpuid(&expansion.props, map);
+            dump.cpuid = props_to_cpuid(&expansion.props, map);
         }
         if dump.format == DumpFormat::ProcCpuinfo {
             dump = dump::proc_cpuinfo::parse(text, map)?;

@@ -14,6 +14,7 @@ pub mod domain;
 pub mod domain_log;
 pub mod dump;
 pub mod error;
+pub mod facts;
 pub mod featureset;
 pub mod host;
 pub mod json;

@@ -44,7 +44,8 @@ use crate::check::{analyze, describe_host, CheckError, CheckOptions, FilteredRep
 use crate::cpudef::{CpuCheck, CpuDef};
 use crate::data::CpuMap;
 use crate::domain_log::{FeatureWarning, StartLog};
-use crate::dump::{self, DumpFormat};
+use crate::dump;
+use crate::facts::DumpFormat;
 use crate::host::{join_hosts, parse_host, HostInput};
 use crate::libvirt::release::VersionChoice;
 use crate::qemu::accel::KVM_EVIDENCE_NOTES;

@@ -1,5 +1,6 @@
-//! The engine's import graph: no module imports one of a higher layer, and no
-//! two modules import each other, however indirectly.
+//! The engine's import graph: no module imports one of a higher layer, no
+//! two modules import each other, however indirectly, and only the parse
+//! boundary imports the host input parsers (`dump`).
 //!
 //! The layers are written once, in `docs/architecture.md` ("What each module
 //! may import"); this test reads them there, lists every `use crate::…`,
@@ -39,6 +40,19 @@ fn imports_go_down_the_layers_and_never_round_in_a_cycle() {
                 "{} (layer {from_layer}) imports {} (layer {to_layer})",
                 from.join("::"),
                 to.join("::")
+            ));
+        }
+    }
+    // The parse boundary: only the modules the document names read host
+    // inputs through `dump`; the rest work on the facts it built.
+    let boundary = read_parse_boundary(&root.join("../../docs/architecture.md"));
+    for (from, to) in &edges {
+        if to[0] == "dump" && from[0] != "dump" && !boundary.contains(&from[0]) {
+            violations.push(format!(
+                "{} imports {}, though only {} may",
+                from.join("::"),
+                to.join("::"),
+                boundary.join(", ")
             ));
         }
     }
@@ -86,6 +100,25 @@ fn read_layers(doc: &Path) -> BTreeMap<String, usize> {
     }
     assert!(!layers.is_empty(), "the layer table is empty");
     layers
+}
+
+/// The modules that may import `dump`, from the section's sentence "Only
+/// the parse boundary, `a` and `b`, imports `dump`".
+fn read_parse_boundary(doc: &Path) -> Vec<String> {
+    let text = fs::read_to_string(doc).expect("docs/architecture.md");
+    let sentence = text
+        .split("Only the parse boundary,")
+        .nth(1)
+        .and_then(|rest| rest.split("imports `dump`").next())
+        .expect("docs/architecture.md names the parse boundary: \"Only the parse boundary, … imports `dump`\"");
+    let names: Vec<String> = sentence
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect();
+    assert!(!names.is_empty(), "the parse boundary names no module");
+    names
 }
 
 fn layer_of(layers: &BTreeMap<String, usize>, module: &ModulePath) -> Option<usize> {

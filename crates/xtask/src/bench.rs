@@ -31,11 +31,7 @@ const BENCH_DOMAIN: &str = "<domain type='kvm'>
 
 /// `cargo xtask bench-batch [N]`: writes N synthesised dumps (default 2000)
 /// to a temporary folder and times `guestcpu batch` over them.
-pub fn bench_batch(args: &[String], root: &Path) -> Result<()> {
-    let count: usize = match args.first() {
-        Some(n) => n.parse().with_context(|| format!("not a count: `{n}`"))?,
-        None => 2000,
-    };
+pub fn bench_batch(count: usize, root: &Path) -> Result<()> {
     let guestcpu = build_release_cli(root)?;
     let folder = std::env::temp_dir().join(format!("guestcpu-bench-batch-{}", std::process::id()));
     std::fs::create_dir_all(&folder)?;
@@ -110,8 +106,8 @@ fn write_dumps(folder: &Path, count: usize) -> Result<()> {
 
 /// `cargo xtask bench-vs-qemu [QEMU]`: QEMU's `query-cpu-definitions` under
 /// TCG against guestcpu's `models --accel tcg`, warm and from a cold start.
-pub fn bench_vs_qemu(args: &[String], root: &Path) -> Result<()> {
-    let qemu = PathBuf::from(args.first().map_or(DEFAULT_QEMU, String::as_str));
+pub fn bench_vs_qemu(qemu: Option<PathBuf>, root: &Path) -> Result<()> {
+    let qemu = qemu.unwrap_or_else(|| PathBuf::from(DEFAULT_QEMU));
     if !qemu.exists() {
         println!(
             "skipping: {} is absent (Debian: apt-get install qemu-system-x86)",

@@ -36,12 +36,8 @@ const DEFAULT_CAPTURES: &str = "../shared/libvirt/qemucapabilitiesdata";
 const QEMU_DATA: &str = "data/qemu";
 
 /// Entry point of `cargo xtask derive-qemu`.
-pub fn run(args: &[String], workspace_root: &Path) -> Result<()> {
-    let captures = match args {
-        [] => workspace_root.join(DEFAULT_CAPTURES),
-        [dir] => PathBuf::from(dir),
-        _ => bail!("usage: cargo xtask derive-qemu [CAPSDIR]"),
-    };
+pub fn run(captures: Option<PathBuf>, workspace_root: &Path) -> Result<()> {
+    let captures = captures.unwrap_or_else(|| workspace_root.join(DEFAULT_CAPTURES));
     for (release, text) in derive_all(&captures, &workspace_root.join(QEMU_DATA))? {
         let output = workspace_root
             .join(QEMU_DATA)

@@ -367,12 +367,8 @@ fn top(counts: &BTreeMap<String, usize>, n: usize) -> String {
 }
 
 /// Entry point of `cargo xtask fidelity [CPUTESTDATA]`.
-pub fn run(args: &[String], workspace_root: &Path) -> Result<()> {
-    let dir = match args {
-        [] => workspace_root.join("../shared/libvirt/cputestdata"),
-        [dir] => PathBuf::from(dir),
-        _ => bail!("usage: cargo xtask fidelity [CPUTESTDATA]"),
-    };
+pub fn run(cputestdata: Option<PathBuf>, workspace_root: &Path) -> Result<()> {
+    let dir = cputestdata.unwrap_or_else(|| workspace_root.join("../shared/libvirt/cputestdata"));
     let report = measure(&dir)?;
     let label = |version: &str| {
         if version == LIBVIRT_STAND_IN {

@@ -12,53 +12,83 @@ mod stack;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
 
-const USAGE: &str = "usage: cargo xtask <command>
+/// Project automation: data importers and reports.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+struct Xtask {
+    #[command(subcommand)]
+    task: Task,
+}
 
-commands:
-  import-cpu-map PATH... regenerate data/cpu_map/<release>.json from libvirt cpu_map folders
-  probe-qemu BINARY [--chroot DIR] [--out DIR] [--timeout SECONDS]
-                         write data/qemu/<major>.<minor>.json from a real QEMU
-  probe-qemu --debian bullseye|bookworm|trixie|trixie-backports [--stacks-dir DIR] ...
-                         the same for that Debian suite's QEMU, installed first
-  derive-qemu [CAPSDIR]  write data/qemu/<major>.<minor>.json for QEMU releases libvirt's
-                         captures list but no probe covers (6.2 to 9.2)
-  gen-accel              regenerate data/accel/{kvm,tcg}.json from accel_facts.rs
-  fidelity [CPUTESTDATA] score predicted model blockers against QEMU's answers
-  bench-batch [N]        time `guestcpu batch` over N synthesised dumps (default 2000)
-  bench-vs-qemu [QEMU]   QEMU's query-cpu-definitions against guestcpu's model list
-  record-real [--stack bookworm|trixie|trixie-backports|all] [--stacks-dir DIR] [--only NAME...]
-  record-sosreport [--stack bookworm|trixie|trixie-backports|all] [--stacks-dir DIR]
-                         record what real libvirt + QEMU + KVM stacks do with tests/real/domains
-                         (needs root and /dev/kvm)";
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Regenerate data/cpu_map/<release>.json from libvirt cpu_map folders.
+    ImportCpuMap {
+        /// libvirt's `src/cpu_map` folders, one per release.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// Write data/qemu/<major>.<minor>.json from a real QEMU.
+    ProbeQemu(probe_qemu::ProbeArgs),
+    /// Write data/qemu/<major>.<minor>.json for QEMU releases libvirt's
+    /// captures list but no probe covers (6.2 to 9.2).
+    DeriveQemu {
+        /// libvirt's qemucapabilitiesdata [default: ../shared/libvirt/qemucapabilitiesdata].
+        #[arg(value_name = "CAPSDIR")]
+        captures: Option<PathBuf>,
+    },
+    /// Regenerate data/accel/{kvm,tcg}.json from accel_facts.rs.
+    GenAccel,
+    /// Score predicted model blockers against QEMU's answers.
+    Fidelity {
+        /// libvirt's cputestdata [default: ../shared/libvirt/cputestdata].
+        #[arg(value_name = "CPUTESTDATA")]
+        cputestdata: Option<PathBuf>,
+    },
+    /// Time `guestcpu batch` over N synthesised dumps.
+    BenchBatch {
+        #[arg(value_name = "N", default_value_t = 2000)]
+        count: usize,
+    },
+    /// QEMU's query-cpu-definitions against guestcpu's model list.
+    BenchVsQemu {
+        /// The QEMU binary [default: /usr/bin/qemu-system-x86_64].
+        #[arg(value_name = "QEMU")]
+        qemu: Option<PathBuf>,
+    },
+    /// Record what real libvirt + QEMU + KVM stacks do with tests/real/domains
+    /// (needs root and /dev/kvm).
+    RecordReal(record_real::Options),
+    /// Record an sosreport of each stack running tests/real/domains (needs
+    /// root and /dev/kvm).
+    RecordSosreport(record_sosreport::Options),
+}
 
 fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("import-cpu-map") => {
-            if args.len() < 2 {
-                bail!("usage: cargo xtask import-cpu-map PATH...")
-            }
-            for path in &args[1..] {
-                let imported = import_cpu_map::import(Path::new(path))?;
-                let output = workspace_root().join(imported.output());
-                std::fs::create_dir_all(workspace_root().join(import_cpu_map::OUTPUT_DIR))?;
+    let root = workspace_root();
+    match Xtask::parse().task {
+        Task::ImportCpuMap { paths } => {
+            for path in &paths {
+                let imported = import_cpu_map::import(path)?;
+                let output = root.join(imported.output());
+                std::fs::create_dir_all(root.join(import_cpu_map::OUTPUT_DIR))?;
                 std::fs::write(&output, &imported.text)
                     .with_context(|| format!("writing {}", output.display()))?;
                 println!("wrote {}", output.display());
             }
             Ok(())
         }
-        Some("probe-qemu") => probe_qemu::run(&args[1..], &workspace_root()),
-        Some("derive-qemu") => derive_qemu::run(&args[1..], &workspace_root()),
-        Some("gen-accel") => accel_facts::run(&workspace_root()),
-        Some("fidelity") => fidelity::run(&args[1..], &workspace_root()),
-        Some("bench-batch") => bench::bench_batch(&args[1..], &workspace_root()),
-        Some("bench-vs-qemu") => bench::bench_vs_qemu(&args[1..], &workspace_root()),
-        Some("record-real") => record_real::run(&args[1..], &workspace_root()),
-        Some("record-sosreport") => record_sosreport::run(&args[1..], &workspace_root()),
-        _ => bail!("{USAGE}"),
+        Task::ProbeQemu(args) => probe_qemu::run(args, &root),
+        Task::DeriveQemu { captures } => derive_qemu::run(captures, &root),
+        Task::GenAccel => accel_facts::run(&root),
+        Task::Fidelity { cputestdata } => fidelity::run(cputestdata, &root),
+        Task::BenchBatch { count } => bench::bench_batch(count, &root),
+        Task::BenchVsQemu { qemu } => bench::bench_vs_qemu(qemu, &root),
+        Task::RecordReal(options) => record_real::run(options, &root),
+        Task::RecordSosreport(options) => record_sosreport::run(options, &root),
     }
 }
 

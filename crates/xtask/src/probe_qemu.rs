@@ -96,9 +96,6 @@ const LEGACY_ALIASES: &[(&str, &str)] = &[
     ("i64", "lm"),
 ];
 
-const USAGE: &str = "usage: cargo xtask probe-qemu BINARY [--chroot DIR] [--out DIR] [--timeout SECONDS]
-       cargo xtask probe-qemu --debian bullseye|bookworm|trixie|trixie-backports [--stacks-dir DIR] [--out DIR] [--timeout SECONDS]";
-
 /// The emulator Debian's `qemu-system-x86` package installs.
 const DEBIAN_QEMU_BINARY: &str = "qemu-system-x86_64";
 
@@ -188,9 +185,9 @@ struct ProbeConfig {
     debian_suite: Option<String>,
 }
 
-/// Entry point of `cargo xtask probe-qemu`; `args` are the words after the command name.
-pub fn run(args: &[String], workspace_root: &Path) -> Result<()> {
-    let config = parse_args(args, workspace_root)?;
+/// Entry point of `cargo xtask probe-qemu`.
+pub fn run(args: ProbeArgs, workspace_root: &Path) -> Result<()> {
+    let config = probe_config(args, workspace_root)?;
     if let Some(suite) = &config.debian_suite {
         install_debian_qemu(suite, config.chroot.as_deref())?;
     }
@@ -239,56 +236,53 @@ pub fn run(args: &[String], workspace_root: &Path) -> Result<()> {
     Ok(())
 }
 
-fn parse_args(args: &[String], workspace_root: &Path) -> Result<ProbeConfig> {
-    let mut binary = None;
-    let mut chroot = None;
-    let mut debian_suite = None;
-    let mut stacks_dir = PathBuf::from(DEFAULT_STACKS_DIR);
-    let mut output_dir = workspace_root.join(DEFAULT_OUTPUT_DIR);
-    let mut timeout = DEFAULT_TIMEOUT;
-    let mut words = args.iter();
-    while let Some(word) = words.next() {
-        let mut value = || {
-            words
-                .next()
-                .ok_or_else(|| anyhow!("`{word}` needs a value\n{USAGE}"))
-        };
-        match word.as_str() {
-            "--chroot" => chroot = Some(PathBuf::from(value()?)),
-            "--debian" => debian_suite = Some(value()?.clone()),
-            "--stacks-dir" => stacks_dir = PathBuf::from(value()?),
-            "--out" => output_dir = PathBuf::from(value()?),
-            "--timeout" => {
-                let text = value()?;
-                let seconds: u64 = text
-                    .parse()
-                    .with_context(|| format!("`--timeout {text}` is not a number of seconds"))?;
-                timeout = Duration::from_secs(seconds);
-            }
-            flag if flag.starts_with("--") => bail!("unknown option `{flag}`\n{USAGE}"),
-            _ if binary.is_none() => binary = Some(word.clone()),
-            extra => bail!("unexpected argument `{extra}`\n{USAGE}"),
+/// The arguments of `cargo xtask probe-qemu`.
+#[derive(Debug, clap::Args)]
+pub struct ProbeArgs {
+    /// The emulator, e.g. `qemu-system-x86_64`; looked up inside the chroot when there is one.
+    #[arg(required_unless_present = "debian", conflicts_with = "debian")]
+    binary: Option<String>,
+    /// Run QEMU under `chroot DIR`.
+    #[arg(long, value_name = "DIR", conflicts_with = "debian")]
+    chroot: Option<PathBuf>,
+    /// Probe this Debian suite's `qemu-system-x86_64`, installed first (in
+    /// `STACKS_DIR/SUITE` unless the suite is this machine's release).
+    #[arg(long, value_name = "SUITE", value_parser = DEBIAN_SUITES.map(|(name, _)| name))]
+    debian: Option<String>,
+    /// Where `--debian` chroots live.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_STACKS_DIR)]
+    stacks_dir: PathBuf,
+    /// Output folder [default: data/qemu under the workspace root].
+    #[arg(long = "out", value_name = "DIR")]
+    output_dir: Option<PathBuf>,
+    /// Deadline for the whole session, in seconds.
+    #[arg(long = "timeout", value_name = "SECONDS", default_value_t = DEFAULT_TIMEOUT.as_secs())]
+    timeout_seconds: u64,
+}
+
+/// Where and how to probe, from the arguments: `--debian` names the binary
+/// and, off this machine's own release, the chroot.
+fn probe_config(args: ProbeArgs, workspace_root: &Path) -> Result<ProbeConfig> {
+    let (binary, chroot) = match &args.debian {
+        Some(suite) => {
+            let chroot =
+                (Some(suite.clone()) != machine_release()?).then(|| args.stacks_dir.join(suite));
+            (DEBIAN_QEMU_BINARY.to_string(), chroot)
         }
-    }
-    if let Some(suite) = &debian_suite {
-        if binary.is_some() || chroot.is_some() {
-            bail!("`--debian` names the QEMU itself: no BINARY or `--chroot` with it\n{USAGE}");
-        }
-        if !DEBIAN_SUITES.iter().any(|(name, _)| name == suite) {
-            bail!("`--debian {suite}`: not a Debian suite with a known QEMU\n{USAGE}");
-        }
-        binary = Some(DEBIAN_QEMU_BINARY.to_string());
-        if Some(suite.clone()) != machine_release()? {
-            chroot = Some(stacks_dir.join(suite));
-        }
-    }
-    let binary = binary.ok_or_else(|| anyhow!("{USAGE}"))?;
+        None => (
+            args.binary
+                .ok_or_else(|| anyhow!("probe-qemu needs BINARY or `--debian SUITE`"))?,
+            args.chroot,
+        ),
+    };
     Ok(ProbeConfig {
         binary,
         chroot,
-        output_dir,
-        timeout,
-        debian_suite,
+        output_dir: args
+            .output_dir
+            .unwrap_or_else(|| workspace_root.join(DEFAULT_OUTPUT_DIR)),
+        timeout: Duration::from_secs(args.timeout_seconds),
+        debian_suite: args.debian,
     })
 }
 
@@ -919,10 +913,19 @@ mod tests {
 
     #[test]
     fn a_debian_suite_names_its_qemu_and_its_tree() -> Result<()> {
+        /// `probe-qemu`'s arguments alone, as `cargo xtask` parses them.
+        #[derive(clap::Parser)]
+        struct Probe {
+            #[command(flatten)]
+            args: ProbeArgs,
+        }
         let root = Path::new("/workspace");
-        let words =
-            |text: &str| -> Vec<String> { text.split_whitespace().map(String::from).collect() };
-        let config = parse_args(&words("--debian bullseye --stacks-dir /stacks"), root)?;
+        let parse = |text: &str| -> Result<ProbeConfig> {
+            let words = std::iter::once("probe-qemu").chain(text.split_whitespace());
+            let probe = <Probe as clap::Parser>::try_parse_from(words)?;
+            probe_config(probe.args, root)
+        };
+        let config = parse("--debian bullseye --stacks-dir /stacks")?;
         assert_eq!(config.binary, DEBIAN_QEMU_BINARY);
         assert_eq!(config.debian_suite.as_deref(), Some("bullseye"));
         if machine_release()?.as_deref() != Some("bullseye") {
@@ -932,8 +935,9 @@ mod tests {
             "--debian sid",
             "--debian trixie qemu-system-x86_64",
             "--debian trixie --chroot /x",
+            "",
         ] {
-            assert!(parse_args(&words(refused), root).is_err(), "{refused}");
+            assert!(parse(refused).is_err(), "{refused}");
         }
         let (_, release) = DEBIAN_SUITES
             .iter()

@@ -32,64 +32,35 @@ use serde_json::Value;
 
 use crate::stack::{
     command_in, command_text, ensure_host_packages, install_stack, is_root, parse_virsh_version,
-    Session, Stack, DOMAIN_PREFIX,
+    Session, Stack, Stacks, DOMAIN_PREFIX,
 };
-
-const USAGE: &str =
-    "usage: cargo xtask record-real [--stack bookworm|trixie|trixie-backports|all] \
-[--stacks-dir DIR] [--only NAME...]";
 
 /// Where the corpus and the recordings live, relative to the workspace root.
 const REAL_DIR: &str = "tests/real";
 
-#[derive(Debug)]
-struct Options {
-    stacks: Vec<Stack>,
+/// `cargo xtask record-real`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct Options {
+    /// The stacks to record: bookworm, trixie, trixie-backports or all.
+    #[arg(long = "stack", value_name = "STACK", default_value = "all", value_parser = Stacks::parse)]
+    stacks: Stacks,
+    /// Where the chroots of the trixie stacks are.
+    #[arg(long, value_name = "DIR", default_value = "/work/stacks")]
     stacks_dir: PathBuf,
+    /// Record only these domains of the corpus.
+    #[arg(long, value_name = "NAME", num_args = 1..)]
     only: Vec<String>,
 }
 
-fn parse_args(args: &[String]) -> Result<Options> {
-    let mut options = Options {
-        stacks: Stack::ALL.to_vec(),
-        stacks_dir: PathBuf::from("/work/stacks"),
-        only: Vec::new(),
-    };
-    let mut words = args.iter().peekable();
-    while let Some(word) = words.next() {
-        match word.as_str() {
-            "--stack" => {
-                let name = words.next().ok_or_else(|| anyhow!("{USAGE}"))?;
-                options.stacks = Stack::parse(name, USAGE)?;
-            }
-            "--stacks-dir" => {
-                let dir = words.next().ok_or_else(|| anyhow!("{USAGE}"))?;
-                options.stacks_dir = PathBuf::from(dir);
-            }
-            "--only" => {
-                while let Some(name) = words.next_if(|next| !next.starts_with("--")) {
-                    options.only.push(name.clone());
-                }
-                if options.only.is_empty() {
-                    bail!("--only needs at least one domain name\n{USAGE}");
-                }
-            }
-            _ => bail!("unexpected argument `{word}`\n{USAGE}"),
-        }
-    }
-    Ok(options)
-}
-
-/// Entry point of `cargo xtask record-real`; `args` are the words after the command name.
-pub fn run(args: &[String], workspace_root: &Path) -> Result<()> {
-    let options = parse_args(args)?;
+/// Entry point of `cargo xtask record-real`.
+pub fn run(options: Options, workspace_root: &Path) -> Result<()> {
     let real_dir = workspace_root.join(REAL_DIR);
     let corpus = read_corpus(&real_dir.join("domains"), &options.only)?;
     if !is_root()? || !Path::new("/dev/kvm").exists() {
         bail!("recording needs root and /dev/kvm; this machine has none: nothing recorded");
     }
     ensure_host_packages(&["cpuid"])?;
-    for stack in &options.stacks {
+    for stack in &options.stacks.0 {
         let root = stack.chroot(&options.stacks_dir);
         println!("== {}", stack.name());
         install_stack(*stack, root.as_deref())?;

@@ -25,12 +25,8 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use crate::stack::{
     apt_get, ensure_host_packages, install_stack, is_installed, is_root, run_checked, Session,
-    Stack, DOMAIN_PREFIX,
+    Stack, Stacks, DOMAIN_PREFIX,
 };
-
-const USAGE: &str =
-    "usage: cargo xtask record-sosreport [--stack bookworm|trixie|trixie-backports|all] \
-[--stacks-dir DIR]";
 
 /// Where the test reports go, relative to the workspace root.
 const SOSREPORT_DIR: &str = "tests/sosreport";
@@ -69,41 +65,28 @@ const SOS_TMP: &str = "/tmp/guestcpu-sosreport";
 /// the processor plugin has no raw CPUID to keep.
 const SOS_PACKAGES: [&str; 2] = ["sosreport", "cpuid"];
 
-struct Options {
-    stacks: Vec<Stack>,
+/// `cargo xtask record-sosreport`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct Options {
+    /// The stacks to report on: bookworm, trixie, trixie-backports or all
+    /// [default: bookworm and trixie].
+    #[arg(long = "stack", value_name = "STACK", value_parser = Stacks::parse)]
+    stacks: Option<Stacks>,
+    /// Where the chroots of the trixie stacks are.
+    #[arg(long, value_name = "DIR", default_value = "/work/stacks")]
     stacks_dir: PathBuf,
 }
 
-fn parse_args(args: &[String]) -> Result<Options> {
-    let mut options = Options {
-        stacks: vec![Stack::Bookworm, Stack::Trixie],
-        stacks_dir: PathBuf::from("/work/stacks"),
-    };
-    let mut words = args.iter();
-    while let Some(word) = words.next() {
-        match word.as_str() {
-            "--stack" => {
-                let name = words.next().ok_or_else(|| anyhow!("{USAGE}"))?;
-                options.stacks = Stack::parse(name, USAGE)?;
-            }
-            "--stacks-dir" => {
-                let dir = words.next().ok_or_else(|| anyhow!("{USAGE}"))?;
-                options.stacks_dir = PathBuf::from(dir);
-            }
-            _ => bail!("unexpected argument `{word}`\n{USAGE}"),
-        }
-    }
-    Ok(options)
-}
-
 /// Entry point of `cargo xtask record-sosreport`.
-pub fn run(args: &[String], workspace_root: &Path) -> Result<()> {
-    let options = parse_args(args)?;
+pub fn run(options: Options, workspace_root: &Path) -> Result<()> {
+    let stacks = options
+        .stacks
+        .map_or(vec![Stack::Bookworm, Stack::Trixie], |stacks| stacks.0);
     if !is_root()? || !Path::new("/dev/kvm").exists() {
         bail!("a sosreport of a running stack needs root and /dev/kvm; this machine has none");
     }
     let corpus = workspace_root.join(CORPUS_DIR);
-    for stack in &options.stacks {
+    for stack in &stacks {
         let root = stack.chroot(&options.stacks_dir);
         println!("== {}", stack.name());
         install_stack(*stack, root.as_deref())?;

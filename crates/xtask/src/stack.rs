@@ -72,17 +72,6 @@ impl Stack {
         }
     }
 
-    pub(crate) fn parse(name: &str, usage: &str) -> Result<Vec<Stack>> {
-        if name == "all" {
-            return Ok(Stack::ALL.to_vec());
-        }
-        Stack::ALL
-            .into_iter()
-            .find(|stack| stack.name() == name)
-            .map(|stack| vec![stack])
-            .ok_or_else(|| anyhow!("unknown stack `{name}`\n{usage}"))
-    }
-
     /// The chroot the stack lives in; `None` for the machine itself.
     pub(crate) fn chroot(self, stacks_dir: &Path) -> Option<PathBuf> {
         match self {
@@ -97,6 +86,27 @@ impl Stack {
             Stack::TrixieBackports => Some("trixie-backports"),
             Stack::Bookworm | Stack::Trixie => None,
         }
+    }
+}
+
+/// The value of `--stack`: one stack's name, or `all`.
+#[derive(Debug, Clone)]
+pub(crate) struct Stacks(pub(crate) Vec<Stack>);
+
+impl Stacks {
+    pub(crate) fn parse(name: &str) -> Result<Stacks> {
+        if name == "all" {
+            return Ok(Stacks(Stack::ALL.to_vec()));
+        }
+        Stack::ALL
+            .into_iter()
+            .find(|stack| stack.name() == name)
+            .map(|stack| Stacks(vec![stack]))
+            .ok_or_else(|| {
+                anyhow!(
+                    "unknown stack `{name}`; expected bookworm, trixie, trixie-backports or all"
+                )
+            })
     }
 }
 

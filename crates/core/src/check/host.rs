@@ -218,7 +218,7 @@ impl<'m> PreparedHost<'m> {
 /// `svm`, so it describes the VM's virtual CPU and no nested guest can use
 /// hardware virtualization there.
 fn inside_a_vm_note(map: &CpuMap, input: &HostInput<'_>) -> Option<String> {
-    use crate::dump::DumpFormat;
+    use crate::facts::DumpFormat;
     let qemu_answer = matches!(
         input.dump_format(),
         None | Some(DumpFormat::Qmp | DumpFormat::DomainCapabilities)

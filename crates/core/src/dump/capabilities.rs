@@ -7,7 +7,8 @@
 //! definition that [`crate::CpuDef::from_element`] reads.
 
 use super::text;
-use super::{DumpFormat, HostDump, ParseError};
+use super::ParseError;
+use crate::facts::{DumpFormat, HostDump};
 use crate::xml::{self, Element};
 
 /// Parses `virsh capabilities` output.

@@ -8,8 +8,9 @@
 //! key are ORed together.
 
 use super::text::{self, Line};
-use super::{DumpFormat, HostDump, ParseError};
+use super::ParseError;
 use crate::cpuid::{CpuidData, DataKey, Registers};
+use crate::facts::{DumpFormat, HostDump};
 use crate::xml::{self, Element};
 
 /// Parses a `<cpudata>` document.

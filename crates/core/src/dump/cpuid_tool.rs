@@ -8,8 +8,9 @@
 //! see one CPU model, and libvirt's `cpu-data.py` also reads a single CPU.
 
 use super::text::{self, Line};
-use super::{DumpFormat, HostDump, ParseError};
+use super::ParseError;
 use crate::cpuid::DataKey;
+use crate::facts::{DumpFormat, HostDump};
 
 /// Parses `cpuid -1r` or `cpuid -r` output.
 pub fn parse(input: &str) -> Result<HostDump, ParseError> {

@@ -10,39 +10,10 @@
 
 use super::capabilities::check_x86_arch;
 use super::text;
-use super::{DumpFormat, HostDump, ParseError};
+use super::ParseError;
+use crate::facts::{DumpFormat, HostDump};
+use crate::facts::{ModelUsability, Usability};
 use crate::xml::{self, Attribute, Element};
-
-/// Whether QEMU can run a model, as `query-cpu-definitions` says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Usability {
-    Yes,
-    No,
-    Unknown,
-}
-
-impl Usability {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Usability::Yes => "yes",
-            Usability::No => "no",
-            Usability::Unknown => "unknown",
-        }
-    }
-}
-
-/// One custom-mode CPU model of the domain capabilities.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ModelUsability {
-    pub name: String,
-    pub usable: Usability,
-    /// Features (libvirt names) that the host lacks for this model.
-    pub blockers: Vec<String>,
-    pub deprecated: bool,
-    /// The versioned model this one is a copy of, e.g. `Haswell-v1`.
-    pub canonical: Option<String>,
-    pub vendor: Option<String>,
-}
 
 /// Parses `virsh domcapabilities` output.
 pub fn parse(text: &str) -> Result<HostDump, ParseError> {

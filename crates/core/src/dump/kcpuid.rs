@@ -7,8 +7,9 @@
 //! which libvirt treats as absent anyway.
 
 use super::text::{self, Line};
-use super::{DumpFormat, HostDump, ParseError};
+use super::ParseError;
 use crate::cpuid::DataKey;
+use crate::facts::{DumpFormat, HostDump};
 
 /// Parses `kcpuid -r` output.
 pub fn parse(input: &str) -> Result<HostDump, ParseError> {

@@ -6,7 +6,8 @@
 //! `virsh capabilities` or `virsh domcapabilities`, or `/proc/cpuinfo`. Each
 //! format has its own module; [`detect`] recognises the format from its shape
 //! and [`parse`] hands the text to the right module. Every format ends in the
-//! same [`HostDump`], so the engine never sees the text formats. Formats without
+//! same [`HostDump`] (an engine-owned type of [`crate::facts`]), so the engine
+//! never sees the text formats, nor imports this folder. Formats without
 //! raw registers (`/proc/cpuinfo`, QMP) get register data synthesised from what
 //! they do say, so the engine can treat them like a dump.
 //!
@@ -23,13 +24,10 @@ pub mod qmp;
 pub mod synthetic;
 mod text;
 
-use std::fmt;
-
 use crate::cpuid::{CpuidData, DataKey, Register};
 use crate::xml::{self, Element};
 
-pub use domcapabilities::{ModelUsability, Usability};
-pub use qmp::{QemuCpuDefinition, QemuExpansion, QemuPropValue, QemuReplies};
+use crate::facts::{DumpFormat, HostDump};
 
 /// Largest input accepted: real dumps are a few hundred kilobytes at most.
 pub const MAX_DUMP_BYTES: usize = 16 * 1024 * 1024;
@@ -65,104 +63,16 @@ pub fn binary_kind(bytes: &[u8]) -> Option<&'static str> {
 /// A problem in a host input, with the byte offset where it was found.
 pub type ParseError = crate::position::Positioned;
 
-/// The kind of host input, as [`detect`] recognises it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DumpFormat {
-    /// libvirt's `<cpudata arch='x86'>` XML (its own format and `cpu-data.py`'s).
-    CpuDataXml,
-    /// Todd Allen's `cpuid -1r` or `cpuid -r` (all CPUs; CPU 0 is used).
-    CpuidTool,
-    /// Linux's `tools/arch/x86/kcpuid` run as `kcpuid -r`.
-    Kcpuid,
-    /// QMP replies: `query-cpu-model-expansion` of `host`, optionally followed by
-    /// `query-cpu-definitions`.
-    Qmp,
-    /// `virsh capabilities`.
-    Capabilities,
-    /// `virsh domcapabilities`.
-    DomainCapabilities,
-    /// Linux's `/proc/cpuinfo`.
-    ProcCpuinfo,
-}
-
-impl DumpFormat {
-    pub const ALL: [DumpFormat; 7] = [
-        DumpFormat::CpuidTool,
-        DumpFormat::Kcpuid,
-        DumpFormat::CpuDataXml,
-        DumpFormat::Qmp,
-        DumpFormat::Capabilities,
-        DumpFormat::DomainCapabilities,
-        DumpFormat::ProcCpuinfo,
-    ];
-
-    /// A short human description, e.g. `libvirt cpudata XML`.
-    pub fn description(self) -> &'static str {
-        match self {
-            DumpFormat::CpuDataXml => "libvirt cpudata XML",
-            DumpFormat::CpuidTool => "cpuid -r",
-            DumpFormat::Kcpuid => "kcpuid -r",
-            DumpFormat::Qmp => "QMP replies",
-            DumpFormat::Capabilities => "virsh capabilities",
-            DumpFormat::DomainCapabilities => "virsh domcapabilities",
-            DumpFormat::ProcCpuinfo => "/proc/cpuinfo",
-        }
-    }
-
-    /// How a user produces this input, for error messages.
-    fn how_to_get(self) -> &'static str {
-        match self {
-            DumpFormat::CpuDataXml => "libvirt `<cpudata>` XML",
-            DumpFormat::CpuidTool => "`cpuid -1r` or `cpuid -r`",
-            DumpFormat::Kcpuid => "`kcpuid -r`",
-            DumpFormat::Qmp => "QMP replies of `query-cpu-model-expansion` (JSON)",
-            DumpFormat::Capabilities => "`virsh capabilities`",
-            DumpFormat::DomainCapabilities => "`virsh domcapabilities`",
-            DumpFormat::ProcCpuinfo => "`/proc/cpuinfo`",
-        }
-    }
-}
-
-impl fmt::Display for DumpFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.description())
-    }
-}
-
-/// Everything one host input says about the host CPU, in the engine's types.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HostDump {
-    pub format: DumpFormat,
-    /// The input described for people, with what was taken from it, e.g.
-    /// `cpuid -r, CPU 0 of 16` or `QMP replies (model expansion + 42 CPU definitions)`.
-    pub description: String,
-    /// Raw CPUID/MSR items, real or synthesised (empty when the format has none),
-    /// with the APIC-ID bits masked as libvirt's `cpu-data.py` does.
-    pub cpuid: CpuidData,
-    /// QEMU's view of the host, from QMP replies.
-    pub qemu: Option<QemuReplies>,
-    /// The host CPU as libvirt shows it, as a `<cpu>` element ready for
-    /// [`crate::CpuDef::from_element`]: the host CPU of `virsh capabilities`
-    /// (host type, with `<arch>`), or the host-model CPU of `virsh
-    /// domcapabilities` rewritten as `<cpu mode='custom' match='exact'>`.
-    pub host_cpu_xml: Option<Element>,
-    /// The custom-mode CPU models of `virsh domcapabilities` with their usability.
-    pub domcaps_models: Option<Vec<ModelUsability>>,
-    /// Things worth telling the user about the input, e.g. unknown flags.
-    pub notes: Vec<String>,
-}
-
-impl HostDump {
-    fn new(format: DumpFormat) -> Self {
-        HostDump {
-            format,
-            description: format.description().to_owned(),
-            cpuid: CpuidData::new(),
-            qemu: None,
-            host_cpu_xml: None,
-            domcaps_models: None,
-            notes: Vec::new(),
-        }
+/// How a user produces `format`, for error messages.
+fn how_to_get(format: DumpFormat) -> &'static str {
+    match format {
+        DumpFormat::CpuDataXml => "libvirt `<cpudata>` XML",
+        DumpFormat::CpuidTool => "`cpuid -1r` or `cpuid -r`",
+        DumpFormat::Kcpuid => "`kcpuid -r`",
+        DumpFormat::Qmp => "QMP replies of `query-cpu-model-expansion` (JSON)",
+        DumpFormat::Capabilities => "`virsh capabilities`",
+        DumpFormat::DomainCapabilities => "`virsh domcapabilities`",
+        DumpFormat::ProcCpuinfo => "`/proc/cpuinfo`",
     }
 }
 
@@ -246,7 +156,7 @@ impl Sniffed {
 }
 
 fn accepted_formats() -> String {
-    let names: Vec<&str> = DumpFormat::ALL.iter().map(|f| f.how_to_get()).collect();
+    let names: Vec<&str> = DumpFormat::ALL.iter().map(|f| how_to_get(*f)).collect();
     format!("expected one of: {}", names.join(", "))
 }
 

@@ -11,9 +11,10 @@
 //! some CPUID bits and lists only the features it knows.
 
 use super::text::{self, Line};
-use super::{DumpFormat, HostDump, ParseError};
+use super::ParseError;
 use crate::cpuid::{vendor_registers, DataKey, Registers, Signature};
 use crate::data::{CpuMap, FeatureId};
+use crate::facts::{DumpFormat, HostDump};
 
 /// Parses `/proc/cpuinfo`, mapping flags to features with `map`.
 pub fn parse(input: &str, map: &CpuMap) -> Result<HostDump, ParseError> {

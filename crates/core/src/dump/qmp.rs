@@ -23,111 +23,15 @@
 //!
 //! [`props_to_cpuid`] turns the expansion into register data exactly as
 //! libvirt does (spec section 8.1), so the engine can decode it like a dump.
+//! The replies' types are the engine's own ([`crate::facts`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{DumpFormat, HostDump, ParseError};
-use crate::cpuid::{vendor_registers, CpuidData, DataKey, Registers, Signature};
+use super::ParseError;
 use crate::data::CpuMap;
+use crate::facts::{props_to_cpuid, QemuCpuDefinition, QemuExpansion, QemuPropValue, QemuReplies};
+use crate::facts::{DumpFormat, HostDump};
 use crate::json::{self, Kind, Value};
-
-/// The value of one CPU property in a model expansion.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum QemuPropValue {
-    Bool(bool),
-    /// Any JSON integer (QEMU uses both signed and unsigned 64-bit properties).
-    Integer(i128),
-    String(String),
-    /// Fractions, objects, arrays and null, which libvirt ignores.
-    Other,
-}
-
-/// The reply of `query-cpu-model-expansion`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QemuExpansion {
-    /// The model the expansion is based on (`base` for a static expansion).
-    pub model_name: String,
-    /// The properties; those in [`Self::non_migratable`] are set `true`.
-    pub props: BTreeMap<String, QemuPropValue>,
-    /// Properties `false` in the migratable expansion but `true` when QEMU
-    /// was asked for `migratable: false` (libvirt marks them
-    /// `migratable='no'` and leaves them out of the migratable host-model).
-    pub non_migratable: BTreeSet<String>,
-}
-
-/// One entry of `query-cpu-definitions`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QemuCpuDefinition {
-    pub name: String,
-    pub typename: Option<String>,
-    /// QEMU's feature names that block the model on this host; `None` when QEMU
-    /// did not say, which libvirt reports as `usable='unknown'`.
-    pub unavailable_features: Option<Vec<String>>,
-    pub deprecated: bool,
-    /// The versioned model this name is an alias of, e.g. `Haswell-v1`.
-    pub alias_of: Option<String>,
-    pub is_static: bool,
-    pub migration_safe: Option<bool>,
-}
-
-/// Everything the QMP replies said.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct QemuReplies {
-    pub expansion: Option<QemuExpansion>,
-    pub definitions: Option<Vec<QemuCpuDefinition>>,
-    /// TCG's answers (its `max` expansion and model list) when the input also
-    /// holds a run of QEMU under TCG, as libvirt's captures do.
-    pub tcg: Option<Box<QemuReplies>>,
-}
-
-/// Builds CPU data from model-expansion props as libvirt does: every boolean
-/// property that is `true` and names a feature through libvirt's fixed
-/// QEMU→libvirt translation adds that feature's bits (unknown names are
-/// ignored), `vendor` becomes leaf 0, and `family`, `model` and `stepping`
-/// become leaf 1 `eax`. Everything else is ignored.
-pub fn props_to_cpuid(props: &BTreeMap<String, QemuPropValue>, map: &CpuMap) -> CpuidData {
-    let mut data = CpuidData::new();
-    let mut signature = Signature::default();
-    for (name, value) in props {
-        match (name.as_str(), value) {
-            (_, QemuPropValue::Bool(true)) => {
-                if let Some(id) = map.feature_by_qemu_name(name) {
-                    let bits = map.feature(id).bits;
-                    data.add(bits.key, bits.registers);
-                }
-            }
-            ("vendor", QemuPropValue::String(vendor)) => {
-                if let Some(registers) = vendor_registers(vendor) {
-                    data.add(
-                        DataKey::Cpuid {
-                            leaf: 0,
-                            subleaf: 0,
-                        },
-                        registers,
-                    );
-                }
-            }
-            ("family", QemuPropValue::Integer(n)) => {
-                signature.family = u32::try_from(*n).unwrap_or(0)
-            }
-            ("model", QemuPropValue::Integer(n)) => {
-                signature.model = u32::try_from(*n).unwrap_or(0)
-            }
-            ("stepping", QemuPropValue::Integer(n)) => {
-                signature.stepping = u32::try_from(*n).unwrap_or(0)
-            }
-            _ => {}
-        }
-    }
-    data.add(
-        DataKey::Cpuid {
-            leaf: 1,
-            subleaf: 0,
-        },
-        Registers([signature.to_eax(), 0, 0, 0]),
-    );
-    data
-}
 
 /// Parses QMP replies.
 pub fn parse(text: &str) -> Result<HostDump, ParseError> {
@@ -507,7 +411,7 @@ fn prop_value(value: &Value<'_>) -> QemuPropValue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpuid::Register;
+    use crate::cpuid::{DataKey, Register};
 
     const SAMPLE: &str = r#"{"QMP": {"version": {}, "capabilities": []}}
 {

@@ -13,8 +13,8 @@ use super::decode::guest_cpu_from_signals;
 use super::{CpuSignals, HypervisorModel, Usability};
 use crate::cpudef::CpuDef;
 use crate::data::{qemu_to_libvirt, CpuMap};
-use crate::dump::qmp::{props_to_cpuid, QemuCpuDefinition, QemuPropValue};
 use crate::error::CpuError;
+use crate::facts::{props_to_cpuid, QemuCpuDefinition, QemuPropValue};
 
 /// libvirt's view of QEMU's model list (spec 8.3): usability from
 /// `unavailable-features` (absent: unknown, empty: yes, else no), blockers
@@ -75,7 +75,7 @@ pub fn host_model_from_qmp(
 mod tests {
     use super::*;
     use crate::cpudef::{CpuType, Fallback};
-    use crate::dump::QemuReplies;
+    use crate::facts::QemuReplies;
     use crate::libvirt::cputestdata;
 
     /// The QMP replies of one cputest CPU.

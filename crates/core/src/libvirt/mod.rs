@@ -24,7 +24,7 @@ use crate::error::CpuError;
 use crate::featureset::FeatureSet;
 
 pub use crate::data::{lookup_feature, lookup_model};
-pub use crate::dump::domcapabilities::Usability;
+pub use crate::facts::Usability;
 
 /// Which features of a definition [`model_data`] collects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

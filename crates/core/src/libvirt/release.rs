@@ -7,7 +7,7 @@
 //! the predicates below take the version itself, so `--libvirt 10.5` uses
 //! 9.0's map and 10.5's rules.
 
-use crate::dump::{DumpFormat, HostDump};
+use crate::facts::{DumpFormat, HostDump};
 use crate::libvirt::Usability;
 pub use crate::version::{LibvirtVersion, VersionError};
 

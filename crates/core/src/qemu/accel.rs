@@ -38,7 +38,7 @@ use super::definitions::QemuVersion;
 use crate::cpuid::{CpuidData, DataKey, Signature};
 use crate::data::{CpuMap, FeatureId, VendorId};
 use crate::domain::Accelerator;
-use crate::dump::{HostDump, QemuExpansion, QemuPropValue};
+use crate::facts::{HostDump, QemuExpansion, QemuPropValue};
 use crate::featureset::FeatureSet;
 use crate::host::{HostInput, KvmEvidence, KvmFact};
 use crate::libvirt::{model_data, PolicySelector};
