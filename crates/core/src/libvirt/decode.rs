@@ -177,17 +177,10 @@ fn candidate_list(
 ) {
     let extra = data.difference(&model.features);
     let mut missing = model.features.difference(data);
-    for blocker in hypervisor_entry
-        .map(|h| h.blockers.as_slice())
-        .unwrap_or_default()
-    {
-        if let Some(id) = map
-            .feature_id(blocker)
-            .filter(|id| !map.feature(*id).internal)
-        {
-            if !extra.contains(id) {
-                missing.insert(id);
-            }
+    if let Some(entry) = hypervisor_entry {
+        let blocked = entry.blockers.known_features(map).difference(&extra);
+        for id in blocked.iter().filter(|id| !map.feature(*id).internal) {
+            missing.insert(id);
         }
     }
     list.clear();
