@@ -5,7 +5,7 @@
 //! data lacks (`disable`), and the best-scoring candidate wins. The quirks that
 //! libvirt's expected outputs depend on are kept on purpose and marked QUIRK.
 
-use super::{find_hypervisor_model, CpuSignals, HypervisorModel};
+use super::{CpuSignals, HypervisorModel};
 use crate::cpudef::{CpuDef, CpuFeature, CpuType, Fallback, Policy};
 use crate::cpuid::{CpuidData, Signature};
 use crate::data::{CpuMap, FeatureId, Model, ModelId};
@@ -53,10 +53,13 @@ pub fn decode(
     let mut best: Option<Candidate> = None;
     // One list is filled per model; a losing candidate's list is reused.
     let mut candidate_features = CandidateFeatures::new();
+    let allowed = options
+        .allowed
+        .map(|allowed| allowed_by_model(map, allowed));
     for (id, model) in map.models().rev() {
         let mut hypervisor_entry = None;
-        if let Some(allowed) = options.allowed {
-            match find_hypervisor_model(allowed, &model.name) {
+        if let Some(allowed) = &allowed {
+            match allowed[id.index()] {
                 Some(entry) => hypervisor_entry = Some(entry),
                 None => {
                     let only_preferred =
@@ -146,6 +149,22 @@ pub fn decode(
     }
     target.signature = Some((signature.family, signature.model, signature.stepping));
     Ok(())
+}
+
+/// The hypervisor's entry for each map model, by model id: the first of
+/// `allowed` with its name ([`super::find_hypervisor_model`]'s), found once rather
+/// than searched for every candidate.
+fn allowed_by_model<'a>(
+    map: &CpuMap,
+    allowed: &'a [HypervisorModel],
+) -> Vec<Option<&'a HypervisorModel>> {
+    let mut by_model = vec![None; map.models().count()];
+    for entry in allowed {
+        if let Some(id) = map.model_id(&entry.name) {
+            by_model[id.index()].get_or_insert(entry);
+        }
+    }
+    by_model
 }
 
 /// QUIRK: libvirt drops `hle` and `rtm` from Intel Haswell signatures whose TSX
