@@ -485,12 +485,8 @@ fn hypervisor_models(
         fill_unprinted_blockers(map, version, support, host, &mut models);
         return Ok((models, true));
     }
-    let models = report
-        .models
-        .into_iter()
-        .filter(|m| version.resolve(&m.name).is_some())
-        .collect();
-    Ok((models, false))
+    // The prediction lists only the models this QEMU version defines.
+    Ok((report.models, false))
 }
 
 /// Domain capabilities print `<blockers>` only since libvirt 10.9 (NEWS

@@ -151,8 +151,7 @@ fn predict_each<T>(
     };
     map.models()
         .zip(requests)
-        .filter(|((_, model), _)| version.model(&model.name).is_some())
-        .map(|((_, model), request)| made(&model.name, request.as_ref()))
+        .filter_map(|((_, model), request)| Some(made(&model.name, request.as_ref()?.as_ref())))
         .collect()
 }
 
@@ -187,16 +186,17 @@ fn usability(
     (usable, blockers)
 }
 
-/// Every map model's [`BareRequest`] under `accel`, in map order. Without a
-/// QEMU expansion of the host, nothing of it depends on the host: the build
-/// only looks at the host through the accelerator's verdict, which comes last
-/// (libvirt's map has no `host` or `max` model, the passthrough builds that
-/// take the host's features as their definition).
+/// Every map model's [`BareRequest`] under `accel`, in map order; `None`
+/// for a model `version` does not define. Without a QEMU expansion of the
+/// host, nothing of it depends on the host: the build only looks at the host
+/// through the accelerator's verdict, which comes last (libvirt's map has no
+/// `host` or `max` model, the passthrough builds that take the host's
+/// features as their definition).
 fn bare_requests(
     map: &CpuMap,
     version: &QemuVersion,
     accel: Accelerator,
-) -> Vec<Result<BareRequest, CpuError>> {
+) -> Vec<Option<Result<BareRequest, CpuError>>> {
     let nothing = HostFeatures::Raw {
         features: FeatureSet::new(),
         vendor: None,
@@ -206,7 +206,8 @@ fn bare_requests(
     let support = assess(map, version, accel, &nothing);
     map.models()
         .map(|(_, model)| {
-            build_guest_cpu_assessed(
+            version.model(&model.name)?;
+            let build = build_guest_cpu_assessed(
                 map,
                 version,
                 &support,
@@ -214,11 +215,11 @@ fn bare_requests(
                 &model.name,
                 &[],
                 BuildDetail::Blockers,
-            )
-            .map(|build| BareRequest {
+            );
+            Some(build.map(|build| BareRequest {
                 requested: build.requested,
                 qemu_only_filtered: build.qemu_only_filtered,
-            })
+            }))
         })
         .collect()
 }
@@ -230,8 +231,8 @@ fn embedded_requests(
     map: &CpuMap,
     version: &QemuVersion,
     accel: Accelerator,
-) -> Option<&'static [Result<BareRequest, CpuError>]> {
-    type Requests = OnceLock<Vec<Result<BareRequest, CpuError>>>;
+) -> Option<&'static [Option<Result<BareRequest, CpuError>>]> {
+    type Requests = OnceLock<Vec<Option<Result<BareRequest, CpuError>>>>;
     static REQUESTS: OnceLock<Vec<Vec<[Requests; 2]>>> = OnceLock::new();
     let releases = LibvirtVersion::WITH_CPU_MAP;
     let map_index = releases
