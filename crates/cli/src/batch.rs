@@ -15,9 +15,9 @@ use std::sync::Mutex;
 
 use anyhow::{bail, Context as _};
 use guestcpu_core::batch::{
-    examine_host, fleet_remedy, summarize, summarize_upgrade, upgrade_host, BatchQuestion,
+    examine_host_settled, fleet_remedy, summarize, summarize_upgrade, upgrade_host, BatchQuestion,
     BatchReport, ClusterSummary, DomainOnHost, HostOutcome, HostResult, HostText, HostUpgrade,
-    UpgradeStack, UpgradeSummary,
+    SettledQuestion, UpgradeStack, UpgradeSummary,
 };
 use guestcpu_core::check::{CheckOptions, Verdict};
 use guestcpu_core::position::render_at;
@@ -80,6 +80,8 @@ pub fn run(
         options,
         source: source_name.as_deref(),
     };
+    // The domain is parsed once for every host.
+    let settled = SettledQuestion::new(&question);
     let progress = progress_bar(files.len(), PROGRESS_MIN_HOSTS, "hosts");
 
     // The migration source is the host named with --source, else the first
@@ -99,7 +101,7 @@ pub fn run(
             .and_then(|d| d.live_cpu.clone())
     };
     if let (Some(index), Some(_)) = (named_source, domain_xml) {
-        let done = examine_in_parallel(map, &files[index..=index], &question, None, &progress);
+        let done = examine_in_parallel(map, &files[index..=index], &settled, None, &progress);
         for done in done {
             live = starting_live(&done);
             examined[index] = Some(done);
@@ -110,7 +112,7 @@ pub fn run(
         let mut next = 0;
         while next < files.len() && source.is_none() {
             let end = (next + workers).min(files.len());
-            let done = examine_in_parallel(map, &files[next..end], &question, None, &progress);
+            let done = examine_in_parallel(map, &files[next..end], &settled, None, &progress);
             for (index, done) in (next..end).zip(done) {
                 if source.is_none() {
                     live = starting_live(&done);
@@ -126,7 +128,7 @@ pub fn run(
     }
     let rest: Vec<usize> = (0..files.len()).filter(|i| !searched.contains(i)).collect();
     let rest_files: Vec<PathBuf> = rest.iter().map(|&index| files[index].clone()).collect();
-    let done = examine_in_parallel(map, &rest_files, &question, live.as_ref(), &progress);
+    let done = examine_in_parallel(map, &rest_files, &settled, live.as_ref(), &progress);
     for (index, done) in rest.into_iter().zip(done) {
         examined[index] = Some(done);
     }
@@ -139,7 +141,7 @@ pub fn run(
         let redone = examine_in_parallel(
             map,
             &again_files,
-            &question,
+            &settled,
             Some(live),
             &ProgressBar::hidden(),
         );
@@ -346,7 +348,7 @@ fn walk(folder: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {
 fn examine_file(
     map: &CpuMap,
     path: &Path,
-    question: &BatchQuestion<'_>,
+    question: &SettledQuestion<'_>,
     arriving: Option<&CpuDef>,
 ) -> Examined {
     let name = path.to_string_lossy();
@@ -371,7 +373,7 @@ fn examine_file(
             };
         }
     };
-    let result = examine_host(
+    let result = examine_host_settled(
         map,
         HostText {
             name: &name,
@@ -395,7 +397,7 @@ fn examine_file(
 fn examine_in_parallel(
     map: &CpuMap,
     files: &[PathBuf],
-    question: &BatchQuestion<'_>,
+    question: &SettledQuestion<'_>,
     arriving: Option<&CpuDef>,
     progress: &ProgressBar,
 ) -> Vec<Examined> {

@@ -11,8 +11,9 @@
 //! A host that cannot be read is a [`HostOutcome::Failed`] with a byte offset,
 //! never a stop of the whole run. Nothing here spawns threads: [`examine_host`]
 //! is a pure function of one text, so the caller may run it on any number of
-//! threads, and [`analyze`] is the sequential reference that ties the steps
-//! together in the order the CLI follows.
+//! threads (with the domain parsed once for all of them, [`SettledQuestion`]),
+//! and [`analyze`] is the sequential reference that ties the steps together
+//! in the order the CLI follows.
 //!
 //! Migration is judged from one source: the host the caller names
 //! ([`BatchQuestion::source`]), else the first host (in input order) the
@@ -199,6 +200,28 @@ pub struct BatchReport {
     pub cluster: ClusterSummary,
 }
 
+/// A [`BatchQuestion`] settled once for a whole run: the domain parsed, its
+/// defaults applied and the QEMU version chosen before any host is looked
+/// at, so that each host costs only its own preparation and check
+/// ([`examine_host_settled`]).
+pub struct SettledQuestion<'q> {
+    /// The domain's check; `None` without a domain, the error every host
+    /// reports when the domain cannot be checked.
+    domain: Option<Result<Question<'q>, CheckError>>,
+    options: &'q CheckOptions,
+}
+
+impl<'q> SettledQuestion<'q> {
+    pub fn new(question: &BatchQuestion<'q>) -> Self {
+        SettledQuestion {
+            domain: question
+                .domain_xml
+                .map(|xml| Question::new(xml, question.options)),
+            options: question.options,
+        }
+    }
+}
+
 /// Examines one host: parses it and asks the check's questions. `arriving` is
 /// the live definition of the guest on the migration source, to try as an
 /// incoming migration here.
@@ -206,6 +229,16 @@ pub fn examine_host(
     map: &CpuMap,
     host: HostText<'_>,
     question: &BatchQuestion<'_>,
+    arriving: Option<&CpuDef>,
+) -> HostResult {
+    examine_host_settled(map, host, &SettledQuestion::new(question), arriving)
+}
+
+/// [`examine_host`] with the question settled once for every host of the run.
+pub fn examine_host_settled(
+    map: &CpuMap,
+    host: HostText<'_>,
+    question: &SettledQuestion<'_>,
     arriving: Option<&CpuDef>,
 ) -> HostResult {
     let outcome = match examine(map, host.text, question, arriving) {
@@ -221,7 +254,7 @@ pub fn examine_host(
 fn examine(
     map: &CpuMap,
     text: &str,
-    question: &BatchQuestion<'_>,
+    question: &SettledQuestion<'_>,
     arriving: Option<&CpuDef>,
 ) -> Result<HostReport, HostFailure> {
     let input = parse_host(map, text).map_err(|error| HostFailure {
@@ -240,7 +273,8 @@ pub fn examine_host_input(
     question: &BatchQuestion<'_>,
     arriving: Option<&CpuDef>,
 ) -> HostResult {
-    let outcome = match examine_input(map, input, question, arriving) {
+    let question = SettledQuestion::new(question);
+    let outcome = match examine_input(map, input, &question, arriving) {
         Ok(report) => HostOutcome::Ok(Box::new(report)),
         Err(failure) => HostOutcome::Failed(failure),
     };
@@ -253,27 +287,26 @@ pub fn examine_host_input(
 fn examine_input(
     map: &CpuMap,
     input: &HostInput<'_>,
-    question: &BatchQuestion<'_>,
+    question: &SettledQuestion<'_>,
     arriving: Option<&CpuDef>,
 ) -> Result<HostReport, HostFailure> {
     // One prepared host answers every question asked of this dump: the
     // domain's start, the host's brief and models, the arrival.
-    let (prepared, notes, domain) = match question.domain_xml {
+    let (prepared, notes, domain) = match &question.domain {
         None => {
             let (settings, note) = description_settings(question.options).map_err(failure)?;
             let prepared = settings.prepare(map, input).map_err(failure)?;
             let notes = description_notes(&prepared, note);
             (prepared, notes, None)
         }
-        Some(domain_xml) => {
-            // The domain is parsed once, for the settings and the answer.
-            let domain_question = Question::new(domain_xml, question.options).map_err(failure)?;
+        Some(Err(error)) => return Err(failure(error.clone())),
+        Some(Ok(domain_question)) => {
             let prepared = domain_question
                 .settings()
                 .prepare(map, input)
                 .map_err(failure)?;
             let report =
-                analyze_prepared_answer(&domain_question, &prepared, arriving).map_err(failure)?;
+                analyze_prepared_answer(domain_question, &prepared, arriving).map_err(failure)?;
             let live_cpu = report
                 .live_xml
                 .as_deref()
