@@ -241,27 +241,50 @@ pub fn examine_host_settled(
     question: &SettledQuestion<'_>,
     arriving: Option<&CpuDef>,
 ) -> HostResult {
-    let outcome = match examine(map, host.text, question, arriving) {
-        Ok(report) => HostOutcome::Ok(Box::new(report)),
-        Err(failure) => HostOutcome::Failed(failure),
-    };
-    HostResult {
-        name: host.name.to_string(),
-        outcome,
-    }
+    examine_host_kept(map, host, question, arriving).0
 }
 
-fn examine(
-    map: &CpuMap,
+/// One host's outcome, and the host as prepared for it (`None` when it could
+/// not be read or prepared).
+type Examined<'m> = (Result<HostReport, HostFailure>, Option<PreparedHost<'m>>);
+
+fn examine<'m>(
+    map: &'m CpuMap,
     text: &str,
     question: &SettledQuestion<'_>,
     arriving: Option<&CpuDef>,
-) -> Result<HostReport, HostFailure> {
-    let input = parse_host(map, text).map_err(|error| HostFailure {
-        offset: Some(error.offset),
-        message: error.message,
-    })?;
-    examine_input(map, &input, question, arriving)
+) -> Examined<'m> {
+    match parse_host(map, text) {
+        Ok(input) => examine_input(map, &input, question, arriving),
+        Err(error) => (
+            Err(HostFailure {
+                offset: Some(error.offset),
+                message: error.message,
+            }),
+            None,
+        ),
+    }
+}
+
+/// [`examine_host_settled`] that also hands back the host as prepared for
+/// the domain's check, for the fleet's remedy ([`fleet_remedy_prepared`]);
+/// `None` without a domain or when the host could not be prepared.
+pub fn examine_host_kept<'m>(
+    map: &'m CpuMap,
+    host: HostText<'_>,
+    question: &SettledQuestion<'_>,
+    arriving: Option<&CpuDef>,
+) -> (HostResult, Option<PreparedHost<'m>>) {
+    let (report, prepared) = examine(map, host.text, question, arriving);
+    let outcome = match report {
+        Ok(report) => HostOutcome::Ok(Box::new(report)),
+        Err(failure) => HostOutcome::Failed(failure),
+    };
+    let result = HostResult {
+        name: host.name.to_string(),
+        outcome,
+    };
+    (result, prepared.filter(|_| question.domain.is_some()))
 }
 
 /// [`examine_host`] on a host already read (a host joined from several
@@ -274,7 +297,7 @@ pub fn examine_host_input(
     arriving: Option<&CpuDef>,
 ) -> HostResult {
     let question = SettledQuestion::new(question);
-    let outcome = match examine_input(map, input, &question, arriving) {
+    let outcome = match examine_input(map, input, &question, arriving).0 {
         Ok(report) => HostOutcome::Ok(Box::new(report)),
         Err(failure) => HostOutcome::Failed(failure),
     };
@@ -284,29 +307,41 @@ pub fn examine_host_input(
     }
 }
 
-fn examine_input(
-    map: &CpuMap,
+fn examine_input<'m>(
+    map: &'m CpuMap,
     input: &HostInput<'_>,
     question: &SettledQuestion<'_>,
     arriving: Option<&CpuDef>,
-) -> Result<HostReport, HostFailure> {
+) -> Examined<'m> {
     // One prepared host answers every question asked of this dump: the
     // domain's start, the host's brief and models, the arrival.
-    let (prepared, notes, domain) = match &question.domain {
-        None => {
-            let (settings, note) = description_settings(question.options).map_err(failure)?;
-            let prepared = settings.prepare(map, input).map_err(failure)?;
-            let notes = description_notes(&prepared, note);
-            (prepared, notes, None)
+    let settings = match &question.domain {
+        None => description_settings(question.options),
+        Some(Err(error)) => Err(error.clone()),
+        Some(Ok(domain_question)) => Ok((domain_question.settings(), None)),
+    };
+    let prepared = settings.and_then(|(settings, note)| Ok((settings.prepare(map, input)?, note)));
+    match prepared {
+        Ok((prepared, note)) => {
+            let report = report_on(&prepared, note, question, arriving);
+            (report, Some(prepared))
         }
-        Some(Err(error)) => return Err(failure(error.clone())),
+        Err(error) => (Err(failure(error)), None),
+    }
+}
+
+/// The host's report on `prepared`: its brief and models, and with a domain
+/// what the domain does there; `note` is the QEMU version's without one.
+fn report_on(
+    prepared: &PreparedHost<'_>,
+    note: Option<&str>,
+    question: &SettledQuestion<'_>,
+    arriving: Option<&CpuDef>,
+) -> Result<HostReport, HostFailure> {
+    let (notes, domain) = match &question.domain {
         Some(Ok(domain_question)) => {
-            let prepared = domain_question
-                .settings()
-                .prepare(map, input)
-                .map_err(failure)?;
             let report =
-                analyze_prepared_answer(domain_question, &prepared, arriving).map_err(failure)?;
+                analyze_prepared_answer(domain_question, prepared, arriving).map_err(failure)?;
             let live_cpu = report
                 .live_xml
                 .as_deref()
@@ -322,8 +357,9 @@ fn examine_input(
                     filtered: migration.filtered.into_iter().map(|f| f.name).collect(),
                 }),
             };
-            (prepared, report.notes, Some(domain))
+            (report.notes, Some(domain))
         }
+        _ => (description_notes(prepared, note), None),
     };
     let brief = prepared.brief();
     Ok(HostReport {
@@ -607,19 +643,45 @@ pub fn fleet_remedy(
             Some((host.name, settings.prepare(map, &input).ok()?))
         })
         .collect();
-    if prepared.is_empty() {
+    let prepared: Vec<(&str, &PreparedHost<'_>)> =
+        prepared.iter().map(|(name, host)| (*name, host)).collect();
+    remedy_of_fleet(domain_xml, &prepared, question.options)
+}
+
+/// [`fleet_remedy`] on the fleet's hosts as the domain's check prepared
+/// them ([`examine_host_kept`]), each distinct dump once, in input order.
+pub fn fleet_remedy_prepared(
+    question: &BatchQuestion<'_>,
+    hosts: &[(&str, &PreparedHost<'_>)],
+) -> (Option<Remedy>, Option<String>) {
+    let Some(domain_xml) = question.domain_xml else {
+        return (None, None);
+    };
+    if Question::new(domain_xml, question.options).is_err() {
+        return (None, Some("the domain cannot be checked".to_string()));
+    }
+    remedy_of_fleet(domain_xml, hosts, question.options)
+}
+
+/// The remedy on `hosts` (name, prepared host), or the note why there is none.
+fn remedy_of_fleet(
+    domain_xml: &str,
+    hosts: &[(&str, &PreparedHost<'_>)],
+    options: &CheckOptions,
+) -> (Option<Remedy>, Option<String>) {
+    if hosts.is_empty() {
         return (None, Some("no readable host".to_string()));
     }
-    let labels: Vec<String> = prepared
+    let labels: Vec<String> = hosts
         .iter()
         .map(|(name, _)| format!("host {name}"))
         .collect();
-    let sides: Vec<RemedyHost<'_, '_>> = prepared
+    let sides: Vec<RemedyHost<'_, '_>> = hosts
         .iter()
         .zip(&labels)
         .map(|((_, host), label)| RemedyHost { host, label })
         .collect();
-    match remedy_on_hosts(domain_xml, &sides, question.options) {
+    match remedy_on_hosts(domain_xml, &sides, options) {
         Ok(Ok(Some(remedy))) => (Some(remedy), None),
         Ok(Ok(None)) => (
             None,
