@@ -657,6 +657,7 @@ impl CpuMap {
 
     /// Does this release define the feature? (Every map shares the feature
     /// ids of all releases; each knows its own.)
+    #[inline]
     pub fn knows(&self, id: FeatureId) -> bool {
         self.known.contains(id)
     }

@@ -48,7 +48,8 @@ pub fn decode(
         }
     }
     let for_host = target.cpu_type == CpuType::Host;
-    let map_feature_count = map.map_feature_end();
+    // The features a candidate may list: the release's own map features.
+    let listable: crate::FeatureSet = map.map_features().map(|(id, _)| id).collect();
 
     let mut best: Option<Candidate> = None;
     // One list is filled per model; a losing candidate's list is reused.
@@ -92,7 +93,7 @@ pub fn decode(
         }
         candidate_list(
             map,
-            map_feature_count,
+            &listable,
             model,
             &features,
             hypervisor_entry,
@@ -187,7 +188,7 @@ fn is_tsx_broken_haswell(map: &CpuMap, data: &CpuSignals) -> bool {
 /// features; written over `list`.
 fn candidate_list(
     map: &CpuMap,
-    map_feature_count: usize,
+    listable: &crate::FeatureSet,
     model: &Model,
     data: &crate::FeatureSet,
     hypervisor_entry: Option<&HypervisorModel>,
@@ -205,11 +206,7 @@ fn candidate_list(
     list.clear();
     // In the release's map order; map features come first.
     let map_order = |set: &crate::FeatureSet, policy: Policy, list: &mut CandidateFeatures| {
-        map.each_in_map_order(set, |id| {
-            if id.index() < map_feature_count && map.knows(id) {
-                list.push((id, policy));
-            }
-        });
+        map.each_in_map_order(&set.intersection(listable), |id| list.push((id, policy)));
     };
     map_order(&extra, Policy::Require, list);
     map_order(&missing, Policy::Disable, list);
