@@ -15,11 +15,11 @@ use std::sync::Mutex;
 
 use anyhow::{bail, Context as _};
 use guestcpu_core::batch::{
-    examine_host, fleet_remedy, summarize, summarize_upgrade, upgrade_host, BatchQuestion,
-    BatchReport, ClusterSummary, DomainOnHost, HostOutcome, HostResult, HostText, HostUpgrade,
-    UpgradeStack, UpgradeSummary,
+    examine_host_kept, fleet_remedy_prepared, summarize, summarize_upgrade, upgrade_host,
+    BatchQuestion, BatchReport, ClusterSummary, DomainOnHost, HostOutcome, HostResult, HostText,
+    HostUpgrade, SettledQuestion, UpgradeStack, UpgradeSummary,
 };
-use guestcpu_core::check::CheckOptions;
+use guestcpu_core::check::{CheckOptions, PreparedHost};
 use guestcpu_core::position::render_at;
 use guestcpu_core::{json, CpuDef, CpuMap};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -42,10 +42,13 @@ pub enum BatchFormat {
 const PROGRESS_MIN_HOSTS: usize = 200;
 
 /// One host's outcome with its error already placed in its file.
-struct Examined {
+struct Examined<'m> {
     result: HostResult,
     /// `PATH:LINE:COLUMN: message` (or `PATH: message`) for a failed host.
     error: Option<String>,
+    /// The dump's text and the host as the domain's check prepared it, kept
+    /// for the fleet's remedy when the output shows it.
+    kept: Option<(String, PreparedHost<'m>)>,
 }
 
 /// What the upgrade changes on every host, and across them.
@@ -80,6 +83,16 @@ pub fn run(
         options,
         source: source_name.as_deref(),
     };
+    // The domain is parsed once for every host.
+    let settled = SettledQuestion::new(&question);
+    // CSV rows never show the fleet's remedy; the other formats make it
+    // from the hosts as their checks prepared them.
+    let shows_remedy = !matches!(format, BatchFormat::Csv);
+    let examine = Examine {
+        map,
+        question: &settled,
+        keep: shows_remedy && domain_xml.is_some(),
+    };
     let progress = progress_bar(files.len(), PROGRESS_MIN_HOSTS, "hosts");
 
     // The migration source is the host named with --source, else the first
@@ -87,11 +100,11 @@ pub fn run(
     // a time, then examine every other host in parallel with its live
     // definition.
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut examined: Vec<Option<Examined>> = (0..files.len()).map(|_| None).collect();
+    let mut examined: Vec<Option<Examined<'_>>> = (0..files.len()).map(|_| None).collect();
     let mut live: Option<CpuDef> = None;
     let mut source = None;
     let mut searched: Vec<usize> = Vec::new();
-    let starting_live = |done: &Examined| {
+    let starting_live = |done: &Examined<'_>| {
         done.result
             .report()
             .and_then(|r| r.domain.as_ref())
@@ -99,7 +112,7 @@ pub fn run(
             .and_then(|d| d.live_cpu.clone())
     };
     if let (Some(index), Some(_)) = (named_source, domain_xml) {
-        let done = examine_in_parallel(map, &files[index..=index], &question, None, &progress);
+        let done = examine.in_parallel(&files[index..=index], None, &progress);
         for done in done {
             live = starting_live(&done);
             examined[index] = Some(done);
@@ -110,7 +123,7 @@ pub fn run(
         let mut next = 0;
         while next < files.len() && source.is_none() {
             let end = (next + workers).min(files.len());
-            let done = examine_in_parallel(map, &files[next..end], &question, None, &progress);
+            let done = examine.in_parallel(&files[next..end], None, &progress);
             for (index, done) in (next..end).zip(done) {
                 if source.is_none() {
                     live = starting_live(&done);
@@ -126,7 +139,7 @@ pub fn run(
     }
     let rest: Vec<usize> = (0..files.len()).filter(|i| !searched.contains(i)).collect();
     let rest_files: Vec<PathBuf> = rest.iter().map(|&index| files[index].clone()).collect();
-    let done = examine_in_parallel(map, &rest_files, &question, live.as_ref(), &progress);
+    let done = examine.in_parallel(&rest_files, live.as_ref(), &progress);
     for (index, done) in rest.into_iter().zip(done) {
         examined[index] = Some(done);
     }
@@ -136,38 +149,28 @@ pub fn run(
     if let (Some(source), Some(live)) = (source, &live) {
         let again: Vec<usize> = searched.into_iter().filter(|&i| i != source).collect();
         let again_files: Vec<PathBuf> = again.iter().map(|&index| files[index].clone()).collect();
-        let redone = examine_in_parallel(
-            map,
-            &again_files,
-            &question,
-            Some(live),
-            &ProgressBar::hidden(),
-        );
+        let redone = examine.in_parallel(&again_files, Some(live), &ProgressBar::hidden());
         for (index, done) in again.into_iter().zip(redone) {
             examined[index] = Some(done);
         }
     }
     progress.finish_and_clear();
 
-    let examined: Vec<Examined> = examined.into_iter().flatten().collect();
+    let examined: Vec<Examined<'_>> = examined.into_iter().flatten().collect();
     let results: Vec<HostResult> = examined.iter().map(|e| e.result.clone()).collect();
     let mut cluster = summarize(map, &results, &question);
-    // The fleet's remedy prepares every host again; CSV rows never show it.
-    let shows_remedy = !matches!(format, BatchFormat::Csv);
     if let Some(domain) = cluster.domain.as_mut().filter(|_| shows_remedy) {
-        let texts: Vec<(String, String)> = files
+        // Identical dumps (a fleet of one hardware type) are one host to it.
+        let mut seen = std::collections::HashSet::new();
+        let hosts: Vec<(&str, &PreparedHost<'_>)> = examined
             .iter()
-            .filter_map(|path| {
-                let name = path.to_string_lossy().into_owned();
-                let input = InputReader::default().read(&name).ok()?;
-                Some((name, input.text))
+            .filter_map(|e| {
+                let (text, host) = e.kept.as_ref()?;
+                seen.insert(text.as_str())
+                    .then_some((e.result.name.as_str(), host))
             })
             .collect();
-        let hosts: Vec<HostText<'_>> = texts
-            .iter()
-            .map(|(name, text)| HostText { name, text })
-            .collect();
-        (domain.remedy, domain.remedy_note) = fleet_remedy(map, &hosts, &question);
+        (domain.remedy, domain.remedy_note) = fleet_remedy_prepared(&question, &hosts);
     }
     let report = BatchReport {
         hosts: results,
@@ -342,105 +345,119 @@ fn walk(folder: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads and examines one file; a file that cannot be read becomes a failed host.
-fn examine_file(
-    map: &CpuMap,
-    path: &Path,
-    question: &BatchQuestion<'_>,
-    arriving: Option<&CpuDef>,
-) -> Examined {
-    let name = path.to_string_lossy();
-    let input = match InputReader::default().read(&name) {
-        Ok(input) => input,
-        Err(error) => {
-            let message = format!("{error:#}");
-            let detail = message
-                .strip_prefix(&format!("{name}:"))
-                .unwrap_or(&message)
-                .trim()
-                .to_string();
-            return Examined {
-                result: HostResult {
-                    name: name.to_string(),
-                    outcome: HostOutcome::Failed(guestcpu_core::batch::HostFailure {
-                        offset: None,
-                        message: detail,
-                    }),
-                },
-                error: Some(message),
-            };
-        }
-    };
-    let result = examine_host(
-        map,
-        HostText {
-            name: &name,
-            text: &input.text,
-        },
-        question,
-        arriving,
-    );
-    let error = match &result.outcome {
-        HostOutcome::Ok(_) => None,
-        HostOutcome::Failed(failure) => Some(match failure.offset {
-            Some(offset) => render_at(&name, &input.text, offset, &failure.message),
-            None => format!("{name}: {}", failure.message),
-        }),
-    };
-    Examined { result, error }
+/// How every host of a run is examined.
+struct Examine<'r, 'm> {
+    map: &'m CpuMap,
+    question: &'r SettledQuestion<'r>,
+    /// Keep each host's text and prepared host ([`Examined::kept`]).
+    keep: bool,
 }
 
-/// Examines `files` on one scoped thread per core, each taking the next file
-/// as it finishes one; the results keep the files' order.
-fn examine_in_parallel(
-    map: &CpuMap,
-    files: &[PathBuf],
-    question: &BatchQuestion<'_>,
-    arriving: Option<&CpuDef>,
-    progress: &ProgressBar,
-) -> Vec<Examined> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(files.len().max(1));
-    let next = AtomicUsize::new(0);
-    let slots: Vec<Mutex<Option<Examined>>> = files.iter().map(|_| Mutex::new(None)).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                let index = next.fetch_add(1, Ordering::Relaxed);
-                let Some(file) = files.get(index) else {
-                    break;
-                };
-                let done = examine_file(map, file, question, arriving);
-                if let Ok(mut slot) = slots[index].lock() {
-                    *slot = Some(done);
-                }
-                progress.inc(1);
-            });
-        }
-    });
-    slots
-        .into_iter()
-        .zip(files)
-        .map(|(slot, file)| {
-            slot.into_inner()
-                .ok()
-                .flatten()
-                .unwrap_or_else(|| Examined {
+impl<'m> Examine<'_, 'm> {
+    /// Reads and examines one file; a file that cannot be read becomes a failed host.
+    fn file(&self, path: &Path, arriving: Option<&CpuDef>) -> Examined<'m> {
+        let name = path.to_string_lossy();
+        let input = match InputReader::default().read(&name) {
+            Ok(input) => input,
+            Err(error) => {
+                let message = format!("{error:#}");
+                let detail = message
+                    .strip_prefix(&format!("{name}:"))
+                    .unwrap_or(&message)
+                    .trim()
+                    .to_string();
+                return Examined {
                     result: HostResult {
-                        name: file.to_string_lossy().into_owned(),
+                        name: name.to_string(),
                         outcome: HostOutcome::Failed(guestcpu_core::batch::HostFailure {
                             offset: None,
-                            message: "the worker examining this host failed".to_string(),
+                            message: detail,
                         }),
                     },
-                    error: Some(format!(
-                        "{}: the worker examining this host failed",
-                        file.display()
-                    )),
-                })
-        })
-        .collect()
+                    error: Some(message),
+                    kept: None,
+                };
+            }
+        };
+        let (result, prepared) = examine_host_kept(
+            self.map,
+            HostText {
+                name: &name,
+                text: &input.text,
+            },
+            self.question,
+            arriving,
+        );
+        let error = match &result.outcome {
+            HostOutcome::Ok(_) => None,
+            HostOutcome::Failed(failure) => Some(match failure.offset {
+                Some(offset) => render_at(&name, &input.text, offset, &failure.message),
+                None => format!("{name}: {}", failure.message),
+            }),
+        };
+        let kept = prepared
+            .filter(|_| self.keep)
+            .map(|prepared| (input.text, prepared));
+        Examined {
+            result,
+            error,
+            kept,
+        }
+    }
+
+    /// Examines `files` on one scoped thread per core, each taking the next file
+    /// as it finishes one; the results keep the files' order.
+    fn in_parallel(
+        &self,
+        files: &[PathBuf],
+        arriving: Option<&CpuDef>,
+        progress: &ProgressBar,
+    ) -> Vec<Examined<'m>> {
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(files.len().max(1));
+        let next = AtomicUsize::new(0);
+        let slots: Vec<Mutex<Option<Examined<'m>>>> =
+            files.iter().map(|_| Mutex::new(None)).collect();
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(file) = files.get(index) else {
+                        break;
+                    };
+                    let done = self.file(file, arriving);
+                    if let Ok(mut slot) = slots[index].lock() {
+                        *slot = Some(done);
+                    }
+                    progress.inc(1);
+                });
+            }
+        });
+        slots
+            .into_iter()
+            .zip(files)
+            .map(|(slot, file)| {
+                slot.into_inner()
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| Examined {
+                        result: HostResult {
+                            name: file.to_string_lossy().into_owned(),
+                            outcome: HostOutcome::Failed(guestcpu_core::batch::HostFailure {
+                                offset: None,
+                                message: "the worker examining this host failed".to_string(),
+                            }),
+                        },
+                        error: Some(format!(
+                            "{}: the worker examining this host failed",
+                            file.display()
+                        )),
+                        kept: None,
+                    })
+            })
+            .collect()
+    }
 }
 
 /// The run's progress bar on standard error, for runs long enough to need

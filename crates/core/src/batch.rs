@@ -11,8 +11,9 @@
 //! A host that cannot be read is a [`HostOutcome::Failed`] with a byte offset,
 //! never a stop of the whole run. Nothing here spawns threads: [`examine_host`]
 //! is a pure function of one text, so the caller may run it on any number of
-//! threads, and [`analyze`] is the sequential reference that ties the steps
-//! together in the order the CLI follows.
+//! threads (with the domain parsed once for all of them, [`SettledQuestion`]),
+//! and [`analyze`] is the sequential reference that ties the steps together
+//! in the order the CLI follows.
 //!
 //! Migration is judged from one source: the host the caller names
 //! ([`BatchQuestion::source`]), else the first host (in input order) the
@@ -199,6 +200,28 @@ pub struct BatchReport {
     pub cluster: ClusterSummary,
 }
 
+/// A [`BatchQuestion`] settled once for a whole run: the domain parsed, its
+/// defaults applied and the QEMU version chosen before any host is looked
+/// at, so that each host costs only its own preparation and check
+/// ([`examine_host_settled`]).
+pub struct SettledQuestion<'q> {
+    /// The domain's check; `None` without a domain, the error every host
+    /// reports when the domain cannot be checked.
+    domain: Option<Result<Question<'q>, CheckError>>,
+    options: &'q CheckOptions,
+}
+
+impl<'q> SettledQuestion<'q> {
+    pub fn new(question: &BatchQuestion<'q>) -> Self {
+        SettledQuestion {
+            domain: question
+                .domain_xml
+                .map(|xml| Question::new(xml, question.options)),
+            options: question.options,
+        }
+    }
+}
+
 /// Examines one host: parses it and asks the check's questions. `arriving` is
 /// the live definition of the guest on the migration source, to try as an
 /// incoming migration here.
@@ -208,27 +231,60 @@ pub fn examine_host(
     question: &BatchQuestion<'_>,
     arriving: Option<&CpuDef>,
 ) -> HostResult {
-    let outcome = match examine(map, host.text, question, arriving) {
-        Ok(report) => HostOutcome::Ok(Box::new(report)),
-        Err(failure) => HostOutcome::Failed(failure),
-    };
-    HostResult {
-        name: host.name.to_string(),
-        outcome,
+    examine_host_settled(map, host, &SettledQuestion::new(question), arriving)
+}
+
+/// [`examine_host`] with the question settled once for every host of the run.
+pub fn examine_host_settled(
+    map: &CpuMap,
+    host: HostText<'_>,
+    question: &SettledQuestion<'_>,
+    arriving: Option<&CpuDef>,
+) -> HostResult {
+    examine_host_kept(map, host, question, arriving).0
+}
+
+/// One host's outcome, and the host as prepared for it (`None` when it could
+/// not be read or prepared).
+type Examined<'m> = (Result<HostReport, HostFailure>, Option<PreparedHost<'m>>);
+
+fn examine<'m>(
+    map: &'m CpuMap,
+    text: &str,
+    question: &SettledQuestion<'_>,
+    arriving: Option<&CpuDef>,
+) -> Examined<'m> {
+    match parse_host(map, text) {
+        Ok(input) => examine_input(map, &input, question, arriving),
+        Err(error) => (
+            Err(HostFailure {
+                offset: Some(error.offset),
+                message: error.message,
+            }),
+            None,
+        ),
     }
 }
 
-fn examine(
-    map: &CpuMap,
-    text: &str,
-    question: &BatchQuestion<'_>,
+/// [`examine_host_settled`] that also hands back the host as prepared for
+/// the domain's check, for the fleet's remedy ([`fleet_remedy_prepared`]);
+/// `None` without a domain or when the host could not be prepared.
+pub fn examine_host_kept<'m>(
+    map: &'m CpuMap,
+    host: HostText<'_>,
+    question: &SettledQuestion<'_>,
     arriving: Option<&CpuDef>,
-) -> Result<HostReport, HostFailure> {
-    let input = parse_host(map, text).map_err(|error| HostFailure {
-        offset: Some(error.offset),
-        message: error.message,
-    })?;
-    examine_input(map, &input, question, arriving)
+) -> (HostResult, Option<PreparedHost<'m>>) {
+    let (report, prepared) = examine(map, host.text, question, arriving);
+    let outcome = match report {
+        Ok(report) => HostOutcome::Ok(Box::new(report)),
+        Err(failure) => HostOutcome::Failed(failure),
+    };
+    let result = HostResult {
+        name: host.name.to_string(),
+        outcome,
+    };
+    (result, prepared.filter(|_| question.domain.is_some()))
 }
 
 /// [`examine_host`] on a host already read (a host joined from several
@@ -240,7 +296,8 @@ pub fn examine_host_input(
     question: &BatchQuestion<'_>,
     arriving: Option<&CpuDef>,
 ) -> HostResult {
-    let outcome = match examine_input(map, input, question, arriving) {
+    let question = SettledQuestion::new(question);
+    let outcome = match examine_input(map, input, &question, arriving).0 {
         Ok(report) => HostOutcome::Ok(Box::new(report)),
         Err(failure) => HostOutcome::Failed(failure),
     };
@@ -250,30 +307,41 @@ pub fn examine_host_input(
     }
 }
 
-fn examine_input(
-    map: &CpuMap,
+fn examine_input<'m>(
+    map: &'m CpuMap,
     input: &HostInput<'_>,
-    question: &BatchQuestion<'_>,
+    question: &SettledQuestion<'_>,
     arriving: Option<&CpuDef>,
-) -> Result<HostReport, HostFailure> {
+) -> Examined<'m> {
     // One prepared host answers every question asked of this dump: the
     // domain's start, the host's brief and models, the arrival.
-    let (prepared, notes, domain) = match question.domain_xml {
-        None => {
-            let (settings, note) = description_settings(question.options).map_err(failure)?;
-            let prepared = settings.prepare(map, input).map_err(failure)?;
-            let notes = description_notes(&prepared, note);
-            (prepared, notes, None)
+    let settings = match &question.domain {
+        None => description_settings(question.options),
+        Some(Err(error)) => Err(error.clone()),
+        Some(Ok(domain_question)) => Ok((domain_question.settings(), None)),
+    };
+    let prepared = settings.and_then(|(settings, note)| Ok((settings.prepare(map, input)?, note)));
+    match prepared {
+        Ok((prepared, note)) => {
+            let report = report_on(&prepared, note, question, arriving);
+            (report, Some(prepared))
         }
-        Some(domain_xml) => {
-            // The domain is parsed once, for the settings and the answer.
-            let domain_question = Question::new(domain_xml, question.options).map_err(failure)?;
-            let prepared = domain_question
-                .settings()
-                .prepare(map, input)
-                .map_err(failure)?;
+        Err(error) => (Err(failure(error)), None),
+    }
+}
+
+/// The host's report on `prepared`: its brief and models, and with a domain
+/// what the domain does there; `note` is the QEMU version's without one.
+fn report_on(
+    prepared: &PreparedHost<'_>,
+    note: Option<&str>,
+    question: &SettledQuestion<'_>,
+    arriving: Option<&CpuDef>,
+) -> Result<HostReport, HostFailure> {
+    let (notes, domain) = match &question.domain {
+        Some(Ok(domain_question)) => {
             let report =
-                analyze_prepared_answer(&domain_question, &prepared, arriving).map_err(failure)?;
+                analyze_prepared_answer(domain_question, prepared, arriving).map_err(failure)?;
             let live_cpu = report
                 .live_xml
                 .as_deref()
@@ -289,8 +357,9 @@ fn examine_input(
                     filtered: migration.filtered.into_iter().map(|f| f.name).collect(),
                 }),
             };
-            (prepared, report.notes, Some(domain))
+            (report.notes, Some(domain))
         }
+        _ => (description_notes(prepared, note), None),
     };
     let brief = prepared.brief();
     Ok(HostReport {
@@ -574,19 +643,45 @@ pub fn fleet_remedy(
             Some((host.name, settings.prepare(map, &input).ok()?))
         })
         .collect();
-    if prepared.is_empty() {
+    let prepared: Vec<(&str, &PreparedHost<'_>)> =
+        prepared.iter().map(|(name, host)| (*name, host)).collect();
+    remedy_of_fleet(domain_xml, &prepared, question.options)
+}
+
+/// [`fleet_remedy`] on the fleet's hosts as the domain's check prepared
+/// them ([`examine_host_kept`]), each distinct dump once, in input order.
+pub fn fleet_remedy_prepared(
+    question: &BatchQuestion<'_>,
+    hosts: &[(&str, &PreparedHost<'_>)],
+) -> (Option<Remedy>, Option<String>) {
+    let Some(domain_xml) = question.domain_xml else {
+        return (None, None);
+    };
+    if Question::new(domain_xml, question.options).is_err() {
+        return (None, Some("the domain cannot be checked".to_string()));
+    }
+    remedy_of_fleet(domain_xml, hosts, question.options)
+}
+
+/// The remedy on `hosts` (name, prepared host), or the note why there is none.
+fn remedy_of_fleet(
+    domain_xml: &str,
+    hosts: &[(&str, &PreparedHost<'_>)],
+    options: &CheckOptions,
+) -> (Option<Remedy>, Option<String>) {
+    if hosts.is_empty() {
         return (None, Some("no readable host".to_string()));
     }
-    let labels: Vec<String> = prepared
+    let labels: Vec<String> = hosts
         .iter()
         .map(|(name, _)| format!("host {name}"))
         .collect();
-    let sides: Vec<RemedyHost<'_, '_>> = prepared
+    let sides: Vec<RemedyHost<'_, '_>> = hosts
         .iter()
         .zip(&labels)
         .map(|((_, host), label)| RemedyHost { host, label })
         .collect();
-    match remedy_on_hosts(domain_xml, &sides, question.options) {
+    match remedy_on_hosts(domain_xml, &sides, options) {
         Ok(Ok(Some(remedy))) => (Some(remedy), None),
         Ok(Ok(None)) => (
             None,

@@ -44,16 +44,21 @@ impl FeatureSet {
         set
     }
 
+    // Inlined even where the build optimizes for size: a call costs more
+    // than the bit test, and checks test thousands of features.
+    #[inline]
     pub fn insert(&mut self, id: FeatureId) {
         let bit = id.index();
         self.words[bit / 64] |= 1 << (bit % 64);
     }
 
+    #[inline]
     pub fn remove(&mut self, id: FeatureId) {
         let bit = id.index();
         self.words[bit / 64] &= !(1 << (bit % 64));
     }
 
+    #[inline]
     pub fn contains(&self, id: FeatureId) -> bool {
         let bit = id.index();
         self.words[bit / 64] & (1 << (bit % 64)) != 0

@@ -24,7 +24,7 @@ use crate::featureset::FeatureSet;
 use crate::libvirt::decode::{guest_cpu_from_signals, host_cpu_from_cpuid, order_as_decoded};
 use crate::libvirt::host_model::{host_model_from_qmp, hypervisor_models};
 use crate::libvirt::update::update;
-use crate::libvirt::{model_data, CpuSignals, HypervisorModel, PolicySelector};
+use crate::libvirt::{model_data, Blockers, CpuSignals, HypervisorModel, PolicySelector};
 use crate::xml;
 
 /// A host input that cannot be read, with the byte offset of the problem.
@@ -692,7 +692,7 @@ impl<'m> HostInput<'m> {
                     HypervisorModel {
                         name: model.name.clone(),
                         usable: model.usable,
-                        blockers,
+                        blockers: Blockers::Named(blockers),
                         deprecated: model.deprecated,
                     }
                 })

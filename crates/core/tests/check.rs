@@ -464,9 +464,9 @@ fn filtered_features_agree_with_qemus_unavailable_features() {
             let removed = &map.model(map.model_id(&model.name).expect("known")).removed;
             let mut expected: Vec<String> = model
                 .blockers
-                .iter()
+                .names(map)
+                .into_iter()
                 .filter(|b| map.feature_id(b).is_some_and(|id| !removed.contains(&id)))
-                .cloned()
                 .collect();
             // QEMU's list may name a feature twice (older QEMUs repeat the
             // features others depend on).

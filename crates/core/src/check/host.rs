@@ -22,13 +22,14 @@ use crate::libvirt::compare::host_data;
 use crate::libvirt::decode::guest_cpu_from_signals;
 use crate::libvirt::expand::expand_features;
 use crate::libvirt::release::LibvirtVersion;
-use crate::libvirt::{CpuSignals, HypervisorModel, Usability};
+use crate::libvirt::{Blockers, CpuSignals, HypervisorModel, Usability};
 use crate::qemu::accel::{assess, AccelSupport, HostFeatures};
 use crate::qemu::definitions::QemuVersion;
 use crate::qemu::guest::{apply_qemu_verdict, build_guest_cpu_assessed, BuildDetail, GuestBuild};
 use crate::qemu::in_qemu_order;
 use crate::qemu::models::{
-    model_usability_assessed, models_for_host_assessed, usability_from_hypervisor, UsabilitySource,
+    hypervisor_models_for_host, model_usability_assessed, usability_from_hypervisor,
+    UsabilitySource,
 };
 
 use super::host_brief::{x86_64_level, HostBrief};
@@ -315,11 +316,7 @@ impl GuestBuilder for PreparedHost<'_> {
             .find(|m| m.name == model)
             .filter(|m| self.models_from_qemu && m.usable != Usability::Unknown);
         if let Some(entry) = qemu_entry {
-            let blockers: FeatureSet = entry
-                .blockers
-                .iter()
-                .filter_map(|name| self.map.feature_id(name))
-                .collect();
+            let blockers = entry.blockers.known_features(self.map);
             apply_qemu_verdict(
                 self.map,
                 self.version,
@@ -426,7 +423,7 @@ impl PreparedHost<'_> {
                 } else {
                     self.hypervisor_models
                         .iter()
-                        .map(|m| report(m.name.clone(), m.usable, m.blockers.clone()))
+                        .map(|m| report(m.name.clone(), m.usable, m.blockers.names(self.map)))
                         .collect::<Vec<_>>()
                         .into()
                 }
@@ -483,32 +480,18 @@ fn hypervisor_models(
     host: &HostFeatures,
     notes: &mut Vec<String>,
 ) -> Result<(Vec<HypervisorModel>, bool), CpuError> {
-    let report = models_for_host_assessed(map, version, support, host, input)?;
+    let report = hypervisor_models_for_host(map, version, support, host, input)?;
     notes.extend(report.notes);
-    let predicted = report.source == UsabilitySource::Predicted;
-    if !predicted {
+    if report.source == UsabilitySource::Qemu {
         notes.push("model usability is QEMU's own answer, from the host input".to_string());
-    }
-    if !predicted {
         // libvirt keeps QEMU's whole answer, blockers in QEMU's order, for
         // its own checks; only listings sort them ([`PreparedHost::models`]).
-        if let Some(mut models) = input.hypervisor_models() {
-            fill_unprinted_blockers(map, version, support, host, &mut models);
-            return Ok((models, true));
-        }
+        let mut models = report.models;
+        fill_unprinted_blockers(map, version, support, host, &mut models);
+        return Ok((models, true));
     }
-    let models = report
-        .models
-        .into_iter()
-        .filter(|m| !predicted || version.resolve(&m.name).is_some())
-        .map(|m| HypervisorModel {
-            name: m.name,
-            usable: m.usable,
-            blockers: m.blockers,
-            deprecated: false,
-        })
-        .collect();
-    Ok((models, !predicted))
+    // The prediction lists only the models this QEMU version defines.
+    Ok((report.models, false))
 }
 
 /// Domain capabilities print `<blockers>` only since libvirt 10.9 (NEWS
@@ -529,8 +512,9 @@ fn fill_unprinted_blockers(
     let predicted = model_usability_assessed(map, version, support, host);
     for model in models.iter_mut().filter(|m| unprinted(m)) {
         if let Some(prediction) = predicted.iter().find(|p| p.name == model.name) {
-            model.blockers = prediction.blockers.clone();
-            in_qemu_order(map, &mut model.blockers);
+            let mut blockers = prediction.blockers.clone();
+            in_qemu_order(map, &mut blockers);
+            model.blockers = Blockers::Named(blockers);
         }
     }
 }

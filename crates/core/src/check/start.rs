@@ -363,14 +363,14 @@ fn compare_unusable(
 ) -> Result<(), CpuError> {
     let mut missing: Vec<String> = Vec::new();
     for blocker in qemu_entry
-        .map(|m| m.blockers.as_slice())
+        .map(|m| m.blockers.names(env.map))
         .unwrap_or_default()
     {
         let disabled = cpu
-            .feature(blocker)
+            .feature(&blocker)
             .is_some_and(|f| f.policy == Some(Policy::Disable));
         if !disabled {
-            missing.push(blocker.clone());
+            missing.push(blocker);
         }
     }
     if let Some(host_model) = env.reported_host_model {

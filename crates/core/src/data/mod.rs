@@ -241,11 +241,10 @@ pub struct CpuMap {
     map_feature_count: usize,
     /// The features this release defines, internal ones included.
     known: FeatureSet,
-    /// Each feature's position in this release's own map order, when that
-    /// is not the id order (9.0's, listed before libvirt regenerated its
-    /// feature file in CPUID order): libvirt lists features in its map's
-    /// order. Features the release does not define come last.
-    own_ranks: Option<Vec<u16>>,
+    /// This release's own map order, when that is not the id order (9.0's,
+    /// listed before libvirt regenerated its feature file in CPUID order):
+    /// libvirt lists features in its map's order.
+    own_order: Option<MapOrder>,
     models: Vec<Model>,
     feature_index: NameIndex<FeatureId>,
     /// Each feature's position when all are sorted by name (byte order).
@@ -286,8 +285,35 @@ fn feature_from_entry(entry: &FeatureEntry) -> Result<Feature, DataError> {
     })
 }
 
-/// Each feature's rank in `file`'s own order, or `None` when that is the
-/// order of `features` (the ids) already.
+/// A release's own feature order: each feature's rank, features the release
+/// does not define last, and the features by rank. The ranks run from 0 to
+/// the feature count, below [`FEATURE_CAPACITY`], so a [`FeatureSet`] of
+/// ranks lists a set's features in this order without sorting them.
+#[derive(Debug, Clone)]
+struct MapOrder {
+    ranks: Vec<u16>,
+    by_rank: Vec<FeatureId>,
+}
+
+impl MapOrder {
+    /// `file`'s own order of `features`, or `None` when that is the order of
+    /// the ids already.
+    fn of(file: &CpuMapFile, features: &[Feature]) -> Option<MapOrder> {
+        let positions = own_ranks(file, features)?;
+        let mut by_rank: Vec<FeatureId> = (0..features.len()).map(FeatureId::from_index).collect();
+        crate::sort::sort_by_key(&mut by_rank, |id| positions[id.index()]);
+        let mut ranks = vec![0u16; features.len()];
+        for (rank, id) in by_rank.iter().enumerate() {
+            // FEATURE_CAPACITY bounds the count, far below u16::MAX.
+            ranks[id.index()] = rank as u16;
+        }
+        Some(MapOrder { ranks, by_rank })
+    }
+}
+
+/// Each feature's position in `file`'s own order (those it does not define
+/// after all it does), or `None` when that is the order of `features` (the
+/// ids) already.
 fn own_ranks(file: &CpuMapFile, features: &[Feature]) -> Option<Vec<u16>> {
     let position: HashMap<&str, usize> = file
         .features
@@ -468,7 +494,7 @@ impl CpuMap {
             // FEATURE_CAPACITY bounds the count, far below u16::MAX.
             name_ranks[id.index()] = rank as u16;
         }
-        let own_ranks = own_ranks(file, &features);
+        let own_order = MapOrder::of(file, &features);
         let mut map = CpuMap {
             source: file.source.clone(),
             release: release_of_source(&file.source),
@@ -476,7 +502,7 @@ impl CpuMap {
             features,
             map_feature_count,
             known,
-            own_ranks,
+            own_order,
             models: Vec::new(),
             feature_index,
             name_ranks,
@@ -631,6 +657,7 @@ impl CpuMap {
 
     /// Does this release define the feature? (Every map shares the feature
     /// ids of all releases; each knows its own.)
+    #[inline]
     pub fn knows(&self, id: FeatureId) -> bool {
         self.known.contains(id)
     }
@@ -714,15 +741,32 @@ impl CpuMap {
 
     /// The features whose bits are all present in `data`, internal ones included.
     pub fn features_in(&self, data: &CpuidData) -> FeatureSet {
-        self.features
-            .iter()
-            .enumerate()
-            .filter(|(i, f)| {
-                self.known.contains(FeatureId::from_index(*i))
-                    && data.contains(f.bits.key, &f.bits.registers)
-            })
-            .map(|(i, _)| FeatureId::from_index(i))
-            .collect()
+        // The features of one CPUID leaf or MSR mostly come together in the
+        // map: each run of them looks its item up once.
+        let mut item: Option<(DataKey, Option<&Registers>)> = None;
+        let mut found = FeatureSet::new();
+        for (index, feature) in self.features.iter().enumerate() {
+            let id = FeatureId::from_index(index);
+            if !self.known.contains(id) {
+                continue;
+            }
+            let key = feature.bits.key;
+            let registers = match item {
+                Some((last, registers)) if last == key => registers,
+                _ => {
+                    let registers = data.get(key);
+                    item = Some((key, registers));
+                    registers
+                }
+            };
+            // As `CpuidData::contains`: no bits to test is always present.
+            if feature.bits.registers.is_zero()
+                || registers.is_some_and(|mine| mine.contains(&feature.bits.registers))
+            {
+                found.insert(id);
+            }
+        }
+        found
     }
 
     /// Raw register data for a set of features (the inverse of [`Self::features_in`]).
@@ -744,8 +788,8 @@ impl CpuMap {
 
     /// Where `id` comes in this release's own map order ([`Self::in_map_order`]).
     pub fn map_order_rank(&self, id: FeatureId) -> usize {
-        match &self.own_ranks {
-            Some(ranks) => usize::from(ranks[id.index()]),
+        match &self.own_order {
+            Some(order) => usize::from(order.ranks[id.index()]),
             None => id.index(),
         }
     }
@@ -753,21 +797,24 @@ impl CpuMap {
     /// The features of `set` in this release's own map order (the id order
     /// but for a release whose feature file had another order, 9.0's).
     pub fn in_map_order(&self, set: &FeatureSet) -> Vec<FeatureId> {
-        // Sized up front: the decoder asks for every candidate model's sets.
         let mut ids = Vec::with_capacity(set.len());
-        ids.extend(set.iter());
-        if let Some(ranks) = &self.own_ranks {
-            crate::sort::sort_by_key(&mut ids, |id| ranks[id.index()]);
-        }
+        self.each_in_map_order(set, |id| ids.push(id));
         ids
     }
 
     /// Calls `f` on the features of `set` in [`Self::in_map_order`]'s order,
-    /// without making a list when that is the id order.
-    pub fn each_in_map_order(&self, set: &FeatureSet, f: impl FnMut(FeatureId)) {
-        match &self.own_ranks {
-            None => set.iter().for_each(f),
-            Some(_) => self.in_map_order(set).into_iter().for_each(f),
+    /// without making a list or comparing anything: the decoder asks for
+    /// every candidate model's sets.
+    pub fn each_in_map_order(&self, set: &FeatureSet, mut f: impl FnMut(FeatureId)) {
+        let Some(order) = &self.own_order else {
+            return set.iter().for_each(f);
+        };
+        let mut ranks = FeatureSet::new();
+        for id in set.iter() {
+            ranks.insert(FeatureId::from_index(usize::from(order.ranks[id.index()])));
+        }
+        for rank in ranks.iter() {
+            f(order.by_rank[rank.index()]);
         }
     }
 

@@ -5,7 +5,7 @@
 //! data lacks (`disable`), and the best-scoring candidate wins. The quirks that
 //! libvirt's expected outputs depend on are kept on purpose and marked QUIRK.
 
-use super::{find_hypervisor_model, CpuSignals, HypervisorModel};
+use super::{CpuSignals, HypervisorModel};
 use crate::cpudef::{CpuDef, CpuFeature, CpuType, Fallback, Policy};
 use crate::cpuid::{CpuidData, Signature};
 use crate::data::{CpuMap, FeatureId, Model, ModelId};
@@ -48,15 +48,19 @@ pub fn decode(
         }
     }
     let for_host = target.cpu_type == CpuType::Host;
-    let map_feature_count = map.map_feature_end();
+    // The features a candidate may list: the release's own map features.
+    let listable: crate::FeatureSet = map.map_features().map(|(id, _)| id).collect();
 
     let mut best: Option<Candidate> = None;
     // One list is filled per model; a losing candidate's list is reused.
     let mut candidate_features = CandidateFeatures::new();
+    let allowed = options
+        .allowed
+        .map(|allowed| allowed_by_model(map, allowed));
     for (id, model) in map.models().rev() {
         let mut hypervisor_entry = None;
-        if let Some(allowed) = options.allowed {
-            match find_hypervisor_model(allowed, &model.name) {
+        if let Some(allowed) = &allowed {
+            match allowed[id.index()] {
                 Some(entry) => hypervisor_entry = Some(entry),
                 None => {
                     let only_preferred =
@@ -89,7 +93,7 @@ pub fn decode(
         }
         candidate_list(
             map,
-            map_feature_count,
+            &listable,
             model,
             &features,
             hypervisor_entry,
@@ -148,6 +152,22 @@ pub fn decode(
     Ok(())
 }
 
+/// The hypervisor's entry for each map model, by model id: the first of
+/// `allowed` with its name ([`super::find_hypervisor_model`]'s), found once rather
+/// than searched for every candidate.
+fn allowed_by_model<'a>(
+    map: &CpuMap,
+    allowed: &'a [HypervisorModel],
+) -> Vec<Option<&'a HypervisorModel>> {
+    let mut by_model = vec![None; map.models().count()];
+    for entry in allowed {
+        if let Some(id) = map.model_id(&entry.name) {
+            by_model[id.index()].get_or_insert(entry);
+        }
+    }
+    by_model
+}
+
 /// QUIRK: libvirt drops `hle` and `rtm` from Intel Haswell signatures whose TSX
 /// was disabled by microcode (6/60, 6/69, 6/70, and 6/63 below stepping 4).
 fn is_tsx_broken_haswell(map: &CpuMap, data: &CpuSignals) -> bool {
@@ -168,7 +188,7 @@ fn is_tsx_broken_haswell(map: &CpuMap, data: &CpuSignals) -> bool {
 /// features; written over `list`.
 fn candidate_list(
     map: &CpuMap,
-    map_feature_count: usize,
+    listable: &crate::FeatureSet,
     model: &Model,
     data: &crate::FeatureSet,
     hypervisor_entry: Option<&HypervisorModel>,
@@ -177,27 +197,16 @@ fn candidate_list(
 ) {
     let extra = data.difference(&model.features);
     let mut missing = model.features.difference(data);
-    for blocker in hypervisor_entry
-        .map(|h| h.blockers.as_slice())
-        .unwrap_or_default()
-    {
-        if let Some(id) = map
-            .feature_id(blocker)
-            .filter(|id| !map.feature(*id).internal)
-        {
-            if !extra.contains(id) {
-                missing.insert(id);
-            }
+    if let Some(entry) = hypervisor_entry {
+        let blocked = entry.blockers.known_features(map).difference(&extra);
+        for id in blocked.iter().filter(|id| !map.feature(*id).internal) {
+            missing.insert(id);
         }
     }
     list.clear();
     // In the release's map order; map features come first.
     let map_order = |set: &crate::FeatureSet, policy: Policy, list: &mut CandidateFeatures| {
-        map.each_in_map_order(set, |id| {
-            if id.index() < map_feature_count && map.knows(id) {
-                list.push((id, policy));
-            }
-        });
+        map.each_in_map_order(&set.intersection(listable), |id| list.push((id, policy)));
     };
     map_order(&extra, Policy::Require, list);
     map_order(&missing, Policy::Disable, list);

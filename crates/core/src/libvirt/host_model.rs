@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use super::decode::guest_cpu_from_signals;
-use super::{CpuSignals, HypervisorModel, Usability};
+use super::{Blockers, CpuSignals, HypervisorModel, Usability};
 use crate::cpudef::CpuDef;
 use crate::data::{qemu_to_libvirt, CpuMap};
 use crate::error::CpuError;
@@ -40,7 +40,7 @@ pub fn hypervisor_models(definitions: &[QemuCpuDefinition]) -> Vec<HypervisorMod
             HypervisorModel {
                 name: definition.name.clone(),
                 usable,
-                blockers,
+                blockers: Blockers::Named(blockers),
                 deprecated: definition.deprecated,
             }
         })
@@ -155,7 +155,10 @@ mod tests {
         let summary: Vec<(&str, Usability, Vec<&str>, bool)> = models
             .iter()
             .map(|m| {
-                let blockers = m.blockers.iter().map(String::as_str).collect();
+                let Blockers::Named(names) = &m.blockers else {
+                    panic!("QEMU's answer keeps its names: {m:?}");
+                };
+                let blockers = names.iter().map(String::as_str).collect();
                 (m.name.as_str(), m.usable, blockers, m.deprecated)
             })
             .collect();

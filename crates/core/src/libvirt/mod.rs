@@ -138,7 +138,7 @@ impl CpuSignals {
 pub struct HypervisorModel {
     pub name: String,
     pub usable: Usability,
-    pub blockers: Vec<String>,
+    pub blockers: Blockers,
     pub deprecated: bool,
 }
 
@@ -148,8 +148,86 @@ impl HypervisorModel {
         HypervisorModel {
             name: name.to_string(),
             usable: Usability::Unknown,
-            blockers: Vec::new(),
+            blockers: Blockers::default(),
             deprecated: false,
+        }
+    }
+}
+
+/// The features that block a model: QEMU's answer as names, or a prediction
+/// kept as a feature set until a name is shown (a host's prediction blocks
+/// most of the map's models by a dozen features each, and most are never
+/// shown).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Blockers {
+    /// libvirt names in the order QEMU's answer gives them.
+    Named(Vec<String>),
+    /// Predicted: the map's features the host cannot give, and the
+    /// QEMU-only flags QEMU filters whatever the host; listed sorted by name.
+    Predicted {
+        features: FeatureSet,
+        qemu_only: Vec<String>,
+    },
+}
+
+impl Default for Blockers {
+    fn default() -> Self {
+        Blockers::Named(Vec::new())
+    }
+}
+
+impl Blockers {
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Blockers::Named(names) => names.is_empty(),
+            Blockers::Predicted {
+                features,
+                qemu_only,
+            } => features.is_empty() && qemu_only.is_empty(),
+        }
+    }
+
+    /// The names, in QEMU's order when they came from QEMU, else sorted.
+    pub fn names(&self, map: &CpuMap) -> Vec<String> {
+        match self {
+            Blockers::Named(names) => names.clone(),
+            Blockers::Predicted {
+                features,
+                qemu_only,
+            } if qemu_only.is_empty() => {
+                // Map names are distinct: nothing to deduplicate.
+                let mut names = Vec::with_capacity(features.len());
+                map.each_by_name(features, |id| names.push(map.feature(id).name.clone()));
+                names
+            }
+            Blockers::Predicted {
+                features,
+                qemu_only,
+            } => {
+                let mut names: Vec<&str> = Vec::with_capacity(features.len() + qemu_only.len());
+                names.extend(map.names(features));
+                names.extend(qemu_only.iter().map(String::as_str));
+                crate::sort::sort(&mut names);
+                names.dedup();
+                names.into_iter().map(str::to_string).collect()
+            }
+        }
+    }
+
+    /// The blockers the map knows, as a set.
+    pub fn known_features(&self, map: &CpuMap) -> FeatureSet {
+        match self {
+            Blockers::Named(names) => names.iter().filter_map(|n| map.feature_id(n)).collect(),
+            Blockers::Predicted {
+                features,
+                qemu_only,
+            } => {
+                let mut known = *features;
+                for id in qemu_only.iter().filter_map(|n| map.feature_id(n)) {
+                    known.insert(id);
+                }
+                known
+            }
         }
     }
 }

@@ -26,7 +26,7 @@ use crate::error::CpuError;
 use crate::featureset::FeatureSet;
 use crate::host::HostInput;
 use crate::libvirt::release::LibvirtVersion;
-use crate::libvirt::{HypervisorModel, Usability};
+use crate::libvirt::{Blockers, HypervisorModel, Usability};
 
 /// One named model and whether the host can run it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,11 +46,12 @@ pub enum UsabilitySource {
     Predicted,
 }
 
-/// The model list for a host, with where it came from.
+/// The model list for a host, with where it came from; a prepared host
+/// keeps it as libvirt does ([`HypervisorModel`]s).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ModelReport {
+pub struct ModelReport<M = ModelUsability> {
     pub source: UsabilitySource,
-    pub models: Vec<ModelUsability>,
+    pub models: Vec<M>,
     pub notes: Vec<String>,
 }
 
@@ -76,6 +77,46 @@ pub fn model_usability_assessed(
     support: &AccelSupport,
     host: &HostFeatures,
 ) -> Vec<ModelUsability> {
+    predict_each(map, version, support, host, |name, usable, blockers| {
+        ModelUsability {
+            name: name.to_string(),
+            usable,
+            blockers: blockers.names(map),
+        }
+    })
+}
+
+/// [`model_usability_assessed`] as libvirt keeps QEMU's list, the blockers
+/// left as feature sets until a name is shown.
+pub(crate) fn hypervisor_models_assessed(
+    map: &CpuMap,
+    version: &QemuVersion,
+    support: &AccelSupport,
+    host: &HostFeatures,
+) -> Vec<HypervisorModel> {
+    predict_each(map, version, support, host, |name, usable, blockers| {
+        HypervisorModel {
+            name: name.to_string(),
+            usable,
+            blockers,
+            deprecated: false,
+        }
+    })
+}
+
+/// Every model both the map and `version` define, in map order, with its
+/// predicted usability and blockers, each made into a `T` by `make`.
+fn predict_each<T>(
+    map: &CpuMap,
+    version: &QemuVersion,
+    support: &AccelSupport,
+    host: &HostFeatures,
+    mut make: impl FnMut(&str, Usability, Blockers) -> T,
+) -> Vec<T> {
+    let mut made = |name: &str, request: Result<&BareRequest, &CpuError>| {
+        let (usable, blockers) = usability(request, &support.supported);
+        make(name, usable, blockers)
+    };
     if let HostFeatures::QemuExpansion { .. } = host {
         // What a model asks for depends on what the host's QEMU knows: build
         // each model on this host.
@@ -96,7 +137,7 @@ pub fn model_usability_assessed(
                     requested: build.requested,
                     qemu_only_filtered: build.qemu_only_filtered,
                 });
-                usability(map, &model.name, request.as_ref(), &support.supported)
+                made(&model.name, request.as_ref())
             })
             .collect();
     }
@@ -110,10 +151,7 @@ pub fn model_usability_assessed(
     };
     map.models()
         .zip(requests)
-        .filter(|((_, model), _)| version.model(&model.name).is_some())
-        .map(|((_, model), request)| {
-            usability(map, &model.name, request.as_ref(), &support.supported)
-        })
+        .filter_map(|((_, model), request)| Some(made(&model.name, request.as_ref()?.as_ref())))
         .collect()
 }
 
@@ -127,59 +165,38 @@ struct BareRequest {
 }
 
 /// A model's usability on a host whose accelerator supports `supported`:
-/// its blockers are what it requests beyond that, libvirt names sorted.
+/// its blockers are what it requests beyond that.
 fn usability(
-    map: &CpuMap,
-    name: &str,
     request: Result<&BareRequest, &CpuError>,
     supported: &FeatureSet,
-) -> ModelUsability {
+) -> (Usability, Blockers) {
     let Ok(request) = request else {
         // Every map model has at least libvirt's own definition.
-        return ModelUsability {
-            name: name.to_string(),
-            usable: Usability::Unknown,
-            blockers: Vec::new(),
-        };
+        return (Usability::Unknown, Blockers::default());
     };
-    let unsupported = request.requested.difference(supported);
-    let blockers: Vec<String> = if request.qemu_only_filtered.is_empty() {
-        // Map names are distinct: nothing to deduplicate.
-        let mut blockers = Vec::with_capacity(unsupported.len());
-        map.each_by_name(&unsupported, |id| {
-            blockers.push(map.feature(id).name.clone())
-        });
-        blockers
+    let blockers = Blockers::Predicted {
+        features: request.requested.difference(supported),
+        qemu_only: request.qemu_only_filtered.clone(),
+    };
+    let usable = if blockers.is_empty() {
+        Usability::Yes
     } else {
-        let mut names: Vec<&str> =
-            Vec::with_capacity(unsupported.len() + request.qemu_only_filtered.len());
-        names.extend(map.names(&unsupported));
-        names.extend(request.qemu_only_filtered.iter().map(String::as_str));
-        crate::sort::sort(&mut names);
-        names.dedup();
-        names.into_iter().map(str::to_string).collect()
+        Usability::No
     };
-    ModelUsability {
-        name: name.to_string(),
-        usable: if blockers.is_empty() {
-            Usability::Yes
-        } else {
-            Usability::No
-        },
-        blockers,
-    }
+    (usable, blockers)
 }
 
-/// Every map model's [`BareRequest`] under `accel`, in map order. Without a
-/// QEMU expansion of the host, nothing of it depends on the host: the build
-/// only looks at the host through the accelerator's verdict, which comes last
-/// (libvirt's map has no `host` or `max` model, the passthrough builds that
-/// take the host's features as their definition).
+/// Every map model's [`BareRequest`] under `accel`, in map order; `None`
+/// for a model `version` does not define. Without a QEMU expansion of the
+/// host, nothing of it depends on the host: the build only looks at the host
+/// through the accelerator's verdict, which comes last (libvirt's map has no
+/// `host` or `max` model, the passthrough builds that take the host's
+/// features as their definition).
 fn bare_requests(
     map: &CpuMap,
     version: &QemuVersion,
     accel: Accelerator,
-) -> Vec<Result<BareRequest, CpuError>> {
+) -> Vec<Option<Result<BareRequest, CpuError>>> {
     let nothing = HostFeatures::Raw {
         features: FeatureSet::new(),
         vendor: None,
@@ -189,7 +206,8 @@ fn bare_requests(
     let support = assess(map, version, accel, &nothing);
     map.models()
         .map(|(_, model)| {
-            build_guest_cpu_assessed(
+            version.model(&model.name)?;
+            let build = build_guest_cpu_assessed(
                 map,
                 version,
                 &support,
@@ -197,11 +215,11 @@ fn bare_requests(
                 &model.name,
                 &[],
                 BuildDetail::Blockers,
-            )
-            .map(|build| BareRequest {
+            );
+            Some(build.map(|build| BareRequest {
                 requested: build.requested,
                 qemu_only_filtered: build.qemu_only_filtered,
-            })
+            }))
         })
         .collect()
 }
@@ -213,8 +231,8 @@ fn embedded_requests(
     map: &CpuMap,
     version: &QemuVersion,
     accel: Accelerator,
-) -> Option<&'static [Result<BareRequest, CpuError>]> {
-    type Requests = OnceLock<Vec<Result<BareRequest, CpuError>>>;
+) -> Option<&'static [Option<Result<BareRequest, CpuError>>]> {
+    type Requests = OnceLock<Vec<Option<Result<BareRequest, CpuError>>>>;
     static REQUESTS: OnceLock<Vec<Vec<[Requests; 2]>>> = OnceLock::new();
     let releases = LibvirtVersion::WITH_CPU_MAP;
     let map_index = releases
@@ -248,7 +266,7 @@ pub fn usability_from_hypervisor(map: &CpuMap, models: &[HypervisorModel]) -> Ve
         .iter()
         .filter(|m| m.name != "host" && map.model_id(&m.name).is_some())
         .map(|m| {
-            let mut blockers = m.blockers.clone();
+            let mut blockers = m.blockers.names(map);
             crate::sort::sort(&mut blockers);
             blockers.dedup();
             ModelUsability {
@@ -272,12 +290,17 @@ pub fn models_for_host(
     accel: Accelerator,
     input: &HostInput<'_>,
 ) -> Result<ModelReport, CpuError> {
-    models_for_host_with(map, input, accel, || {
-        let host = HostFeatures::from_host_input(map, input);
-        predictable(&host, accel)?;
-        let support = assess(map, version, accel, &host);
-        Ok(model_usability_assessed(map, version, &support, &host))
-    })
+    models_for_host_with(
+        input,
+        accel,
+        |models| usability_from_hypervisor(map, &models),
+        || {
+            let host = HostFeatures::from_host_input(map, input);
+            predictable(&host, accel)?;
+            let support = assess(map, version, accel, &host);
+            Ok(model_usability_assessed(map, version, &support, &host))
+        },
+    )
 }
 
 /// [`models_for_host`] for a host whose features (`host`, read from `input`
@@ -290,25 +313,52 @@ pub fn models_for_host_assessed(
     host: &HostFeatures,
     input: &HostInput<'_>,
 ) -> Result<ModelReport, CpuError> {
-    models_for_host_with(map, input, support.accel, || {
-        predictable(host, support.accel)?;
-        Ok(model_usability_assessed(map, version, support, host))
-    })
+    models_for_host_with(
+        input,
+        support.accel,
+        |models| usability_from_hypervisor(map, &models),
+        || {
+            predictable(host, support.accel)?;
+            Ok(model_usability_assessed(map, version, support, host))
+        },
+    )
 }
 
-/// QEMU's answer when `input` has one for `accel`, else `predict`'s.
-fn models_for_host_with(
+/// [`models_for_host_assessed`] as libvirt keeps the list: QEMU's answer as
+/// it came, in QEMU's order, or the prediction with its blockers as
+/// feature sets.
+pub(crate) fn hypervisor_models_for_host(
     map: &CpuMap,
+    version: &QemuVersion,
+    support: &AccelSupport,
+    host: &HostFeatures,
+    input: &HostInput<'_>,
+) -> Result<ModelReport<HypervisorModel>, CpuError> {
+    models_for_host_with(
+        input,
+        support.accel,
+        |models| models,
+        || {
+            predictable(host, support.accel)?;
+            Ok(hypervisor_models_assessed(map, version, support, host))
+        },
+    )
+}
+
+/// QEMU's answer when `input` has one for `accel` (made into the list by
+/// `answer`), else `predict`'s.
+fn models_for_host_with<M>(
     input: &HostInput<'_>,
     accel: Accelerator,
-    predict: impl FnOnce() -> Result<Vec<ModelUsability>, CpuError>,
-) -> Result<ModelReport, CpuError> {
+    answer: impl FnOnce(Vec<HypervisorModel>) -> Vec<M>,
+    predict: impl FnOnce() -> Result<Vec<M>, CpuError>,
+) -> Result<ModelReport<M>, CpuError> {
     let mut notes = Vec::new();
     if let Some(models) = input.hypervisor_models() {
         if accel == input.answers_for() {
             return Ok(ModelReport {
                 source: UsabilitySource::Qemu,
-                models: usability_from_hypervisor(map, &models),
+                models: answer(models),
                 notes,
             });
         }
@@ -380,13 +430,13 @@ mod tests {
             HypervisorModel {
                 name: "host".into(),
                 usable: Usability::Yes,
-                blockers: vec![],
+                blockers: Blockers::default(),
                 deprecated: false,
             },
             HypervisorModel {
                 name: "Skylake-Client".into(),
                 usable: Usability::No,
-                blockers: vec!["rtm".into(), "hle".into(), "rtm".into()],
+                blockers: Blockers::Named(vec!["rtm".into(), "hle".into(), "rtm".into()]),
                 deprecated: false,
             },
             HypervisorModel::named("Broadwell"),
