@@ -5,8 +5,9 @@
 //!
 //! The files stay exactly as `cargo xtask` writes them; only what is compiled
 //! in changes. The blob has one table of every distinct string (feature names
-//! written once for all files), string arrays as deltas between string
-//! indices, and an array or object identical to one written before (a QEMU
+//! written once for all files), in byte order and NUL-terminated (both make
+//! the gzipped page smaller: neighbouring names share prefixes, and no length
+//! byte breaks them up), string arrays as deltas between string indices, and an array or object identical to one written before (a QEMU
 //! model that did not change between versions, an inherited feature list) as
 //! a reference to it. Members no reader looks at (`UNREAD`) are left out. The
 //! format is described in `src/data/packed.rs`; a unit test there holds every
@@ -45,8 +46,7 @@ fn main() {
     json_files(&data, &mut files);
     files.sort();
 
-    let mut packer = Packer::default();
-    let mut roots = Vec::new();
+    let mut inputs = Vec::new();
     for path in &files {
         println!("cargo:rerun-if-changed={}", path.display());
         let text = std::fs::read_to_string(path)
@@ -59,21 +59,39 @@ fn main() {
             .to_str()
             .expect("a UTF-8 path")
             .replace('\\', "/");
-        let name = packer.string(&name);
-        let offset = packer.body.len();
         let unread = UNREAD
             .iter()
             .find(|(folder, _)| path.parent().is_some_and(|p| p.ends_with(folder)))
             .map_or(&[][..], |(_, keys)| keys);
-        packer.value(&value, unread);
+        inputs.push((name, value, unread));
+    }
+
+    // A first packing finds every string, the second numbers them in byte order.
+    let mut first = Packer::default();
+    for (name, value, unread) in &inputs {
+        first.string(name);
+        first.value(value, unread);
+    }
+    let mut sorted = first.strings;
+    sorted.sort();
+    let mut packer = Packer::default();
+    for string in &sorted {
+        packer.string(string);
+    }
+    let mut roots = Vec::new();
+    for (name, value, unread) in &inputs {
+        let name = packer.string(name);
+        let offset = packer.body.len();
+        packer.value(value, unread);
         roots.push((name, offset));
     }
+    assert_eq!(packer.strings, sorted, "the second packing found new strings");
 
     let mut blob = Vec::new();
     varint(&mut blob, packer.strings.len());
     for string in &packer.strings {
-        varint(&mut blob, string.len());
         blob.extend_from_slice(string.as_bytes());
+        blob.push(0);
     }
     varint(&mut blob, roots.len());
     for (name, offset) in roots {

@@ -4,7 +4,7 @@
 //! The blob (all integers LEB128 varints):
 //!
 //! ```text
-//! strings: count, then per string its byte length and UTF-8 bytes
+//! strings: count, then per string its UTF-8 bytes and a NUL, in byte order
 //! files:   count, then per file the string index of its path under data/
 //!          (e.g. `qemu/7.2.json`) and the body offset of its root value
 //! body:    values, each a tag byte and its payload:
@@ -80,10 +80,10 @@ impl<'a> Packed<'a> {
         let count = varint(bytes, &mut at)?;
         let mut strings = Vec::with_capacity(count);
         for _ in 0..count {
-            let length = varint(bytes, &mut at)?;
-            let text = bytes.get(at..at.checked_add(length)?)?;
-            strings.push(std::str::from_utf8(text).ok()?);
-            at += length;
+            let rest = bytes.get(at..)?;
+            let length = rest.iter().position(|&byte| byte == 0)?;
+            strings.push(std::str::from_utf8(&rest[..length]).ok()?);
+            at += length + 1;
         }
         let count = varint(bytes, &mut at)?;
         let mut files = Vec::with_capacity(count);
@@ -216,7 +216,7 @@ mod tests {
     fn copies_and_string_arrays_decode() {
         // strings ["a", "b"]; one file "f" whose root is [["b", "a"], copy of it, 7].
         let blob = [
-            3, 1, b'a', 1, b'b', 1, b'f', // strings: a b f
+            3, b'a', 0, b'b', 0, b'f', 0, // strings: a b f
             1, 2, 0, // file f at body offset 0
             5, 3, // array of 3
             7, 2, 2, 1, // strings: index 1, then 1 - 1 = index 0
