@@ -17,6 +17,11 @@
 //!            difference between its string index and the previous one's
 //!            (the first one's from 0)
 //!          8 copy: body offset of an identical array or object written before
+//!          9 array of strings as an edit of an earlier one (tag 7 or 9):
+//!            how many arrays of strings back it is (0: the one just before),
+//!            the number of steps, then per step `n << 2 | kind`: kind 0 keeps
+//!            the earlier array's next n items, 1 leaves them out, 2 inserts
+//!            the n string indices that follow
 //! ```
 //!
 //! A value's offset is its position in the body (no text to point into).
@@ -34,6 +39,9 @@ pub(crate) struct Packed<'a> {
     strings: Vec<&'a str>,
     files: Vec<(&'a str, usize)>,
     body: &'a [u8],
+    /// The body offset of every array of strings (tags 7 and 9), in order,
+    /// which edits (tag 9) count back in.
+    string_arrays: Vec<usize>,
 }
 
 /// Reads the next varint at `*at`.
@@ -91,10 +99,17 @@ impl<'a> Packed<'a> {
             let name = *strings.get(varint(bytes, &mut at)?)?;
             files.push((name, varint(bytes, &mut at)?));
         }
+        let body = bytes.get(at..)?;
+        let mut string_arrays = Vec::new();
+        let mut at = 0;
+        while at < body.len() {
+            skip(body, &mut at, &mut string_arrays)?;
+        }
         Some(Packed {
             strings,
             files,
-            body: bytes.get(at..)?,
+            body,
+            string_arrays,
         })
     }
 
@@ -139,6 +154,37 @@ impl<'a> Packed<'a> {
                         .collect::<Option<_>>()?,
                 )
             }
+            9 => {
+                let ordinal = self.string_arrays.binary_search(&offset).ok()?;
+                let back = varint(self.body, at)?;
+                // Edits count backwards, so decoding them always ends.
+                let mut earlier_at = *self.string_arrays.get(ordinal.checked_sub(back + 1)?)?;
+                let Kind::Array(earlier) = self.value(&mut earlier_at)?.kind else {
+                    return None;
+                };
+                let mut earlier = earlier.into_iter();
+                let mut items = Vec::new();
+                for _ in 0..varint(self.body, at)? {
+                    let step = varint(self.body, at)?;
+                    for _ in 0..step >> 2 {
+                        match step & 3 {
+                            0 => items.push(Value {
+                                offset,
+                                kind: earlier.next()?.kind,
+                            }),
+                            1 => {
+                                earlier.next()?;
+                            }
+                            2 => items.push(Value {
+                                offset,
+                                kind: Kind::String(Cow::Borrowed(self.string(at)?)),
+                            }),
+                            _ => return None,
+                        }
+                    }
+                }
+                Kind::Array(items)
+            }
             8 => {
                 // Copies point backwards, so decoding them always ends.
                 let mut copied = varint(self.body, at)?;
@@ -148,6 +194,50 @@ impl<'a> Packed<'a> {
         };
         Some(Value { offset, kind })
     }
+}
+
+/// Moves `*at` past the value there, noting where each array of strings starts.
+fn skip(body: &[u8], at: &mut usize, string_arrays: &mut Vec<usize>) -> Option<()> {
+    let offset = *at;
+    let tag = *body.get(offset)?;
+    *at += 1;
+    match tag {
+        0..=2 => {}
+        3 | 4 | 8 => {
+            varint(body, at)?;
+        }
+        5 => {
+            for _ in 0..varint(body, at)? {
+                skip(body, at, string_arrays)?;
+            }
+        }
+        6 => {
+            for _ in 0..varint(body, at)? {
+                varint(body, at)?;
+                skip(body, at, string_arrays)?;
+            }
+        }
+        7 => {
+            string_arrays.push(offset);
+            for _ in 0..varint(body, at)? {
+                varint(body, at)?;
+            }
+        }
+        9 => {
+            string_arrays.push(offset);
+            varint(body, at)?;
+            for _ in 0..varint(body, at)? {
+                let step = varint(body, at)?;
+                if step & 3 == 2 {
+                    for _ in 0..step >> 2 {
+                        varint(body, at)?;
+                    }
+                }
+            }
+        }
+        _ => return None,
+    }
+    Some(())
 }
 
 #[cfg(test)]
@@ -238,5 +328,27 @@ mod tests {
             .expect("header")
             .value(&mut 0)
             .is_none());
+    }
+
+    #[test]
+    fn edits_of_string_arrays_decode() {
+        // strings ["a", "b", "f"]; one file "f" whose root is [["b", "a"], an edit of it].
+        let blob = [
+            3, b'a', 0, b'b', 0, b'f', 0, // strings: a b f
+            1, 2, 0, // file f at body offset 0
+            5, 2, // array of 2
+            7, 2, 2, 1, // strings: b a
+            9, 0, 3, // an edit of the array just before, in 3 steps:
+            4, 5, 6, 2, // keep 1 (b), leave out 1 (a), insert 1: f
+        ];
+        let packed = Packed::new(&blob).expect("well formed");
+        let root = packed.value(&mut 0).expect("a value");
+        assert_eq!(
+            root.array().expect("array")[1].strings().expect("strings"),
+            ["b", "f"]
+        );
+        // An edit must count back to an array written before it.
+        let first = [0, 0, 9, 0, 0];
+        assert!(Packed::new(&first).expect("header").value(&mut 0).is_none());
     }
 }
