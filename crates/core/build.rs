@@ -259,7 +259,11 @@ impl Packer {
                     }
                 }
             }
-            if shortest.as_ref().map_or(true, |s| edit.len() < s.len()) {
+            let shorter = match &shortest {
+                Some(best) => edit.len() < best.len(),
+                None => true,
+            };
+            if shorter {
                 shortest = Some(edit);
             }
         }
