@@ -272,7 +272,16 @@ mod tests {
         let map = CpuMap::embedded();
         for (version, json) in [
             ("5.2", include_str!("../../../../data/qemu/5.2.json")),
+            ("6.2", include_str!("../../../../data/qemu/6.2.json")),
+            ("7.0", include_str!("../../../../data/qemu/7.0.json")),
+            ("7.1", include_str!("../../../../data/qemu/7.1.json")),
             ("7.2", include_str!("../../../../data/qemu/7.2.json")),
+            ("8.0", include_str!("../../../../data/qemu/8.0.json")),
+            ("8.1", include_str!("../../../../data/qemu/8.1.json")),
+            ("8.2", include_str!("../../../../data/qemu/8.2.json")),
+            ("9.0", include_str!("../../../../data/qemu/9.0.json")),
+            ("9.1", include_str!("../../../../data/qemu/9.1.json")),
+            ("9.2", include_str!("../../../../data/qemu/9.2.json")),
             ("10.0", include_str!("../../../../data/qemu/10.0.json")),
             ("11.1", include_str!("../../../../data/qemu/11.1.json")),
         ] {
