@@ -39,9 +39,13 @@ pub(crate) struct Packed<'a> {
     strings: Vec<&'a str>,
     files: Vec<(&'a str, usize)>,
     body: &'a [u8],
-    /// The body offset of every array of strings (tags 7 and 9), in order,
-    /// which edits (tag 9) count back in.
-    string_arrays: Vec<usize>,
+    /// Where every array of strings (tags 7 and 9) starts and ends in the
+    /// body, in order, which edits (tag 9) count back in.
+    string_arrays: Vec<(usize, usize)>,
+    /// Each array of strings' string indices, decoded when first read, so
+    /// that a chain of edits (a model through 13 QEMU releases) is applied
+    /// once, not again for every array at its end.
+    decoded: Vec<OnceLock<Vec<usize>>>,
 }
 
 /// Reads the next varint at `*at`.
@@ -109,6 +113,7 @@ impl<'a> Packed<'a> {
             strings,
             files,
             body,
+            decoded: string_arrays.iter().map(|_| OnceLock::new()).collect(),
             string_arrays,
         })
     }
@@ -138,14 +143,16 @@ impl<'a> Packed<'a> {
                     .map(|_| Some((Cow::Borrowed(self.string(at)?), self.value(at)?)))
                     .collect::<Option<_>>()?,
             ),
-            7 => {
-                let mut index = 0usize;
+            7 | 9 => {
+                let ordinal = self
+                    .string_arrays
+                    .binary_search_by_key(&offset, |&(start, _)| start)
+                    .ok()?;
+                *at = self.string_arrays[ordinal].1;
                 Kind::Array(
-                    (0..varint(self.body, at)?)
-                        .map(|_| {
-                            let zigzag = varint(self.body, at)?;
-                            let delta = (zigzag >> 1) as isize ^ -((zigzag & 1) as isize);
-                            index = index.checked_add_signed(delta)?;
+                    self.string_indices(ordinal)?
+                        .iter()
+                        .map(|&index| {
                             Some(Value {
                                 offset,
                                 kind: Kind::String(Cow::Borrowed(self.strings.get(index)?)),
@@ -153,37 +160,6 @@ impl<'a> Packed<'a> {
                         })
                         .collect::<Option<_>>()?,
                 )
-            }
-            9 => {
-                let ordinal = self.string_arrays.binary_search(&offset).ok()?;
-                let back = varint(self.body, at)?;
-                // Edits count backwards, so decoding them always ends.
-                let mut earlier_at = *self.string_arrays.get(ordinal.checked_sub(back + 1)?)?;
-                let Kind::Array(earlier) = self.value(&mut earlier_at)?.kind else {
-                    return None;
-                };
-                let mut earlier = earlier.into_iter();
-                let mut items = Vec::new();
-                for _ in 0..varint(self.body, at)? {
-                    let step = varint(self.body, at)?;
-                    for _ in 0..step >> 2 {
-                        match step & 3 {
-                            0 => items.push(Value {
-                                offset,
-                                kind: earlier.next()?.kind,
-                            }),
-                            1 => {
-                                earlier.next()?;
-                            }
-                            2 => items.push(Value {
-                                offset,
-                                kind: Kind::String(Cow::Borrowed(self.string(at)?)),
-                            }),
-                            _ => return None,
-                        }
-                    }
-                }
-                Kind::Array(items)
             }
             8 => {
                 // Copies point backwards, so decoding them always ends.
@@ -194,10 +170,58 @@ impl<'a> Packed<'a> {
         };
         Some(Value { offset, kind })
     }
+
+    /// The string indices of the `ordinal`-th array of strings, decoded on
+    /// first use (an edit reads the earlier array through this too).
+    fn string_indices(&self, ordinal: usize) -> Option<&[usize]> {
+        let cell = self.decoded.get(ordinal)?;
+        if let Some(indices) = cell.get() {
+            return Some(indices);
+        }
+        let (mut at, _) = *self.string_arrays.get(ordinal)?;
+        let tag = *self.body.get(at)?;
+        at += 1;
+        let at = &mut at;
+        let mut indices = Vec::new();
+        match tag {
+            7 => {
+                let mut index = 0usize;
+                for _ in 0..varint(self.body, at)? {
+                    let zigzag = varint(self.body, at)?;
+                    let delta = (zigzag >> 1) as isize ^ -((zigzag & 1) as isize);
+                    index = index.checked_add_signed(delta)?;
+                    indices.push(index);
+                }
+            }
+            9 => {
+                let back = varint(self.body, at)?;
+                // Edits count backwards, so decoding them always ends.
+                let mut earlier = self
+                    .string_indices(ordinal.checked_sub(back.checked_add(1)?)?)?
+                    .iter();
+                for _ in 0..varint(self.body, at)? {
+                    let step = varint(self.body, at)?;
+                    for _ in 0..step >> 2 {
+                        match step & 3 {
+                            0 => indices.push(*earlier.next()?),
+                            1 => {
+                                earlier.next()?;
+                            }
+                            2 => indices.push(varint(self.body, at)?),
+                            _ => return None,
+                        }
+                    }
+                }
+            }
+            _ => return None,
+        }
+        Some(cell.get_or_init(|| indices))
+    }
 }
 
-/// Moves `*at` past the value there, noting where each array of strings starts.
-fn skip(body: &[u8], at: &mut usize, string_arrays: &mut Vec<usize>) -> Option<()> {
+/// Moves `*at` past the value there, noting where each array of strings
+/// starts and ends.
+fn skip(body: &[u8], at: &mut usize, string_arrays: &mut Vec<(usize, usize)>) -> Option<()> {
     let offset = *at;
     let tag = *body.get(offset)?;
     *at += 1;
@@ -218,13 +242,12 @@ fn skip(body: &[u8], at: &mut usize, string_arrays: &mut Vec<usize>) -> Option<(
             }
         }
         7 => {
-            string_arrays.push(offset);
             for _ in 0..varint(body, at)? {
                 varint(body, at)?;
             }
+            string_arrays.push((offset, *at));
         }
         9 => {
-            string_arrays.push(offset);
             varint(body, at)?;
             for _ in 0..varint(body, at)? {
                 let step = varint(body, at)?;
@@ -234,6 +257,7 @@ fn skip(body: &[u8], at: &mut usize, string_arrays: &mut Vec<usize>) -> Option<(
                     }
                 }
             }
+            string_arrays.push((offset, *at));
         }
         _ => return None,
     }
