@@ -248,7 +248,7 @@ impl Packer {
             .enumerate()
             .filter_map(|(back, earlier)| {
                 let shared = earlier.iter().filter(|i| wanted.contains(i)).count();
-                let changed = indices.len() + earlier.len() - 2 * shared;
+                let changed = (indices.len() + earlier.len()).saturating_sub(2 * shared);
                 (shared * 2 >= indices.len()).then_some((changed, back))
             })
             .collect();
