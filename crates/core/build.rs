@@ -5,11 +5,14 @@
 //!
 //! The files stay exactly as `cargo xtask` writes them; only what is compiled
 //! in changes. The blob has one table of every distinct string (feature names
-//! written once for all files), string arrays as deltas between string
-//! indices, and an array or object identical to one written before (a QEMU
-//! model that did not change between versions, an inherited feature list) as
-//! a reference to it. Members no reader looks at (`UNREAD`) are left out. The
-//! format is described in `src/data/packed.rs`; a unit test there holds every
+//! written once for all files), in byte order and NUL-terminated (both make
+//! the gzipped page smaller: neighbouring names share prefixes, and no length
+//! byte breaks them up); string arrays as deltas between string indices, or
+//! as an edit of the earlier string array they share the most with (a
+//! model's features in the next release); and an array or object identical to
+//! one written before (a QEMU model that did not change between versions, an
+//! inherited feature list) as a reference to it. Members no reader looks at
+//! (`UNREAD`) are left out. The format is described in `src/data/packed.rs`; a unit test there holds every
 //! embedded file's decoded form equal to what its JSON reader gives.
 
 use std::collections::HashMap;
@@ -45,8 +48,7 @@ fn main() {
     json_files(&data, &mut files);
     files.sort();
 
-    let mut packer = Packer::default();
-    let mut roots = Vec::new();
+    let mut inputs = Vec::new();
     for path in &files {
         println!("cargo:rerun-if-changed={}", path.display());
         let text = std::fs::read_to_string(path)
@@ -59,21 +61,42 @@ fn main() {
             .to_str()
             .expect("a UTF-8 path")
             .replace('\\', "/");
-        let name = packer.string(&name);
-        let offset = packer.body.len();
         let unread = UNREAD
             .iter()
             .find(|(folder, _)| path.parent().is_some_and(|p| p.ends_with(folder)))
             .map_or(&[][..], |(_, keys)| keys);
-        packer.value(&value, unread);
+        inputs.push((name, value, unread));
+    }
+
+    // A first packing finds every string, the second numbers them in byte order.
+    let mut first = Packer::default();
+    for (name, value, unread) in &inputs {
+        first.string(name);
+        first.value(value, unread);
+    }
+    let mut sorted = first.strings;
+    sorted.sort();
+    let mut packer = Packer::default();
+    for string in &sorted {
+        packer.string(string);
+    }
+    let mut roots = Vec::new();
+    for (name, value, unread) in &inputs {
+        let name = packer.string(name);
+        let offset = packer.body.len();
+        packer.value(value, unread);
         roots.push((name, offset));
     }
+    assert_eq!(
+        packer.strings, sorted,
+        "the second packing found new strings"
+    );
 
     let mut blob = Vec::new();
     varint(&mut blob, packer.strings.len());
     for string in &packer.strings {
-        varint(&mut blob, string.len());
         blob.extend_from_slice(string.as_bytes());
+        blob.push(0);
     }
     varint(&mut blob, roots.len());
     for (name, offset) in roots {
@@ -108,6 +131,9 @@ struct Packer {
     /// Where each array or object written so far starts, by the members left
     /// out of it and its JSON text.
     written: HashMap<String, usize>,
+    /// Every array of strings written so far (tags 7 and 9), in body order,
+    /// as string indices.
+    string_arrays: Vec<Vec<usize>>,
 }
 
 impl Packer {
@@ -160,14 +186,25 @@ impl Packer {
                     .iter()
                     .map(|item| self.string(item.as_str().expect("a string")))
                     .collect();
-                self.body.push(7);
-                varint(&mut self.body, indices.len());
+                let mut whole = Vec::new();
+                varint(&mut whole, indices.len());
                 let mut previous = 0i64;
-                for index in indices {
+                for &index in &indices {
                     let delta = index as i64 - previous;
-                    varint(&mut self.body, ((delta << 1) ^ (delta >> 63)) as usize);
+                    varint(&mut whole, ((delta << 1) ^ (delta >> 63)) as usize);
                     previous = index as i64;
                 }
+                match self.shortest_edit(&indices) {
+                    Some(edit) if edit.len() < whole.len() => {
+                        self.body.push(9);
+                        self.body.extend_from_slice(&edit);
+                    }
+                    _ => {
+                        self.body.push(7);
+                        self.body.extend_from_slice(&whole);
+                    }
+                }
+                self.string_arrays.push(indices);
             }
             Value::Array(items) => {
                 self.body.push(5);
@@ -191,6 +228,115 @@ impl Packer {
             }
         }
     }
+}
+
+impl Packer {
+    /// `indices` written as an edit of the earlier string array it shares the
+    /// most with (a QEMU model's features in the next release, a libvirt model
+    /// and its next version), if one shares at least half of them: tag 9's
+    /// payload (see `src/data/packed.rs`), the shortest over those arrays.
+    fn shortest_edit(&self, indices: &[usize]) -> Option<Vec<u8>> {
+        let wanted: std::collections::HashSet<usize> = indices.iter().copied().collect();
+        // Only the few earlier arrays with the fewest items to leave out or
+        // insert are diffed item by item: the shortest edit is nearly always
+        // among them, and diffing every earlier array made the build script
+        // take half a minute (now about 12 s, unoptimised).
+        let mut candidates: Vec<(usize, usize)> = self
+            .string_arrays
+            .iter()
+            .rev()
+            .enumerate()
+            .filter_map(|(back, earlier)| {
+                let shared = earlier.iter().filter(|i| wanted.contains(i)).count();
+                let changed = (indices.len() + earlier.len()).saturating_sub(2 * shared);
+                (shared * 2 >= indices.len()).then_some((changed, back))
+            })
+            .collect();
+        candidates.sort_unstable();
+        let mut shortest: Option<Vec<u8>> = None;
+        for &(_, back) in candidates.iter().take(EDIT_CANDIDATES) {
+            let earlier = &self.string_arrays[self.string_arrays.len() - 1 - back];
+            let mut edit = Vec::new();
+            varint(&mut edit, back);
+            let steps = edit_steps(earlier, indices);
+            varint(&mut edit, steps.len());
+            for step in steps {
+                match step {
+                    Step::Keep(n) => varint(&mut edit, n << 2),
+                    Step::Skip(n) => varint(&mut edit, (n << 2) | 1),
+                    Step::Insert(items) => {
+                        varint(&mut edit, (items.len() << 2) | 2);
+                        for index in items {
+                            varint(&mut edit, index);
+                        }
+                    }
+                }
+            }
+            let shorter = match &shortest {
+                Some(best) => edit.len() < best.len(),
+                None => true,
+            };
+            if shorter {
+                shortest = Some(edit);
+            }
+        }
+        shortest
+    }
+}
+
+/// How many earlier string arrays `Packer::shortest_edit` diffs in full (24:
+/// the gzipped blob is as small as when every earlier array is diffed).
+const EDIT_CANDIDATES: usize = 24;
+
+/// One step of an edit from an earlier string array to a new one.
+enum Step {
+    /// The next `n` items of the earlier array are kept.
+    Keep(usize),
+    /// The next `n` items of the earlier array are left out.
+    Skip(usize),
+    /// These string indices come next.
+    Insert(Vec<usize>),
+}
+
+/// The steps that turn `from` into `to`, keeping a longest common subsequence.
+fn edit_steps(from: &[usize], to: &[usize]) -> Vec<Step> {
+    let (n, m) = (from.len(), to.len());
+    // common[i][j]: the longest common subsequence of from[i..] and to[j..].
+    let mut common = vec![vec![0usize; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            common[i][j] = if from[i] == to[j] {
+                common[i + 1][j + 1] + 1
+            } else {
+                common[i + 1][j].max(common[i][j + 1])
+            };
+        }
+    }
+    let mut steps: Vec<Step> = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < n || j < m {
+        if i < n && j < m && from[i] == to[j] {
+            match steps.last_mut() {
+                Some(Step::Keep(count)) => *count += 1,
+                _ => steps.push(Step::Keep(1)),
+            }
+            i += 1;
+            j += 1;
+        } else if j < m && (i == n || common[i][j + 1] >= common[i + 1][j]) {
+            match steps.last_mut() {
+                Some(Step::Insert(items)) => items.push(to[j]),
+                _ => steps.push(Step::Insert(vec![to[j]])),
+            }
+            j += 1;
+        } else {
+            match steps.last_mut() {
+                Some(Step::Skip(count)) => *count += 1,
+                _ => steps.push(Step::Skip(1)),
+            }
+            i += 1;
+        }
+    }
+    steps
 }
 
 /// LEB128: seven bits a byte, low bits first, high bit set on all but the last.

@@ -136,8 +136,10 @@ pub fn analyze(domain_xml: &str, host: JsValue, options: JsValue) -> Result<JsVa
         analysis_options,
     )
     .map_err(|error| JsError::new(&error.to_string()))?;
-    let json =
-        json::to_string(&report).map_err(|e| JsError::new(&format!("internal error: {e}")))?;
+    // Writing a report cannot fail (every map key is a string); serde_json's
+    // message is not shown, so its error texts stay out of the module.
+    let json = json::to_string(&report)
+        .map_err(|_| JsError::new("internal error: the report cannot be written as JSON"))?;
     js_sys::JSON::parse(&json)
         .map_err(|_| JsError::new("internal error: the report is not valid JSON"))
 }

@@ -4,7 +4,7 @@
 //! The blob (all integers LEB128 varints):
 //!
 //! ```text
-//! strings: count, then per string its byte length and UTF-8 bytes
+//! strings: count, then per string its UTF-8 bytes and a NUL, in byte order
 //! files:   count, then per file the string index of its path under data/
 //!          (e.g. `qemu/7.2.json`) and the body offset of its root value
 //! body:    values, each a tag byte and its payload:
@@ -17,6 +17,11 @@
 //!            difference between its string index and the previous one's
 //!            (the first one's from 0)
 //!          8 copy: body offset of an identical array or object written before
+//!          9 array of strings as an edit of an earlier one (tag 7 or 9):
+//!            how many arrays of strings back it is (0: the one just before),
+//!            the number of steps, then per step `n << 2 | kind`: kind 0 keeps
+//!            the earlier array's next n items, 1 leaves them out, 2 inserts
+//!            the n string indices that follow
 //! ```
 //!
 //! A value's offset is its position in the body (no text to point into).
@@ -34,6 +39,13 @@ pub(crate) struct Packed<'a> {
     strings: Vec<&'a str>,
     files: Vec<(&'a str, usize)>,
     body: &'a [u8],
+    /// Where every array of strings (tags 7 and 9) starts and ends in the
+    /// body, in order, which edits (tag 9) count back in.
+    string_arrays: Vec<(usize, usize)>,
+    /// Each array of strings' string indices, decoded when first read, so
+    /// that a chain of edits (a model through 13 QEMU releases) is applied
+    /// once, not again for every array at its end.
+    decoded: Vec<OnceLock<Vec<usize>>>,
 }
 
 /// Reads the next varint at `*at`.
@@ -80,10 +92,10 @@ impl<'a> Packed<'a> {
         let count = varint(bytes, &mut at)?;
         let mut strings = Vec::with_capacity(count);
         for _ in 0..count {
-            let length = varint(bytes, &mut at)?;
-            let text = bytes.get(at..at.checked_add(length)?)?;
-            strings.push(std::str::from_utf8(text).ok()?);
-            at += length;
+            let rest = bytes.get(at..)?;
+            let length = rest.iter().position(|&byte| byte == 0)?;
+            strings.push(std::str::from_utf8(&rest[..length]).ok()?);
+            at += length + 1;
         }
         let count = varint(bytes, &mut at)?;
         let mut files = Vec::with_capacity(count);
@@ -91,10 +103,18 @@ impl<'a> Packed<'a> {
             let name = *strings.get(varint(bytes, &mut at)?)?;
             files.push((name, varint(bytes, &mut at)?));
         }
+        let body = bytes.get(at..)?;
+        let mut string_arrays = Vec::new();
+        let mut at = 0;
+        while at < body.len() {
+            skip(body, &mut at, &mut string_arrays)?;
+        }
         Some(Packed {
             strings,
             files,
-            body: bytes.get(at..)?,
+            body,
+            decoded: string_arrays.iter().map(|_| OnceLock::new()).collect(),
+            string_arrays,
         })
     }
 
@@ -123,14 +143,16 @@ impl<'a> Packed<'a> {
                     .map(|_| Some((Cow::Borrowed(self.string(at)?), self.value(at)?)))
                     .collect::<Option<_>>()?,
             ),
-            7 => {
-                let mut index = 0usize;
+            7 | 9 => {
+                let ordinal = self
+                    .string_arrays
+                    .binary_search_by_key(&offset, |&(start, _)| start)
+                    .ok()?;
+                *at = self.string_arrays[ordinal].1;
                 Kind::Array(
-                    (0..varint(self.body, at)?)
-                        .map(|_| {
-                            let zigzag = varint(self.body, at)?;
-                            let delta = (zigzag >> 1) as isize ^ -((zigzag & 1) as isize);
-                            index = index.checked_add_signed(delta)?;
+                    self.string_indices(ordinal)?
+                        .iter()
+                        .map(|&index| {
                             Some(Value {
                                 offset,
                                 kind: Kind::String(Cow::Borrowed(self.strings.get(index)?)),
@@ -148,6 +170,98 @@ impl<'a> Packed<'a> {
         };
         Some(Value { offset, kind })
     }
+
+    /// The string indices of the `ordinal`-th array of strings, decoded on
+    /// first use (an edit reads the earlier array through this too).
+    fn string_indices(&self, ordinal: usize) -> Option<&[usize]> {
+        let cell = self.decoded.get(ordinal)?;
+        if let Some(indices) = cell.get() {
+            return Some(indices);
+        }
+        let (mut at, _) = *self.string_arrays.get(ordinal)?;
+        let tag = *self.body.get(at)?;
+        at += 1;
+        let at = &mut at;
+        let mut indices = Vec::new();
+        match tag {
+            7 => {
+                let mut index = 0usize;
+                for _ in 0..varint(self.body, at)? {
+                    let zigzag = varint(self.body, at)?;
+                    let delta = (zigzag >> 1) as isize ^ -((zigzag & 1) as isize);
+                    index = index.checked_add_signed(delta)?;
+                    indices.push(index);
+                }
+            }
+            9 => {
+                let back = varint(self.body, at)?;
+                // Edits count backwards, so decoding them always ends.
+                let mut earlier = self
+                    .string_indices(ordinal.checked_sub(back.checked_add(1)?)?)?
+                    .iter();
+                for _ in 0..varint(self.body, at)? {
+                    let step = varint(self.body, at)?;
+                    for _ in 0..step >> 2 {
+                        match step & 3 {
+                            0 => indices.push(*earlier.next()?),
+                            1 => {
+                                earlier.next()?;
+                            }
+                            2 => indices.push(varint(self.body, at)?),
+                            _ => return None,
+                        }
+                    }
+                }
+            }
+            _ => return None,
+        }
+        Some(cell.get_or_init(|| indices))
+    }
+}
+
+/// Moves `*at` past the value there, noting where each array of strings
+/// starts and ends.
+fn skip(body: &[u8], at: &mut usize, string_arrays: &mut Vec<(usize, usize)>) -> Option<()> {
+    let offset = *at;
+    let tag = *body.get(offset)?;
+    *at += 1;
+    match tag {
+        0..=2 => {}
+        3 | 4 | 8 => {
+            varint(body, at)?;
+        }
+        5 => {
+            for _ in 0..varint(body, at)? {
+                skip(body, at, string_arrays)?;
+            }
+        }
+        6 => {
+            for _ in 0..varint(body, at)? {
+                varint(body, at)?;
+                skip(body, at, string_arrays)?;
+            }
+        }
+        7 => {
+            for _ in 0..varint(body, at)? {
+                varint(body, at)?;
+            }
+            string_arrays.push((offset, *at));
+        }
+        9 => {
+            varint(body, at)?;
+            for _ in 0..varint(body, at)? {
+                let step = varint(body, at)?;
+                if step & 3 == 2 {
+                    for _ in 0..step >> 2 {
+                        varint(body, at)?;
+                    }
+                }
+            }
+            string_arrays.push((offset, *at));
+        }
+        _ => return None,
+    }
+    Some(())
 }
 
 #[cfg(test)]
@@ -182,7 +296,16 @@ mod tests {
         let map = CpuMap::embedded();
         for (version, json) in [
             ("5.2", include_str!("../../../../data/qemu/5.2.json")),
+            ("6.2", include_str!("../../../../data/qemu/6.2.json")),
+            ("7.0", include_str!("../../../../data/qemu/7.0.json")),
+            ("7.1", include_str!("../../../../data/qemu/7.1.json")),
             ("7.2", include_str!("../../../../data/qemu/7.2.json")),
+            ("8.0", include_str!("../../../../data/qemu/8.0.json")),
+            ("8.1", include_str!("../../../../data/qemu/8.1.json")),
+            ("8.2", include_str!("../../../../data/qemu/8.2.json")),
+            ("9.0", include_str!("../../../../data/qemu/9.0.json")),
+            ("9.1", include_str!("../../../../data/qemu/9.1.json")),
+            ("9.2", include_str!("../../../../data/qemu/9.2.json")),
             ("10.0", include_str!("../../../../data/qemu/10.0.json")),
             ("11.1", include_str!("../../../../data/qemu/11.1.json")),
         ] {
@@ -216,7 +339,7 @@ mod tests {
     fn copies_and_string_arrays_decode() {
         // strings ["a", "b"]; one file "f" whose root is [["b", "a"], copy of it, 7].
         let blob = [
-            3, 1, b'a', 1, b'b', 1, b'f', // strings: a b f
+            3, b'a', 0, b'b', 0, b'f', 0, // strings: a b f
             1, 2, 0, // file f at body offset 0
             5, 3, // array of 3
             7, 2, 2, 1, // strings: index 1, then 1 - 1 = index 0
@@ -238,5 +361,27 @@ mod tests {
             .expect("header")
             .value(&mut 0)
             .is_none());
+    }
+
+    #[test]
+    fn edits_of_string_arrays_decode() {
+        // strings ["a", "b", "f"]; one file "f" whose root is [["b", "a"], an edit of it].
+        let blob = [
+            3, b'a', 0, b'b', 0, b'f', 0, // strings: a b f
+            1, 2, 0, // file f at body offset 0
+            5, 2, // array of 2
+            7, 2, 2, 1, // strings: b a
+            9, 0, 3, // an edit of the array just before, in 3 steps:
+            4, 5, 6, 2, // keep 1 (b), leave out 1 (a), insert 1: f
+        ];
+        let packed = Packed::new(&blob).expect("well formed");
+        let root = packed.value(&mut 0).expect("a value");
+        assert_eq!(
+            root.array().expect("array")[1].strings().expect("strings"),
+            ["b", "f"]
+        );
+        // An edit must count back to an array written before it.
+        let first = [0, 0, 9, 0, 0];
+        assert!(Packed::new(&first).expect("header").value(&mut 0).is_none());
     }
 }
