@@ -357,20 +357,26 @@ fn the_running_domains_starts_correct_every_prediction_on_their_host() {
     }
 }
 
+/// `stack`'s report examined with the domcapabilities `record-real`
+/// captured on the same host (`real`), in place of sos's refused one.
+fn examined_with_recorded_domcapabilities(stack: &str, real: &str) -> SosExamination {
+    let domcapabilities = fs::read_to_string(
+        tests_dir()
+            .join("real")
+            .join(real)
+            .join("host/domcapabilities.xml"),
+    )
+    .expect("recorded domcapabilities");
+    let files = replaced(&report_files(stack), DOMCAPABILITIES, domcapabilities);
+    examine(stack, &files, &[])
+}
+
 /// With QEMU's own answer in the report, it decides: every start agrees
 /// with it, so the starts change nothing and nothing conflicts.
 #[test]
 fn qemus_answer_and_the_starts_agree_on_the_recorded_hosts() {
     for (stack, real) in STACKS {
-        let domcapabilities = fs::read_to_string(
-            tests_dir()
-                .join("real")
-                .join(real)
-                .join("host/domcapabilities.xml"),
-        )
-        .expect("recorded domcapabilities");
-        let files = replaced(&report_files(stack), DOMCAPABILITIES, domcapabilities);
-        let report = examine(stack, &files, &[]);
+        let report = examined_with_recorded_domcapabilities(stack, real);
         assert!(
             report.kvm_evidence.is_empty(),
             "{stack}: {:#?}",
@@ -421,15 +427,7 @@ fn starts_that_disagree_are_reported_not_settled() {
 #[test]
 fn with_qemus_answer_every_running_domain_is_confirmed() {
     for (stack, real) in STACKS {
-        let domcapabilities = fs::read_to_string(
-            tests_dir()
-                .join("real")
-                .join(real)
-                .join("host/domcapabilities.xml"),
-        )
-        .expect("recorded domcapabilities");
-        let files = replaced(&report_files(stack), DOMCAPABILITIES, domcapabilities);
-        let report = examine(stack, &files, &[]);
+        let report = examined_with_recorded_domcapabilities(stack, real);
         for (domain, differences) in running(&report) {
             assert_eq!(
                 differences,
