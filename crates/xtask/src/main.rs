@@ -25,15 +25,15 @@ struct Xtask {
 
 #[derive(Debug, Subcommand)]
 enum Task {
-    /// Regenerate data/cpu_map/<release>.json from libvirt cpu_map folders.
+    /// Regenerate `data/cpu_map/<release>.json` from libvirt cpu_map folders.
     ImportCpuMap {
         /// libvirt's `src/cpu_map` folders, one per release.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
-    /// Write data/qemu/<major>.<minor>.json from a real QEMU.
+    /// Write `data/qemu/<major>.<minor>.json` from a real QEMU.
     ProbeQemu(probe_qemu::ProbeArgs),
-    /// Write data/qemu/<major>.<minor>.json for QEMU releases libvirt's
+    /// Write `data/qemu/<major>.<minor>.json` for QEMU releases libvirt's
     /// captures list but no probe covers (6.2 to 9.2).
     DeriveQemu {
         /// libvirt's qemucapabilitiesdata [default: ../shared/libvirt/qemucapabilitiesdata].
