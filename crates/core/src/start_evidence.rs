@@ -30,7 +30,7 @@
 //! no features.
 
 use crate::cpudef::{CpuCheck, CpuDef, CpuMode, Policy};
-use crate::data::CpuMap;
+use crate::data::{CpuMap, NEVER_PASSED_TO_QEMU, TOPOLOGY_FEATURES};
 use crate::domain::{Accelerator, Domain};
 use crate::domain_log::{FeatureWarning, FilteredBy, StartLog};
 use crate::featureset::FeatureSet;
@@ -138,7 +138,12 @@ pub fn gather(map: &CpuMap, domains: &[RunningDomain<'_>]) -> (KvmEvidence, Vec<
         let asked = asked_of_qemu(map, &definition.cpu, domain.start);
         let withheld = disabled
             .intersection(&asked)
-            .difference(&cleared_for_dependencies(&enabled, domain.start, map));
+            .difference(&cleared_for_dependencies(
+                &enabled,
+                &FeatureSet::new(),
+                domain.start,
+                map,
+            ));
         for feature in map.in_map_order(&withheld) {
             fact(
                 feature,
@@ -149,6 +154,21 @@ pub fn gather(map: &CpuMap, domains: &[RunningDomain<'_>]) -> (KvmEvidence, Vec<
                 ),
             );
         }
+        if definition.cpu.mode == CpuMode::HostModel {
+            let lacked = lacked_by_host_model(map, &definition.cpu, &enabled);
+            let lacked =
+                lacked.difference(&cleared_for_dependencies(&enabled, &lacked, domain.start, map));
+            for feature in map.in_map_order(&lacked) {
+                fact(
+                    feature,
+                    false,
+                    format!(
+                        "domain {}'s host-model <cpu> (QEMU's answer under KVM) lacks it",
+                        domain.name
+                    ),
+                );
+            }
+        }
         for feature in map.in_map_order(&enabled) {
             fact(
                 feature,
@@ -158,6 +178,68 @@ pub fn gather(map: &CpuMap, domains: &[RunningDomain<'_>]) -> (KvmEvidence, Vec<
         }
     }
     (evidence, unread)
+}
+
+/// The map features QEMU's `host` and `max` leave off unless asked,
+/// whatever the accelerator offers: the `no_autoenable_flags` of their
+/// feature words (`ht` and `topoext`; the KVM hints are internal features),
+/// skipped by `max_features` in `x86_cpu_expand_features`, QEMU's
+/// target/i386/cpu.c. KVM gives `topoext` whenever asked
+/// (`kvm_arch_get_supported_cpuid`), yet no host-model has it.
+const NOT_AUTO_ENABLED: [&str; 2] = ["ht", "topoext"];
+
+/// The map features QEMU gives only a vCPU of AMD's: for any other vendor
+/// `x86_cpu_get_supported_feature_word` (QEMU's target/i386/cpu.c) makes
+/// CPUID 0x80000007 EBX unavailable, although `kvm_arch_get_supported_cpuid`
+/// adds both bits to what KVM offers on every host.
+const AMD_ONLY: [&str; 2] = ["overflow-recov", "succor"];
+
+/// The features a host-model domain's live `<cpu>` lacks (not among
+/// `enabled`) for want of KVM. libvirt starts a host-model guest from the
+/// migratable host-model it built from QEMU's `query-cpu-model-expansion`
+/// of `host` under KVM (`virQEMUCapsInitCPUModelX86`, spec 8.2) and writes
+/// it as a custom `<cpu>` (`virCPUUpdate`, `x86UpdateHostModel`, spec
+/// 6.2): a feature it lacks is one QEMU did not find under KVM, except
+///
+/// * a feature the definition itself disables or forbids;
+/// * a feature QEMU will not migrate (the accelerator facts' `unmigratable`
+///   rules, `invtsc`): libvirt starts the guest with the migratable
+///   host-model, which leaves it out whatever KVM offers (spec 8.1; QEMU's
+///   verdict decides, not the map's `migratable='no'`, as
+///   `check::host`'s migratable host-model says);
+/// * a KVM or Hyper-V feature of the map's own (`internal`): decode never
+///   writes one into a `<cpu>`;
+/// * a feature QEMU's `host` never turns on by itself although KVM may
+///   give it ([`NOT_AUTO_ENABLED`]);
+/// * AMD's machine-check features ([`AMD_ONLY`]) on another vendor's CPU;
+/// * a feature libvirt strips before the `-cpu` argument
+///   (`virQEMUCapsCPUFilterFeatures` in qemuProcessUpdateGuestCPU; the
+///   topology features newer releases strip too, whatever the release).
+fn lacked_by_host_model(map: &CpuMap, definition: &CpuDef, enabled: &FeatureSet) -> FeatureSet {
+    let refused: Vec<&str> = definition
+        .features
+        .iter()
+        .filter(|feature| matches!(feature.effective_policy(), Policy::Disable | Policy::Forbid))
+        .map(|feature| feature.name.as_str())
+        .collect();
+    let unmigratable = AccelFacts::embedded(Accelerator::Kvm)
+        .rules_of(RuleKind::Unmigratable)
+        .fold(FeatureSet::new(), |set, rule| {
+            set.union(&rule.features.features)
+        });
+    map.features()
+        .iter()
+        .filter(|feature| {
+            !feature.internal
+                && !refused.contains(&feature.name.as_str())
+                && !NEVER_PASSED_TO_QEMU.contains(&feature.name.as_str())
+                && !TOPOLOGY_FEATURES.contains(&feature.name.as_str())
+                && !NOT_AUTO_ENABLED.contains(&feature.name.as_str())
+                && !AMD_ONLY.contains(&feature.name.as_str())
+        })
+        .filter_map(|feature| map.feature_id(&feature.name))
+        .filter(|id| !enabled.contains(*id) && !unmigratable.contains(*id))
+        .collect()
 }
 
 /// The features a live `<cpu>` lists as `disable` or `forbid`; `None` when
@@ -173,15 +255,22 @@ fn live_disabled(map: &CpuMap, live: &CpuDef) -> Option<FeatureSet> {
 /// The features QEMU clears whatever KVM offers, because a feature they
 /// depend on is not among `enabled` (the accelerator facts'
 /// `requires_guest_feature` rules), and those the start's log names in a
-/// dependency warning.
+/// dependency warning. A rule whose missing features are all among
+/// `kvm_lacks` (what KVM is known not to offer) clears nothing beyond
+/// KVM's doing: no vCPU on the host can have its features, so they stay
+/// KVM's verdict.
 fn cleared_for_dependencies(
     enabled: &FeatureSet,
+    kvm_lacks: &FeatureSet,
     start: Option<&StartLog>,
     map: &CpuMap,
 ) -> FeatureSet {
     let mut cleared = AccelFacts::embedded(Accelerator::Kvm)
         .rules_of(RuleKind::RequiresGuestFeature)
-        .filter(|rule| !enabled.is_superset(&rule.requires))
+        .filter(|rule| {
+            let missing = rule.requires.difference(enabled);
+            !missing.is_empty() && !kvm_lacks.is_superset(&missing)
+        })
         .fold(FeatureSet::new(), |set, rule| {
             set.union(&rule.features.features)
         });
