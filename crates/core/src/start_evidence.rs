@@ -2,7 +2,7 @@
 //! facts a support engineer reads off an sosreport by hand, as
 //! [`KvmEvidence`] for the host ([`crate::host::HostInput::with_kvm_evidence`]).
 //!
-//! Three rules, each about a domain accelerated by KVM (`<domain
+//! Four rules, each about a domain accelerated by KVM (`<domain
 //! type='kvm'>`; a TCG domain's start tells nothing about KVM):
 //!
 //! * **QEMU warned**: QEMU prints `warning: host doesn't support requested
@@ -24,6 +24,14 @@
 //! * **the live `<cpu>` has it**: the same live definition lists what the
 //!   vCPU got; its model's features and its required ones, less those it
 //!   disables, are what QEMU gave the guest under KVM: KVM offers them.
+//! * **a host-model `<cpu>` lacks it**: libvirt starts a host-model guest
+//!   with the host-model it decoded from QEMU's `query-cpu-model-expansion`
+//!   of `host` under KVM, written out as a custom `<cpu>`; a feature that
+//!   live `<cpu>` lacks (disabled, or not there at all) is one QEMU did not
+//!   find under KVM: KVM does not offer it, unless the lack has another
+//!   cause ([`lacked_by_host_model`] lists them). Without QEMU's answer in
+//!   the report this is the only source for most of what KVM hides, so
+//!   the domain's own check names what it took from its own start.
 //!
 //! Only a live `<cpu>` libvirt updated this way counts: a custom one with a
 //! model and `check='full'`. A host-passthrough guest's live `<cpu>` names
@@ -385,7 +393,69 @@ mod tests {
                 start: Some(&start),
             }],
         );
-        assert!(names(map, &evidence, false).is_empty(), "{evidence:?}");
+        let withheld = names(map, &evidence, false);
+        assert!(
+            !withheld
+                .iter()
+                .any(|name| name == "rdctl-no" || name == "arch-capabilities"),
+            "{withheld:?}"
+        );
+    }
+
+    /// kvm64 with `pni` disabled and `x2apic` required: `pni` and what
+    /// kvm64 lacks (`ssse3`, `avx`) are not offered; what the definition
+    /// refuses (`aes`), QEMU's unmigratable `invtsc` and `topoext`, which
+    /// QEMU's `host` never turns on, tell nothing.
+    #[test]
+    fn what_a_host_model_cpu_lacks_kvm_does_not_offer() {
+        let map = CpuMap::embedded();
+        let definition = "<domain type='kvm'><name>h</name><cpu mode='host-model'><feature policy='disable' name='aes'/></cpu></domain>";
+        let live = "<cpu mode='custom' match='exact' check='full'><model fallback='forbid'>kvm64</model><vendor>Intel</vendor><feature policy='require' name='x2apic'/><feature policy='disable' name='aes'/><feature policy='disable' name='pni'/></cpu>";
+        let (evidence, unread) = gather(
+            map,
+            &[RunningDomain {
+                name: "h",
+                definition,
+                live_cpu: Some(live),
+                start: None,
+            }],
+        );
+        assert!(unread.is_empty(), "{unread:?}");
+        let withheld = names(map, &evidence, false);
+        for feature in ["pni", "ssse3", "avx"] {
+            assert!(withheld.iter().any(|name| name == feature), "{withheld:?}");
+        }
+        for feature in ["aes", "invtsc", "topoext", "x2apic", "sse2"] {
+            assert!(!withheld.iter().any(|name| name == feature), "{feature}: {withheld:?}");
+        }
+        assert!(evidence.settle().disputed.is_empty());
+    }
+
+    /// `xsaveopt` needs `xsave` in the vCPU: lacking because KVM does not
+    /// offer `xsave`, it is not offered either; lacking because the
+    /// definition disables `xsave`, it tells nothing.
+    #[test]
+    fn a_host_model_feature_cleared_for_its_dependency_follows_the_reason() {
+        let map = CpuMap::embedded();
+        let live = "<cpu mode='custom' match='exact' check='full'><model fallback='forbid'>kvm64</model></cpu>";
+        let withheld = |definition: &str| {
+            let (evidence, _) = gather(
+                map,
+                &[RunningDomain {
+                    name: "h",
+                    definition,
+                    live_cpu: Some(live),
+                    start: None,
+                }],
+            );
+            names(map, &evidence, false)
+        };
+        let plain = withheld("<domain type='kvm'><cpu mode='host-model'/></domain>");
+        assert!(plain.iter().any(|name| name == "xsaveopt"), "{plain:?}");
+        let refused = withheld(
+            "<domain type='kvm'><cpu mode='host-model'><feature policy='disable' name='xsave'/></cpu></domain>",
+        );
+        assert!(!refused.iter().any(|name| name == "xsaveopt" || name == "xsave"), "{refused:?}");
     }
 
     #[test]
