@@ -42,16 +42,16 @@ use crate::batch::{
 use crate::check::host_brief::HostBrief;
 use crate::check::{analyze, describe_host, CheckError, CheckOptions, FilteredReport, Verdicts};
 use crate::cpudef::{CpuCheck, CpuDef, CpuMode};
+use crate::data::CpuMap;
 use crate::data::FeatureId;
 use crate::domain::{Accelerator, Domain};
-use crate::featureset::FeatureSet;
-use crate::qemu::accel::AccelFacts;
-use crate::data::CpuMap;
 use crate::domain_log::{FeatureWarning, StartLog};
 use crate::dump;
 use crate::facts::DumpFormat;
+use crate::featureset::FeatureSet;
 use crate::host::{join_hosts, parse_host, HostInput};
 use crate::libvirt::release::VersionChoice;
+use crate::qemu::accel::AccelFacts;
 use crate::qemu::accel::KVM_EVIDENCE_NOTES;
 use crate::start_evidence::{gather, RunningDomain};
 use crate::version::VirshVersion;
@@ -853,7 +853,10 @@ fn own_evidence(
     let mut own: Vec<String> = check
         .filtered
         .iter()
-        .filter(|filtered| map.feature_id(&filtered.name).is_some_and(withheld_only_here))
+        .filter(|filtered| {
+            map.feature_id(&filtered.name)
+                .is_some_and(withheld_only_here)
+        })
         .map(|filtered| filtered.name.clone())
         .collect();
     if host_model {

@@ -164,8 +164,12 @@ pub fn gather(map: &CpuMap, domains: &[RunningDomain<'_>]) -> (KvmEvidence, Vec<
         }
         if definition.cpu.mode == CpuMode::HostModel {
             let lacked = lacked_by_host_model(map, &definition.cpu, &enabled);
-            let lacked =
-                lacked.difference(&cleared_for_dependencies(&enabled, &lacked, domain.start, map));
+            let lacked = lacked.difference(&cleared_for_dependencies(
+                &enabled,
+                &lacked,
+                domain.start,
+                map,
+            ));
             for feature in map.in_map_order(&lacked) {
                 fact(
                     feature,
@@ -426,7 +430,10 @@ mod tests {
             assert!(withheld.iter().any(|name| name == feature), "{withheld:?}");
         }
         for feature in ["aes", "invtsc", "topoext", "x2apic", "sse2"] {
-            assert!(!withheld.iter().any(|name| name == feature), "{feature}: {withheld:?}");
+            assert!(
+                !withheld.iter().any(|name| name == feature),
+                "{feature}: {withheld:?}"
+            );
         }
         assert!(evidence.settle().disputed.is_empty());
     }
@@ -455,7 +462,12 @@ mod tests {
         let refused = withheld(
             "<domain type='kvm'><cpu mode='host-model'><feature policy='disable' name='xsave'/></cpu></domain>",
         );
-        assert!(!refused.iter().any(|name| name == "xsaveopt" || name == "xsave"), "{refused:?}");
+        assert!(
+            !refused
+                .iter()
+                .any(|name| name == "xsaveopt" || name == "xsave"),
+            "{refused:?}"
+        );
     }
 
     #[test]

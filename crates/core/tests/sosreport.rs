@@ -324,9 +324,7 @@ fn the_running_domains_starts_correct_every_prediction_on_their_host() {
                 .iter()
                 .find(|difference| difference.aspect == "-cpu")
                 .expect("-cpu differs");
-            let flags = |arg: &str| -> Vec<String> {
-                arg.split(',').map(str::to_string).collect()
-            };
+            let flags = |arg: &str| -> Vec<String> { arg.split(',').map(str::to_string).collect() };
             let (predicted, observed) = (flags(&cpu_arg.predicted), flags(&cpu_arg.observed));
             let only_predicted: Vec<&String> = predicted
                 .iter()
