@@ -223,7 +223,9 @@ const AMD_ONLY: [&str; 2] = ["overflow-recov", "succor"];
 ///   writes one into a `<cpu>`;
 /// * a feature QEMU's `host` never turns on by itself although KVM may
 ///   give it ([`NOT_AUTO_ENABLED`]);
-/// * AMD's machine-check features ([`AMD_ONLY`]) on another vendor's CPU;
+/// * AMD's machine-check features ([`AMD_ONLY`]): another vendor's
+///   host-model lacks them whatever KVM offers, and an AMD one always has
+///   them, so their lack never tells about KVM;
 /// * a feature libvirt strips before the `-cpu` argument
 ///   (`virQEMUCapsCPUFilterFeatures` in qemuProcessUpdateGuestCPU; the
 ///   topology features newer releases strip too, whatever the release).
