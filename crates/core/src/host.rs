@@ -355,11 +355,17 @@ impl KvmEvidence {
     }
 
     /// One line for people: how many features the starts showed offered,
-    /// and which withheld.
+    /// and which withheld: by name when there are a few, else how many (a
+    /// host-model start withholds every feature QEMU's answer lacks; the
+    /// lines of what the evidence changed name those that matter).
     pub fn summary(&self, map: &CpuMap) -> String {
+        const NAMED_AT_MOST: usize = 12;
         let settled = self.settle();
         let mut line = format!("{} features offered", settled.offered.len());
-        if !settled.withheld.is_empty() {
+        let withheld = settled.withheld.len();
+        if withheld > NAMED_AT_MOST {
+            line.push_str(&format!(", {withheld} not offered"));
+        } else if withheld > 0 {
             line.push_str(&format!(
                 ", not offered: {}",
                 map.names(&settled.withheld).collect::<Vec<_>>().join(", ")

@@ -41,13 +41,17 @@ use crate::batch::{
 };
 use crate::check::host_brief::HostBrief;
 use crate::check::{analyze, describe_host, CheckError, CheckOptions, FilteredReport, Verdicts};
-use crate::cpudef::{CpuCheck, CpuDef};
+use crate::cpudef::{CpuCheck, CpuDef, CpuMode};
 use crate::data::CpuMap;
+use crate::data::FeatureId;
+use crate::domain::{Accelerator, Domain};
 use crate::domain_log::{FeatureWarning, StartLog};
 use crate::dump;
 use crate::facts::DumpFormat;
+use crate::featureset::FeatureSet;
 use crate::host::{join_hosts, parse_host, HostInput};
 use crate::libvirt::release::VersionChoice;
+use crate::qemu::accel::AccelFacts;
 use crate::qemu::accel::KVM_EVIDENCE_NOTES;
 use crate::start_evidence::{gather, RunningDomain};
 use crate::version::VirshVersion;
@@ -181,8 +185,9 @@ pub struct LastStart {
     /// Each aspect where the prediction differs; empty when the last start
     /// confirms the prediction.
     pub differences: Vec<Difference>,
-    /// Features the prediction filters only because this very start showed
-    /// KVM does not offer them: a confirmation says nothing about those.
+    /// Features the prediction filters (or, for host-model, leaves out of
+    /// the host-model) only because this very start showed KVM does not
+    /// offer them: a confirmation says nothing about those.
     pub own_evidence: Vec<String>,
     /// The aspects compared.
     pub compared: Vec<String>,
@@ -808,7 +813,9 @@ fn examine_domain(
         };
         if let Some(check) = &result.check {
             compare(check, &mut last, observed.log);
-            last.own_evidence = own_evidence(map, host, check, domain);
+            let host_model = Domain::parse(xml)
+                .is_ok_and(|definition| definition.cpu.mode == CpuMode::HostModel);
+            last.own_evidence = own_evidence(map, host, check, domain, host_model);
         }
         result.last_start = Some(last);
     }
@@ -816,32 +823,56 @@ fn examine_domain(
 }
 
 /// The features `check` filters for want of KVM that only `domain`'s own
-/// start showed KVM does not offer.
+/// start showed KVM does not offer; for a host-model domain also those of
+/// the host's CPUID that only its own start showed KVM hides, because its
+/// predicted host-model leaves them out (`start_evidence`'s host-model
+/// rule reads them off this very start).
 fn own_evidence(
     map: &CpuMap,
     host: &HostInput<'_>,
     check: &DomainCheck,
     domain: &str,
+    host_model: bool,
 ) -> Vec<String> {
     let Some(evidence) = host.kvm_evidence() else {
         return Vec::new();
     };
-    check
+    let withheld_only_here = |feature: FeatureId| {
+        let mut withheld_by = evidence
+            .facts
+            .iter()
+            .filter(|fact| fact.feature == feature && !fact.offered)
+            .peekable();
+        withheld_by.peek().is_some() && withheld_by.all(|fact| fact.domain == domain)
+    };
+    let filtered: FeatureSet = check
+        .filtered
+        .iter()
+        .filter_map(|filtered| map.feature_id(&filtered.name))
+        .collect();
+    let mut own: Vec<String> = check
         .filtered
         .iter()
         .filter(|filtered| {
-            let Some(feature) = map.feature_id(&filtered.name) else {
-                return false;
-            };
-            let mut withheld_by = evidence
-                .facts
-                .iter()
-                .filter(|fact| fact.feature == feature && !fact.offered)
-                .peekable();
-            withheld_by.peek().is_some() && withheld_by.all(|fact| fact.domain == domain)
+            map.feature_id(&filtered.name)
+                .is_some_and(withheld_only_here)
         })
         .map(|filtered| filtered.name.clone())
-        .collect()
+        .collect();
+    if host_model {
+        // What KVM never gives is known without any start.
+        let hidden = host
+            .cpuid_features()
+            .difference(&AccelFacts::embedded(Accelerator::Kvm).never.features)
+            .difference(&filtered);
+        own.extend(
+            map.in_map_order(&hidden)
+                .into_iter()
+                .filter(|feature| withheld_only_here(*feature))
+                .map(|feature| map.feature(feature).name.clone()),
+        );
+    }
+    own
 }
 
 /// Whether a domain XML is a running domain's (`<domain ... id='N'>`).

@@ -2,7 +2,7 @@
 //! facts a support engineer reads off an sosreport by hand, as
 //! [`KvmEvidence`] for the host ([`crate::host::HostInput::with_kvm_evidence`]).
 //!
-//! Three rules, each about a domain accelerated by KVM (`<domain
+//! Four rules, each about a domain accelerated by KVM (`<domain
 //! type='kvm'>`; a TCG domain's start tells nothing about KVM):
 //!
 //! * **QEMU warned**: QEMU prints `warning: host doesn't support requested
@@ -24,13 +24,21 @@
 //! * **the live `<cpu>` has it**: the same live definition lists what the
 //!   vCPU got; its model's features and its required ones, less those it
 //!   disables, are what QEMU gave the guest under KVM: KVM offers them.
+//! * **a host-model `<cpu>` lacks it**: libvirt starts a host-model guest
+//!   with the host-model it decoded from QEMU's `query-cpu-model-expansion`
+//!   of `host` under KVM, written out as a custom `<cpu>`; a feature that
+//!   live `<cpu>` lacks (disabled, or not there at all) is one QEMU did not
+//!   find under KVM: KVM does not offer it, unless the lack has another
+//!   cause ([`lacked_by_host_model`] lists them). Without QEMU's answer in
+//!   the report this is the only source for most of what KVM hides, so
+//!   the domain's own check names what it took from its own start.
 //!
 //! Only a live `<cpu>` libvirt updated this way counts: a custom one with a
 //! model and `check='full'`. A host-passthrough guest's live `<cpu>` names
 //! no features.
 
 use crate::cpudef::{CpuCheck, CpuDef, CpuMode, Policy};
-use crate::data::CpuMap;
+use crate::data::{CpuMap, NEVER_PASSED_TO_QEMU, TOPOLOGY_FEATURES};
 use crate::domain::{Accelerator, Domain};
 use crate::domain_log::{FeatureWarning, FilteredBy, StartLog};
 use crate::featureset::FeatureSet;
@@ -138,7 +146,12 @@ pub fn gather(map: &CpuMap, domains: &[RunningDomain<'_>]) -> (KvmEvidence, Vec<
         let asked = asked_of_qemu(map, &definition.cpu, domain.start);
         let withheld = disabled
             .intersection(&asked)
-            .difference(&cleared_for_dependencies(&enabled, domain.start, map));
+            .difference(&cleared_for_dependencies(
+                &enabled,
+                &FeatureSet::new(),
+                domain.start,
+                map,
+            ));
         for feature in map.in_map_order(&withheld) {
             fact(
                 feature,
@@ -149,6 +162,25 @@ pub fn gather(map: &CpuMap, domains: &[RunningDomain<'_>]) -> (KvmEvidence, Vec<
                 ),
             );
         }
+        if definition.cpu.mode == CpuMode::HostModel {
+            let lacked = lacked_by_host_model(map, &definition.cpu, &enabled);
+            let lacked = lacked.difference(&cleared_for_dependencies(
+                &enabled,
+                &lacked,
+                domain.start,
+                map,
+            ));
+            for feature in map.in_map_order(&lacked) {
+                fact(
+                    feature,
+                    false,
+                    format!(
+                        "domain {}'s host-model <cpu> (QEMU's answer under KVM) lacks it",
+                        domain.name
+                    ),
+                );
+            }
+        }
         for feature in map.in_map_order(&enabled) {
             fact(
                 feature,
@@ -158,6 +190,70 @@ pub fn gather(map: &CpuMap, domains: &[RunningDomain<'_>]) -> (KvmEvidence, Vec<
         }
     }
     (evidence, unread)
+}
+
+/// The map features QEMU's `host` and `max` leave off unless asked,
+/// whatever the accelerator offers: the `no_autoenable_flags` of their
+/// feature words (`ht` and `topoext`; the KVM hints are internal features),
+/// skipped by `max_features` in `x86_cpu_expand_features`, QEMU's
+/// target/i386/cpu.c. KVM gives `topoext` whenever asked
+/// (`kvm_arch_get_supported_cpuid`), yet no host-model has it.
+const NOT_AUTO_ENABLED: [&str; 2] = ["ht", "topoext"];
+
+/// The map features QEMU gives only a vCPU of AMD's: for any other vendor
+/// `x86_cpu_get_supported_feature_word` (QEMU's target/i386/cpu.c) makes
+/// CPUID 0x80000007 EBX unavailable, although `kvm_arch_get_supported_cpuid`
+/// adds both bits to what KVM offers on every host.
+const AMD_ONLY: [&str; 2] = ["overflow-recov", "succor"];
+
+/// The features a host-model domain's live `<cpu>` lacks (not among
+/// `enabled`) for want of KVM. libvirt starts a host-model guest from the
+/// migratable host-model it built from QEMU's `query-cpu-model-expansion`
+/// of `host` under KVM (`virQEMUCapsInitCPUModelX86`, spec 8.2) and writes
+/// it as a custom `<cpu>` (`virCPUUpdate`, `x86UpdateHostModel`, spec
+/// 6.2): a feature it lacks is one QEMU did not find under KVM, except
+///
+/// * a feature the definition itself disables or forbids;
+/// * a feature QEMU will not migrate (the accelerator facts' `unmigratable`
+///   rules, `invtsc`): libvirt starts the guest with the migratable
+///   host-model, which leaves it out whatever KVM offers (spec 8.1; QEMU's
+///   verdict decides, not the map's `migratable='no'`, as
+///   `check::host`'s migratable host-model says);
+/// * a KVM or Hyper-V feature of the map's own (`internal`): decode never
+///   writes one into a `<cpu>`;
+/// * a feature QEMU's `host` never turns on by itself although KVM may
+///   give it ([`NOT_AUTO_ENABLED`]);
+/// * AMD's machine-check features ([`AMD_ONLY`]): another vendor's
+///   host-model lacks them whatever KVM offers, and an AMD one always has
+///   them, so their lack never tells about KVM;
+/// * a feature libvirt strips before the `-cpu` argument
+///   (`virQEMUCapsCPUFilterFeatures` in qemuProcessUpdateGuestCPU; the
+///   topology features newer releases strip too, whatever the release).
+fn lacked_by_host_model(map: &CpuMap, definition: &CpuDef, enabled: &FeatureSet) -> FeatureSet {
+    let refused: Vec<&str> = definition
+        .features
+        .iter()
+        .filter(|feature| matches!(feature.effective_policy(), Policy::Disable | Policy::Forbid))
+        .map(|feature| feature.name.as_str())
+        .collect();
+    let unmigratable = AccelFacts::embedded(Accelerator::Kvm)
+        .rules_of(RuleKind::Unmigratable)
+        .fold(FeatureSet::new(), |set, rule| {
+            set.union(&rule.features.features)
+        });
+    map.features()
+        .iter()
+        .filter(|feature| {
+            !feature.internal
+                && !refused.contains(&feature.name.as_str())
+                && !NEVER_PASSED_TO_QEMU.contains(&feature.name.as_str())
+                && !TOPOLOGY_FEATURES.contains(&feature.name.as_str())
+                && !NOT_AUTO_ENABLED.contains(&feature.name.as_str())
+                && !AMD_ONLY.contains(&feature.name.as_str())
+        })
+        .filter_map(|feature| map.feature_id(&feature.name))
+        .filter(|id| !enabled.contains(*id) && !unmigratable.contains(*id))
+        .collect()
 }
 
 /// The features a live `<cpu>` lists as `disable` or `forbid`; `None` when
@@ -173,15 +269,22 @@ fn live_disabled(map: &CpuMap, live: &CpuDef) -> Option<FeatureSet> {
 /// The features QEMU clears whatever KVM offers, because a feature they
 /// depend on is not among `enabled` (the accelerator facts'
 /// `requires_guest_feature` rules), and those the start's log names in a
-/// dependency warning.
+/// dependency warning. A rule whose missing features are all among
+/// `kvm_lacks` (what KVM is known not to offer) clears nothing beyond
+/// KVM's doing: no vCPU on the host can have its features, so they stay
+/// KVM's verdict.
 fn cleared_for_dependencies(
     enabled: &FeatureSet,
+    kvm_lacks: &FeatureSet,
     start: Option<&StartLog>,
     map: &CpuMap,
 ) -> FeatureSet {
     let mut cleared = AccelFacts::embedded(Accelerator::Kvm)
         .rules_of(RuleKind::RequiresGuestFeature)
-        .filter(|rule| !enabled.is_superset(&rule.requires))
+        .filter(|rule| {
+            let missing = rule.requires.difference(enabled);
+            !missing.is_empty() && !kvm_lacks.is_superset(&missing)
+        })
         .fold(FeatureSet::new(), |set, rule| {
             set.union(&rule.features.features)
         });
@@ -296,7 +399,77 @@ mod tests {
                 start: Some(&start),
             }],
         );
-        assert!(names(map, &evidence, false).is_empty(), "{evidence:?}");
+        let withheld = names(map, &evidence, false);
+        assert!(
+            !withheld
+                .iter()
+                .any(|name| name == "rdctl-no" || name == "arch-capabilities"),
+            "{withheld:?}"
+        );
+    }
+
+    /// kvm64 with `pni` disabled and `x2apic` required: `pni` and what
+    /// kvm64 lacks (`ssse3`, `avx`) are not offered; what the definition
+    /// refuses (`aes`), QEMU's unmigratable `invtsc` and `topoext`, which
+    /// QEMU's `host` never turns on, tell nothing.
+    #[test]
+    fn what_a_host_model_cpu_lacks_kvm_does_not_offer() {
+        let map = CpuMap::embedded();
+        let definition = "<domain type='kvm'><name>h</name><cpu mode='host-model'><feature policy='disable' name='aes'/></cpu></domain>";
+        let live = "<cpu mode='custom' match='exact' check='full'><model fallback='forbid'>kvm64</model><vendor>Intel</vendor><feature policy='require' name='x2apic'/><feature policy='disable' name='aes'/><feature policy='disable' name='pni'/></cpu>";
+        let (evidence, unread) = gather(
+            map,
+            &[RunningDomain {
+                name: "h",
+                definition,
+                live_cpu: Some(live),
+                start: None,
+            }],
+        );
+        assert!(unread.is_empty(), "{unread:?}");
+        let withheld = names(map, &evidence, false);
+        for feature in ["pni", "ssse3", "avx"] {
+            assert!(withheld.iter().any(|name| name == feature), "{withheld:?}");
+        }
+        for feature in ["aes", "invtsc", "topoext", "x2apic", "sse2"] {
+            assert!(
+                !withheld.iter().any(|name| name == feature),
+                "{feature}: {withheld:?}"
+            );
+        }
+        assert!(evidence.settle().disputed.is_empty());
+    }
+
+    /// `xsaveopt` needs `xsave` in the vCPU: lacking because KVM does not
+    /// offer `xsave`, it is not offered either; lacking because the
+    /// definition disables `xsave`, it tells nothing.
+    #[test]
+    fn a_host_model_feature_cleared_for_its_dependency_follows_the_reason() {
+        let map = CpuMap::embedded();
+        let live = "<cpu mode='custom' match='exact' check='full'><model fallback='forbid'>kvm64</model></cpu>";
+        let withheld = |definition: &str| {
+            let (evidence, _) = gather(
+                map,
+                &[RunningDomain {
+                    name: "h",
+                    definition,
+                    live_cpu: Some(live),
+                    start: None,
+                }],
+            );
+            names(map, &evidence, false)
+        };
+        let plain = withheld("<domain type='kvm'><cpu mode='host-model'/></domain>");
+        assert!(plain.iter().any(|name| name == "xsaveopt"), "{plain:?}");
+        let refused = withheld(
+            "<domain type='kvm'><cpu mode='host-model'><feature policy='disable' name='xsave'/></cpu></domain>",
+        );
+        assert!(
+            !refused
+                .iter()
+                .any(|name| name == "xsaveopt" || name == "xsave"),
+            "{refused:?}"
+        );
     }
 
     #[test]
