@@ -29,7 +29,7 @@
 //!   of `host` under KVM, written out as a custom `<cpu>`; a feature that
 //!   live `<cpu>` lacks (disabled, or not there at all) is one QEMU did not
 //!   find under KVM: KVM does not offer it, unless the lack has another
-//!   cause ([`lacked_by_host_model`] lists them). Without QEMU's answer in
+//!   cause (`lacked_by_host_model` lists them). Without QEMU's answer in
 //!   the report this is the only source for most of what KVM hides, so
 //!   the domain's own check names what it took from its own start.
 //!
