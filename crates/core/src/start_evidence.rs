@@ -344,6 +344,24 @@ mod tests {
             .collect()
     }
 
+    /// What one running domain's start tells.
+    fn gather_one(
+        map: &CpuMap,
+        definition: &str,
+        live_cpu: &str,
+        start: Option<&StartLog>,
+    ) -> (KvmEvidence, Vec<String>) {
+        gather(
+            map,
+            &[RunningDomain {
+                name: "d",
+                definition,
+                live_cpu: Some(live_cpu),
+                start,
+            }],
+        )
+    }
+
     #[test]
     fn warnings_and_the_live_cpu_tell_what_kvm_offers() {
         let map = CpuMap::embedded();
@@ -356,15 +374,7 @@ mod tests {
             other_qemu_lines: Vec::new(),
         };
         let live = "<cpu mode='custom' match='exact' check='full'><model fallback='forbid'>Conroe</model><feature policy='disable' name='ssse3'/><feature policy='disable' name='aes'/><feature policy='require' name='x2apic'/></cpu>";
-        let (evidence, unread) = gather(
-            map,
-            &[RunningDomain {
-                name: "c",
-                definition: CONROE,
-                live_cpu: Some(live),
-                start: Some(&start),
-            }],
-        );
+        let (evidence, unread) = gather_one(map, CONROE, live, Some(&start));
         assert!(unread.is_empty(), "{unread:?}");
         // ssse3 from the warning, aes from the live <cpu>; the dependency
         // warning is no verdict on the host, and Conroe's own ssse3 was
@@ -390,15 +400,7 @@ mod tests {
             other_qemu_lines: Vec::new(),
         };
         let live = "<cpu mode='custom' match='exact' check='full'><model>Skylake-Client</model><feature policy='disable' name='arch-capabilities'/><feature policy='disable' name='rdctl-no'/></cpu>";
-        let (evidence, _) = gather(
-            map,
-            &[RunningDomain {
-                name: "h",
-                definition,
-                live_cpu: Some(live),
-                start: Some(&start),
-            }],
-        );
+        let (evidence, _) = gather_one(map, definition, live, Some(&start));
         let withheld = names(map, &evidence, false);
         assert!(
             !withheld
@@ -417,15 +419,7 @@ mod tests {
         let map = CpuMap::embedded();
         let definition = "<domain type='kvm'><name>h</name><cpu mode='host-model'><feature policy='disable' name='aes'/></cpu></domain>";
         let live = "<cpu mode='custom' match='exact' check='full'><model fallback='forbid'>kvm64</model><vendor>Intel</vendor><feature policy='require' name='x2apic'/><feature policy='disable' name='aes'/><feature policy='disable' name='pni'/></cpu>";
-        let (evidence, unread) = gather(
-            map,
-            &[RunningDomain {
-                name: "h",
-                definition,
-                live_cpu: Some(live),
-                start: None,
-            }],
-        );
+        let (evidence, unread) = gather_one(map, definition, live, None);
         assert!(unread.is_empty(), "{unread:?}");
         let withheld = names(map, &evidence, false);
         for feature in ["pni", "ssse3", "avx"] {
@@ -448,15 +442,7 @@ mod tests {
         let map = CpuMap::embedded();
         let live = "<cpu mode='custom' match='exact' check='full'><model fallback='forbid'>kvm64</model></cpu>";
         let withheld = |definition: &str| {
-            let (evidence, _) = gather(
-                map,
-                &[RunningDomain {
-                    name: "h",
-                    definition,
-                    live_cpu: Some(live),
-                    start: None,
-                }],
-            );
+            let (evidence, _) = gather_one(map, definition, live, None);
             names(map, &evidence, false)
         };
         let plain = withheld("<domain type='kvm'><cpu mode='host-model'/></domain>");
