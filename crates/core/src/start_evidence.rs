@@ -44,7 +44,7 @@ use crate::domain_log::{FeatureWarning, FilteredBy, StartLog};
 use crate::featureset::FeatureSet;
 use crate::host::{KvmEvidence, KvmFact};
 use crate::libvirt::{model_data, PolicySelector};
-use crate::qemu::accel::{AccelFacts, RuleKind};
+use crate::qemu::accel::{AccelFacts, RuleKind, AMD_ONLY, NOT_AUTO_ENABLED};
 
 /// One running domain as a report holds it.
 #[derive(Debug, Clone, Copy)]
@@ -192,20 +192,6 @@ pub fn gather(map: &CpuMap, domains: &[RunningDomain<'_>]) -> (KvmEvidence, Vec<
     (evidence, unread)
 }
 
-/// The map features QEMU's `host` and `max` leave off unless asked,
-/// whatever the accelerator offers: the `no_autoenable_flags` of their
-/// feature words (`ht` and `topoext`; the KVM hints are internal features),
-/// skipped by `max_features` in `x86_cpu_expand_features`, QEMU's
-/// target/i386/cpu.c. KVM gives `topoext` whenever asked
-/// (`kvm_arch_get_supported_cpuid`), yet no host-model has it.
-const NOT_AUTO_ENABLED: [&str; 2] = ["ht", "topoext"];
-
-/// The map features QEMU gives only a vCPU of AMD's: for any other vendor
-/// `x86_cpu_get_supported_feature_word` (QEMU's target/i386/cpu.c) makes
-/// CPUID 0x80000007 EBX unavailable, although `kvm_arch_get_supported_cpuid`
-/// adds both bits to what KVM offers on every host.
-const AMD_ONLY: [&str; 2] = ["overflow-recov", "succor"];
-
 /// The features a host-model domain's live `<cpu>` lacks (not among
 /// `enabled`) for want of KVM. libvirt starts a host-model guest from the
 /// migratable host-model it built from QEMU's `query-cpu-model-expansion`
@@ -222,8 +208,8 @@ const AMD_ONLY: [&str; 2] = ["overflow-recov", "succor"];
 /// * a KVM or Hyper-V feature of the map's own (`internal`): decode never
 ///   writes one into a `<cpu>`;
 /// * a feature QEMU's `host` never turns on by itself although KVM may
-///   give it ([`NOT_AUTO_ENABLED`]);
-/// * AMD's machine-check features ([`AMD_ONLY`]): another vendor's
+///   give it (`qemu::accel::NOT_AUTO_ENABLED`);
+/// * AMD's machine-check features (`qemu::accel::AMD_ONLY`): another vendor's
 ///   host-model lacks them whatever KVM offers, and an AMD one always has
 ///   them, so their lack never tells about KVM;
 /// * a feature libvirt strips before the `-cpu` argument

@@ -279,7 +279,7 @@ fn the_running_domains_starts_correct_every_prediction_on_their_host() {
             );
             assert_eq!(
                 (confirmed(&before), confirmed(&after), running(&after).len()),
-                (2, 3, 4),
+                (2, 4, 4),
                 "{stack}, {variant}"
             );
             if variant != "/proc/cpuinfo only" {
@@ -319,38 +319,10 @@ fn the_running_domains_starts_correct_every_prediction_on_their_host() {
                     host_model.own_evidence
                 );
             }
-            let cpu_arg = host_model
-                .differences
-                .iter()
-                .find(|difference| difference.aspect == "-cpu")
-                .expect("-cpu differs");
-            let flags = |arg: &str| -> Vec<String> { arg.split(',').map(str::to_string).collect() };
-            let (predicted, observed) = (flags(&cpu_arg.predicted), flags(&cpu_arg.observed));
-            let only_predicted: Vec<&String> = predicted
-                .iter()
-                .filter(|flag| !observed.contains(flag))
-                .collect();
-            let expected_extra: &[&str] = if stack == "bookworm" {
-                &["topoext=on"]
-            } else {
-                &["topoext=on", "overflow-recov=on", "succor=on"]
-            };
-            assert_eq!(only_predicted, expected_extra, "{stack}, {variant}");
-            assert!(
-                observed.iter().all(|flag| predicted.contains(flag)),
-                "{stack}, {variant}: {cpu_arg:?}"
-            );
-            assert_eq!(
-                running(&after)
-                    .into_iter()
-                    .filter(|(_, differences)| !differences.is_empty())
-                    .collect::<Vec<_>>(),
-                [(
-                    "gc-host-model".to_string(),
-                    aspects(&["live <cpu>", "-cpu"])
-                )],
-                "{stack}, {variant}"
-            );
+            // Its prediction leaves off what QEMU's `host` never turns on
+            // (`topoext`) and, on this Intel host, AMD's machine-check bits,
+            // as the start did: every running domain is confirmed.
+            assert!(host_model.confirmed(), "{stack}, {variant}: {host_model:?}");
             for feature in ["pni", "ssse3"] {
                 let line = format!(
                     "this host's KVM does not offer `{feature}`: QEMU warned when starting domain gc-custom-conroe-none (predicted from CPUID: offered)"
@@ -849,14 +821,11 @@ fn the_evidence_rules_agree_with_qemus_answer_on_every_recorded_start() {
 
 /// What the starts tell about KVM is what QEMU's own answer would have
 /// said: with the recorded report (no domcapabilities: sos's read-only
-/// `virsh` is refused it), every domain but the running host-model one gets
-/// the filtered features, `-cpu` and live `<cpu>` it gets when the report
-/// carries the domcapabilities `record-real` captured on the same host. The
-/// host-model domain still differs in `-cpu`: host-model predicted from raw
-/// CPUID keeps flags QEMU's `host` leaves off (`topoext`; on AMD-only
-/// `overflow-recov`, `succor` under QEMU 10 and later).
+/// `virsh` is refused it), every domain gets the filtered features, `-cpu`
+/// and live `<cpu>` it gets when the report carries the domcapabilities
+/// `record-real` captured on the same host.
 #[test]
-fn with_the_starts_every_domain_but_host_model_is_predicted_as_qemus_answer_says() {
+fn with_the_starts_every_domain_is_predicted_as_qemus_answer_says() {
     type Prediction = (Vec<String>, Option<String>, Option<String>);
     fn predictions(report: &SosExamination) -> Vec<(String, Prediction)> {
         report
@@ -885,6 +854,6 @@ fn with_the_starts_every_domain_but_host_model_is_predicted_as_qemus_answer_says
             from_starts.len()
         );
         assert_eq!(from_starts.len(), 7, "{stack}");
-        assert_eq!(differing, ["gc-host-model"], "{stack}");
+        assert!(differing.is_empty(), "{stack}: {differing:?}");
     }
 }

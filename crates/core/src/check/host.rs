@@ -23,7 +23,7 @@ use crate::libvirt::decode::guest_cpu_from_signals;
 use crate::libvirt::expand::expand_features;
 use crate::libvirt::release::LibvirtVersion;
 use crate::libvirt::{Blockers, CpuSignals, HypervisorModel, Usability};
-use crate::qemu::accel::{assess, AccelSupport, HostFeatures};
+use crate::qemu::accel::{assess, host_leaves_off, AccelSupport, HostFeatures};
 use crate::qemu::definitions::QemuVersion;
 use crate::qemu::guest::{apply_qemu_verdict, build_guest_cpu_assessed, BuildDetail, GuestBuild};
 use crate::qemu::in_qemu_order;
@@ -536,8 +536,10 @@ fn reported_host_model(
         // QEMU's own expansion: libvirt decodes it as it is.
         return input.host_model_with(Some(models));
     };
+    // libvirt's host-model is QEMU's `host` expansion, which leaves some of
+    // what KVM offers off (`qemu::accel::host_leaves_off`).
     let signals = CpuSignals {
-        features: *supported,
+        features: supported.difference(&host_leaves_off(map, *vendor)),
         vendor: *vendor,
         signature: *signature,
     };

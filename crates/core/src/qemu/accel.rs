@@ -323,6 +323,33 @@ impl AccelSupport {
     }
 }
 
+/// The map features QEMU's `host` and `max` leave off unless asked,
+/// whatever the accelerator offers: the `no_autoenable_flags` of their
+/// feature words (`ht` and `topoext`; the KVM hints are internal features),
+/// skipped by `max_features` in `x86_cpu_expand_features`, QEMU's
+/// target/i386/cpu.c. KVM gives `topoext` whenever asked
+/// (`kvm_arch_get_supported_cpuid`), yet no host-model has it.
+pub const NOT_AUTO_ENABLED: [&str; 2] = ["ht", "topoext"];
+
+/// The map features QEMU gives only a vCPU of AMD's: for any other vendor
+/// `x86_cpu_get_supported_feature_word` (QEMU's target/i386/cpu.c) makes
+/// CPUID 0x80000007 EBX unavailable, although `kvm_arch_get_supported_cpuid`
+/// adds both bits to what KVM offers on every host.
+pub const AMD_ONLY: [&str; 2] = ["overflow-recov", "succor"];
+
+/// What QEMU's `host` leaves off a vCPU of `vendor` whatever KVM offers
+/// ([`NOT_AUTO_ENABLED`], and [`AMD_ONLY`] for any other vendor): taken out
+/// of the host-model predicted from a raw dump, which libvirt would read
+/// from that expansion.
+pub fn host_leaves_off(map: &CpuMap, vendor: Option<VendorId>) -> FeatureSet {
+    let amd = vendor.is_some() && vendor == map.vendor_id("AMD");
+    NOT_AUTO_ENABLED
+        .iter()
+        .chain(AMD_ONLY.iter().filter(|_| !amd))
+        .filter_map(|name| map.feature_id(name))
+        .collect()
+}
+
 /// How the lines [`AccelSupport::apply_kvm_evidence`] writes begin: a
 /// fact it applied, or a conflict it left unsettled.
 pub const KVM_EVIDENCE_NOTES: [&str; 2] = ["this host's KVM ", "conflict: "];
