@@ -176,21 +176,18 @@ fn render_fleet(out: &mut String, fleet: &Fleet) {
                 let _ = writeln!(out, "  starts on no host");
             }
         }
-        for problem in &summary.does_not_start {
-            let _ = writeln!(
-                out,
-                "  does not start on {}: {}",
-                problem.host,
-                one_line(&problem.reason)
-            );
-        }
-        for problem in &summary.does_not_migrate {
-            let _ = writeln!(
-                out,
-                "  cannot migrate to {}: {}",
-                problem.host,
-                one_line(&problem.reason)
-            );
+        for (title, problems) in [
+            ("does not start on", &summary.does_not_start),
+            ("cannot migrate to", &summary.does_not_migrate),
+        ] {
+            for problem in problems {
+                let _ = writeln!(
+                    out,
+                    "  {title} {}: {}",
+                    problem.host,
+                    one_line(&problem.reason)
+                );
+            }
         }
         for problem in &summary.filtered {
             let _ = writeln!(out, "  filtered on {}: {}", problem.host, problem.reason);
