@@ -843,3 +843,50 @@ fn host_model_of_a_snow_ridge_raw_dump_disables_what_qemus_snowridge_has_and_kvm
         }
     }
 }
+
+/// A Snow Ridge whose CPUID has `mpx`: KVM offers it only when
+/// `kvm_mpx_supported()` (Linux arch/x86/kvm/x86.h), which needs MPX state in
+/// the host's XCR0. A dump whose XSAVE area (CPUID 0xD subleaf 0 EBX) ends
+/// before BNDCSR's shows it is not there: `mpx` is a blocker of QEMU's
+/// `Snowridge` like the two KVM never gives, disabled in host-model, and
+/// filtered from a custom `Snowridge`. A larger area proves nothing: `mpx` is
+/// assumed offered, as the kernel's default is, and a note says so.
+#[test]
+fn host_model_of_a_snow_ridge_with_mpx_follows_what_the_dump_shows_of_xcr0() {
+    let disabled_and_notes = |text: &str| {
+        let map = CpuMap::embedded();
+        let host = parse_host(map, text).expect("the fixture parses");
+        let report = check(&domain("kvm", "<cpu mode='host-model'/>"), &host);
+        let live = report.live_xml.expect("starts");
+        assert!(live.contains(">Snowridge</model>"), "{live}");
+        let disabled: Vec<String> = live
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("<feature policy='disable' name='"))
+            .filter_map(|rest| rest.strip_suffix("'/>"))
+            .map(String::from)
+            .collect();
+        (disabled, report.notes.join("\n"))
+    };
+
+    let not_in_xcr0 = include_str!("fixtures/cpudata-snowridge-mpx-not-in-xcr0.xml");
+    let (disabled, notes) = disabled_and_notes(not_in_xcr0);
+    assert_eq!(disabled, ["mpx", "core-capability", "split-lock-detect"]);
+    assert!(!notes.contains("`mpx` is assumed offered"), "{notes}");
+    let custom = domain(
+        "kvm",
+        "<cpu mode='custom' match='exact' check='none'><model>Snowridge</model></cpu>",
+    );
+    let host = parse_host(CpuMap::embedded(), not_in_xcr0).expect("the fixture parses");
+    let report = check(&custom, &host);
+    let mpx = report.filtered.iter().find(|f| f.name == "mpx");
+    assert!(
+        mpx.is_some_and(|f| f.reason.contains("not enabled MPX state in XCR0")),
+        "{:?}",
+        report.filtered
+    );
+
+    let (disabled, notes) =
+        disabled_and_notes(include_str!("fixtures/cpudata-snowridge-mpx-in-xcr0.xml"));
+    assert_eq!(disabled, ["core-capability", "split-lock-detect"]);
+    assert!(notes.contains("`mpx` is assumed offered"), "{notes}");
+}

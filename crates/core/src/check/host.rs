@@ -23,7 +23,7 @@ use crate::libvirt::decode::guest_cpu_from_signals;
 use crate::libvirt::expand::expand_features;
 use crate::libvirt::release::LibvirtVersion;
 use crate::libvirt::{Blockers, CpuSignals, HypervisorModel, Usability};
-use crate::qemu::accel::{assess, host_leaves_off, AccelSupport, HostFeatures};
+use crate::qemu::accel::{assess, host_leaves_off, mpx_assumed, AccelSupport, HostFeatures};
 use crate::qemu::definitions::QemuVersion;
 use crate::qemu::guest::{apply_qemu_verdict, build_guest_cpu_assessed, BuildDetail, GuestBuild};
 use crate::qemu::in_qemu_order;
@@ -102,6 +102,8 @@ impl<'m> PreparedHost<'m> {
             hypervisor_models(map, input, version, &support, &host_features, &mut notes)?;
         if accelerator == Accelerator::Kvm {
             notes.extend(what_cannot_be_known(input));
+            let evidence = input.kvm_evidence();
+            notes.extend(mpx_assumed(map, &host_features, &support, evidence).map(String::from));
         }
         let reported_host_model = match accelerator {
             Accelerator::Kvm => reported_host_model(

@@ -17,7 +17,10 @@
 //!   bit and their `requires` host features; `host_derived` features need any
 //!   of `requires_any` on the host; `msr` features need the bit in the host's
 //!   feature MSR (for `vmx-*`: assumed present when the dump has no VMX MSRs
-//!   and the host has `vmx`); everything else is passed through from the host.
+//!   and the host has `vmx`); `mpx` also needs the host's XCR0 and VMX
+//!   controls, which the dump may show lacking (`mpx_withheld`) and else
+//!   are assumed, said in a note ([`mpx_assumed`]); everything else is
+//!   passed through from the host.
 //! * **KVM, QEMU's own `host` expansion**: its `true` properties are what KVM
 //!   supports, plus the `emulated` features whose rule has no condition (the
 //!   `host` model may show `topoext` off, yet QEMU gives it to named models);
@@ -35,7 +38,7 @@ use std::fmt;
 
 pub use super::accel_facts::{AccelFacts, AccelRule, FeaturePattern, RuleKind};
 use super::definitions::QemuVersion;
-use crate::cpuid::{CpuidData, DataKey, Signature};
+use crate::cpuid::{CpuidData, DataKey, Register, Signature};
 use crate::data::{CpuMap, FeatureId, VendorId};
 use crate::domain::Accelerator;
 use crate::facts::{HostDump, QemuExpansion, QemuPropValue};
@@ -53,6 +56,9 @@ pub enum HostFeatures {
         signature: Signature,
         /// Whether the dump carries any VMX capability MSR (0x480–0x491).
         has_vmx_msrs: bool,
+        /// Why KVM cannot give the host's `mpx`, when the dump shows it
+        /// ([`mpx_withheld`]); `None` when it cannot tell.
+        mpx_withheld: Option<UnavailableReason>,
     },
     /// The properties of QEMU's own `host` expansion under KVM: what is `true`
     /// is exactly what KVM supports.
@@ -81,6 +87,7 @@ impl HostFeatures {
             vendor: map.detect_vendor(data),
             signature: data.signature(),
             has_vmx_msrs,
+            mpx_withheld: mpx_withheld(data),
         }
     }
 
@@ -150,6 +157,7 @@ impl HostFeatures {
                 .and_then(|v| map.vendor_id(v)),
             signature: input.signature().unwrap_or_default(),
             has_vmx_msrs: false,
+            mpx_withheld: None,
         }
     }
 
@@ -389,6 +397,7 @@ pub fn assess(
     // One verdict per feature at most: no regrowing (and moving) the list.
     let mut reasons = Vec::with_capacity(map.features().len());
     let tcg_supported = tcg_supported(facts, version);
+    let mpx = map.feature_id("mpx");
     // QEMU's `host` model can show an emulated feature off (`topoext` without
     // matching cache data) while every named model still gets it.
     let unconditionally_emulated: FeatureSet = facts
@@ -420,8 +429,12 @@ pub fn assess(
                 HostFeatures::Raw {
                     features,
                     has_vmx_msrs,
+                    mpx_withheld,
                     ..
-                } => kvm_from_cpuid(map, facts, features, *has_vmx_msrs, id),
+                } => match mpx_withheld {
+                    Some(reason) if Some(id) == mpx && features.contains(id) => Err(reason.clone()),
+                    _ => kvm_from_cpuid(map, facts, features, *has_vmx_msrs, id),
+                },
             },
         };
         match verdict {
@@ -463,6 +476,81 @@ fn tcg_supported(facts: &AccelFacts, version: &QemuVersion) -> FeatureSet {
 
 fn names(map: &CpuMap, set: &FeatureSet) -> Vec<String> {
     map.names(set).map(str::to_string).collect()
+}
+
+/// Why KVM cannot give a host's `mpx`, as far as a raw dump shows; `None`
+/// when it cannot tell. Linux offers `mpx` only when `kvm_mpx_supported()`
+/// (arch/x86/kvm/x86.h): both MPX state components, BNDREGS and BNDCSR
+/// (XCR0 bits 3 and 4), in `kvm_caps.supported_xcr0`, which starts as the
+/// host's XCR0 (`kvm_x86_vendor_init`, arch/x86/kvm/x86.c) and loses both
+/// when VMX cannot load IA32_BNDCFGS on VM entry (`vmx_hardware_setup`,
+/// arch/x86/kvm/vmx/vmx.c, with `cpu_has_vmx_mpx`), a control
+/// `setup_vmcs_config` keeps only with its pair, clear IA32_BNDCFGS on exit.
+///
+/// * XCR0: CPUID.(EAX=0DH,ECX=0):EBX is the size of the XSAVE area of the
+///   components XCR0 enables (Intel SDM vol. 2A, CPUID leaf 0DH); below the
+///   end of BNDCSR's area (subleaf 4: offset in EBX, size in EAX) BNDCSR is
+///   not enabled. At or above it a later component may be the one enabled.
+/// * VMX: the allowed-1 settings (high half) of IA32_VMX_ENTRY_CTLS (0x484)
+///   bit 16 and IA32_VMX_EXIT_CTLS (0x483) bit 23, which KVM reads, or of
+///   their TRUE variants (0x490, 0x48F), whose allowed-1 settings are the
+///   same (SDM vol. 3, appendix A.4, A.5).
+fn mpx_withheld(data: &CpuidData) -> Option<UnavailableReason> {
+    let xsave = |subleaf| data.get(DataKey::Cpuid { leaf: 0xd, subleaf });
+    if let (Some(enabled), Some(bndcsr)) = (xsave(0), xsave(4)) {
+        let bndcsr_end = bndcsr
+            .get(Register::Ebx)
+            .saturating_add(bndcsr.get(Register::Eax));
+        if enabled.get(Register::Ebx) < bndcsr_end {
+            return Some(UnavailableReason::Conditional {
+                condition: MPX_NOT_IN_XCR0.to_string(),
+            });
+        }
+    }
+    let may_set = |indexes: [u32; 2], bit: u32| {
+        indexes
+            .into_iter()
+            .find_map(|index| data.get(DataKey::Msr { index }))
+            .map(|msr| msr.get(Register::Edx) & 1 << bit != 0)
+    };
+    if may_set([0x484, 0x490], 16) == Some(false) || may_set([0x483, 0x48f], 23) == Some(false) {
+        return Some(UnavailableReason::NeedsVmxCapabilityMsr);
+    }
+    None
+}
+
+/// Why KVM cannot give `mpx` when the host OS left MPX out of XCR0.
+const MPX_NOT_IN_XCR0: &str =
+    "the host OS has not enabled MPX state in XCR0 (CPUID 0xD's XSAVE size ends before BNDCSR)";
+
+/// What a raw dump cannot tell of KVM's `mpx` ([`mpx_withheld`]), said
+/// plainly when the host's CPUID has it and the prediction (not corrected by
+/// what a start showed) assumes KVM gives it, as the kernel does by default.
+pub fn mpx_assumed(
+    map: &CpuMap,
+    host: &HostFeatures,
+    support: &AccelSupport,
+    evidence: Option<&KvmEvidence>,
+) -> Option<&'static str> {
+    let HostFeatures::Raw {
+        features,
+        mpx_withheld: None,
+        ..
+    } = host
+    else {
+        return None;
+    };
+    let mpx = map.feature_id("mpx")?;
+    let seen = evidence.and_then(|evidence| evidence.seen(mpx, true));
+    (support.accel == Accelerator::Kvm
+        && features.contains(mpx)
+        && support.supported.contains(mpx)
+        && seen.is_none())
+    .then_some(
+        "KVM offers `mpx` only if the host OS enabled MPX state in XCR0 and VMX can load and \
+         clear IA32_BNDCFGS (Linux's kvm_mpx_supported); the dump does not show both, so \
+         `mpx` is assumed offered",
+    )
 }
 
 /// KVM's verdict on one feature from raw host CPUID (rules in the module docs).
@@ -543,6 +631,7 @@ fn kvm_from_cpuid(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cpuid::Registers;
     use crate::qemu::definitions::QemuDefinitions;
 
     fn id(map: &CpuMap, name: &str) -> FeatureId {
@@ -565,6 +654,7 @@ mod tests {
             vendor: None,
             signature: Signature::default(),
             has_vmx_msrs: false,
+            mpx_withheld: None,
         }
     }
 
@@ -710,6 +800,39 @@ mod tests {
         assert!(tcg
             .apply_kvm_evidence(map, &raw(host), &evidence)
             .is_empty());
+    }
+
+    /// `mpx` is withheld when the XSAVE size shows no MPX state in XCR0 or
+    /// a VMX capability MSR (plain or TRUE) may not set a BNDCFGS control;
+    /// otherwise the dump cannot tell.
+    #[test]
+    fn mpx_follows_xcr0_and_the_vmx_bndcfgs_controls() {
+        let xsave = |enabled_size: u32| {
+            let mut data = CpuidData::new();
+            let cpuid = |subleaf| DataKey::Cpuid { leaf: 0xd, subleaf };
+            data.set(cpuid(0), Registers([0x1b, enabled_size, 0x440, 0]));
+            data.set(cpuid(4), Registers([0x40, 0x400, 0, 0]));
+            data
+        };
+        let msr = |data: &mut CpuidData, index, high| {
+            data.set(DataKey::Msr { index }, Registers([0xff, 0, 0, high]));
+        };
+        assert!(matches!(
+            mpx_withheld(&xsave(0x240)),
+            Some(UnavailableReason::Conditional { .. })
+        ));
+        assert_eq!(mpx_withheld(&xsave(0x440)), None);
+        assert_eq!(mpx_withheld(&CpuidData::new()), None);
+        let mut true_msrs = xsave(0xa88);
+        msr(&mut true_msrs, 0x490, 1 << 16);
+        msr(&mut true_msrs, 0x48f, 1 << 23);
+        assert_eq!(mpx_withheld(&true_msrs), None);
+        // The plain MSR, which KVM reads, comes first.
+        msr(&mut true_msrs, 0x483, 1 << 22);
+        assert_eq!(
+            mpx_withheld(&true_msrs),
+            Some(UnavailableReason::NeedsVmxCapabilityMsr)
+        );
     }
 
     #[test]

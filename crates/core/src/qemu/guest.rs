@@ -534,6 +534,7 @@ mod tests {
             vendor: None,
             signature: Signature::default(),
             has_vmx_msrs: false,
+            mpx_withheld: None,
         }
     }
 

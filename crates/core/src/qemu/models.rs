@@ -202,6 +202,7 @@ fn bare_requests(
         vendor: None,
         signature: Signature::default(),
         has_vmx_msrs: false,
+        mpx_withheld: None,
     };
     let support = assess(map, version, accel, &nothing);
     map.models()
@@ -401,6 +402,7 @@ mod tests {
             vendor: None,
             signature: Signature::default(),
             has_vmx_msrs: false,
+            mpx_withheld: None,
         };
         let models = model_usability(map, version, Accelerator::Kvm, &host);
         let in_both = map
