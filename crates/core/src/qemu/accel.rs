@@ -57,7 +57,7 @@ pub enum HostFeatures {
         /// Whether the dump carries any VMX capability MSR (0x480–0x491).
         has_vmx_msrs: bool,
         /// Why KVM cannot give the host's `mpx`, when the dump shows it
-        /// ([`mpx_withheld`]); `None` when it cannot tell.
+        /// (`mpx_withheld`); `None` when it cannot tell.
         mpx_withheld: Option<UnavailableReason>,
     },
     /// The properties of QEMU's own `host` expansion under KVM: what is `true`
@@ -503,7 +503,9 @@ fn mpx_withheld(data: &CpuidData) -> Option<UnavailableReason> {
             .saturating_add(bndcsr.get(Register::Eax));
         if enabled.get(Register::Ebx) < bndcsr_end {
             return Some(UnavailableReason::Conditional {
-                condition: MPX_NOT_IN_XCR0.to_string(),
+                condition: "the host OS has not enabled MPX state in XCR0 \
+                            (CPUID 0xD's XSAVE size ends before BNDCSR)"
+                    .to_string(),
             });
         }
     }
@@ -519,11 +521,7 @@ fn mpx_withheld(data: &CpuidData) -> Option<UnavailableReason> {
     None
 }
 
-/// Why KVM cannot give `mpx` when the host OS left MPX out of XCR0.
-const MPX_NOT_IN_XCR0: &str =
-    "the host OS has not enabled MPX state in XCR0 (CPUID 0xD's XSAVE size ends before BNDCSR)";
-
-/// What a raw dump cannot tell of KVM's `mpx` ([`mpx_withheld`]), said
+/// What a raw dump cannot tell of KVM's `mpx` (`mpx_withheld`), said
 /// plainly when the host's CPUID has it and the prediction (not corrected by
 /// what a start showed) assumes KVM gives it, as the kernel does by default.
 pub fn mpx_assumed(
