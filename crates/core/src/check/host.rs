@@ -358,7 +358,7 @@ impl PreparedHost<'_> {
                 .iter()
                 .map(|id| GuestFeature {
                     name: self.map.feature(id).name.clone(),
-                    origin: build.origin(id).map_or("", |o| o.as_str()),
+                    origin: build.origin(id),
                 })
                 .collect(),
             xml: handed_to_qemu.to_xml(),
