@@ -301,7 +301,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                 }
                 None => (definitions.newest(), None),
             };
-            let mut report = models_for_host(map, version, accel, &host)?;
+            let mut report = models_for_host(map, version, &host.facts(accel))?;
             let joined = host
                 .contributions()
                 .iter()
