@@ -445,69 +445,61 @@ impl<'m> HostInput<'m> {
     /// TCG run for TCG when it has one, as libvirt's capabilities keep one
     /// answer per accelerator; otherwise those QEMU gave under KVM.
     pub fn facts(&self, accelerator: Accelerator) -> HostFacts<'_> {
-        let kvm_evidence = self.kvm_evidence.as_deref();
-        let facts = match &self.source {
-            HostSource::Definition(cpu) => {
-                return HostFacts {
-                    map: self.map,
-                    accelerator,
-                    provenance: Provenance {
-                        description: self.format(),
-                        contributions: &[],
-                        notes: &[],
-                        host_probe: cpu.cpu_type == CpuType::Host,
-                        qemu_answer: false,
-                        own_cpu_dump: false,
-                    },
-                    cpuid: None,
-                    libvirt_cpu: Some(cpu.as_ref()),
-                    reported_host_model: None,
-                    kvm_expansion: None,
-                    qemu: None,
-                    kvm_evidence,
-                    decoded_host_cpu: &self.decoded_host_cpu,
-                }
-            }
-            HostSource::Dump(facts) => facts,
+        let mut facts = HostFacts {
+            map: self.map,
+            accelerator,
+            provenance: Provenance {
+                description: self.format(),
+                contributions: self.contributions(),
+                notes: self.notes(),
+                host_probe: false,
+                qemu_answer: false,
+                own_cpu_dump: false,
+            },
+            cpuid: None,
+            libvirt_cpu: None,
+            reported_host_model: None,
+            kvm_expansion: None,
+            qemu: None,
+            kvm_evidence: self.kvm_evidence.as_deref(),
+            decoded_host_cpu: &self.decoded_host_cpu,
         };
-        let replies = facts.dump.qemu.as_ref();
+        let dump = match &self.source {
+            HostSource::Definition(cpu) => {
+                facts.provenance.host_probe = cpu.cpu_type == CpuType::Host;
+                facts.libvirt_cpu = Some(cpu);
+                return facts;
+            }
+            HostSource::Dump(dump) => dump,
+        };
+        let replies = dump.dump.qemu.as_ref();
         let tcg_run = replies
             .and_then(|qemu| qemu.tcg.as_deref())
             .filter(|_| accelerator == Accelerator::Tcg);
         let answered = tcg_run.or(replies);
+        facts.provenance.host_probe = dump.raw_cpuid || dump.host_cpu.is_some();
+        facts.provenance.qemu_answer = replies.is_some() || dump.host_model.is_some();
+        facts.provenance.own_cpu_dump = !matches!(
+            dump.dump.format,
+            DumpFormat::Qmp | DumpFormat::DomainCapabilities
+        );
+        facts.cpuid = Some(&dump.dump.cpuid).filter(|cpuid| !cpuid.is_empty());
+        facts.libvirt_cpu = dump.host_cpu.as_ref();
+        facts.reported_host_model = dump.host_model.as_ref();
+        facts.kvm_expansion = replies.and_then(|qemu| qemu.expansion.as_ref());
         let has_answer =
-            replies.is_some() || facts.host_model.is_some() || facts.dump.domcaps_models.is_some();
-        HostFacts {
-            map: self.map,
-            accelerator,
-            provenance: Provenance {
-                description: facts.dump.description.clone(),
-                contributions: &facts.contributions,
-                notes: &facts.dump.notes,
-                host_probe: facts.raw_cpuid || facts.host_cpu.is_some(),
-                qemu_answer: replies.is_some() || facts.host_model.is_some(),
-                own_cpu_dump: !matches!(
-                    facts.dump.format,
-                    DumpFormat::Qmp | DumpFormat::DomainCapabilities
-                ),
+            replies.is_some() || dump.host_model.is_some() || dump.dump.domcaps_models.is_some();
+        facts.qemu = has_answer.then(|| QemuAnswer {
+            accelerator: if tcg_run.is_some() {
+                Accelerator::Tcg
+            } else {
+                Accelerator::Kvm
             },
-            cpuid: Some(&facts.dump.cpuid).filter(|cpuid| !cpuid.is_empty()),
-            libvirt_cpu: facts.host_cpu.as_ref(),
-            reported_host_model: facts.host_model.as_ref(),
-            kvm_expansion: replies.and_then(|qemu| qemu.expansion.as_ref()),
-            qemu: has_answer.then(|| QemuAnswer {
-                accelerator: if tcg_run.is_some() {
-                    Accelerator::Tcg
-                } else {
-                    Accelerator::Kvm
-                },
-                expansion: answered.and_then(|qemu| qemu.expansion.as_ref()),
-                definitions: answered.and_then(|qemu| qemu.definitions.as_deref()),
-                domcaps_models: facts.dump.domcaps_models.as_deref(),
-            }),
-            kvm_evidence,
-            decoded_host_cpu: &self.decoded_host_cpu,
-        }
+            expansion: answered.and_then(|qemu| qemu.expansion.as_ref()),
+            definitions: answered.and_then(|qemu| qemu.definitions.as_deref()),
+            domcaps_models: dump.dump.domcaps_models.as_deref(),
+        });
+        facts
     }
 
     /// [`Self::facts`] for the accelerator [`Self::under`] chose (KVM
