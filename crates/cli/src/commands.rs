@@ -4,6 +4,7 @@
 //! never leaves half an answer on standard output.
 
 use anyhow::anyhow;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use guestcpu_core::batch::UpgradeStack;
 use guestcpu_core::capture;
 use guestcpu_core::check::upgrade::UpgradePreview;
@@ -68,8 +69,16 @@ pub(crate) struct CheckQuestion {
     #[arg(long)]
     pub(crate) libvirt: Option<String>,
     /// Accelerator (default: the domain type's).
-    #[arg(long, value_parser = ["kvm", "tcg"])]
-    pub(crate) accel: Option<String>,
+    #[arg(long, value_parser = accelerator_parser())]
+    pub(crate) accel: Option<Accelerator>,
+}
+
+/// `--accel`: clap offers and checks QEMU's accelerator names, each then
+/// read once as core's [`Accelerator`].
+pub(crate) fn accelerator_parser() -> impl TypedValueParser<Value = Accelerator> {
+    PossibleValuesParser::new(Accelerator::ALL.map(Accelerator::as_str)).try_map(|name| {
+        Accelerator::from_name(&name).ok_or_else(|| format!("unknown accelerator `{name}`"))
+    })
 }
 
 /// A check's inputs, each read once: the domain, the host files, the
@@ -91,7 +100,7 @@ impl ReadQuestion {
                 .as_deref()
                 .map(|path| reader.read(path))
                 .transpose()?,
-            accelerator: question.accel.as_deref().and_then(Accelerator::parse),
+            accelerator: question.accel,
         })
     }
 
@@ -292,9 +301,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                 }
                 None => (definitions.newest(), None),
             };
-            let accelerator = Accelerator::parse(&accel)
-                .ok_or_else(|| anyhow!("unknown accelerator `{accel}`"))?;
-            let mut report = models_for_host(map, version, accelerator, &host)?;
+            let mut report = models_for_host(map, version, &host.facts(accel))?;
             let joined = host
                 .contributions()
                 .iter()
@@ -308,7 +315,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                 let prediction = format!(
                     "predicted for QEMU {} under {}",
                     version.version,
-                    accelerator.as_str()
+                    accel.as_str()
                 );
                 crate::models::render_table(&report, &prediction)
             };

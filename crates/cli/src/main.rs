@@ -25,6 +25,7 @@ use std::process::ExitCode;
 use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 use commands::CheckQuestion;
+use guestcpu_core::domain::Accelerator;
 
 /// Exit statuses, documented in `--help`.
 const EXIT_INCOMPATIBLE: u8 = 1;
@@ -143,8 +144,8 @@ enum Command {
         #[arg(long)]
         libvirt: Option<String>,
         /// Accelerator.
-        #[arg(long, value_parser = ["kvm", "tcg"], default_value = "kvm")]
-        accel: String,
+        #[arg(long, value_parser = commands::accelerator_parser(), default_value = "kvm")]
+        accel: Accelerator,
         /// Print `[{"name", "usable", "blockers"}, ...]`.
         #[arg(long)]
         json: bool,

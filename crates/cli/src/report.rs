@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use guestcpu_core::check::upgrade::UpgradePreview;
-use guestcpu_core::check::{Remedy, Report, Verdict};
+use guestcpu_core::check::{QemuVersionSource, Remedy, Report, Verdict};
 use guestcpu_core::qemu::cpu_arg::shell_quote;
 
 /// What the text shows besides the report.
@@ -176,7 +176,7 @@ fn verdict_text(verdict: &Verdict) -> String {
 fn version_hints(report: &Report) -> Vec<String> {
     let settings = &report.settings;
     let mut hints = Vec::new();
-    if settings.qemu_version_source == "newest" {
+    if settings.qemu_version_source == QemuVersionSource::Newest {
         hints.push(format!(
             "QEMU {} is a guess (the newest known, as neither --qemu nor the machine type names one); pass --qemu VERSION or a versioned machine type such as pc-q35-{}",
             settings.qemu_version, settings.qemu_version

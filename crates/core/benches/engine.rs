@@ -84,7 +84,9 @@ fn checking(c: &mut Criterion) {
     let host = parse_host(map, &text).expect("parses");
     for accelerator in [Accelerator::Kvm, Accelerator::Tcg] {
         c.bench_function(&format!("models_for_host/{}", accelerator.as_str()), |b| {
-            b.iter(|| models_for_host(map, version, accelerator, black_box(&host)).expect("models"))
+            b.iter(|| {
+                models_for_host(map, version, &black_box(&host).facts(accelerator)).expect("models")
+            })
         });
     }
     let options = CheckOptions::default();

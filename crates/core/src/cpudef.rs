@@ -10,8 +10,9 @@ use std::fmt::{self, Write as _};
 
 use crate::xml::{self, Element, XmlError};
 
-/// Serialises and displays each listed enum as its `as_str`: libvirt's own
-/// spelling of the attribute value, the same in reports as in the XML.
+/// Serialises and displays each listed enum as its `as_str`, the one word a
+/// report prints for it: for libvirt's attribute values libvirt's own
+/// spelling, the same in reports as in the XML.
 macro_rules! libvirt_spelling {
     ($($name:ty),+) => {$(
         impl serde::Serialize for $name {

@@ -4,10 +4,13 @@
 //! Whatever the user hands in, the questions asked of a host are the same: what
 //! host CPU libvirt would report (`virsh capabilities`), what the host-model
 //! guest CPU is (`virsh domcapabilities`), which named models the hypervisor
-//! can run, and the CPU signature. [`HostInput`] answers them from the best
-//! source the input has, in the order libvirt itself prefers: QEMU's own
-//! answers over a raw CPUID decode, and a raw decode over a CPU definition
-//! that was already decoded elsewhere.
+//! can run, and the CPU signature. [`HostInput::facts`] reads the input once
+//! into [`HostFacts`], its facts sorted by who told them (libvirt's own view
+//! of the host CPU, QEMU's answers, where each came from); the rules (`qemu`)
+//! and the check read a host only through them, and [`HostFacts`] answers
+//! from the best source the input has, in the order libvirt itself prefers:
+//! QEMU's own answers over a raw CPUID decode, and a raw decode over a CPU
+//! definition that was already decoded elsewhere.
 
 use std::sync::{Arc, OnceLock};
 
@@ -19,7 +22,10 @@ use crate::data::{CpuMap, FeatureId};
 use crate::domain::Accelerator;
 use crate::dump::{self, MAX_DUMP_BYTES};
 use crate::error::CpuError;
-use crate::facts::{props_to_cpuid, DumpFormat, HostDump, QemuPropValue, QemuReplies};
+use crate::facts::{
+    props_to_cpuid, DumpFormat, HostDump, ModelUsability, QemuCpuDefinition, QemuExpansion,
+    QemuPropValue,
+};
 use crate::featureset::FeatureSet;
 use crate::libvirt::decode::{guest_cpu_from_signals, host_cpu_from_cpuid, order_as_decoded};
 use crate::libvirt::host_model::{host_model_from_qmp, hypervisor_models};
@@ -83,12 +89,12 @@ impl DumpFacts {
 pub struct HostInput<'m> {
     map: &'m CpuMap,
     source: HostSource,
-    /// [`HostInput::host_cpu`], decoded on first use: the check and the
+    /// [`HostFacts::host_cpu`], decoded on first use: the check and the
     /// batch ask for it several times per host.
     decoded_host_cpu: OnceLock<Result<CpuDef, CpuError>>,
-    /// True when QEMU's answers are read from a capture's TCG run
-    /// ([`HostInput::under`]).
-    tcg_answers: bool,
+    /// The accelerator whose QEMU answers the input's own questions read
+    /// ([`HostInput::under`]); the check asks [`HostInput::facts`] for its own.
+    accelerator: Accelerator,
     /// What the running domains' last starts showed about this host's KVM
     /// ([`HostInput::with_kvm_evidence`]).
     kvm_evidence: Option<Arc<KvmEvidence>>,
@@ -116,7 +122,7 @@ pub fn parse_host<'m>(map: &'m CpuMap, text: &str) -> Result<HostInput<'m>, Inpu
             map,
             source: HostSource::Definition(Box::new(definition)),
             decoded_host_cpu: OnceLock::new(),
-            tcg_answers: false,
+            accelerator: Accelerator::Kvm,
             kvm_evidence: None,
         });
     }
@@ -142,7 +148,7 @@ pub fn parse_host<'m>(map: &'m CpuMap, text: &str) -> Result<HostInput<'m>, Inpu
         map,
         source: HostSource::Dump(Box::new(facts)),
         decoded_host_cpu: OnceLock::new(),
-        tcg_answers: false,
+        accelerator: Accelerator::Kvm,
         kvm_evidence: None,
     })
 }
@@ -286,7 +292,7 @@ pub fn join_hosts<'m>(
         map,
         source: HostSource::Dump(Box::new(joined)),
         decoded_host_cpu: OnceLock::new(),
-        tcg_answers: false,
+        accelerator: Accelerator::Kvm,
         kvm_evidence: None,
     })
 }
@@ -433,6 +439,75 @@ pub enum CpuListError {
 }
 
 impl<'m> HostInput<'m> {
+    /// The input's facts for a check under `accelerator`: the one place that
+    /// asks what kind of input this is (a `<cpu>` definition or a dump,
+    /// with QEMU's replies or not). QEMU's answers are those of a capture's
+    /// TCG run for TCG when it has one, as libvirt's capabilities keep one
+    /// answer per accelerator; otherwise those QEMU gave under KVM.
+    pub fn facts(&self, accelerator: Accelerator) -> HostFacts<'_> {
+        let mut facts = HostFacts {
+            map: self.map,
+            accelerator,
+            provenance: Provenance {
+                description: self.format(),
+                contributions: self.contributions(),
+                notes: self.notes(),
+                host_probe: false,
+                qemu_answer: false,
+                own_cpu_dump: false,
+            },
+            cpuid: None,
+            libvirt_cpu: None,
+            reported_host_model: None,
+            kvm_expansion: None,
+            qemu: None,
+            kvm_evidence: self.kvm_evidence.as_deref(),
+            decoded_host_cpu: &self.decoded_host_cpu,
+        };
+        let dump = match &self.source {
+            HostSource::Definition(cpu) => {
+                facts.provenance.host_probe = cpu.cpu_type == CpuType::Host;
+                facts.libvirt_cpu = Some(cpu);
+                return facts;
+            }
+            HostSource::Dump(dump) => dump,
+        };
+        let replies = dump.dump.qemu.as_ref();
+        let tcg_run = replies
+            .and_then(|qemu| qemu.tcg.as_deref())
+            .filter(|_| accelerator == Accelerator::Tcg);
+        let answered = tcg_run.or(replies);
+        facts.provenance.host_probe = dump.raw_cpuid || dump.host_cpu.is_some();
+        facts.provenance.qemu_answer = replies.is_some() || dump.host_model.is_some();
+        facts.provenance.own_cpu_dump = !matches!(
+            dump.dump.format,
+            DumpFormat::Qmp | DumpFormat::DomainCapabilities
+        );
+        facts.cpuid = Some(&dump.dump.cpuid).filter(|cpuid| !cpuid.is_empty());
+        facts.libvirt_cpu = dump.host_cpu.as_ref();
+        facts.reported_host_model = dump.host_model.as_ref();
+        facts.kvm_expansion = replies.and_then(|qemu| qemu.expansion.as_ref());
+        let has_answer =
+            replies.is_some() || dump.host_model.is_some() || dump.dump.domcaps_models.is_some();
+        facts.qemu = has_answer.then(|| QemuAnswer {
+            accelerator: if tcg_run.is_some() {
+                Accelerator::Tcg
+            } else {
+                Accelerator::Kvm
+            },
+            expansion: answered.and_then(|qemu| qemu.expansion.as_ref()),
+            definitions: answered.and_then(|qemu| qemu.definitions.as_deref()),
+            domcaps_models: dump.dump.domcaps_models.as_deref(),
+        });
+        facts
+    }
+
+    /// [`Self::facts`] for the accelerator [`Self::under`] chose (KVM
+    /// unless told otherwise).
+    fn own_facts(&self) -> HostFacts<'_> {
+        self.facts(self.accelerator)
+    }
+
     /// What the input is, for people, e.g. `libvirt <cpu> (host CPU)` or
     /// `cpuid -r, CPU 0 of 16`.
     pub fn format(&self) -> String {
@@ -442,14 +517,6 @@ impl<'m> HostInput<'m> {
                 CpuType::Guest => "libvirt <cpu> (guest CPU)".to_string(),
             },
             HostSource::Dump(facts) => facts.dump.description.clone(),
-        }
-    }
-
-    /// The dump format, `None` for a `<cpu>` definition.
-    pub fn dump_format(&self) -> Option<DumpFormat> {
-        match &self.source {
-            HostSource::Definition(_) => None,
-            HostSource::Dump(facts) => Some(facts.dump.format),
         }
     }
 
@@ -503,31 +570,6 @@ impl<'m> HostInput<'m> {
         self.kvm_evidence.as_deref()
     }
 
-    /// Whether the input carries libvirt's own view of the host CPU: a raw
-    /// CPUID dump, or the host CPU of `virsh capabilities` (or a host `<cpu>`).
-    pub fn has_host_probe(&self) -> bool {
-        match &self.source {
-            HostSource::Definition(cpu) => cpu.cpu_type == CpuType::Host,
-            HostSource::Dump(facts) => facts.raw_cpuid || facts.host_cpu.is_some(),
-        }
-    }
-
-    /// Whether the input carries QEMU's answer: QMP replies or domain capabilities.
-    pub fn has_qemu_answer(&self) -> bool {
-        match &self.source {
-            HostSource::Definition(_) => false,
-            HostSource::Dump(facts) => facts.dump.qemu.is_some() || facts.host_model.is_some(),
-        }
-    }
-
-    /// The host-model `virsh domcapabilities` reported, when the input has one.
-    pub fn reported_host_model(&self) -> Option<&CpuDef> {
-        match &self.source {
-            HostSource::Definition(_) => None,
-            HostSource::Dump(facts) => facts.host_model.as_ref(),
-        }
-    }
-
     /// Notes about the input worth showing (e.g. unknown `/proc/cpuinfo` flags).
     pub fn notes(&self) -> &[String] {
         match &self.source {
@@ -536,36 +578,143 @@ impl<'m> HostInput<'m> {
         }
     }
 
+    /// [`HostFacts::host_cpu`].
+    pub fn host_cpu(&self) -> Result<CpuDef, CpuError> {
+        self.own_facts().host_cpu()
+    }
+
+    /// The host-model guest CPU, with the hypervisor's model list when the input
+    /// has one (as libvirt's daemon decodes it).
+    pub fn host_model(&self) -> Result<CpuDef, CpuError> {
+        let facts = self.own_facts();
+        let models = facts.hypervisor_models();
+        facts.host_model_with(models.as_deref())
+    }
+
+    /// [`HostFacts::host_model_with`].
+    pub fn host_model_with(&self, allowed: Option<&[HypervisorModel]>) -> Result<CpuDef, CpuError> {
+        self.own_facts().host_model_with(allowed)
+    }
+
+    /// The input as QEMU under `accelerator` answers it ([`Self::facts`]):
+    /// a capture holding TCG's run as well answers TCG's questions
+    /// (host-model, models, known features) from that run; the host CPU
+    /// itself is still the one KVM's run shows.
+    pub fn under(&self, accelerator: Accelerator) -> HostInput<'m> {
+        HostInput {
+            map: self.map,
+            source: self.source.clone(),
+            decoded_host_cpu: self.decoded_host_cpu.clone(),
+            accelerator,
+            kvm_evidence: self.kvm_evidence.clone(),
+        }
+    }
+
+    /// [`HostFacts::qemu_known_features`].
+    pub fn qemu_known_features(&self) -> Option<FeatureSet> {
+        self.own_facts().qemu_known_features()
+    }
+
+    /// [`HostFacts::hypervisor_models`].
+    pub fn hypervisor_models(&self) -> Option<Vec<HypervisorModel>> {
+        self.own_facts().hypervisor_models()
+    }
+
+    /// [`HostFacts::signature`].
+    pub fn signature(&self) -> Option<Signature> {
+        self.own_facts().signature()
+    }
+
+    /// [`HostFacts::cpuid_features`].
+    pub fn cpuid_features(&self) -> FeatureSet {
+        self.own_facts().cpuid_features()
+    }
+}
+
+/// A host input's facts under one accelerator ([`HostInput::facts`]),
+/// sorted by who told them: the raw CPUID, libvirt's view of the host CPU,
+/// QEMU's answers, and where they came from. The rules (`qemu`) and the
+/// check read a host through these alone; the answers below are made from
+/// the fields, never from the kind of input.
+#[derive(Debug, Clone)]
+pub struct HostFacts<'i> {
+    map: &'i CpuMap,
+    /// The accelerator the facts were read for.
+    pub accelerator: Accelerator,
+    /// Where the facts came from.
+    pub provenance: Provenance<'i>,
+    /// Raw CPUID/MSR items: a CPUID dump's, or made from QEMU's properties
+    /// (QMP replies); `None` when the input has none.
+    pub cpuid: Option<&'i CpuidData>,
+    /// libvirt's view of the host CPU: the `<cpu>` given (host or guest
+    /// type), or the host CPU of `virsh capabilities`.
+    pub libvirt_cpu: Option<&'i CpuDef>,
+    /// The host-model `virsh domcapabilities` reported: QEMU's answer under
+    /// KVM as libvirt decoded it.
+    pub reported_host_model: Option<&'i CpuDef>,
+    /// QEMU's expansion of `host` under KVM (QMP replies), whatever the
+    /// accelerator: what KVM offers.
+    pub kvm_expansion: Option<&'i QemuExpansion>,
+    /// QEMU's answers for the accelerator asked for, when the input has any.
+    pub qemu: Option<QemuAnswer<'i>>,
+    /// What running domains' starts showed about this host's KVM.
+    pub kvm_evidence: Option<&'i KvmEvidence>,
+    /// The input's cache of [`Self::host_cpu`].
+    decoded_host_cpu: &'i OnceLock<Result<CpuDef, CpuError>>,
+}
+
+/// Where a [`HostFacts`]'s facts came from, for people and for the notes
+/// that depend on it.
+#[derive(Debug, Clone)]
+pub struct Provenance<'i> {
+    /// How the input was read, e.g. `cpuid -r, CPU 0 of 16`.
+    pub description: String,
+    /// What each file of a joined input contributed; empty for one file.
+    pub contributions: &'i [String],
+    /// Things worth telling about the input (e.g. unknown `/proc/cpuinfo` flags).
+    pub notes: &'i [String],
+    /// libvirt's own view of the host CPU is there: a raw CPUID dump, or the
+    /// host CPU of `virsh capabilities` (or a host `<cpu>`).
+    pub host_probe: bool,
+    /// QEMU's answer is there: QMP replies or domain capabilities.
+    pub qemu_answer: bool,
+    /// The input (the first file of a joined one, which names it) is a dump
+    /// of the host's own CPU, neither QEMU's answer nor a `<cpu>` definition.
+    pub own_cpu_dump: bool,
+}
+
+/// QEMU's answers about the host for one accelerator.
+#[derive(Debug, Clone, Copy)]
+pub struct QemuAnswer<'i> {
+    /// The accelerator QEMU answered under: TCG when TCG was asked for and
+    /// the input holds a run under TCG, else KVM (the run every capture
+    /// has, and domain capabilities' default).
+    pub accelerator: Accelerator,
+    /// `query-cpu-model-expansion` (`host` under KVM, `max` under TCG).
+    pub expansion: Option<&'i QemuExpansion>,
+    /// `query-cpu-definitions`.
+    definitions: Option<&'i [QemuCpuDefinition]>,
+    /// The custom-mode models of `virsh domcapabilities`.
+    domcaps_models: Option<&'i [ModelUsability]>,
+}
+
+impl HostFacts<'_> {
     /// The host CPU libvirt would report: the `<cpu>` itself, the host `<cpu>`
     /// of `virsh capabilities`, or the decode of the raw CPUID data as in
     /// cputest's `-host.xml`. Domain capabilities have no host CPU of their
     /// own; their host-model stands in for it.
     pub fn host_cpu(&self) -> Result<CpuDef, CpuError> {
         self.decoded_host_cpu
-            .get_or_init(|| self.decode_host_cpu())
-            .clone()
-    }
-
-    fn decode_host_cpu(&self) -> Result<CpuDef, CpuError> {
-        match &self.source {
-            HostSource::Definition(cpu) => Ok(cpu.as_ref().clone()),
-            HostSource::Dump(facts) => {
-                if let Some(cpu) = &facts.host_cpu {
+            .get_or_init(|| {
+                if let Some(cpu) = self.libvirt_cpu {
                     return Ok(cpu.clone());
                 }
-                if !facts.dump.cpuid.is_empty() {
-                    return host_cpu_from_cpuid(self.map, &facts.dump.cpuid);
+                if let Some(cpuid) = self.cpuid {
+                    return host_cpu_from_cpuid(self.map, cpuid);
                 }
-                facts.host_model.clone().ok_or_else(no_cpu_data)
-            }
-        }
-    }
-
-    /// The host-model guest CPU, with the hypervisor's model list when the input
-    /// has one (as libvirt's daemon decodes it).
-    pub fn host_model(&self) -> Result<CpuDef, CpuError> {
-        let models = self.hypervisor_models();
-        self.host_model_with(models.as_deref())
+                self.reported_host_model.cloned().ok_or_else(no_cpu_data)
+            })
+            .clone()
     }
 
     /// The host-model guest CPU decoded with `allowed` as the hypervisor's
@@ -575,24 +724,19 @@ impl<'m> HostInput<'m> {
     /// becomes a guest CPU the way libvirt turns a `host-model` guest into its
     /// host (spec 6.2).
     pub fn host_model_with(&self, allowed: Option<&[HypervisorModel]>) -> Result<CpuDef, CpuError> {
-        match &self.source {
-            HostSource::Definition(cpu) => self.host_model_of_definition(cpu),
-            HostSource::Dump(facts) => {
-                if let Some(expansion) = self.qemu_answers().and_then(|q| q.expansion.as_ref()) {
-                    return host_model_from_qmp(self.map, &expansion.props, allowed);
-                }
-                if let Some(cpu) = &facts.host_model {
-                    return Ok(cpu.clone());
-                }
-                if !facts.dump.cpuid.is_empty() {
-                    let signals = CpuSignals::from_cpuid(self.map, &facts.dump.cpuid);
-                    return guest_cpu_from_signals(self.map, &signals, allowed);
-                }
-                match &facts.host_cpu {
-                    Some(cpu) => self.host_model_of_definition(cpu),
-                    None => Err(no_cpu_data()),
-                }
-            }
+        if let Some(expansion) = self.qemu.and_then(|qemu| qemu.expansion) {
+            return host_model_from_qmp(self.map, &expansion.props, allowed);
+        }
+        if let Some(cpu) = self.reported_host_model {
+            return Ok(cpu.clone());
+        }
+        if let Some(cpuid) = self.cpuid {
+            let signals = CpuSignals::from_cpuid(self.map, cpuid);
+            return guest_cpu_from_signals(self.map, &signals, allowed);
+        }
+        match self.libvirt_cpu {
+            Some(cpu) => self.host_model_of_definition(cpu),
+            None => Err(no_cpu_data()),
         }
     }
 
@@ -608,43 +752,6 @@ impl<'m> HostInput<'m> {
         Ok(guest)
     }
 
-    /// The input as QEMU under `accelerator` answers it: a capture holding
-    /// TCG's run as well answers TCG's questions (host-model, models, known
-    /// features) from that run, as libvirt's capabilities keep one answer per
-    /// accelerator; the host CPU itself is still the one KVM's run shows.
-    pub fn under(&self, accelerator: Accelerator) -> HostInput<'m> {
-        let has_tcg_run = self
-            .dump()
-            .and_then(|dump| dump.qemu.as_ref())
-            .is_some_and(|qemu| qemu.tcg.is_some());
-        HostInput {
-            map: self.map,
-            source: self.source.clone(),
-            decoded_host_cpu: self.decoded_host_cpu.clone(),
-            tcg_answers: accelerator == Accelerator::Tcg && has_tcg_run,
-            kvm_evidence: self.kvm_evidence.clone(),
-        }
-    }
-
-    /// The accelerator QEMU's answers in this input are for: TCG after
-    /// [`Self::under`] picked a capture's TCG run, KVM otherwise.
-    pub fn answers_for(&self) -> Accelerator {
-        if self.tcg_answers {
-            Accelerator::Tcg
-        } else {
-            Accelerator::Kvm
-        }
-    }
-
-    /// QEMU's replies for the accelerator this input answers for.
-    fn qemu_answers(&self) -> Option<&QemuReplies> {
-        let qemu = self.dump()?.qemu.as_ref()?;
-        match (&qemu.tcg, self.tcg_answers) {
-            (Some(tcg), true) => Some(tcg),
-            _ => Some(qemu),
-        }
-    }
-
     /// The migratable host-model from QEMU's expansion without the
     /// properties QEMU marked non-migratable (libvirt's
     /// `virQEMUCapsInitCPUModelX86` with `migratable`); `None` when the input
@@ -653,7 +760,7 @@ impl<'m> HostInput<'m> {
         &self,
         allowed: Option<&[HypervisorModel]>,
     ) -> Option<Result<CpuDef, CpuError>> {
-        let expansion = self.qemu_answers()?.expansion.as_ref()?;
+        let expansion = self.qemu?.expansion?;
         if expansion.non_migratable.is_empty() {
             return None;
         }
@@ -666,7 +773,7 @@ impl<'m> HostInput<'m> {
     /// expansion has a property for, whatever the value. `None` without an
     /// expansion.
     pub fn qemu_known_features(&self) -> Option<FeatureSet> {
-        let expansion = self.qemu_answers()?.expansion.as_ref()?;
+        let expansion = self.qemu?.expansion?;
         Some(
             expansion
                 .props
@@ -680,16 +787,14 @@ impl<'m> HostInput<'m> {
     /// `query-cpu-definitions` or from domain capabilities. `None` when the
     /// input says nothing about them.
     pub fn hypervisor_models(&self) -> Option<Vec<HypervisorModel>> {
-        let HostSource::Dump(facts) = &self.source else {
-            return None;
-        };
-        if let Some(definitions) = self.qemu_answers().and_then(|q| q.definitions.as_ref()) {
+        let qemu = self.qemu?;
+        if let Some(definitions) = qemu.definitions {
             return Some(hypervisor_models(definitions));
         }
         // Domain capabilities sort each model's blockers by name
         // (virDomainCapsCPUModelsSort); QEMU's own order, which libvirt's
         // checks print, follows from where each feature sits in CPUID.
-        facts.dump.domcaps_models.as_ref().map(|models| {
+        qemu.domcaps_models.map(|models| {
             models
                 .iter()
                 .map(|model| {
@@ -706,90 +811,64 @@ impl<'m> HostInput<'m> {
         })
     }
 
-    /// The CPU signature: from raw CPUID leaf 1, else from QEMU's `family`,
-    /// `model` and `stepping`, else from a definition's `<signature>`. `None`
-    /// when the input does not say.
+    /// The CPU signature: from QEMU's `family`, `model` and `stepping` under
+    /// KVM, else from raw CPUID leaf 1, else from the `<signature>` of
+    /// libvirt's host CPU or reported host-model. `None` when the input does
+    /// not say.
     pub fn signature(&self) -> Option<Signature> {
-        let from_definition = |cpu: &CpuDef| {
-            cpu.signature.map(|(family, model, stepping)| Signature {
-                family,
-                model,
-                stepping,
-            })
-        };
-        match &self.source {
-            HostSource::Definition(cpu) => from_definition(cpu),
-            HostSource::Dump(facts) => {
-                if let Some(expansion) = facts
-                    .dump
-                    .qemu
-                    .as_ref()
-                    .and_then(|qemu| qemu.expansion.as_ref())
-                {
-                    let number = |name: &str| match expansion.props.get(name) {
-                        Some(QemuPropValue::Integer(n)) => u32::try_from(*n).ok(),
-                        _ => None,
-                    };
-                    let signature = Signature {
-                        family: number("family")?,
-                        model: number("model")?,
-                        stepping: number("stepping")?,
-                    };
-                    // Re-encoding applies libvirt's mask, as for a dump.
-                    return Some(Signature::from_eax(signature.to_eax()));
-                }
-                let leaf1 = crate::cpuid::DataKey::Cpuid {
-                    leaf: 1,
-                    subleaf: 0,
-                };
-                if facts.dump.cpuid.get(leaf1).is_some() {
-                    return Some(facts.dump.cpuid.signature());
-                }
-                facts
-                    .host_cpu
-                    .as_ref()
-                    .or(facts.host_model.as_ref())
-                    .and_then(from_definition)
-            }
+        if let Some(expansion) = self.kvm_expansion {
+            let number = |name: &str| match expansion.props.get(name) {
+                Some(QemuPropValue::Integer(n)) => u32::try_from(*n).ok(),
+                _ => None,
+            };
+            let signature = Signature {
+                family: number("family")?,
+                model: number("model")?,
+                stepping: number("stepping")?,
+            };
+            // Re-encoding applies libvirt's mask, as for a dump.
+            return Some(Signature::from_eax(signature.to_eax()));
         }
+        let leaf1 = crate::cpuid::DataKey::Cpuid {
+            leaf: 1,
+            subleaf: 0,
+        };
+        if let Some(cpuid) = self.cpuid.filter(|cpuid| cpuid.get(leaf1).is_some()) {
+            return Some(cpuid.signature());
+        }
+        self.libvirt_cpu
+            .or(self.reported_host_model)
+            .and_then(|cpu| {
+                cpu.signature.map(|(family, model, stepping)| Signature {
+                    family,
+                    model,
+                    stepping,
+                })
+            })
     }
 
     /// How many physical address bits the host CPU has, as libvirt's host
     /// CPU carries them (`virHostCPUGetPhysAddrSize`, the `address sizes` of
     /// `/proc/cpuinfo`, which is `CPUID.80000008H:EAX[7:0]`): from raw CPUID,
-    /// else the `<maxphysaddr>` of `virsh capabilities`' host CPU or of the
-    /// host-model of `virsh domcapabilities`. `None` when the input does not say.
+    /// else the `<maxphysaddr>` of libvirt's host CPU (`virsh capabilities`,
+    /// a `<cpu>`) or of the host-model of `virsh domcapabilities`. `None`
+    /// when the input does not say.
     pub fn physical_address_bits(&self) -> Option<u32> {
         let from_definition = |cpu: &CpuDef| {
             cpu.maxphysaddr
                 .as_ref()
                 .and_then(|addr| addr.bits.or(addr.limit))
         };
-        match &self.source {
-            HostSource::Definition(cpu) => from_definition(cpu),
-            HostSource::Dump(facts) => {
-                let leaf = crate::cpuid::DataKey::Cpuid {
-                    leaf: 0x8000_0008,
-                    subleaf: 0,
-                };
-                facts
-                    .dump
-                    .cpuid
-                    .get(leaf)
-                    .map(|registers| registers.get(crate::cpuid::Register::Eax) & 0xff)
-                    .filter(|bits| *bits != 0)
-                    .or_else(|| facts.host_cpu.as_ref().and_then(from_definition))
-                    .or_else(|| facts.host_model.as_ref().and_then(from_definition))
-            }
-        }
-    }
-
-    /// The raw CPUID data, empty for a definition.
-    pub fn cpuid(&self) -> CpuidData {
-        match &self.source {
-            HostSource::Definition(_) => CpuidData::new(),
-            HostSource::Dump(facts) => facts.dump.cpuid.clone(),
-        }
+        let leaf = crate::cpuid::DataKey::Cpuid {
+            leaf: 0x8000_0008,
+            subleaf: 0,
+        };
+        self.cpuid
+            .and_then(|cpuid| cpuid.get(leaf))
+            .map(|registers| registers.get(crate::cpuid::Register::Eax) & 0xff)
+            .filter(|bits| *bits != 0)
+            .or_else(|| self.libvirt_cpu.and_then(from_definition))
+            .or_else(|| self.reported_host_model.and_then(from_definition))
     }
 
     /// Every map feature the input describes: the features present in raw
@@ -797,23 +876,95 @@ impl<'m> HostInput<'m> {
     /// it is or carries (the host CPU of `virsh capabilities`, the
     /// host-model of `virsh domcapabilities`).
     pub fn cpuid_features(&self) -> FeatureSet {
-        let of_definition = |cpu: &CpuDef| {
-            model_data(self.map, cpu, PolicySelector::All)
+        match (self.cpuid, self.libvirt_cpu.or(self.reported_host_model)) {
+            (Some(cpuid), _) => self.map.features_in(cpuid),
+            (None, Some(cpu)) => model_data(self.map, cpu, PolicySelector::All)
                 .map(|data| data.features)
-                .unwrap_or_default()
-        };
-        match &self.source {
-            HostSource::Definition(cpu) => of_definition(cpu),
-            HostSource::Dump(facts) => {
-                match facts.host_cpu.as_ref().or(facts.host_model.as_ref()) {
-                    Some(cpu) if facts.dump.cpuid.is_empty() => of_definition(cpu),
-                    _ => self.map.features_in(&facts.dump.cpuid),
-                }
-            }
+                .unwrap_or_default(),
+            (None, None) => FeatureSet::EMPTY,
         }
     }
 }
 
 fn no_cpu_data() -> CpuError {
     CpuError::invalid_argument("the input has no host CPU data")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::qemu::definitions::QemuDefinitions;
+    use crate::qemu::models::{models_for_host, UsabilitySource};
+
+    /// A libvirt capture: KVM's run (Haswell usable, `host` expanded), then
+    /// TCG's (`486` usable, `max` expanded).
+    const CAPTURE: &str = r#"{"execute": "qmp_capabilities", "id": "libvirt-1"}
+{"return": {}, "id": "libvirt-1"}
+{"execute": "query-cpu-definitions", "id": "libvirt-2"}
+{"return": [{"name": "Haswell", "typename": "Haswell-x86_64-cpu", "unavailable-features": []}], "id": "libvirt-2"}
+{"execute": "query-cpu-model-expansion", "arguments": {"type": "static", "model": {"name": "host"}}, "id": "libvirt-3"}
+{"return": {"model": {"name": "base", "props": {"vendor": "GenuineIntel", "family": 6, "model": 60, "stepping": 3, "sse4.2": true}}}, "id": "libvirt-3"}
+{"execute": "qmp_capabilities", "id": "libvirt-1"}
+{"return": {}, "id": "libvirt-1"}
+{"execute": "query-cpu-definitions", "id": "libvirt-2"}
+{"return": [{"name": "486", "typename": "486-x86_64-cpu", "unavailable-features": []}], "id": "libvirt-2"}
+{"execute": "query-cpu-model-expansion", "arguments": {"type": "static", "model": {"name": "max"}}, "id": "libvirt-3"}
+{"return": {"model": {"name": "base", "props": {"vendor": "AuthenticAMD", "sse4.2": true}}}, "id": "libvirt-3"}
+"#;
+
+    fn model_names(facts: &HostFacts<'_>) -> Vec<String> {
+        let models = facts.hypervisor_models().expect("QEMU's models");
+        models.into_iter().map(|model| model.name).collect()
+    }
+
+    #[test]
+    fn facts_take_qemus_answers_for_the_accelerator_asked() {
+        let map = CpuMap::embedded();
+        let input = parse_host(map, CAPTURE).expect("a capture");
+        let kvm = input.facts(Accelerator::Kvm);
+        let tcg = input.facts(Accelerator::Tcg);
+        assert_eq!(kvm.qemu.map(|q| q.accelerator), Some(Accelerator::Kvm));
+        assert_eq!(tcg.qemu.map(|q| q.accelerator), Some(Accelerator::Tcg));
+        assert_eq!(model_names(&kvm), ["Haswell"]);
+        assert_eq!(model_names(&tcg), ["486"]);
+        // What KVM offers, and the CPU's signature, are KVM's run's under
+        // either accelerator.
+        for facts in [&kvm, &tcg] {
+            let expansion = facts.kvm_expansion.expect("KVM's expansion");
+            assert_eq!(
+                expansion.props.get("vendor"),
+                Some(&QemuPropValue::String("GenuineIntel".to_string()))
+            );
+            assert_eq!(facts.signature().map(|s| s.model), Some(60));
+            let provenance = &facts.provenance;
+            assert!(provenance.qemu_answer);
+            assert!(!provenance.host_probe && !provenance.own_cpu_dump);
+        }
+        // Either accelerator's list is QEMU's own answer.
+        let version = QemuDefinitions::embedded().newest();
+        for facts in [&kvm, &tcg] {
+            let report = models_for_host(map, version, facts).expect("models");
+            assert_eq!(report.source, UsabilitySource::Qemu);
+        }
+    }
+
+    #[test]
+    fn a_cpu_definition_is_libvirts_view_alone() {
+        let map = CpuMap::embedded();
+        let text = "<cpu><arch>x86_64</arch><model>Penryn</model><vendor>Intel</vendor></cpu>";
+        let input = parse_host(map, text).expect("a host <cpu>");
+        let facts = input.facts(Accelerator::Kvm);
+        assert_eq!(facts.provenance.description, "libvirt <cpu> (host CPU)");
+        assert!(facts.provenance.host_probe && !facts.provenance.qemu_answer);
+        assert!(facts.qemu.is_none() && facts.cpuid.is_none());
+        assert_eq!(
+            facts.libvirt_cpu.and_then(|cpu| cpu.model.as_deref()),
+            Some("Penryn")
+        );
+        // A host-model guest updated against the host CPU.
+        let host_model = facts.host_model_with(None).expect("host-model");
+        assert_eq!(host_model.cpu_type, CpuType::Guest);
+        assert_eq!(host_model.model.as_deref(), Some("Penryn"));
+        assert_eq!(facts.hypervisor_models(), None);
+    }
 }

@@ -73,6 +73,13 @@ impl fmt::Display for LibvirtVersion {
     }
 }
 
+/// A report writes a version as it displays, `MAJOR.MINOR`.
+impl serde::Serialize for LibvirtVersion {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 /// A text that is not a libvirt version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionError {

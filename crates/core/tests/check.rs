@@ -714,7 +714,7 @@ fn check_partial_of_a_usable_model_follows_the_libvirt_release() {
             ..CheckOptions::default()
         };
         let report = analyze(map, &domain, &host, None, &options).expect("checks");
-        assert_eq!(report.settings.libvirt_version, release.to_string());
+        assert_eq!(report.settings.libvirt_version, release);
         report.verdicts.partial
     };
     let old = verdict(LibvirtVersion::V9_0);

@@ -1,6 +1,7 @@
 //! The engine's import graph: no module imports one of a higher layer, no
-//! two modules import each other, however indirectly, and only the parse
-//! boundary imports the host input parsers (`dump`).
+//! two modules import each other, however indirectly, only the parse
+//! boundary imports the host input parsers (`dump`), and the rules read a
+//! host's facts, never the host input they came from.
 //!
 //! The layers are written once, in `docs/architecture.md` ("What each module
 //! may import"); this test reads them there, lists every `use crate::…`,
@@ -53,6 +54,24 @@ fn imports_go_down_the_layers_and_never_round_in_a_cycle() {
                 from.join("::"),
                 to.join("::"),
                 boundary.join(", ")
+            ));
+        }
+    }
+    // The rules read a host's facts (`HostFacts`), which the check made
+    // once from the input; they never name the input itself.
+    let (rules, input_type) = read_facts_rule(&root.join("../../docs/architecture.md"));
+    for (module, (_, text)) in &files {
+        if !rules.contains(&module[0]) {
+            continue;
+        }
+        if paths_named(text)
+            .iter()
+            .any(|path| path.last() == Some(&input_type))
+        {
+            violations.push(format!(
+                "{} names {input_type}, though {} read a host only as its facts",
+                module.join("::"),
+                rules.join(", ")
             ));
         }
     }
@@ -119,6 +138,35 @@ fn read_parse_boundary(doc: &Path) -> Vec<String> {
         .collect();
     assert!(!names.is_empty(), "the parse boundary names no module");
     names
+}
+
+/// The rule modules and the type they never name, from the section's
+/// sentence "The rules, `a` and `b`, read a host as `Facts`, never as
+/// `Input`".
+fn read_facts_rule(doc: &Path) -> (Vec<String>, String) {
+    let text = fs::read_to_string(doc).expect("docs/architecture.md");
+    let sentence = text
+        .split("The rules,")
+        .nth(1)
+        .and_then(|rest| rest.split(':').next())
+        .expect("docs/architecture.md names the rules that read host facts: \"The rules, … read a host as `…`, never as `…`\"");
+    let (modules, types) = sentence
+        .split_once("read a host as")
+        .expect("the sentence says what the rules read a host as");
+    let names = |part: &str| -> Vec<String> {
+        part.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    };
+    let rules = names(modules);
+    let input_type = names(types.split("never as").nth(1).unwrap_or_default());
+    assert!(!rules.is_empty(), "the rules sentence names no module");
+    let [input_type] = input_type.as_slice() else {
+        panic!("the rules sentence names no one type they never read: {input_type:?}");
+    };
+    (rules, input_type.clone())
 }
 
 fn layer_of(layers: &BTreeMap<String, usize>, module: &ModulePath) -> Option<usize> {

@@ -540,14 +540,14 @@ mod tests {
             .expect("a report")
         };
         let old = report(Some("9.0"));
-        assert_eq!(old.settings.libvirt_version, "9.0");
+        assert_eq!(old.settings.libvirt_version.to_string(), "9.0");
         assert_eq!(
             old.verdicts.partial.message,
             "internal error: Unknown CPU model Haswell-v1"
         );
         let newest = report(None);
-        assert_eq!(newest.settings.libvirt_version, "12.9");
-        assert_eq!(newest.settings.libvirt_version_source, "newest");
+        assert_eq!(newest.settings.libvirt_version.to_string(), "12.9");
+        assert_eq!(newest.settings.libvirt_version_source.as_str(), "newest");
         assert!(!newest
             .verdicts
             .partial
@@ -680,7 +680,7 @@ mod tests {
         let parsed = read_domain(domain).expect("valid domain");
         let preview =
             preview_upgrade(domain, &parsed, &host, &before, "11.3:10.0", None).expect("a preview");
-        assert_eq!(preview.after.settings.libvirt_version, "11.3");
+        assert_eq!(preview.after.settings.libvirt_version.to_string(), "11.3");
         assert_eq!(preview.after.settings.qemu_version, "10.0");
         // libvirt 9.0 knows no `-vN` model names; 11.3 does.
         let verdict = preview

@@ -184,7 +184,7 @@ fn load_cases(map: &CpuMap, dir: &Path) -> Result<Vec<HostCase>> {
         let input = host::parse_host(map, &json)
             .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.render(&json)))?;
         let newest = QemuDefinitions::embedded().newest();
-        let from_definitions = models_for_host(map, newest, Accelerator::Kvm, &input)
+        let from_definitions = models_for_host(map, newest, &input.facts(Accelerator::Kvm))
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         let mut truth = BTreeMap::new();
         for definition in definitions {

@@ -5,8 +5,10 @@
 //! When the input carries QEMU's own answers (QMP replies, domain
 //! capabilities), those are used as they are; otherwise QEMU's answers are
 //! predicted from the raw CPUID with the QEMU and accelerator data, and
-//! what running domains' starts showed about KVM (`HostInput::kvm_evidence`)
-//! corrects that prediction before anything is built on it.
+//! what running domains' starts showed about KVM (`HostFacts::kvm_evidence`)
+//! corrects that prediction before anything is built on it. The input is
+//! read once, as [`HostFacts`] for the accelerator, and only those are read
+//! here.
 
 use std::cell::RefCell;
 use std::sync::OnceLock;
@@ -17,7 +19,7 @@ use crate::data::CpuMap;
 use crate::domain::{Accelerator, Domain};
 use crate::error::CpuError;
 use crate::featureset::FeatureSet;
-use crate::host::HostInput;
+use crate::host::{HostFacts, HostInput, Provenance};
 use crate::libvirt::compare::host_data;
 use crate::libvirt::decode::guest_cpu_from_signals;
 use crate::libvirt::expand::expand_features;
@@ -85,43 +87,44 @@ impl<'m> PreparedHost<'m> {
         accelerator: Accelerator,
         version: &'static QemuVersion,
     ) -> Result<Self, CpuError> {
-        let input = &input.under(accelerator);
-        let mut notes: Vec<String> = input
-            .contributions()
+        let facts = &input.facts(accelerator);
+        let provenance = &facts.provenance;
+        let mut notes: Vec<String> = provenance
+            .contributions
             .iter()
             .map(|part| format!("joined from {part}"))
             .collect();
-        notes.extend_from_slice(input.notes());
-        notes.extend(inside_a_vm_note(map, input));
-        let host_features = HostFeatures::from_host_input(map, input);
+        notes.extend_from_slice(provenance.notes);
+        notes.extend(inside_a_vm_note(map, facts));
+        let host_features = HostFeatures::from_facts(map, facts);
         let mut support = assess(map, version, accelerator, &host_features);
-        if let Some(evidence) = input.kvm_evidence() {
+        if let Some(evidence) = facts.kvm_evidence {
             notes.extend(support.apply_kvm_evidence(map, &host_features, evidence));
         }
         let (hypervisor_models, models_from_qemu) =
-            hypervisor_models(map, input, version, &support, &host_features, &mut notes)?;
+            hypervisor_models(map, facts, version, &support, &host_features, &mut notes)?;
         if accelerator == Accelerator::Kvm {
-            notes.extend(what_cannot_be_known(input));
-            let evidence = input.kvm_evidence();
-            notes.extend(mpx_assumed(map, &host_features, &support, evidence).map(String::from));
+            notes.extend(what_cannot_be_known(provenance));
+            notes.extend(
+                mpx_assumed(map, &host_features, &support, facts.kvm_evidence).map(String::from),
+            );
         }
+        // Under TCG, a capture holding QEMU's TCG run answers with its own
+        // `max`; otherwise TCG's host-model is predicted.
+        let answered_under_tcg = facts
+            .qemu
+            .is_some_and(|qemu| qemu.accelerator == Accelerator::Tcg);
         let reported_host_model = match accelerator {
-            Accelerator::Kvm => reported_host_model(
+            Accelerator::Tcg if !answered_under_tcg => {
+                tcg_host_model(map, version, &hypervisor_models)
+            }
+            _ => reported_host_model(
                 map,
-                input,
+                facts,
                 &host_features,
                 &support.supported,
                 &hypervisor_models,
             ),
-            // A capture holding QEMU's TCG run answers with its own `max`.
-            Accelerator::Tcg if input.answers_for() == Accelerator::Tcg => reported_host_model(
-                map,
-                input,
-                &host_features,
-                &support.supported,
-                &hypervisor_models,
-            ),
-            Accelerator::Tcg => tcg_host_model(map, version, &hypervisor_models),
         };
         if let Err(error) = &reported_host_model {
             notes.push(format!("no host-model CPU: {error}"));
@@ -129,22 +132,21 @@ impl<'m> PreparedHost<'m> {
         let reported_host_model = reported_host_model.ok();
         // A capture naming QEMU's non-migratable properties gives the
         // migratable expansion itself; otherwise QEMU's rule is applied.
-        let migratable_host_model = match input.migratable_host_model_with(Some(&hypervisor_models))
+        let migratable_host_model = match facts.migratable_host_model_with(Some(&hypervisor_models))
         {
             Some(from_qemu) => from_qemu.ok(),
             None => reported_host_model.as_ref().map(qemu_migratable_host_model),
         };
-        let qemu_known_features = input.qemu_known_features();
+        let qemu_known_features = facts.qemu_known_features();
         // Read once for the brief and, when a check asks, the full host.
-        let host_cpu = input.host_cpu().ok();
-        let cpuid = input.cpuid();
+        let host_cpu = facts.host_cpu().ok();
         let full_host_source = FullHostSource {
-            probe: (!cpuid.is_empty()).then(|| CpuSignals::from_cpuid(map, &cpuid)),
+            probe: facts.cpuid.map(|cpuid| CpuSignals::from_cpuid(map, cpuid)),
             host_cpu: host_cpu.clone(),
         };
         let brief = brief(
             map,
-            input,
+            facts,
             host_cpu,
             &host_features,
             reported_host_model.as_ref(),
@@ -164,7 +166,7 @@ impl<'m> PreparedHost<'m> {
             models_from_qemu,
             models: OnceLock::new(),
             brief,
-            physical_address_bits: input.physical_address_bits(),
+            physical_address_bits: facts.physical_address_bits(),
             notes,
         })
     }
@@ -220,16 +222,11 @@ impl<'m> PreparedHost<'m> {
 /// (CPUID.01H:ECX[31], which hardware leaves clear) and neither `vmx` nor
 /// `svm`, so it describes the VM's virtual CPU and no nested guest can use
 /// hardware virtualization there.
-fn inside_a_vm_note(map: &CpuMap, input: &HostInput<'_>) -> Option<String> {
-    use crate::facts::DumpFormat;
-    let qemu_answer = matches!(
-        input.dump_format(),
-        None | Some(DumpFormat::Qmp | DumpFormat::DomainCapabilities)
-    );
-    if qemu_answer {
+fn inside_a_vm_note(map: &CpuMap, facts: &HostFacts<'_>) -> Option<String> {
+    if !facts.provenance.own_cpu_dump {
         return None;
     }
-    let features = input.cpuid_features();
+    let features = facts.cpuid_features();
     let has = |name: &str| map.feature_id(name).is_some_and(|id| features.contains(id));
     (has("hypervisor") && !has("vmx") && !has("svm")).then(|| {
         "the dump comes from inside a virtual machine (the hypervisor bit is set, neither vmx nor svm): it describes the VM's virtual CPU, not a physical host, and its host CPU model is whatever the outer hypervisor gives (often kvm64 or qemu64)".to_string()
@@ -360,7 +357,7 @@ impl PreparedHost<'_> {
                 .iter()
                 .map(|id| GuestFeature {
                     name: self.map.feature(id).name.clone(),
-                    origin: build.origin(id).map_or("", |o| o.as_str()),
+                    origin: build.origin(id),
                 })
                 .collect(),
             xml: handed_to_qemu.to_xml(),
@@ -452,15 +449,15 @@ impl PreparedHost<'_> {
 /// The host's brief: how it was read, its CPU, and the host-model predicted.
 fn brief(
     map: &CpuMap,
-    input: &HostInput<'_>,
+    facts: &HostFacts<'_>,
     host_cpu: Option<CpuDef>,
     host_features: &HostFeatures,
     reported_host_model: Option<&CpuDef>,
 ) -> HostBrief {
-    let signature = input.signature();
+    let signature = facts.signature();
     let features = *host_features.features();
     HostBrief {
-        format: input.format(),
+        format: facts.provenance.description.clone(),
         vendor: host_cpu.as_ref().and_then(|c| c.vendor.clone()),
         family: signature.map(|s| s.family),
         model: signature.map(|s| s.model),
@@ -476,13 +473,13 @@ fn brief(
 /// else predicted for every model this QEMU version defines.
 fn hypervisor_models(
     map: &CpuMap,
-    input: &HostInput<'_>,
+    facts: &HostFacts<'_>,
     version: &QemuVersion,
     support: &AccelSupport,
     host: &HostFeatures,
     notes: &mut Vec<String>,
 ) -> Result<(Vec<HypervisorModel>, bool), CpuError> {
-    let report = hypervisor_models_for_host(map, version, support, host, input)?;
+    let report = hypervisor_models_for_host(map, version, support, host, facts)?;
     notes.extend(report.notes);
     if report.source == UsabilitySource::Qemu {
         notes.push("model usability is QEMU's own answer, from the host input".to_string());
@@ -526,7 +523,7 @@ fn fill_unprinted_blockers(
 /// (`supported`, the prepared host's own assessment).
 fn reported_host_model(
     map: &CpuMap,
-    input: &HostInput<'_>,
+    facts: &HostFacts<'_>,
     host: &HostFeatures,
     supported: &FeatureSet,
     models: &[HypervisorModel],
@@ -536,7 +533,7 @@ fn reported_host_model(
     } = host
     else {
         // QEMU's own expansion: libvirt decodes it as it is.
-        return input.host_model_with(Some(models));
+        return facts.host_model_with(Some(models));
     };
     // libvirt's host-model is QEMU's `host` expansion, which leaves some of
     // what KVM offers off (`qemu::accel::host_leaves_off`).
@@ -554,8 +551,8 @@ fn reported_host_model(
 /// reads both its own CPUID probe (the full host CPU) and QEMU's answer (what
 /// KVM offers guests), and they differ wherever KVM hides a feature the CPU
 /// has (nested hosts, kernel choices).
-fn what_cannot_be_known(input: &HostInput<'_>) -> Option<String> {
-    let (has_probe, has_answer) = (input.has_host_probe(), input.has_qemu_answer());
+fn what_cannot_be_known(provenance: &Provenance<'_>) -> Option<String> {
+    let (has_probe, has_answer) = (provenance.host_probe, provenance.qemu_answer);
     match (has_probe, has_answer) {
         (true, false) => Some(
             "what KVM offers guests is predicted from the CPUID: where KVM hides more \

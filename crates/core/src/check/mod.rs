@@ -29,6 +29,7 @@ use crate::host::HostInput;
 use crate::libvirt::release::{LibvirtVersion, VersionChoice, VersionSource};
 use crate::qemu::cpu_arg::{domain_flags, flags_outside_cpu_arg, DomainFlag};
 use crate::qemu::definitions::{QemuDefinitions, QemuVersion};
+use crate::qemu::guest::FeatureOrigin;
 use defaults::{apply_defaults, default_cpu_model, AppliedDefaults};
 use host_brief::HostBrief;
 use start::{simulate_checks, simulate_start, StartKind, StartOutcome};
@@ -127,14 +128,13 @@ pub struct Settings {
     pub features: Vec<FeaturePolicy>,
     pub accelerator: Accelerator,
     pub qemu_version: String,
-    /// Where the QEMU version came from: `option`, `inferred` (from the
-    /// host input), `machine` or `newest`.
-    pub qemu_version_source: String,
+    /// Where the QEMU version came from.
+    pub qemu_version_source: QemuVersionSource,
     /// The libvirt version modelled, `MAJOR.MINOR`.
-    pub libvirt_version: String,
+    pub libvirt_version: LibvirtVersion,
     /// Where it came from: `option`, `inferred` (from the host input),
     /// `newest`, or `map` (the release of the map the host was prepared on).
-    pub libvirt_version_source: String,
+    pub libvirt_version_source: VersionSource,
     /// What libvirt filled in, in words.
     pub defaults_applied: Vec<String>,
     /// The `-cpu` flags other domain elements give (timers, `<features>`,
@@ -143,6 +143,34 @@ pub struct Settings {
     /// Elements near the CPU that QEMU gets elsewhere than `-cpu`, or never.
     pub outside_cpu_arg: Vec<DomainFlag>,
 }
+
+/// Where a check's QEMU version came from, as [`Settings`] gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QemuVersionSource {
+    /// [`CheckOptions::qemu_version`], asked for.
+    Option,
+    /// [`CheckOptions::qemu_version`], told by the host input
+    /// ([`CheckOptions::qemu_inferred_from`]).
+    Inferred,
+    /// The version in the domain's machine type (`pc-q35-7.2`).
+    Machine,
+    /// Nothing said: the newest QEMU known.
+    Newest,
+}
+
+impl QemuVersionSource {
+    /// `option`, `inferred`, `machine` or `newest`, as reports print it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QemuVersionSource::Option => "option",
+            QemuVersionSource::Inferred => "inferred",
+            QemuVersionSource::Machine => "machine",
+            QemuVersionSource::Newest => "newest",
+        }
+    }
+}
+
+crate::cpudef::libvirt_spelling!(QemuVersionSource);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FeaturePolicy {
@@ -167,8 +195,16 @@ pub struct FilteredReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GuestFeature {
     pub name: String,
-    /// Where QEMU's build took the feature from (empty when it did not say).
-    pub origin: &'static str,
+    /// Where QEMU's build took the feature from; written `""` when it did not say.
+    #[serde(serialize_with = "origin_or_empty")]
+    pub origin: Option<FeatureOrigin>,
+}
+
+fn origin_or_empty<S: serde::Serializer>(
+    origin: &Option<FeatureOrigin>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(origin.map_or("", FeatureOrigin::as_str))
 }
 
 /// The CPU QEMU would give the guest.
@@ -455,7 +491,7 @@ pub struct Question<'d> {
     cpu_place: CpuPlace,
     accelerator: Accelerator,
     version: &'static QemuVersion,
-    version_source: &'static str,
+    version_source: QemuVersionSource,
     version_note: Option<&'static str>,
     /// [`CheckOptions::qemu_inferred_from`].
     qemu_inferred_from: Option<&'static str>,
@@ -780,16 +816,23 @@ fn headline(report: &Report, mode: CpuMode) -> String {
 fn choose_qemu_version(
     domain: &Domain,
     options: &CheckOptions,
-) -> Result<(&'static QemuVersion, &'static str, Option<&'static str>), CheckError> {
+) -> Result<
+    (
+        &'static QemuVersion,
+        QemuVersionSource,
+        Option<&'static str>,
+    ),
+    CheckError,
+> {
     let definitions = QemuDefinitions::embedded();
     if let Some(wanted) = &options.qemu_version {
         let choice = definitions
             .find(wanted)
             .map_err(|e| CheckError::Option(e.message))?;
         let source = if options.qemu_inferred_from.is_some() {
-            "inferred"
+            QemuVersionSource::Inferred
         } else {
-            "option"
+            QemuVersionSource::Option
         };
         return Ok((choice.version, source, choice.note));
     }
@@ -797,9 +840,9 @@ fn choose_qemu_version(
         .machine_qemu_version()
         .and_then(|v| definitions.find(&v).ok())
     {
-        return Ok((choice.version, "machine", choice.note));
+        return Ok((choice.version, QemuVersionSource::Machine, choice.note));
     }
-    Ok((definitions.newest(), "newest", None))
+    Ok((definitions.newest(), QemuVersionSource::Newest, None))
 }
 
 fn verdict_of(outcome: Option<&StartOutcome>, own: bool, side: &PreparedHost<'_>) -> Verdict {
@@ -855,7 +898,7 @@ fn settings(
     domain: &Domain,
     accelerator: Accelerator,
     side: &PreparedHost<'_>,
-    (version_source, libvirt): (&str, VersionChoice),
+    (version_source, libvirt): (QemuVersionSource, VersionChoice),
     applied: &AppliedDefaults,
 ) -> Settings {
     let mut defaults_applied = Vec::new();
@@ -895,9 +938,9 @@ fn settings(
             .collect(),
         accelerator,
         qemu_version: side.version.version.clone(),
-        qemu_version_source: version_source.to_string(),
-        libvirt_version: libvirt.version.to_string(),
-        libvirt_version_source: libvirt.source.as_str().to_string(),
+        qemu_version_source: version_source,
+        libvirt_version: libvirt.version,
+        libvirt_version_source: libvirt.source,
         defaults_applied,
         cpu_flags: domain_flags(cpu, &domain.flags),
         outside_cpu_arg: flags_outside_cpu_arg(&domain.flags),

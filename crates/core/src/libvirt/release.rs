@@ -25,7 +25,7 @@ pub enum VersionSource {
 }
 
 impl VersionSource {
-    /// `option`, `inferred` or `newest`, as reports print it.
+    /// `option`, `inferred`, `newest` or `map`, as reports print it.
     pub fn as_str(self) -> &'static str {
         match self {
             VersionSource::Option => "option",
@@ -35,6 +35,8 @@ impl VersionSource {
         }
     }
 }
+
+crate::cpudef::libvirt_spelling!(VersionSource);
 
 /// A check's libvirt version with where it came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

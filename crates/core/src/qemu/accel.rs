@@ -41,9 +41,9 @@ use super::definitions::QemuVersion;
 use crate::cpuid::{CpuidData, DataKey, Register, Signature};
 use crate::data::{CpuMap, FeatureId, VendorId};
 use crate::domain::Accelerator;
-use crate::facts::{HostDump, QemuExpansion, QemuPropValue};
+use crate::facts::{QemuExpansion, QemuPropValue};
 use crate::featureset::FeatureSet;
-use crate::host::{HostInput, KvmEvidence, KvmFact};
+use crate::host::{HostFacts, KvmEvidence, KvmFact};
 use crate::libvirt::{model_data, PolicySelector};
 
 /// What is known about the host, in one of the two forms the engine accepts.
@@ -110,26 +110,15 @@ impl HostFeatures {
         HostFeatures::QemuExpansion { features, known }
     }
 
-    /// The best description a host dump allows: QEMU's expansion when there
-    /// is one, else the raw CPUID; `None` when the dump has neither.
-    pub fn from_dump(map: &CpuMap, dump: &HostDump) -> Option<HostFeatures> {
-        if let Some(expansion) = dump.qemu.as_ref().and_then(|q| q.expansion.as_ref()) {
-            return Some(HostFeatures::from_expansion(map, expansion));
-        }
-        (!dump.cpuid.is_empty()).then(|| HostFeatures::from_cpuid(map, &dump.cpuid))
-    }
-
-    /// What any host input offers QEMU: its own expansion of `host` when the
-    /// input has it (that is exactly what KVM supports), else the raw CPUID,
-    /// else the features of the host CPU definition it carries.
-    pub fn from_host_input(map: &CpuMap, input: &HostInput<'_>) -> HostFeatures {
-        let expansion = input
-            .dump()
-            .and_then(|dump| dump.qemu.as_ref()?.expansion.as_ref());
-        if let Some(expansion) = expansion {
+    /// What a host offers QEMU, from its facts: QEMU's own expansion of
+    /// `host` under KVM when the input has it (that is exactly what KVM
+    /// supports), else the host-model domain capabilities reported, else
+    /// the raw CPUID, else the features of libvirt's host CPU.
+    pub fn from_facts(map: &CpuMap, facts: &HostFacts<'_>) -> HostFeatures {
+        if let Some(expansion) = facts.kvm_expansion {
             return HostFeatures::from_expansion(map, expansion);
         }
-        if let Some(host_model) = input.reported_host_model() {
+        if let Some(host_model) = facts.reported_host_model {
             // The host-model of domain capabilities is libvirt's decode of
             // QEMU's expansion of `host`: what KVM offers, as an expansion
             // is. It does not say which properties that QEMU has.
@@ -142,20 +131,17 @@ impl HostFeatures {
                     .collect(),
             };
         }
-        if let Some(features) = input
-            .dump()
-            .and_then(|dump| HostFeatures::from_dump(map, dump))
-        {
-            return features;
+        if let Some(cpuid) = facts.cpuid {
+            return HostFeatures::from_cpuid(map, cpuid);
         }
-        let host_cpu = input.host_cpu().ok();
+        let host_cpu = facts.host_cpu().ok();
         HostFeatures::Raw {
-            features: input.cpuid_features(),
+            features: facts.cpuid_features(),
             vendor: host_cpu
                 .as_ref()
                 .and_then(|c| c.vendor.as_deref())
                 .and_then(|v| map.vendor_id(v)),
-            signature: input.signature().unwrap_or_default(),
+            signature: facts.signature().unwrap_or_default(),
             has_vmx_msrs: false,
             mpx_withheld: None,
         }

@@ -91,6 +91,8 @@ impl FeatureOrigin {
     }
 }
 
+crate::cpudef::libvirt_spelling!(FeatureOrigin);
+
 /// What QEMU builds for one `-cpu` argument.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GuestBuild {

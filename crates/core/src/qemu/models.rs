@@ -24,7 +24,7 @@ use crate::data::CpuMap;
 use crate::domain::Accelerator;
 use crate::error::CpuError;
 use crate::featureset::FeatureSet;
-use crate::host::HostInput;
+use crate::host::HostFacts;
 use crate::libvirt::release::LibvirtVersion;
 use crate::libvirt::{Blockers, HypervisorModel, Usability};
 
@@ -282,62 +282,40 @@ pub fn usability_from_hypervisor(map: &CpuMap, models: &[HypervisorModel]) -> Ve
     list
 }
 
-/// The model list for a parsed host input: QEMU's own answer when the input
-/// has one and the accelerator is KVM (QEMU answers for the accelerator it
-/// ran with, KVM in every capture libvirt takes), else a prediction.
+/// The model list for a host's facts under their accelerator: QEMU's own
+/// answer when the input has one for that accelerator (QEMU answers for the
+/// accelerator it ran with, KVM in every capture libvirt takes), else a
+/// prediction.
 pub fn models_for_host(
     map: &CpuMap,
     version: &QemuVersion,
-    accel: Accelerator,
-    input: &HostInput<'_>,
+    facts: &HostFacts<'_>,
 ) -> Result<ModelReport, CpuError> {
     models_for_host_with(
-        input,
-        accel,
+        facts,
         |models| usability_from_hypervisor(map, &models),
         || {
-            let host = HostFeatures::from_host_input(map, input);
-            predictable(&host, accel)?;
-            let support = assess(map, version, accel, &host);
+            let host = HostFeatures::from_facts(map, facts);
+            predictable(&host, facts.accelerator)?;
+            let support = assess(map, version, facts.accelerator, &host);
             Ok(model_usability_assessed(map, version, &support, &host))
         },
     )
 }
 
-/// [`models_for_host`] for a host whose features (`host`, read from `input`
-/// with [`HostFeatures::from_host_input`]) the accelerator has already
-/// assessed (`support`): the prediction reuses that verdict.
-pub fn models_for_host_assessed(
-    map: &CpuMap,
-    version: &QemuVersion,
-    support: &AccelSupport,
-    host: &HostFeatures,
-    input: &HostInput<'_>,
-) -> Result<ModelReport, CpuError> {
-    models_for_host_with(
-        input,
-        support.accel,
-        |models| usability_from_hypervisor(map, &models),
-        || {
-            predictable(host, support.accel)?;
-            Ok(model_usability_assessed(map, version, support, host))
-        },
-    )
-}
-
-/// [`models_for_host_assessed`] as libvirt keeps the list: QEMU's answer as
-/// it came, in QEMU's order, or the prediction with its blockers as
-/// feature sets.
+/// [`models_for_host`] as libvirt keeps the list, for a host whose features
+/// (`host`, [`HostFeatures::from_facts`]) the accelerator has already
+/// assessed (`support`): QEMU's answer as it came, in QEMU's order, or the
+/// prediction, reusing that verdict, with its blockers as feature sets.
 pub(crate) fn hypervisor_models_for_host(
     map: &CpuMap,
     version: &QemuVersion,
     support: &AccelSupport,
     host: &HostFeatures,
-    input: &HostInput<'_>,
+    facts: &HostFacts<'_>,
 ) -> Result<ModelReport<HypervisorModel>, CpuError> {
     models_for_host_with(
-        input,
-        support.accel,
+        facts,
         |models| models,
         || {
             predictable(host, support.accel)?;
@@ -346,17 +324,19 @@ pub(crate) fn hypervisor_models_for_host(
     )
 }
 
-/// QEMU's answer when `input` has one for `accel` (made into the list by
-/// `answer`), else `predict`'s.
+/// QEMU's answer when `facts` have one for their accelerator (made into the
+/// list by `answer`), else `predict`'s.
 fn models_for_host_with<M>(
-    input: &HostInput<'_>,
-    accel: Accelerator,
+    facts: &HostFacts<'_>,
     answer: impl FnOnce(Vec<HypervisorModel>) -> Vec<M>,
     predict: impl FnOnce() -> Result<Vec<M>, CpuError>,
 ) -> Result<ModelReport<M>, CpuError> {
     let mut notes = Vec::new();
-    if let Some(models) = input.hypervisor_models() {
-        if accel == input.answers_for() {
+    if let Some(models) = facts.hypervisor_models() {
+        if facts
+            .qemu
+            .is_some_and(|qemu| qemu.accelerator == facts.accelerator)
+        {
             return Ok(ModelReport {
                 source: UsabilitySource::Qemu,
                 models: answer(models),
