@@ -11,7 +11,7 @@ export TRUNK_SKIP_VERSION_CHECK=true
 # which Trunk builds from index.html) are built with this nightly, pinned by date,
 # for flags stable Rust lacks (see `with_web_toolchain`); everything else (the
 # CLI, the engine, the tests, clippy) builds with the stable toolchain.
-readonly web_toolchain=nightly-2026-05-20
+web_toolchain=nightly-2026-05-20
 
 # Runs a command (every `trunk` run, and setup.sh's fetch of what it builds) with
 # the web build's toolchain and flags: the standard library rebuilt with the
