@@ -12,12 +12,14 @@
 #    archive is dropped) and their total, against their own budget (enforced);
 #  - time to first render in headless Chromium, median of 5 navigations (target:
 #    first verdict within 500 ms; printed as a figure, not enforced).
-# Needs a release build in dist/ (`trunk build --release`) and scripts/setup.sh.
+# Needs a release build in dist/ (`with_web_toolchain trunk build --release`, as
+# scripts/test.sh runs it) and scripts/setup.sh.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$repo_root"
 
-[ -f dist/index.html ] || die "no dist/index.html: run \`trunk build --release --offline\` first"
+[ -f dist/index.html ] ||
+  die "no dist/index.html: build it first (scripts/test.sh does), or: source scripts/lib.sh; with_web_toolchain trunk build --release --offline"
 
 # --- files loaded on demand (the sosreport worker) -----------------------------
 # The sosreport worker (crates/sosreport-worker: its loader, its bindings and its

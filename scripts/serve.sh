@@ -8,4 +8,4 @@ bash "$repo_root/scripts/setup.sh"
 cd "$repo_root"
 step "serving on http://127.0.0.1:${PORT:-8080}/"
 # --no-autoreload: the reload script is inline, which the page's CSP forbids.
-exec trunk serve --release --offline --no-autoreload --port "${PORT:-8080}"
+with_web_toolchain trunk serve --release --offline --no-autoreload --port "${PORT:-8080}"

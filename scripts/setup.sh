@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the build and the tests need, and nothing twice: on a warm
-# machine every step is a version check. Tools come only from package registries
-# (crates.io, Debian, npm); no step downloads a prebuilt binary or a browser.
+# machine every step is a version check. Tools come only from rustup (the
+# toolchains) and package registries (crates.io, Debian, npm); no step downloads
+# a prebuilt tool binary or a browser.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$repo_root"
@@ -21,6 +22,13 @@ cargo_install() {
 step "rust target wasm32-unknown-unknown"
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
+fi
+
+step "rust $web_toolchain for the web app's WebAssembly: rust-src, wasm32-unknown-unknown"
+if ! rustup component list --toolchain "$web_toolchain" --installed 2>/dev/null | grep -qx rust-src ||
+  ! rustup target list --toolchain "$web_toolchain" --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  rustup toolchain install "$web_toolchain" --profile minimal \
+    --component rust-src --target wasm32-unknown-unknown
 fi
 
 step "trunk $trunk_version"
@@ -57,5 +65,8 @@ wasm_opt_version="$(wasm-opt --version | grep -oE 'version_[0-9]+')"
 
 step "crates (so that Trunk can build with --offline)"
 cargo fetch --locked
+# The web build's own: the crates of the standard library it rebuilds (dlmalloc
+# and the others its library/Cargo.lock names) with the workspace's for wasm32.
+with_web_toolchain cargo fetch --locked --target wasm32-unknown-unknown
 
 step "setup done"

@@ -61,7 +61,7 @@ step "cargo doc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" timed cargo doc --workspace --no-deps --locked
 
 step "trunk build --release"
-timed trunk build --release --offline
+timed with_web_toolchain trunk build --release --offline
 
 step "end-to-end tests (headless Chromium)"
 e2e_status=0

@@ -20,6 +20,12 @@ pub mod state;
 use wasm_bindgen::prelude::wasm_bindgen;
 
 /// Mounts the app into `<body>`; wasm-bindgen runs this as soon as the module loads.
+///
+/// Yew's renderer installs `console_error_panic_hook` here; in the page's build
+/// (`with_web_toolchain` in scripts/lib.sh: `-Cpanic=immediate-abort`) a panic
+/// traps at once (`RuntimeError: unreachable` in the console) and the hook never
+/// runs. It stays linked (under 1 KB): Yew decides at run time whether to install
+/// it, and an empty hook set first only adds `set_hook` to the module.
 #[wasm_bindgen(start)]
 pub fn start() {
     yew::Renderer::<app::App>::new().render();
