@@ -15,13 +15,13 @@ use std::rc::Rc;
 use yew::prelude::*;
 
 use crate::components::{
-    CodePanel, DomainEditor, FilteredTable, FixPanel, Header, HostBrief, HostInput, HostInputIds,
-    ModelsTable, OptionsPanel, StatusPanel, Tone, Verdicts,
+    filtered_table, fix_panel, header, host_brief, status_panel, verdicts, CodePanel, DomainEditor,
+    HostInput, HostInputIds, ModelsTable, OptionsPanel,
 };
 use crate::diff;
 use crate::engine::{
     self, AnalysisError, AnalysisOptions, InputKind, ModelList, ModelReport, ParsedHost, Report,
-    UpgradePreview, NO_REMEDY,
+    UpgradePreview,
 };
 use crate::hooks::{
     is_embed_mode, use_document_theme, use_fragment_sync, use_state_from_location,
@@ -78,36 +78,6 @@ fn joined_file_lines(
         .collect()
 }
 
-/// "QEMU 9.2 (newest), kvm; defaults: …" under the verdicts.
-fn settings_caption(report: &Report) -> String {
-    let settings = &report.settings;
-    let mut caption = format!(
-        "QEMU {} ({}), libvirt {} ({}), accelerator {}",
-        settings.qemu_version,
-        settings.qemu_version_source,
-        settings.libvirt_version,
-        settings.libvirt_version_source,
-        settings.accelerator
-    );
-    if !settings.defaults_applied.is_empty() {
-        caption.push_str("; libvirt's defaults: ");
-        caption.push_str(&settings.defaults_applied.join(", "));
-    }
-    if !settings.cpu_flags.is_empty() {
-        caption.push_str("; -cpu flags from the domain: ");
-        let flags: Vec<String> = settings
-            .cpu_flags
-            .iter()
-            .map(|flag| format!("{} from {}", flag.qemu, flag.element))
-            .collect();
-        caption.push_str(&flags.join(", "));
-    }
-    for flag in &settings.outside_cpu_arg {
-        caption.push_str(&format!("; {}: {}", flag.element, flag.qemu));
-    }
-    caption
-}
-
 /// What the XML panels diff against: the input's `<cpu>` for the guest CPU, and
 /// the whole input for the live XML (which is the input with its `<cpu>` replaced).
 #[derive(Debug, Clone, PartialEq)]
@@ -119,26 +89,10 @@ struct DiffBases {
 /// The top of the page at every width: the headline, what to change, and the
 /// verdicts.
 fn summary_panels(report: &Report, diff_bases: &DiffBases) -> Html {
-    let verdicts = &report.verdicts;
-    let own = [&verdicts.none, &verdicts.partial, &verdicts.full]
-        .into_iter()
-        .find(|verdict| verdict.own)
-        .unwrap_or(&verdicts.full);
-    let tone = Tone::of(own, report.migration.as_ref().map(|m| m.starts));
-    let no_remedy = report
-        .notes
-        .iter()
-        .find(|note| note.starts_with(NO_REMEDY))
-        .map(|note| AttrValue::from(note.clone()));
     html! {
         <>
-        <FixPanel headline={report.headline.clone()} {tone} remedy={report.remedy.clone()}
-            {no_remedy} input_domain={diff_bases.input_domain.clone()} />
-        <Verdicts none={report.verdicts.none.clone()}
-            partial={report.verdicts.partial.clone()}
-            full={report.verdicts.full.clone()}
-            settings={settings_caption(report)}
-            migration={report.migration.clone()} />
+            { fix_panel(report, &diff_bases.input_domain) }
+            { verdicts(report) }
         </>
     }
 }
@@ -153,7 +107,7 @@ fn report_panels(report: &Report, embed: bool, diff_bases: &DiffBases) -> Html {
                 <CodePanel title="-cpu argument" code={argument.clone()} testid="qemu-arg" />
             }
             if !embed {
-                <FilteredTable features={report.filtered.clone()} />
+                { filtered_table(&report.filtered) }
                 if let Some(xml) = guest_xml {
                     <CodePanel title="Guest CPU" code={xml} testid="guest-xml"
                         diff_base={diff_bases.input_cpu.clone()} />
@@ -162,7 +116,7 @@ fn report_panels(report: &Report, embed: bool, diff_bases: &DiffBases) -> Html {
                     <CodePanel title="Live XML" code={xml.clone()} testid="live-xml"
                         diff_base={diff_bases.input_domain.clone()} />
                 }
-                <HostBrief host={report.host.clone()} />
+                { host_brief(&report.host) }
                 if !report.notes.is_empty() {
                     <section class="panel" aria-labelledby="notes-heading" data-testid="notes">
                         <h2 id="notes-heading">{ "Notes" }</h2>
@@ -371,17 +325,13 @@ pub fn App() -> Html {
     };
     let summary = match &*analysis {
         Ok(report) => summary_panels(report, &diff_bases),
-        Err(error) => html! {
-            <StatusPanel error={error.clone()} {embed}
-                file_problem={state.host_file_problem.clone()} on_action={on_action.clone()} />
-        },
+        Err(error) => status_panel(error, embed, state.host_file_problem.as_ref(), &on_action),
     };
 
     html! {
         <div class={classes!("app", embed.then_some("embed"))} data-testid="app"
             data-restored={restored.to_string()}>
-            <Header theme={state.theme} {embed} {written_fragment}
-                on_action={on_action.clone()} />
+            { header(state.theme, embed, &written_fragment, &on_action) }
             <div class="summary" data-testid="summary">{ summary }</div>
             <main class="columns">
                 <div class="inputs">

@@ -10,15 +10,6 @@ use crate::examples::{
 use crate::hooks::{page_url, write_fragment_now};
 use crate::state::{Action, Theme};
 
-#[derive(Properties, PartialEq)]
-pub struct HeaderProps {
-    pub theme: Theme,
-    pub embed: bool,
-    /// The fragment last written to the address bar, for the "Open in full" link.
-    pub written_fragment: AttrValue,
-    pub on_action: Callback<Action>,
-}
-
 /// The action that loads an example pair.
 pub fn example_pair_action(pair: &ExamplePair) -> Option<Action> {
     let (domain_xml, host_dump) = pair.texts()?;
@@ -75,10 +66,16 @@ fn ShareLinkButton() -> Html {
     }
 }
 
-#[function_component]
-pub fn Header(props: &HeaderProps) -> Html {
+/// The top bar for `theme`; in `embed` mode, a link to the full page with
+/// `written_fragment`, the fragment last written to the address bar.
+pub fn header(
+    theme: Theme,
+    embed: bool,
+    written_fragment: &str,
+    on_action: &Callback<Action>,
+) -> Html {
     let on_example = {
-        let on_action = props.on_action.clone();
+        let on_action = on_action.clone();
         Callback::from(move |event: Event| {
             let select = event.target_unchecked_into::<HtmlSelectElement>();
             if let Some(action) = example_action(&select.value()) {
@@ -88,14 +85,14 @@ pub fn Header(props: &HeaderProps) -> Html {
             select.set_value("");
         })
     };
-    let on_theme = props.on_action.reform(|_: MouseEvent| Action::CycleTheme);
+    let on_theme = on_action.reform(|_: MouseEvent| Action::CycleTheme);
     html! {
         <header class="topbar">
             <h1>{ "guestcpu" }</h1>
             <p class="tagline">{ "Which CPU does the guest get, and does the domain start?" }</p>
             <nav class="actions" aria-label="Page">
-                if props.embed {
-                    <a class="button" href={page_url(&props.written_fragment, false)} target="_blank"
+                if embed {
+                    <a class="button" href={page_url(written_fragment, false)} target="_blank"
                         rel="noopener" data-testid="open-full">{ "Open in full" }</a>
                 } else {
                     <select aria-label="Load an example domain" data-testid="examples"
@@ -125,8 +122,8 @@ pub fn Header(props: &HeaderProps) -> Html {
                     <ShareLinkButton />
                 }
                 <button type="button" data-testid="theme" onclick={on_theme}
-                    aria-label={format!("Theme: {}; change", props.theme.attribute())}>
-                    { format!("Theme: {}", props.theme.attribute()) }
+                    aria-label={format!("Theme: {}; change", theme.attribute())}>
+                    { format!("Theme: {}", theme.attribute()) }
                 </button>
             </nav>
         </header>

@@ -15,12 +15,12 @@ mod verdicts;
 
 pub use copy_button::CopyButton;
 pub use domain_editor::DomainEditor;
-pub use filtered_table::FilteredTable;
-pub use fix_panel::{FixPanel, Tone};
-pub use header::{example_pair_action, Header};
-pub use host_brief::HostBrief;
+pub use filtered_table::filtered_table;
+pub use fix_panel::fix_panel;
+pub use header::{example_pair_action, header};
+pub use host_brief::host_brief;
 pub use host_input::{HostInput, HostInputIds};
 pub use models_table::ModelsTable;
 pub use options_panel::OptionsPanel;
-pub use result_panels::{CodePanel, StatusPanel};
-pub use verdicts::Verdicts;
+pub use result_panels::{status_panel, CodePanel};
+pub use verdicts::verdicts;

@@ -78,21 +78,16 @@ fn diff_line(line: &DiffLine) -> Html {
     }
 }
 
-#[derive(Properties, PartialEq)]
-pub struct StatusPanelProps {
-    pub error: AnalysisError,
-    /// No example buttons in the compact layout.
-    pub embed: bool,
-    /// Why the last host file was refused, if it was.
-    pub file_problem: Option<FileProblem>,
-    pub on_action: Callback<Action>,
-}
-
-/// Why there are no results yet, in words for the user; on a page with nothing
-/// in it, example pairs that show a verdict at once.
-#[function_component]
-pub fn StatusPanel(props: &StatusPanelProps) -> Html {
-    let (text, is_error) = match (&props.error, &props.file_problem) {
+/// Why there are no results yet (`error`, or `file_problem`, why the last host
+/// file was refused), in words for the user; on a page with nothing in it and
+/// not `embed`ded, example pairs that show a verdict at once.
+pub fn status_panel(
+    error: &AnalysisError,
+    embed: bool,
+    file_problem: Option<&FileProblem>,
+    on_action: &Callback<Action>,
+) -> Html {
+    let (text, is_error) = match (error, file_problem) {
         (AnalysisError::MissingInput(InputKind::HostDump), Some(problem)) => {
             (problem.to_string(), true)
         }
@@ -105,7 +100,7 @@ pub fn StatusPanel(props: &StatusPanelProps) -> Html {
             (format!("The engine cannot check this: {message}"), true)
         }
     };
-    let offer_examples = !props.embed && matches!(props.error, AnalysisError::MissingInput(_));
+    let offer_examples = !embed && matches!(error, AnalysisError::MissingInput(_));
     html! {
         <section class={classes!("panel", "status", is_error.then_some("problem"))}
             aria-live="polite" data-testid="status">
@@ -115,7 +110,7 @@ pub fn StatusPanel(props: &StatusPanelProps) -> Html {
                     <span class="muted">{ "Or try:" }</span>
                     { for EXAMPLE_PAIRS.iter().enumerate().filter_map(|(index, pair)| {
                         let action = example_pair_action(pair)?;
-                        let onclick = props.on_action.reform(move |_: MouseEvent| action.clone());
+                        let onclick = on_action.reform(move |_: MouseEvent| action.clone());
                         Some(html! {
                             <button type="button" data-testid={format!("example-pair-{index}")} {onclick}>
                                 { pair.title }
