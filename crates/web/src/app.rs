@@ -15,8 +15,8 @@ use std::rc::Rc;
 use yew::prelude::*;
 
 use crate::components::{
-    filtered_table, fix_panel, header, host_brief, status_panel, verdicts, CodePanel, DomainEditor,
-    HostInput, HostInputIds, ModelsTable, OptionsPanel,
+    domain_editor, filtered_table, fix_panel, header, host_brief, host_input, status_panel,
+    verdicts, CodePanel, HostInputView, HostRole, ModelsTable, OptionsPanel,
 };
 use crate::diff;
 use crate::engine::{
@@ -25,7 +25,7 @@ use crate::engine::{
 };
 use crate::hooks::{
     is_embed_mode, use_document_theme, use_fragment_sync, use_state_from_location,
-    use_window_file_drop, FileOutcomes,
+    use_window_file_drop,
 };
 use crate::state::{Action, AppState};
 
@@ -43,11 +43,8 @@ fn models_without_report() -> ModelList {
 }
 
 /// The format line of a host input.
-fn format_of(reading: &Result<ParsedHost, AnalysisError>) -> Result<AttrValue, AnalysisError> {
-    reading
-        .as_ref()
-        .map(|host| AttrValue::from(host.format.clone()))
-        .map_err(Clone::clone)
+fn format_of(reading: &Result<ParsedHost, AnalysisError>) -> Result<&str, &AnalysisError> {
+    reading.as_ref().map(|host| host.format.as_str())
 }
 
 /// One line per host file when there are several: its name and what core says
@@ -186,42 +183,13 @@ pub fn App() -> Html {
     let written_fragment = use_fragment_sync((*state).clone(), restored);
     use_document_theme(state.theme);
 
+    // One callback, the same on every render, for everything the user does: a
+    // child whose other props did not change (the models table) is not
+    // re-rendered.
     let on_action = use_callback(state.dispatcher(), |action: Action, dispatcher| {
         dispatcher.dispatch(action);
     });
-    let on_host_file = use_callback(state.dispatcher(), |outcomes: FileOutcomes, dispatcher| {
-        dispatcher.dispatch(Action::LoadHostFiles(outcomes));
-    });
-    let on_remove_host_file = use_callback(state.dispatcher(), |index: usize, dispatcher| {
-        dispatcher.dispatch(Action::RemoveHostFile(index));
-    });
-    let on_second_host_file =
-        use_callback(state.dispatcher(), |outcomes: FileOutcomes, dispatcher| {
-            if let Some(outcome) = outcomes.into_iter().next() {
-                dispatcher.dispatch(match outcome {
-                    Ok(file) => Action::SetSecondHostDump(file.text),
-                    Err(problem) => Action::RefuseSecondHostFile(problem),
-                });
-            }
-        });
-    use_window_file_drop(on_host_file.clone());
-    // Each child gets the same callback on every render, so a child whose other
-    // props did not change is not re-rendered (the models table, a host input).
-    let on_domain_input = use_callback(state.dispatcher(), |text: String, dispatcher| {
-        dispatcher.dispatch(Action::SetDomainXml(text.into()));
-    });
-    let on_host_text = use_callback(state.dispatcher(), |text: String, dispatcher| {
-        dispatcher.dispatch(Action::SetHostDump(text.into()));
-    });
-    let on_second_host_text = use_callback(state.dispatcher(), |text: String, dispatcher| {
-        dispatcher.dispatch(Action::SetSecondHostDump(text.into()));
-    });
-    let on_model_filter = use_callback(state.dispatcher(), |filter: String, dispatcher| {
-        dispatcher.dispatch(Action::SetModelFilter(filter.into()));
-    });
-    let on_usable_only = use_callback(state.dispatcher(), |only: bool, dispatcher| {
-        dispatcher.dispatch(Action::SetUsableModelsOnly(only));
-    });
+    use_window_file_drop(on_action.clone());
 
     let domain = use_memo(state.domain_xml.clone(), |text| engine::read_domain(text));
     let host_parts = use_memo(
@@ -335,17 +303,18 @@ pub fn App() -> Html {
             <div class="summary" data-testid="summary">{ summary }</div>
             <main class="columns">
                 <div class="inputs">
-                    <DomainEditor text={AttrValue::from(state.domain_xml.clone())} reading={domain.as_ref().as_ref().map(|parsed| parsed.summary.clone()).map_err(Clone::clone)}
-                        on_input={on_domain_input} />
-                    <HostInput ids={HostInputIds::HOST} title="Host dump"
-                        hint="Pick files, drop them anywhere on the page, or paste. Several files make one host (a raw CPUID dump with QMP replies or domcapabilities)."
-                        text={AttrValue::from(state.host_dump.clone())}
-                        file_name={state.host_file_name.clone().map(AttrValue::from)}
-                        format={format_of(&host)}
-                        file_problem={state.host_file_problem.clone()}
-                        on_text={on_host_text}
-                        on_file={on_host_file} multiple=true {joined_files}
-                        on_remove={on_remove_host_file} />
+                    { domain_editor(&AttrValue::from(state.domain_xml.clone()), &domain, &on_action) }
+                    { host_input(HostInputView {
+                        role: HostRole::HOST,
+                        title: "Host dump",
+                        hint: Some("Pick files, drop them anywhere on the page, or paste. Several files make one host (a raw CPUID dump with QMP replies or domcapabilities)."),
+                        text: AttrValue::from(state.host_dump.clone()),
+                        file_name: state.host_file_name.clone().map(AttrValue::from),
+                        format: format_of(&host),
+                        file_problem: state.host_file_problem.as_ref(),
+                        multiple: true,
+                        joined_files,
+                    }, &on_action) }
                     <OptionsPanel qemu_version={state.qemu_version.clone().map(AttrValue::from)}
                         libvirt_version={state.libvirt_version.clone().map(AttrValue::from)}
                         upgrade_to={state.upgrade_to.clone().map(AttrValue::from)}
@@ -353,12 +322,17 @@ pub fn App() -> Html {
                         migration={state.second_host_dump.is_some()}
                         on_action={on_action.clone()} />
                     if let (Some(text), Some(reading)) = (&state.second_host_dump, &*second_host) {
-                        <HostInput ids={HostInputIds::SECOND_HOST} title="Migration target dump"
-                            text={AttrValue::from(text.clone())} file_name={None::<AttrValue>}
-                            format={format_of(reading)}
-                            file_problem={state.second_host_file_problem.clone()}
-                            on_text={on_second_host_text}
-                            on_file={on_second_host_file} />
+                        { host_input(HostInputView {
+                            role: HostRole::SECOND_HOST,
+                            title: "Migration target dump",
+                            hint: None,
+                            text: AttrValue::from(text.clone()),
+                            file_name: None,
+                            format: format_of(reading),
+                            file_problem: state.second_host_file_problem.as_ref(),
+                            multiple: false,
+                            joined_files: Vec::new(),
+                        }, &on_action) }
                     }
                 </div>
                 <div class="results">
@@ -367,9 +341,8 @@ pub fn App() -> Html {
                     if !embed {
                         <ModelsTable {models} {usability_known}
                             filter={AttrValue::from(state.model_filter.clone())}
-                            on_filter={on_model_filter}
                             usable_only={state.usable_models_only}
-                            on_usable_only={on_usable_only} />
+                            on_action={on_action.clone()} />
                     }
                 </div>
             </main>

@@ -14,12 +14,12 @@ mod result_panels;
 mod verdicts;
 
 pub use copy_button::CopyButton;
-pub use domain_editor::DomainEditor;
+pub use domain_editor::domain_editor;
 pub use filtered_table::filtered_table;
 pub use fix_panel::fix_panel;
 pub use header::{example_pair_action, header};
 pub use host_brief::host_brief;
-pub use host_input::{HostInput, HostInputIds};
+pub use host_input::{host_input, HostInputView, HostRole};
 pub use models_table::ModelsTable;
 pub use options_panel::OptionsPanel;
 pub use result_panels::{status_panel, CodePanel};
