@@ -15,8 +15,8 @@ use std::rc::Rc;
 use yew::prelude::*;
 
 use crate::components::{
-    domain_editor, filtered_table, fix_panel, header, host_brief, host_input, status_panel,
-    verdicts, CodePanel, HostInputView, HostRole, ModelsTable, OptionsPanel,
+    domain_editor, filtered_table, fix_panel, header, host_brief, host_input, options_panel,
+    status_panel, verdicts, CodePanel, HostInputView, HostRole, ModelsTable,
 };
 use crate::diff;
 use crate::engine::{
@@ -315,12 +315,7 @@ pub fn App() -> Html {
                         multiple: true,
                         joined_files,
                     }, &on_action) }
-                    <OptionsPanel qemu_version={state.qemu_version.clone().map(AttrValue::from)}
-                        libvirt_version={state.libvirt_version.clone().map(AttrValue::from)}
-                        upgrade_to={state.upgrade_to.clone().map(AttrValue::from)}
-                        accelerator={state.accelerator}
-                        migration={state.second_host_dump.is_some()}
-                        on_action={on_action.clone()} />
+                    { options_panel(&state, &on_action) }
                     if let (Some(text), Some(reading)) = (&state.second_host_dump, &*second_host) {
                         { host_input(HostInputView {
                             role: HostRole::SECOND_HOST,

@@ -21,6 +21,6 @@ pub use header::{example_pair_action, header};
 pub use host_brief::host_brief;
 pub use host_input::{host_input, HostInputView, HostRole};
 pub use models_table::ModelsTable;
-pub use options_panel::OptionsPanel;
+pub use options_panel::options_panel;
 pub use result_panels::{status_panel, CodePanel};
 pub use verdicts::verdicts;

@@ -7,21 +7,10 @@ use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
 use crate::engine;
-use crate::state::{Accelerator, Action};
+use crate::state::{Accelerator, Action, AppState};
 
 /// The select value that stands for "let the engine choose".
 const DEFAULT_VALUE: &str = "";
-
-#[derive(Properties, PartialEq)]
-pub struct OptionsPanelProps {
-    pub qemu_version: Option<AttrValue>,
-    pub libvirt_version: Option<AttrValue>,
-    /// The stack to compare with, `LIBVIRT:QEMU`; `None`: no comparison.
-    pub upgrade_to: Option<AttrValue>,
-    pub accelerator: Option<Accelerator>,
-    pub migration: bool,
-    pub on_action: Callback<Action>,
-}
 
 /// One `<option>` of a menu.
 fn option(value: AttrValue, label: AttrValue, selected: bool) -> Html {
@@ -52,16 +41,17 @@ fn chosen(value: String) -> Option<Rc<str>> {
     (value != DEFAULT_VALUE).then(|| value.into())
 }
 
-#[function_component]
-pub fn OptionsPanel(props: &OptionsPanelProps) -> Html {
-    let versions = use_memo((), |()| engine::qemu_versions());
-    let libvirt_versions = use_memo((), |()| engine::libvirt_versions());
-    let on_migration = props.on_action.reform(|event: Event| {
+/// The panel for what `state` chose: versions, accelerator, the stack to
+/// compare with (`LIBVIRT:QEMU`) and whether migration is checked.
+pub fn options_panel(state: &AppState, on_action: &Callback<Action>) -> Html {
+    let versions = engine::qemu_versions();
+    let libvirt_versions = engine::libvirt_versions();
+    let on_migration = on_action.reform(|event: Event| {
         Action::SetMigrationEnabled(event.target_unchecked_into::<HtmlInputElement>().checked())
     });
-    let chosen_version = props.qemu_version.as_deref().unwrap_or(DEFAULT_VALUE);
-    let chosen_libvirt = props.libvirt_version.as_deref().unwrap_or(DEFAULT_VALUE);
-    let chosen_upgrade = props.upgrade_to.as_deref().unwrap_or(DEFAULT_VALUE);
+    let chosen_version = state.qemu_version.as_deref().unwrap_or(DEFAULT_VALUE);
+    let chosen_libvirt = state.libvirt_version.as_deref().unwrap_or(DEFAULT_VALUE);
+    let chosen_upgrade = state.upgrade_to.as_deref().unwrap_or(DEFAULT_VALUE);
     let newest = versions.first().copied().unwrap_or_default();
     let newest_libvirt = libvirt_versions.first().cloned().unwrap_or_default();
     let default =
@@ -82,7 +72,7 @@ pub fn OptionsPanel(props: &OptionsPanelProps) -> Html {
             }) }
         </>
     };
-    let chosen_accelerator = props.accelerator.map_or(DEFAULT_VALUE, Accelerator::as_str);
+    let chosen_accelerator = state.accelerator.map_or(DEFAULT_VALUE, Accelerator::as_str);
     let accelerator_options = html! {
         <>
             { default("default (domain type's)".into(), chosen_accelerator) }
@@ -106,7 +96,6 @@ pub fn OptionsPanel(props: &OptionsPanelProps) -> Html {
             }) }
         </>
     };
-    let on_action = &props.on_action;
     html! {
         <section class="panel options" aria-label="Hypervisor">
             { menu("QEMU", "qemu-version", qemu_options, |value| Action::SetQemuVersion(chosen(value)), on_action) }
@@ -117,7 +106,7 @@ pub fn OptionsPanel(props: &OptionsPanelProps) -> Html {
             { menu("Compare with", "upgrade-to", upgrade_options,
                 |value| Action::SetUpgradeTo(chosen(value)), on_action) }
             <label class="checkbox">
-                <input type="checkbox" data-testid="migration" checked={props.migration}
+                <input type="checkbox" data-testid="migration" checked={state.second_host_dump.is_some()}
                     onchange={on_migration} />
                 <span>{ "Check migration to a second host" }</span>
             </label>
