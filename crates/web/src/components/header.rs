@@ -4,6 +4,7 @@
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
+use super::copy_button::{copy_button, copy_to_clipboard};
 use crate::examples::{
     ExamplePair, EXAMPLES, EXAMPLE_PAIRS, HOST_EXAMPLES, SYNTHESIZED_HOST_EXAMPLES,
 };
@@ -49,21 +50,18 @@ fn ShareLinkButton() -> Html {
         Callback::from(move |_: MouseEvent| {
             let copied = copied.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                let url = page_url(&write_fragment_now().await, true);
-                let clipboard = gloo_utils::window().navigator().clipboard();
-                // The returned promise only reports permission problems, which
-                // the browser already shows; the button still says what it tried.
-                let _ = clipboard.write_text(&url);
+                copy_to_clipboard(&page_url(&write_fragment_now().await, true));
                 copied.set(true);
             });
         })
     };
-    html! {
-        <button type="button" class="copy" aria-label="Copy share link" data-testid="share-link"
-            {onclick}>
-            { if *copied { "Copied" } else { "Copy link" } }
-        </button>
-    }
+    copy_button(
+        "Copy link",
+        "Copy share link".into(),
+        Some("share-link"),
+        *copied,
+        onclick,
+    )
 }
 
 /// The top bar for `theme`; in `embed` mode, a link to the full page with

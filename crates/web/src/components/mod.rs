@@ -13,7 +13,6 @@ mod options_panel;
 mod result_panels;
 mod verdicts;
 
-pub use copy_button::CopyButton;
 pub use domain_editor::domain_editor;
 pub use filtered_table::filtered_table;
 pub use fix_panel::fix_panel;

@@ -5,7 +5,8 @@
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use super::{example_pair_action, CopyButton};
+use super::copy_button::{copy_button, copy_to_clipboard};
+use super::example_pair_action;
 use crate::diff::{line_diff, DiffLine};
 use crate::engine::{AnalysisError, InputKind};
 use crate::examples::EXAMPLE_PAIRS;
@@ -30,13 +31,24 @@ pub struct CodePanelProps {
 #[function_component]
 pub fn CodePanel(props: &CodePanelProps) -> Html {
     let show_diff = use_state_eq(|| props.diff_shown);
-    let diff = use_memo(
-        (*show_diff, props.diff_base.clone(), props.code.clone()),
-        |(show_diff, base, code)| match base {
-            Some(base) if *show_diff => Some(line_diff(base, code)),
-            _ => None,
-        },
-    );
+    let copied = use_state_eq(|| false);
+    {
+        // A new text has not been copied yet.
+        let copied = copied.clone();
+        use_effect_with(props.code.clone(), move |_| copied.set(false));
+    }
+    let on_copy = {
+        let copied = copied.clone();
+        let code = props.code.clone();
+        Callback::from(move |_: MouseEvent| {
+            copy_to_clipboard(&code);
+            copied.set(true);
+        })
+    };
+    let diff = match &props.diff_base {
+        Some(base) if *show_diff => Some(line_diff(base, &props.code)),
+        _ => None,
+    };
     let on_toggle = {
         let show_diff = show_diff.clone();
         Callback::from(move |event: Event| {
@@ -55,9 +67,9 @@ pub fn CodePanel(props: &CodePanelProps) -> Html {
                         { " show diff against input" }
                     </label>
                 }
-                <CopyButton text={props.code.clone()} what={props.title.clone()} />
+                { copy_button("Copy", format!("Copy {}", props.title).into(), None, *copied, on_copy) }
             </div>
-            if let Some(lines) = &*diff {
+            if let Some(lines) = diff {
                 <pre class="diff" data-testid={format!("{testid}-diff")}
                     aria-label={format!("{}: changes against the input", props.title)}>
                     { for lines.iter().map(diff_line) }
