@@ -15,8 +15,8 @@ use std::rc::Rc;
 use yew::prelude::*;
 
 use crate::components::{
-    domain_editor, filtered_table, fix_panel, header, host_brief, host_input, options_panel,
-    status_panel, verdicts, CodePanel, HostInputView, HostRole, ModelsTable,
+    code_panel, domain_editor, filtered_table, fix_panel, header, host_brief, host_input,
+    options_panel, status_panel, verdicts, HostInputView, HostRole, ModelsTable,
 };
 use crate::diff;
 use crate::engine::{
@@ -97,21 +97,20 @@ fn summary_panels(report: &Report, diff_bases: &DiffBases) -> Html {
 /// The details under the inputs' column: QEMU's argument, what it filters, the
 /// XML libvirt makes, the host and the notes.
 fn report_panels(report: &Report, embed: bool, diff_bases: &DiffBases) -> Html {
-    let guest_xml = report.guest_cpu.as_ref().map(|guest| guest.xml.clone());
     html! {
         <>
             if let Some(argument) = &report.qemu_cpu_arg {
-                <CodePanel title="-cpu argument" code={argument.clone()} testid="qemu-arg" />
+                { code_panel("-cpu argument", argument, "qemu-arg", None, false) }
             }
             if !embed {
                 { filtered_table(&report.filtered) }
-                if let Some(xml) = guest_xml {
-                    <CodePanel title="Guest CPU" code={xml} testid="guest-xml"
-                        diff_base={diff_bases.input_cpu.clone()} />
+                if let Some(guest) = &report.guest_cpu {
+                    { code_panel("Guest CPU", &guest.xml, "guest-xml",
+                        diff_bases.input_cpu.clone(), false) }
                 }
                 if let Some(xml) = &report.live_xml {
-                    <CodePanel title="Live XML" code={xml.clone()} testid="live-xml"
-                        diff_base={diff_bases.input_domain.clone()} />
+                    { code_panel("Live XML", xml, "live-xml",
+                        Some(diff_bases.input_domain.clone()), false) }
                 }
                 { host_brief(&report.host) }
                 if !report.notes.is_empty() {

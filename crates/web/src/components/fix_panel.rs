@@ -4,7 +4,7 @@
 
 use yew::prelude::*;
 
-use super::CodePanel;
+use super::code_panel;
 use crate::engine::{Report, Verdict, NO_REMEDY};
 
 /// How the headline is coloured: by the domain's own verdict.
@@ -91,8 +91,8 @@ pub fn fix_panel(report: &Report, input_domain: &AttrValue) -> Html {
                 { outcome }
             </section>
             if let Some(remedy) = &report.remedy {
-                <CodePanel title="Fixed domain XML" code={remedy.domain_xml.clone()} testid="fix-xml"
-                    diff_base={input_domain.clone()} diff_shown=true />
+                { code_panel("Fixed domain XML", &remedy.domain_xml, "fix-xml",
+                    Some(input_domain.clone()), true) }
             }
         </>
     }

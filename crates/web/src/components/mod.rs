@@ -21,5 +21,5 @@ pub use host_brief::host_brief;
 pub use host_input::{host_input, HostInputView, HostRole};
 pub use models_table::ModelsTable;
 pub use options_panel::options_panel;
-pub use result_panels::{status_panel, CodePanel};
+pub use result_panels::{code_panel, status_panel};
 pub use verdicts::verdicts;

@@ -14,22 +14,33 @@ use crate::files::FileProblem;
 use crate::state::Action;
 
 #[derive(Properties, PartialEq)]
-pub struct CodePanelProps {
-    pub title: AttrValue,
-    pub code: AttrValue,
-    pub testid: AttrValue,
+struct CodePanelProps {
+    title: AttrValue,
+    code: AttrValue,
+    testid: AttrValue,
     /// The input `code` was made from; when given, a toggle shows `code` as a
     /// line diff against it.
-    #[prop_or_default]
-    pub diff_base: Option<AttrValue>,
+    diff_base: Option<AttrValue>,
     /// Whether the diff is shown before the toggle is touched.
-    #[prop_or_default]
-    pub diff_shown: bool,
+    diff_shown: bool,
+}
+
+/// A [`CodePanel`] titled `title` showing `code`, with `diff_base` and
+/// `diff_shown` as its props say; one function, so that each panel of the page
+/// is a call, not a props builder.
+pub fn code_panel(
+    title: &'static str,
+    code: &str,
+    testid: &'static str,
+    diff_base: Option<AttrValue>,
+    diff_shown: bool,
+) -> Html {
+    html! { <CodePanel {title} code={code.to_string()} {testid} {diff_base} {diff_shown} /> }
 }
 
 /// A titled block of code (XML or a command-line argument) with a copy button.
 #[function_component]
-pub fn CodePanel(props: &CodePanelProps) -> Html {
+fn CodePanel(props: &CodePanelProps) -> Html {
     let show_diff = use_state_eq(|| props.diff_shown);
     let copied = use_state_eq(|| false);
     {
