@@ -181,6 +181,7 @@ pub fn App() -> Html {
     // Cloning the state copies pointers to its texts, not the texts.
     let written_fragment = use_fragment_sync((*state).clone(), restored);
     use_document_theme(state.theme);
+    let link_copied = use_state_eq(|| false);
 
     // One callback, the same on every render, for everything the user does: a
     // child whose other props did not change (the models table) is not
@@ -298,7 +299,7 @@ pub fn App() -> Html {
     html! {
         <div class={classes!("app", embed.then_some("embed"))} data-testid="app"
             data-restored={restored.to_string()}>
-            { header(state.theme, embed, &written_fragment, &on_action) }
+            { header(state.theme, embed, &written_fragment, &link_copied, &on_action) }
             <div class="summary" data-testid="summary">{ summary }</div>
             <main class="columns">
                 <div class="inputs">

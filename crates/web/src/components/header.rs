@@ -41,10 +41,9 @@ fn example_action(value: &str) -> Option<Action> {
 }
 
 /// "Copy link": writes the current state into the address bar first (the state
-/// is encoded only then), and copies the address it then holds.
-#[function_component]
-fn ShareLinkButton() -> Html {
-    let copied = use_state(|| false);
+/// is encoded only then), and copies the address it then holds; `copied` says
+/// whether it has been clicked.
+fn share_link_button(copied: &UseStateHandle<bool>) -> Html {
     let onclick = {
         let copied = copied.clone();
         Callback::from(move |_: MouseEvent| {
@@ -59,17 +58,19 @@ fn ShareLinkButton() -> Html {
         "Copy link",
         "Copy share link".into(),
         Some("share-link"),
-        *copied,
+        **copied,
         onclick,
     )
 }
 
 /// The top bar for `theme`; in `embed` mode, a link to the full page with
-/// `written_fragment`, the fragment last written to the address bar.
+/// `written_fragment`, the fragment last written to the address bar, else the
+/// share link's button, `link_copied` once it has been clicked.
 pub fn header(
     theme: Theme,
     embed: bool,
     written_fragment: &str,
+    link_copied: &UseStateHandle<bool>,
     on_action: &Callback<Action>,
 ) -> Html {
     let on_example = {
@@ -117,7 +118,7 @@ pub fn header(
                             }) }
                         </optgroup>
                     </select>
-                    <ShareLinkButton />
+                    { share_link_button(link_copied) }
                 }
                 <button type="button" data-testid="theme" onclick={on_theme}
                     aria-label={format!("Theme: {}; change", theme.attribute())}>
