@@ -77,10 +77,26 @@ fn joined_file_lines(
 
 /// What the XML panels diff against: the input's `<cpu>` for the guest CPU, and
 /// the whole input for the live XML (which is the input with its `<cpu>` replaced).
-#[derive(Debug, Clone, PartialEq)]
 struct DiffBases {
     input_cpu: Option<AttrValue>,
     input_domain: AttrValue,
+}
+
+/// The host's files as the engine joins them: the dump (named after its file,
+/// if it came from one) and the files given with it.
+fn host_parts(state: &AppState) -> Vec<engine::HostPart> {
+    let name = state
+        .host_file_name
+        .clone()
+        .unwrap_or_else(|| Rc::from("pasted dump"));
+    std::iter::once((name, Rc::clone(&state.host_dump)))
+        .chain(
+            state
+                .more_host_files
+                .iter()
+                .map(|file| (file.name.clone(), file.text.clone())),
+        )
+        .collect()
 }
 
 /// The top of the page at every width: the headline, what to change, and the
@@ -176,7 +192,7 @@ fn upgrade_panel(preview: &Result<UpgradePreview, AnalysisError>) -> Html {
 pub fn App() -> Html {
     let state = use_reducer(AppState::default);
     let restored = use_state_from_location(state.dispatcher());
-    let embed = *use_memo((), |()| is_embed_mode());
+    let embed = is_embed_mode();
 
     // Cloning the state copies pointers to its texts, not the texts.
     let written_fragment = use_fragment_sync((*state).clone(), restored);
@@ -192,22 +208,8 @@ pub fn App() -> Html {
     use_window_file_drop(on_action.clone());
 
     let domain = use_memo(state.domain_xml.clone(), |text| engine::read_domain(text));
-    let host_parts = use_memo(
-        (
-            state.host_dump.clone(),
-            state.host_file_name.clone(),
-            state.more_host_files.clone(),
-        ),
-        |(text, name, more)| {
-            let name = name.clone().unwrap_or_else(|| Rc::from("pasted dump"));
-            std::iter::once((name, Rc::clone(text)))
-                .chain(
-                    more.iter()
-                        .map(|file| (file.name.clone(), file.text.clone())),
-                )
-                .collect::<Vec<_>>()
-        },
-    );
+    // Comparing two lists of the same texts compares pointers.
+    let host_parts = host_parts(&state);
     let host = use_memo(host_parts.clone(), |parts| {
         engine::read_host_files(InputKind::HostDump, parts)
     });
@@ -244,7 +246,6 @@ pub fn App() -> Html {
             },
         )
     };
-    // The input's `<cpu>` is cut where the domain's one parse found it.
     // The comparison with a second stack: the same check again under it.
     let upgrade = {
         let (domain, host, analysis) = (domain.clone(), host.clone(), analysis.clone());
@@ -270,18 +271,16 @@ pub fn App() -> Html {
             },
         )
     };
-    let diff_bases = use_memo(state.domain_xml.clone(), {
-        let parsed = domain.clone();
-        move |text| DiffBases {
-            input_cpu: parsed
-                .as_ref()
-                .as_ref()
-                .ok()
-                .and_then(|parsed| diff::input_cpu_xml(text, parsed.cpu_range()?))
-                .map(AttrValue::from),
-            input_domain: AttrValue::from(Rc::clone(text)),
-        }
-    });
+    // The input's `<cpu>` is cut where the domain's one parse found it.
+    let diff_bases = DiffBases {
+        input_cpu: domain
+            .as_ref()
+            .as_ref()
+            .ok()
+            .and_then(|parsed| diff::input_cpu_xml(&state.domain_xml, parsed.cpu_range()?))
+            .map(AttrValue::from),
+        input_domain: AttrValue::from(Rc::clone(&state.domain_xml)),
+    };
     let database_models = use_memo((), |()| models_without_report());
     let (models, usability_known) = match &*analysis {
         Ok(report) => (report.models.clone(), true),
