@@ -296,7 +296,7 @@ pub fn App() -> Html {
     };
 
     html! {
-        <div class={classes!("app", embed.then_some("embed"))} data-testid="app"
+        <div class={if embed { "app embed" } else { "app" }} data-testid="app"
             data-restored={restored.to_string()}>
             { header(state.theme, embed, &written_fragment, &link_copied, &on_action) }
             <div class="summary" data-testid="summary">{ summary }</div>

@@ -65,7 +65,7 @@ pub fn domain_editor(
     html! {
         <section class="panel" aria-labelledby="domain-heading">
             <h2 id="domain-heading">{ "Domain XML" }</h2>
-            <div class={classes!("editor", input_error.is_some().then_some("has-error"))}>
+            <div class={if input_error.is_some() { "editor has-error" } else { "editor" }}>
                 <pre class="gutter" aria-hidden="true">{ line_numbers(text) }</pre>
                 <textarea
                     data-testid="domain-input"

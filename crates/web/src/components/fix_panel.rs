@@ -28,11 +28,12 @@ impl Tone {
         }
     }
 
+    /// The headline's classes.
     fn class(self) -> &'static str {
         match self {
-            Tone::Ok => "ok",
-            Tone::Warn => "warn",
-            Tone::Fail => "fail",
+            Tone::Ok => "headline ok",
+            Tone::Warn => "headline warn",
+            Tone::Fail => "headline fail",
         }
     }
 }
@@ -86,7 +87,7 @@ pub fn fix_panel(report: &Report, input_domain: &AttrValue) -> Html {
     html! {
         <>
             <section class="panel fix" aria-labelledby="headline" data-testid="fix">
-                <h2 id="headline" class={classes!("headline", tone.class())}
+                <h2 id="headline" class={tone.class()}
                     data-testid="headline">{ report.headline.clone() }</h2>
                 { outcome }
             </section>

@@ -125,7 +125,7 @@ pub fn status_panel(
     };
     let offer_examples = !embed && matches!(error, AnalysisError::MissingInput(_));
     html! {
-        <section class={classes!("panel", "status", is_error.then_some("problem"))}
+        <section class={if is_error { "panel status problem" } else { "panel status" }}
             aria-live="polite" data-testid="status">
             <p>{ text }</p>
             if offer_examples {

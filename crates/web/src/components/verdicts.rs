@@ -41,8 +41,13 @@ fn verdict_line(mode: &'static str, verdict: &Verdict) -> Html {
         (true, false) => ("verdict warn", "starts, ABI may change"),
         (false, _) => ("verdict fail", "does not start"),
     };
+    let class = if verdict.own {
+        format!("{class} own")
+    } else {
+        class.to_string()
+    };
     html! {
-        <li class={classes!(class, verdict.own.then_some("own"))}
+        <li {class}
             data-testid={format!("verdict-{mode}")}>
             <span class="mode">{ format!("check='{mode}'") }</span>
             <span class="outcome">{ outcome }</span>
