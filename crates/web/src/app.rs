@@ -6,9 +6,10 @@
 //! keystroke in the domain editor does not re-read the host dump and parses the
 //! domain once (the editor's summary, the check and the diff's `<cpu>` all read
 //! that parse), and the report
-//! is recomputed only when an input it depends on changed. Children get the same
-//! callbacks on every render, so a child whose inputs did not change (the models
-//! table, a host input) is not re-rendered either.
+//! is recomputed only when an input it depends on changed. Everything the user
+//! does goes through one callback, the same on every render, so the models
+//! table, whose rows change only with the host, is not re-rendered on a
+//! keystroke in the domain.
 
 use std::rc::Rc;
 

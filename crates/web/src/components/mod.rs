@@ -1,5 +1,11 @@
-//! The page's components, one file each; they render values and emit actions,
-//! and never call the engine themselves (that is `app.rs`'s job via `engine.rs`).
+//! The page's parts, one file each; they render values and emit actions, and
+//! never call the engine themselves (that is `app.rs`'s job via `engine.rs`).
+//!
+//! Most are plain functions returning `Html`: a Yew component costs the module
+//! a lifecycle of its own (its props, their comparison, its hooks), so only
+//! the parts that keep state (the code panels: diff shown, text copied) or
+//! whose re-render is worth skipping (the models table, a hundred rows that
+//! change only with the host) are components.
 
 mod copy_button;
 mod domain_editor;
