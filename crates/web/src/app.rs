@@ -8,8 +8,8 @@
 //! that parse), and the report
 //! is recomputed only when an input it depends on changed. Everything the user
 //! does goes through one callback, the same on every render, so the models
-//! table, whose rows change only with the host, is not re-rendered on a
-//! keystroke in the domain.
+//! table and the host inputs, which change only with the host, are not
+//! re-rendered on a keystroke in the domain.
 
 use std::rc::Rc;
 
@@ -17,7 +17,7 @@ use yew::prelude::*;
 
 use crate::components::{
     code_panel, domain_editor, filtered_table, fix_panel, header, host_brief, host_input,
-    options_panel, status_panel, verdicts, HostInputView, HostRole, ModelsTable,
+    options_panel, status_panel, verdicts, HostInputProps, HostRole, ModelsTable,
 };
 use crate::diff;
 use crate::engine::{
@@ -44,8 +44,11 @@ fn models_without_report() -> ModelList {
 }
 
 /// The format line of a host input.
-fn format_of(reading: &Result<ParsedHost, AnalysisError>) -> Result<&str, &AnalysisError> {
-    reading.as_ref().map(|host| host.format.as_str())
+fn format_of(reading: &Result<ParsedHost, AnalysisError>) -> Result<AttrValue, AnalysisError> {
+    reading
+        .as_ref()
+        .map(|host| AttrValue::from(host.format.clone()))
+        .map_err(Clone::clone)
 }
 
 /// One line per host file when there are several: its name and what core says
@@ -304,30 +307,32 @@ pub fn App() -> Html {
             <main class="columns">
                 <div class="inputs">
                     { domain_editor(&AttrValue::from(state.domain_xml.clone()), &domain, &on_action) }
-                    { host_input(HostInputView {
+                    { host_input(HostInputProps {
                         role: HostRole::HOST,
                         title: "Host dump",
                         hint: Some("Pick files, drop them anywhere on the page, or paste. Several files make one host (a raw CPUID dump with QMP replies or domcapabilities)."),
                         text: AttrValue::from(state.host_dump.clone()),
                         file_name: state.host_file_name.clone().map(AttrValue::from),
                         format: format_of(&host),
-                        file_problem: state.host_file_problem.as_ref(),
+                        file_problem: state.host_file_problem.clone(),
                         multiple: true,
                         joined_files,
-                    }, &on_action) }
+                        on_action: on_action.clone(),
+                    }) }
                     { options_panel(&state, &on_action) }
                     if let (Some(text), Some(reading)) = (&state.second_host_dump, &*second_host) {
-                        { host_input(HostInputView {
+                        { host_input(HostInputProps {
                             role: HostRole::SECOND_HOST,
                             title: "Migration target dump",
                             hint: None,
                             text: AttrValue::from(text.clone()),
                             file_name: None,
                             format: format_of(reading),
-                            file_problem: state.second_host_file_problem.as_ref(),
+                            file_problem: state.second_host_file_problem.clone(),
                             multiple: false,
                             joined_files: Vec::new(),
-                        }, &on_action) }
+                            on_action: on_action.clone(),
+                        }) }
                     }
                 </div>
                 <div class="results">

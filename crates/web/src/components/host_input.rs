@@ -53,8 +53,16 @@ impl HostRole {
     };
 }
 
-/// What one host input shows.
-pub struct HostInputView<'a> {
+/// Two roles are the same when their ids are.
+impl PartialEq for HostRole {
+    fn eq(&self, other: &Self) -> bool {
+        self.heading == other.heading
+    }
+}
+
+/// What one host input shows; what the user does there becomes `on_action`'s.
+#[derive(Properties, PartialEq)]
+pub struct HostInputProps {
     pub role: HostRole,
     pub title: &'static str,
     /// Shown under the heading, e.g. that files can be dropped anywhere.
@@ -62,19 +70,28 @@ pub struct HostInputView<'a> {
     pub text: AttrValue,
     pub file_name: Option<AttrValue>,
     /// The detected format of `text`, or why there is none.
-    pub format: Result<&'a str, &'a AnalysisError>,
+    pub format: Result<AttrValue, AnalysisError>,
     /// Why the last file given here was refused; shown instead of the format.
-    pub file_problem: Option<&'a FileProblem>,
+    pub file_problem: Option<FileProblem>,
     /// Whether several files may be picked at once (joined into one host).
     pub multiple: bool,
     /// When the input is several files: one line per file, "NAME (FORMAT):
     /// what it contributed", in the order [`Action::RemoveHostFile`] counts them.
     pub joined_files: Vec<AttrValue>,
+    pub on_action: Callback<Action>,
 }
 
-/// The panel of one host input; what the user does becomes `on_action`'s.
-pub fn host_input(view: HostInputView<'_>, on_action: &Callback<Action>) -> Html {
+/// One host input. A component, not a plain function: on a keystroke elsewhere
+/// its props are unchanged and it is not re-rendered, so Yew does not read a
+/// dump of hundreds of kilobytes back out of the text box to compare it.
+pub fn host_input(props: HostInputProps) -> Html {
+    html! { <HostInput ..props /> }
+}
+
+#[function_component]
+fn HostInput(view: &HostInputProps) -> Html {
     let role = view.role;
+    let on_action = &view.on_action;
     let onchange = {
         let on_action = on_action.clone();
         Callback::from(move |event: Event| {
@@ -95,7 +112,7 @@ pub fn host_input(view: HostInputView<'_>, on_action: &Callback<Action>) -> Html
     let oninput = on_action.reform(move |event: InputEvent| {
         (role.text_action)(event.target_unchecked_into::<HtmlTextAreaElement>().value())
     });
-    let (format_class, format_text) = match (view.file_problem, view.format) {
+    let (format_class, format_text) = match (&view.file_problem, &view.format) {
         (Some(problem), _) => ("format input-error", problem.to_string()),
         (None, format) => match format {
             Ok(format) => ("format", format.to_string()),
@@ -121,15 +138,15 @@ pub fn host_input(view: HostInputView<'_>, on_action: &Callback<Action>) -> Html
                     <input type="file" class="visually-hidden" data-testid={ids.file}
                         multiple={view.multiple} {onchange} />
                 </label>
-                if let Some(name) = view.file_name {
-                    <span class="file-name">{ name }</span>
+                if let Some(name) = &view.file_name {
+                    <span class="file-name">{ name.clone() }</span>
                 }
             </div>
             if view.joined_files.len() > 1 {
                 <ul class="host-files" data-testid="host-files" aria-label="Files joined into one host">
-                    { for view.joined_files.into_iter().enumerate().map(|(index, line)| {
+                    { for view.joined_files.iter().enumerate().map(|(index, line)| {
                         let on_remove = on_action.reform(move |_: MouseEvent| Action::RemoveHostFile(index));
-                        html! { <li>{ line }{ " " }
+                        html! { <li>{ line.clone() }{ " " }
                             <button type="button" class="button" onclick={on_remove}>{ "Remove" }</button></li> }
                     }) }
                 </ul>
@@ -142,7 +159,7 @@ pub fn host_input(view: HostInputView<'_>, on_action: &Callback<Action>) -> Html
                 autocomplete="off"
                 wrap="off"
                 placeholder="…or paste `cpuid -1r`, virsh capabilities, QMP replies, /proc/cpuinfo"
-                value={ view.text }
+                value={ view.text.clone() }
                 {oninput}
             />
             <p class={format_class} data-testid={ids.format} aria-live={live}>

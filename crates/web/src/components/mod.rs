@@ -5,7 +5,8 @@
 //! a lifecycle of its own (its props, their comparison, its hooks), so only
 //! the parts that keep state (the code panels: diff shown, text copied) or
 //! whose re-render is worth skipping (the models table, a hundred rows that
-//! change only with the host) are components.
+//! change only with the host; a host input, whose text box Yew would read
+//! back to compare on every render) are components.
 
 mod copy_button;
 mod domain_editor;
@@ -24,7 +25,7 @@ pub use filtered_table::filtered_table;
 pub use fix_panel::fix_panel;
 pub use header::{example_pair_action, header};
 pub use host_brief::host_brief;
-pub use host_input::{host_input, HostInputView, HostRole};
+pub use host_input::{host_input, HostInputProps, HostRole};
 pub use models_table::ModelsTable;
 pub use options_panel::options_panel;
 pub use result_panels::{code_panel, status_panel};
