@@ -131,14 +131,20 @@ pub fn status_panel(
             if offer_examples {
                 <div class="example-pairs" role="group" aria-label="Examples: a domain and a host">
                     <span class="muted">{ "Or try:" }</span>
-                    { for EXAMPLE_PAIRS.iter().enumerate().filter_map(|(index, pair)| {
-                        let action = example_pair_action(pair)?;
-                        let onclick = on_action.reform(move |_: MouseEvent| action.clone());
-                        Some(html! {
+                    { for EXAMPLE_PAIRS.iter().enumerate().map(|(index, pair)| {
+                        // The pair's texts are made when it is chosen (a host
+                        // may be synthesized), not on every render.
+                        let on_action = on_action.clone();
+                        let onclick = Callback::from(move |_: MouseEvent| {
+                            if let Some(action) = example_pair_action(pair) {
+                                on_action.emit(action);
+                            }
+                        });
+                        html! {
                             <button type="button" data-testid={format!("example-pair-{index}")} {onclick}>
                                 { pair.title }
                             </button>
-                        })
+                        }
                     }) }
                 </div>
             }
