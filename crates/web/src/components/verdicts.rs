@@ -35,45 +35,55 @@ fn settings_caption(report: &Report) -> String {
     caption
 }
 
+/// One line of the banner: `mode`'s `outcome`, marked when it is the domain's
+/// `own`, and its message.
+fn verdict_item(
+    class: &'static str,
+    name: &'static str,
+    mode: &str,
+    outcome: &'static str,
+    own: bool,
+    message: &str,
+) -> Html {
+    html! {
+        <li class={if own { format!("{class} own") } else { class.to_string() }}
+            data-testid={format!("verdict-{name}")}>
+            <span class="mode">{ mode.to_string() }</span>
+            <span class="outcome">{ outcome }</span>
+            if own { <span class="badge">{ "this domain" }</span> }
+            if !message.is_empty() {
+                <span class="message">{ message.to_string() }</span>
+            }
+        </li>
+    }
+}
+
+/// The line for `check='mode'`.
 fn verdict_line(mode: &'static str, verdict: &Verdict) -> Html {
     let (class, outcome) = match (verdict.starts, verdict.abi_stable) {
         (true, true) => ("verdict ok", "starts, ABI stable"),
         (true, false) => ("verdict warn", "starts, ABI may change"),
         (false, _) => ("verdict fail", "does not start"),
     };
-    let class = if verdict.own {
-        format!("{class} own")
-    } else {
-        class.to_string()
-    };
-    html! {
-        <li {class}
-            data-testid={format!("verdict-{mode}")}>
-            <span class="mode">{ format!("check='{mode}'") }</span>
-            <span class="outcome">{ outcome }</span>
-            if verdict.own { <span class="badge">{ "this domain" }</span> }
-            if !verdict.message.is_empty() {
-                <span class="message">{ verdict.message.clone() }</span>
-            }
-        </li>
-    }
+    let label = format!("check='{mode}'");
+    verdict_item(class, mode, &label, outcome, verdict.own, &verdict.message)
 }
 
+/// The line for the migration to the second host.
 fn migration_line(migration: &Migration) -> Html {
     let (class, outcome) = if migration.starts {
         ("verdict ok", "migrates")
     } else {
         ("verdict fail", "does not migrate")
     };
-    html! {
-        <li class={class} data-testid="verdict-migration">
-            <span class="mode">{ "migration" }</span>
-            <span class="outcome">{ outcome }</span>
-            if !migration.message.is_empty() {
-                <span class="message">{ migration.message.clone() }</span>
-            }
-        </li>
-    }
+    verdict_item(
+        class,
+        "migration",
+        "migration",
+        outcome,
+        false,
+        &migration.message,
+    )
 }
 
 /// The banner of `report`'s verdicts, with how the QEMU version and
