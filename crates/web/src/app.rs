@@ -24,10 +24,7 @@ use crate::engine::{
     self, AnalysisError, AnalysisOptions, InputKind, ModelList, ModelReport, ParsedHost, Report,
     UpgradePreview,
 };
-use crate::hooks::{
-    is_embed_mode, use_document_theme, use_fragment_sync, use_state_from_location,
-    use_window_file_drop,
-};
+use crate::hooks::{is_embed_mode, use_document_theme, use_location_sync, use_window_file_drop};
 use crate::state::{Action, AppState};
 
 /// The models table before there is a report: every model, usability unknown.
@@ -195,11 +192,9 @@ fn upgrade_panel(preview: &Result<UpgradePreview, AnalysisError>) -> Html {
 #[function_component]
 pub fn App() -> Html {
     let state = use_reducer(AppState::default);
-    let restored = use_state_from_location(state.dispatcher());
+    let location = use_location_sync(&state);
     let embed = is_embed_mode();
 
-    // Cloning the state copies pointers to its texts, not the texts.
-    let written_fragment = use_fragment_sync((*state).clone(), restored);
     use_document_theme(state.theme);
     let link_copied = use_state_eq(|| false);
 
@@ -301,8 +296,8 @@ pub fn App() -> Html {
 
     html! {
         <div class={if embed { "app embed" } else { "app" }} data-testid="app"
-            data-restored={restored.to_string()}>
-            { header(state.theme, embed, &written_fragment, &link_copied, &on_action) }
+            data-restored={location.restored.to_string()}>
+            { header(state.theme, embed, &location.written_fragment, &link_copied, &on_action) }
             <div class="summary" data-testid="summary">{ summary }</div>
             <main class="columns">
                 <div class="inputs">
