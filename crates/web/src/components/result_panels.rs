@@ -25,7 +25,7 @@ struct CodePanelProps {
     diff_shown: bool,
 }
 
-/// A [`CodePanel`] titled `title` showing `code`, with `diff_base` and
+/// A code panel titled `title` showing `code`, with `diff_base` and
 /// `diff_shown` as its props say; one function, so that each panel of the page
 /// is a call, not a props builder.
 pub fn code_panel(
