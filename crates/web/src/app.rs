@@ -6,27 +6,25 @@
 //! keystroke in the domain editor does not re-read the host dump and parses the
 //! domain once (the editor's summary, the check and the diff's `<cpu>` all read
 //! that parse), and the report
-//! is recomputed only when an input it depends on changed. Children get the same
-//! callbacks on every render, so a child whose inputs did not change (the models
-//! table, a host input) is not re-rendered either.
+//! is recomputed only when an input it depends on changed. Everything the user
+//! does goes through one callback, the same on every render, so the models
+//! table and the host inputs, which change only with the host, are not
+//! re-rendered on a keystroke in the domain.
 
 use std::rc::Rc;
 
 use yew::prelude::*;
 
 use crate::components::{
-    CodePanel, DomainEditor, FilteredTable, FixPanel, Header, HostBrief, HostInput, HostInputIds,
-    ModelsTable, OptionsPanel, StatusPanel, Tone, Verdicts,
+    code_panel, domain_editor, filtered_table, fix_panel, header, host_brief, host_input,
+    options_panel, status_panel, verdicts, HostInputProps, HostRole, ModelsTable,
 };
 use crate::diff;
 use crate::engine::{
     self, AnalysisError, AnalysisOptions, InputKind, ModelList, ModelReport, ParsedHost, Report,
-    UpgradePreview, NO_REMEDY,
+    UpgradePreview,
 };
-use crate::hooks::{
-    is_embed_mode, use_document_theme, use_fragment_sync, use_state_from_location,
-    use_window_file_drop, FileOutcomes,
-};
+use crate::hooks::{is_embed_mode, use_document_theme, use_location_sync, use_window_file_drop};
 use crate::state::{Action, AppState};
 
 /// The models table before there is a report: every model, usability unknown.
@@ -78,67 +76,37 @@ fn joined_file_lines(
         .collect()
 }
 
-/// "QEMU 9.2 (newest), kvm; defaults: …" under the verdicts.
-fn settings_caption(report: &Report) -> String {
-    let settings = &report.settings;
-    let mut caption = format!(
-        "QEMU {} ({}), libvirt {} ({}), accelerator {}",
-        settings.qemu_version,
-        settings.qemu_version_source,
-        settings.libvirt_version,
-        settings.libvirt_version_source,
-        settings.accelerator
-    );
-    if !settings.defaults_applied.is_empty() {
-        caption.push_str("; libvirt's defaults: ");
-        caption.push_str(&settings.defaults_applied.join(", "));
-    }
-    if !settings.cpu_flags.is_empty() {
-        caption.push_str("; -cpu flags from the domain: ");
-        let flags: Vec<String> = settings
-            .cpu_flags
-            .iter()
-            .map(|flag| format!("{} from {}", flag.qemu, flag.element))
-            .collect();
-        caption.push_str(&flags.join(", "));
-    }
-    for flag in &settings.outside_cpu_arg {
-        caption.push_str(&format!("; {}: {}", flag.element, flag.qemu));
-    }
-    caption
-}
-
 /// What the XML panels diff against: the input's `<cpu>` for the guest CPU, and
 /// the whole input for the live XML (which is the input with its `<cpu>` replaced).
-#[derive(Debug, Clone, PartialEq)]
 struct DiffBases {
     input_cpu: Option<AttrValue>,
     input_domain: AttrValue,
 }
 
+/// The host's files as the engine joins them: the dump (named after its file,
+/// if it came from one) and the files given with it.
+fn host_parts(state: &AppState) -> Vec<engine::HostPart> {
+    let name = state
+        .host_file_name
+        .clone()
+        .unwrap_or_else(|| Rc::from("pasted dump"));
+    std::iter::once((name, Rc::clone(&state.host_dump)))
+        .chain(
+            state
+                .more_host_files
+                .iter()
+                .map(|file| (file.name.clone(), file.text.clone())),
+        )
+        .collect()
+}
+
 /// The top of the page at every width: the headline, what to change, and the
 /// verdicts.
 fn summary_panels(report: &Report, diff_bases: &DiffBases) -> Html {
-    let verdicts = &report.verdicts;
-    let own = [&verdicts.none, &verdicts.partial, &verdicts.full]
-        .into_iter()
-        .find(|verdict| verdict.own)
-        .unwrap_or(&verdicts.full);
-    let tone = Tone::of(own, report.migration.as_ref().map(|m| m.starts));
-    let no_remedy = report
-        .notes
-        .iter()
-        .find(|note| note.starts_with(NO_REMEDY))
-        .map(|note| AttrValue::from(note.clone()));
     html! {
         <>
-        <FixPanel headline={report.headline.clone()} {tone} remedy={report.remedy.clone()}
-            {no_remedy} input_domain={diff_bases.input_domain.clone()} />
-        <Verdicts none={report.verdicts.none.clone()}
-            partial={report.verdicts.partial.clone()}
-            full={report.verdicts.full.clone()}
-            settings={settings_caption(report)}
-            migration={report.migration.clone()} />
+            { fix_panel(report, &diff_bases.input_domain) }
+            { verdicts(report) }
         </>
     }
 }
@@ -146,23 +114,22 @@ fn summary_panels(report: &Report, diff_bases: &DiffBases) -> Html {
 /// The details under the inputs' column: QEMU's argument, what it filters, the
 /// XML libvirt makes, the host and the notes.
 fn report_panels(report: &Report, embed: bool, diff_bases: &DiffBases) -> Html {
-    let guest_xml = report.guest_cpu.as_ref().map(|guest| guest.xml.clone());
     html! {
         <>
             if let Some(argument) = &report.qemu_cpu_arg {
-                <CodePanel title="-cpu argument" code={argument.clone()} testid="qemu-arg" />
+                { code_panel("-cpu argument", argument, "qemu-arg", None, false) }
             }
             if !embed {
-                <FilteredTable features={report.filtered.clone()} />
-                if let Some(xml) = guest_xml {
-                    <CodePanel title="Guest CPU" code={xml} testid="guest-xml"
-                        diff_base={diff_bases.input_cpu.clone()} />
+                { filtered_table(&report.filtered) }
+                if let Some(guest) = &report.guest_cpu {
+                    { code_panel("Guest CPU", &guest.xml, "guest-xml",
+                        diff_bases.input_cpu.clone(), false) }
                 }
                 if let Some(xml) = &report.live_xml {
-                    <CodePanel title="Live XML" code={xml.clone()} testid="live-xml"
-                        diff_base={diff_bases.input_domain.clone()} />
+                    { code_panel("Live XML", xml, "live-xml",
+                        Some(diff_bases.input_domain.clone()), false) }
                 }
-                <HostBrief host={report.host.clone()} />
+                { host_brief(&report.host) }
                 if !report.notes.is_empty() {
                     <section class="panel" aria-labelledby="notes-heading" data-testid="notes">
                         <h2 id="notes-heading">{ "Notes" }</h2>
@@ -225,67 +192,23 @@ fn upgrade_panel(preview: &Result<UpgradePreview, AnalysisError>) -> Html {
 #[function_component]
 pub fn App() -> Html {
     let state = use_reducer(AppState::default);
-    let restored = use_state_from_location(state.dispatcher());
-    let embed = *use_memo((), |()| is_embed_mode());
+    let location = use_location_sync(&state);
+    let embed = is_embed_mode();
 
-    // Cloning the state copies pointers to its texts, not the texts.
-    let written_fragment = use_fragment_sync((*state).clone(), restored);
     use_document_theme(state.theme);
+    let link_copied = use_state_eq(|| false);
 
+    // One callback, the same on every render, for everything the user does: a
+    // child whose other props did not change (the models table) is not
+    // re-rendered.
     let on_action = use_callback(state.dispatcher(), |action: Action, dispatcher| {
         dispatcher.dispatch(action);
     });
-    let on_host_file = use_callback(state.dispatcher(), |outcomes: FileOutcomes, dispatcher| {
-        dispatcher.dispatch(Action::LoadHostFiles(outcomes));
-    });
-    let on_remove_host_file = use_callback(state.dispatcher(), |index: usize, dispatcher| {
-        dispatcher.dispatch(Action::RemoveHostFile(index));
-    });
-    let on_second_host_file =
-        use_callback(state.dispatcher(), |outcomes: FileOutcomes, dispatcher| {
-            if let Some(outcome) = outcomes.into_iter().next() {
-                dispatcher.dispatch(match outcome {
-                    Ok(file) => Action::SetSecondHostDump(file.text),
-                    Err(problem) => Action::RefuseSecondHostFile(problem),
-                });
-            }
-        });
-    use_window_file_drop(on_host_file.clone());
-    // Each child gets the same callback on every render, so a child whose other
-    // props did not change is not re-rendered (the models table, a host input).
-    let on_domain_input = use_callback(state.dispatcher(), |text: String, dispatcher| {
-        dispatcher.dispatch(Action::SetDomainXml(text.into()));
-    });
-    let on_host_text = use_callback(state.dispatcher(), |text: String, dispatcher| {
-        dispatcher.dispatch(Action::SetHostDump(text.into()));
-    });
-    let on_second_host_text = use_callback(state.dispatcher(), |text: String, dispatcher| {
-        dispatcher.dispatch(Action::SetSecondHostDump(text.into()));
-    });
-    let on_model_filter = use_callback(state.dispatcher(), |filter: String, dispatcher| {
-        dispatcher.dispatch(Action::SetModelFilter(filter.into()));
-    });
-    let on_usable_only = use_callback(state.dispatcher(), |only: bool, dispatcher| {
-        dispatcher.dispatch(Action::SetUsableModelsOnly(only));
-    });
+    use_window_file_drop(on_action.clone());
 
     let domain = use_memo(state.domain_xml.clone(), |text| engine::read_domain(text));
-    let host_parts = use_memo(
-        (
-            state.host_dump.clone(),
-            state.host_file_name.clone(),
-            state.more_host_files.clone(),
-        ),
-        |(text, name, more)| {
-            let name = name.clone().unwrap_or_else(|| Rc::from("pasted dump"));
-            std::iter::once((name, Rc::clone(text)))
-                .chain(
-                    more.iter()
-                        .map(|file| (file.name.clone(), file.text.clone())),
-                )
-                .collect::<Vec<_>>()
-        },
-    );
+    // Comparing two lists of the same texts compares pointers.
+    let host_parts = host_parts(&state);
     let host = use_memo(host_parts.clone(), |parts| {
         engine::read_host_files(InputKind::HostDump, parts)
     });
@@ -322,7 +245,6 @@ pub fn App() -> Html {
             },
         )
     };
-    // The input's `<cpu>` is cut where the domain's one parse found it.
     // The comparison with a second stack: the same check again under it.
     let upgrade = {
         let (domain, host, analysis) = (domain.clone(), host.clone(), analysis.clone());
@@ -348,18 +270,16 @@ pub fn App() -> Html {
             },
         )
     };
-    let diff_bases = use_memo(state.domain_xml.clone(), {
-        let parsed = domain.clone();
-        move |text| DiffBases {
-            input_cpu: parsed
-                .as_ref()
-                .as_ref()
-                .ok()
-                .and_then(|parsed| diff::input_cpu_xml(text, parsed.cpu_range()?))
-                .map(AttrValue::from),
-            input_domain: AttrValue::from(Rc::clone(text)),
-        }
-    });
+    // The input's `<cpu>` is cut where the domain's one parse found it.
+    let diff_bases = DiffBases {
+        input_cpu: domain
+            .as_ref()
+            .as_ref()
+            .ok()
+            .and_then(|parsed| diff::input_cpu_xml(&state.domain_xml, parsed.cpu_range()?))
+            .map(AttrValue::from),
+        input_domain: AttrValue::from(Rc::clone(&state.domain_xml)),
+    };
     let database_models = use_memo((), |()| models_without_report());
     let (models, usability_known) = match &*analysis {
         Ok(report) => (report.models.clone(), true),
@@ -371,44 +291,43 @@ pub fn App() -> Html {
     };
     let summary = match &*analysis {
         Ok(report) => summary_panels(report, &diff_bases),
-        Err(error) => html! {
-            <StatusPanel error={error.clone()} {embed}
-                file_problem={state.host_file_problem.clone()} on_action={on_action.clone()} />
-        },
+        Err(error) => status_panel(error, embed, state.host_file_problem.as_ref(), &on_action),
     };
 
     html! {
-        <div class={classes!("app", embed.then_some("embed"))} data-testid="app"
-            data-restored={restored.to_string()}>
-            <Header theme={state.theme} {embed} {written_fragment}
-                on_action={on_action.clone()} />
+        <div class={if embed { "app embed" } else { "app" }} data-testid="app"
+            data-restored={location.restored.to_string()}>
+            { header(state.theme, embed, &location.written_fragment, &link_copied, &on_action) }
             <div class="summary" data-testid="summary">{ summary }</div>
             <main class="columns">
                 <div class="inputs">
-                    <DomainEditor text={AttrValue::from(state.domain_xml.clone())} reading={domain.as_ref().as_ref().map(|parsed| parsed.summary.clone()).map_err(Clone::clone)}
-                        on_input={on_domain_input} />
-                    <HostInput ids={HostInputIds::HOST} title="Host dump"
-                        hint="Pick files, drop them anywhere on the page, or paste. Several files make one host (a raw CPUID dump with QMP replies or domcapabilities)."
-                        text={AttrValue::from(state.host_dump.clone())}
-                        file_name={state.host_file_name.clone().map(AttrValue::from)}
-                        format={format_of(&host)}
-                        file_problem={state.host_file_problem.clone()}
-                        on_text={on_host_text}
-                        on_file={on_host_file} multiple=true {joined_files}
-                        on_remove={on_remove_host_file} />
-                    <OptionsPanel qemu_version={state.qemu_version.clone().map(AttrValue::from)}
-                        libvirt_version={state.libvirt_version.clone().map(AttrValue::from)}
-                        upgrade_to={state.upgrade_to.clone().map(AttrValue::from)}
-                        accelerator={state.accelerator}
-                        migration={state.second_host_dump.is_some()}
-                        on_action={on_action.clone()} />
+                    { domain_editor(&AttrValue::from(state.domain_xml.clone()), &domain, &on_action) }
+                    { host_input(HostInputProps {
+                        role: HostRole::HOST,
+                        title: "Host dump",
+                        hint: Some("Pick files, drop them anywhere on the page, or paste. Several files make one host (a raw CPUID dump with QMP replies or domcapabilities)."),
+                        text: AttrValue::from(state.host_dump.clone()),
+                        file_name: state.host_file_name.clone().map(AttrValue::from),
+                        format: format_of(&host),
+                        file_problem: state.host_file_problem.clone(),
+                        multiple: true,
+                        joined_files,
+                        on_action: on_action.clone(),
+                    }) }
+                    { options_panel(&state, &on_action) }
                     if let (Some(text), Some(reading)) = (&state.second_host_dump, &*second_host) {
-                        <HostInput ids={HostInputIds::SECOND_HOST} title="Migration target dump"
-                            text={AttrValue::from(text.clone())} file_name={None::<AttrValue>}
-                            format={format_of(reading)}
-                            file_problem={state.second_host_file_problem.clone()}
-                            on_text={on_second_host_text}
-                            on_file={on_second_host_file} />
+                        { host_input(HostInputProps {
+                            role: HostRole::SECOND_HOST,
+                            title: "Migration target dump",
+                            hint: None,
+                            text: AttrValue::from(text.clone()),
+                            file_name: None,
+                            format: format_of(reading),
+                            file_problem: state.second_host_file_problem.clone(),
+                            multiple: false,
+                            joined_files: Vec::new(),
+                            on_action: on_action.clone(),
+                        }) }
                     }
                 </div>
                 <div class="results">
@@ -417,9 +336,8 @@ pub fn App() -> Html {
                     if !embed {
                         <ModelsTable {models} {usability_known}
                             filter={AttrValue::from(state.model_filter.clone())}
-                            on_filter={on_model_filter}
                             usable_only={state.usable_models_only}
-                            on_usable_only={on_usable_only} />
+                            on_action={on_action.clone()} />
                     }
                 </div>
             </main>

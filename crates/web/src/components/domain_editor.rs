@@ -4,15 +4,8 @@
 use web_sys::{Element, HtmlTextAreaElement};
 use yew::prelude::*;
 
-use crate::engine::{AnalysisError, DomainSummary};
-
-#[derive(Properties, PartialEq)]
-pub struct DomainEditorProps {
-    pub text: AttrValue,
-    /// The result of reading `text`.
-    pub reading: Result<DomainSummary, AnalysisError>,
-    pub on_input: Callback<String>,
-}
+use crate::engine::{AnalysisError, ParsedDomain};
+use crate::state::Action;
 
 /// "1\n2\n…" for as many lines as `text` has; an ending newline starts a line.
 fn line_numbers(text: &str) -> String {
@@ -27,37 +20,44 @@ fn line_numbers(text: &str) -> String {
     numbers
 }
 
-#[function_component]
-pub fn DomainEditor(props: &DomainEditorProps) -> Html {
-    let gutter = use_node_ref();
-    let oninput = props
-        .on_input
-        .reform(|event: InputEvent| event.target_unchecked_into::<HtmlTextAreaElement>().value());
-    let onscroll = {
-        let gutter = gutter.clone();
-        Callback::from(move |event: Event| {
-            let editor: Element = event.target_unchecked_into();
-            if let Some(gutter) = gutter.cast::<Element>() {
-                gutter.set_scroll_top(editor.scroll_top());
-            }
-        })
-    };
-    let input_error = match &props.reading {
+/// The editor holding `text`, with `reading`, the result of reading it, below.
+pub fn domain_editor(
+    text: &AttrValue,
+    reading: &Result<ParsedDomain, AnalysisError>,
+    on_action: &Callback<Action>,
+) -> Html {
+    let oninput = on_action.reform(|event: InputEvent| {
+        let editor = event.target_unchecked_into::<HtmlTextAreaElement>();
+        Action::SetDomainXml(editor.value().into())
+    });
+    // The gutter is the editor's previous sibling and scrolls with it.
+    let onscroll = Callback::from(|event: Event| {
+        let editor: Element = event.target_unchecked_into();
+        if let Some(gutter) = editor.previous_element_sibling() {
+            gutter.set_scroll_top(editor.scroll_top());
+        }
+    });
+    let input_error = match reading {
         Err(AnalysisError::Input(error)) => Some(error),
         _ => None,
     };
-    let below = match (&props.reading, input_error) {
+    let below = match (reading.as_ref().map(|parsed| &parsed.summary), input_error) {
         (_, Some(error)) => html! {
             <p class="input-error" role="alert" data-testid="error">{ error.to_string() }</p>
         },
-        (Ok(summary), None) => html! {
-            <p class="hint" data-testid="domain-summary">
-                { format!("mode {}", summary.mode) }
-                if let Some(model) = &summary.model { { format!(", model {model}") } }
-                { format!(", {} feature(s)", summary.feature_count) }
-                { format!(", check {}", summary.check.unwrap_or("(libvirt's default)")) }
-            </p>
-        },
+        (Ok(summary), None) => {
+            let model = summary
+                .model
+                .as_ref()
+                .map(|model| format!(", model {model}"))
+                .unwrap_or_default();
+            html! {
+                <p class="hint" data-testid="domain-summary">
+                    { format!("mode {}{model}, {} feature(s), check {}", summary.mode,
+                        summary.feature_count, summary.check.unwrap_or("(libvirt's default)")) }
+                </p>
+            }
+        }
         (Err(_), None) => html! {
             <p class="hint">{ "A whole <domain> or only its <cpu> element." }</p>
         },
@@ -65,8 +65,8 @@ pub fn DomainEditor(props: &DomainEditorProps) -> Html {
     html! {
         <section class="panel" aria-labelledby="domain-heading">
             <h2 id="domain-heading">{ "Domain XML" }</h2>
-            <div class={classes!("editor", input_error.is_some().then_some("has-error"))}>
-                <pre class="gutter" ref={gutter} aria-hidden="true">{ line_numbers(&props.text) }</pre>
+            <div class={if input_error.is_some() { "editor has-error" } else { "editor" }}>
+                <pre class="gutter" aria-hidden="true">{ line_numbers(text) }</pre>
                 <textarea
                     data-testid="domain-input"
                     aria-label="Domain XML"
@@ -75,7 +75,7 @@ pub fn DomainEditor(props: &DomainEditorProps) -> Html {
                     autocomplete="off"
                     wrap="off"
                     placeholder="<cpu mode='host-model' check='partial'/>"
-                    value={ props.text.clone() }
+                    value={ text.clone() }
                     {oninput}
                     {onscroll}
                 />

@@ -8,17 +8,12 @@ use yew::prelude::*;
 
 use crate::engine::FilteredReport;
 
-#[derive(Properties, PartialEq)]
-pub struct FilteredTableProps {
-    pub features: Vec<FilteredReport>,
-}
-
-#[function_component]
-pub fn FilteredTable(props: &FilteredTableProps) -> Html {
+/// The panel listing `features`, or saying that there are none.
+pub fn filtered_table(features: &[FilteredReport]) -> Html {
     html! {
         <section class="panel stacking" aria-labelledby="filtered-heading" data-testid="filtered-list">
-            <h2 id="filtered-heading">{ format!("Filtered features ({})", props.features.len()) }</h2>
-            if props.features.is_empty() {
+            <h2 id="filtered-heading">{ format!("Filtered features ({})", features.len()) }</h2>
+            if features.is_empty() {
                 <p class="hint">{ "QEMU drops no feature." }</p>
             } else {
                 <div class="table-scroll">
@@ -30,7 +25,7 @@ pub fn FilteredTable(props: &FilteredTableProps) -> Html {
                             <th scope="col">{ "QEMU's warning" }</th>
                         </tr></thead>
                         <tbody>
-                            { for props.features.iter().map(|feature| html! {
+                            { for features.iter().map(|feature| html! {
                                 <tr>
                                     <td data-label="Feature"><code>{ feature.name.clone() }</code></td>
                                     <td data-label="CPUID" class="nowrap"><code>{ feature.cpuid.clone() }</code></td>

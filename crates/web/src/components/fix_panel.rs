@@ -4,12 +4,12 @@
 
 use yew::prelude::*;
 
-use super::CodePanel;
-use crate::engine::{Remedy, Verdict};
+use super::code_panel;
+use crate::engine::{Report, Verdict, NO_REMEDY};
 
 /// How the headline is coloured: by the domain's own verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tone {
+enum Tone {
     /// Starts with a stable ABI.
     Ok,
     /// Starts, but the ABI may change.
@@ -20,7 +20,7 @@ pub enum Tone {
 
 impl Tone {
     /// The tone of the domain's own verdict; a failed migration makes it `Fail`.
-    pub fn of(own: &Verdict, migrates: Option<bool>) -> Tone {
+    fn of(own: &Verdict, migrates: Option<bool>) -> Tone {
         match (own.starts, own.abi_stable, migrates) {
             (false, _, _) | (_, _, Some(false)) => Tone::Fail,
             (true, false, _) => Tone::Warn,
@@ -28,11 +28,12 @@ impl Tone {
         }
     }
 
+    /// The headline's classes.
     fn class(self) -> &'static str {
         match self {
-            Tone::Ok => "ok",
-            Tone::Warn => "warn",
-            Tone::Fail => "fail",
+            Tone::Ok => "headline ok",
+            Tone::Warn => "headline warn",
+            Tone::Fail => "headline fail",
         }
     }
 }
@@ -52,20 +53,19 @@ fn with_code_spans(text: &str) -> Html {
         .collect()
 }
 
-#[derive(Properties, PartialEq)]
-pub struct FixPanelProps {
-    pub headline: AttrValue,
-    pub tone: Tone,
-    pub remedy: Option<Remedy>,
-    /// The engine's note when no `<cpu>` can make the domain start cleanly.
-    pub no_remedy: Option<AttrValue>,
-    /// The domain as typed, for the remedied domain's diff.
-    pub input_domain: AttrValue,
-}
-
-#[function_component]
-pub fn FixPanel(props: &FixPanelProps) -> Html {
-    let outcome = match (&props.remedy, &props.no_remedy) {
+/// The headline of `report`, coloured by the domain's own verdict, and its
+/// remedy (diffed against `input_domain`, the domain as typed) or the engine's
+/// note on why there is none.
+pub fn fix_panel(report: &Report, input_domain: &AttrValue) -> Html {
+    let verdicts = &report.verdicts;
+    let own = [&verdicts.none, &verdicts.partial, &verdicts.full]
+        .into_iter()
+        .find(|verdict| verdict.own)
+        .unwrap_or(&verdicts.full);
+    let tone = Tone::of(own, report.migration.as_ref().map(|m| m.starts));
+    // The engine's note when no `<cpu>` can make the domain start cleanly.
+    let no_remedy = report.notes.iter().find(|note| note.starts_with(NO_REMEDY));
+    let outcome = match (&report.remedy, no_remedy) {
         (Some(remedy), _) => html! {
             <>
                 <p class="hint" data-testid="fix-explanation">{ remedy.explanation.clone() }</p>
@@ -87,13 +87,13 @@ pub fn FixPanel(props: &FixPanelProps) -> Html {
     html! {
         <>
             <section class="panel fix" aria-labelledby="headline" data-testid="fix">
-                <h2 id="headline" class={classes!("headline", props.tone.class())}
-                    data-testid="headline">{ props.headline.clone() }</h2>
+                <h2 id="headline" class={tone.class()}
+                    data-testid="headline">{ report.headline.clone() }</h2>
                 { outcome }
             </section>
-            if let Some(remedy) = &props.remedy {
-                <CodePanel title="Fixed domain XML" code={remedy.domain_xml.clone()} testid="fix-xml"
-                    diff_base={props.input_domain.clone()} diff_shown=true />
+            if let Some(remedy) = &report.remedy {
+                { code_panel("Fixed domain XML", &remedy.domain_xml, "fix-xml",
+                    Some(input_domain.clone()), true) }
             }
         </>
     }

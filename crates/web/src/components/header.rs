@@ -4,20 +4,12 @@
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
+use super::copy_button::{copy_button, copy_to_clipboard};
 use crate::examples::{
     ExamplePair, EXAMPLES, EXAMPLE_PAIRS, HOST_EXAMPLES, SYNTHESIZED_HOST_EXAMPLES,
 };
 use crate::hooks::{page_url, write_fragment_now};
 use crate::state::{Action, Theme};
-
-#[derive(Properties, PartialEq)]
-pub struct HeaderProps {
-    pub theme: Theme,
-    pub embed: bool,
-    /// The fragment last written to the address bar, for the "Open in full" link.
-    pub written_fragment: AttrValue,
-    pub on_action: Callback<Action>,
-}
 
 /// The action that loads an example pair.
 pub fn example_pair_action(pair: &ExamplePair) -> Option<Action> {
@@ -49,36 +41,40 @@ fn example_action(value: &str) -> Option<Action> {
 }
 
 /// "Copy link": writes the current state into the address bar first (the state
-/// is encoded only then), and copies the address it then holds.
-#[function_component]
-fn ShareLinkButton() -> Html {
-    let copied = use_state(|| false);
+/// is encoded only then), and copies the address it then holds; `copied` says
+/// whether it has been clicked.
+fn share_link_button(copied: &UseStateHandle<bool>) -> Html {
     let onclick = {
         let copied = copied.clone();
         Callback::from(move |_: MouseEvent| {
             let copied = copied.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                let url = page_url(&write_fragment_now().await, true);
-                let clipboard = gloo_utils::window().navigator().clipboard();
-                // The returned promise only reports permission problems, which
-                // the browser already shows; the button still says what it tried.
-                let _ = clipboard.write_text(&url);
+                copy_to_clipboard(&page_url(&write_fragment_now().await, true));
                 copied.set(true);
             });
         })
     };
-    html! {
-        <button type="button" class="copy" aria-label="Copy share link" data-testid="share-link"
-            {onclick}>
-            { if *copied { "Copied" } else { "Copy link" } }
-        </button>
-    }
+    copy_button(
+        "Copy link",
+        "Copy share link".into(),
+        Some("share-link"),
+        **copied,
+        onclick,
+    )
 }
 
-#[function_component]
-pub fn Header(props: &HeaderProps) -> Html {
+/// The top bar for `theme`; in `embed` mode, a link to the full page with
+/// `written_fragment`, the fragment last written to the address bar, else the
+/// share link's button, `link_copied` once it has been clicked.
+pub fn header(
+    theme: Theme,
+    embed: bool,
+    written_fragment: &str,
+    link_copied: &UseStateHandle<bool>,
+    on_action: &Callback<Action>,
+) -> Html {
     let on_example = {
-        let on_action = props.on_action.clone();
+        let on_action = on_action.clone();
         Callback::from(move |event: Event| {
             let select = event.target_unchecked_into::<HtmlSelectElement>();
             if let Some(action) = example_action(&select.value()) {
@@ -88,14 +84,14 @@ pub fn Header(props: &HeaderProps) -> Html {
             select.set_value("");
         })
     };
-    let on_theme = props.on_action.reform(|_: MouseEvent| Action::CycleTheme);
+    let on_theme = on_action.reform(|_: MouseEvent| Action::CycleTheme);
     html! {
         <header class="topbar">
             <h1>{ "guestcpu" }</h1>
             <p class="tagline">{ "Which CPU does the guest get, and does the domain start?" }</p>
             <nav class="actions" aria-label="Page">
-                if props.embed {
-                    <a class="button" href={page_url(&props.written_fragment, false)} target="_blank"
+                if embed {
+                    <a class="button" href={page_url(written_fragment, false)} target="_blank"
                         rel="noopener" data-testid="open-full">{ "Open in full" }</a>
                 } else {
                     <select aria-label="Load an example domain" data-testid="examples"
@@ -122,11 +118,11 @@ pub fn Header(props: &HeaderProps) -> Html {
                             }) }
                         </optgroup>
                     </select>
-                    <ShareLinkButton />
+                    { share_link_button(link_copied) }
                 }
                 <button type="button" data-testid="theme" onclick={on_theme}
-                    aria-label={format!("Theme: {}; change", props.theme.attribute())}>
-                    { format!("Theme: {}", props.theme.attribute()) }
+                    aria-label={format!("Theme: {}; change", theme.attribute())}>
+                    { format!("Theme: {}", theme.attribute()) }
                 </button>
             </nav>
         </header>

@@ -4,19 +4,13 @@ use yew::prelude::*;
 
 use crate::engine::HostBrief as HostFacts;
 
-#[derive(Properties, PartialEq)]
-pub struct HostBriefProps {
-    pub host: HostFacts,
-}
-
 /// A fact the input did not give is shown as a dash.
 fn or_dash<T: ToString>(value: Option<T>) -> String {
     value.map_or_else(|| "–".to_string(), |value| value.to_string())
 }
 
-#[function_component]
-pub fn HostBrief(props: &HostBriefProps) -> Html {
-    let host = &props.host;
+/// The panel of `host`'s facts.
+pub fn host_brief(host: &HostFacts) -> Html {
     let signature = format!(
         "{} / {} / {}",
         or_dash(host.family),

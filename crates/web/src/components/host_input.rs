@@ -11,76 +11,108 @@ use yew::prelude::*;
 use crate::engine::AnalysisError;
 use crate::files::FileProblem;
 use crate::hooks::{read_text_files, FileOutcomes};
+use crate::state::Action;
 
-/// The `data-testid`s and element ids of one host input, so two can share a page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HostInputIds {
+/// Which of the two host inputs: its `data-testid`s and element ids, so two can
+/// share a page, and the actions its text and files become.
+#[derive(Clone, Copy)]
+pub struct HostRole {
     pub heading: &'static str,
     pub file: &'static str,
     pub paste: &'static str,
     pub format: &'static str,
+    /// The action for a typed or pasted text.
+    text_action: fn(String) -> Action,
+    /// The action for files picked together, if any.
+    files_action: fn(FileOutcomes) -> Option<Action>,
 }
 
-impl HostInputIds {
-    pub const HOST: HostInputIds = HostInputIds {
+impl HostRole {
+    /// The host: several files make one host.
+    pub const HOST: HostRole = HostRole {
         heading: "host-heading",
         file: "host-file",
         paste: "host-paste",
         format: "host-format",
+        text_action: |text| Action::SetHostDump(text.into()),
+        files_action: |outcomes| Some(Action::LoadHostFiles(outcomes)),
     };
-    pub const SECOND_HOST: HostInputIds = HostInputIds {
+    /// The migration target: one file, the first of those picked.
+    pub const SECOND_HOST: HostRole = HostRole {
         heading: "second-host-heading",
         file: "second-host-file",
         paste: "second-host-paste",
         format: "second-host-format",
+        text_action: |text| Action::SetSecondHostDump(text.into()),
+        files_action: |outcomes| {
+            Some(match outcomes.into_iter().next()? {
+                Ok(file) => Action::SetSecondHostDump(file.text),
+                Err(problem) => Action::RefuseSecondHostFile(problem),
+            })
+        },
     };
 }
 
+/// Two roles are the same when their ids are.
+impl PartialEq for HostRole {
+    fn eq(&self, other: &Self) -> bool {
+        self.heading == other.heading
+    }
+}
+
+/// What one host input shows; what the user does there becomes `on_action`'s.
 #[derive(Properties, PartialEq)]
 pub struct HostInputProps {
-    pub ids: HostInputIds,
-    pub title: AttrValue,
+    pub role: HostRole,
+    pub title: &'static str,
+    /// Shown under the heading, e.g. that files can be dropped anywhere.
+    pub hint: Option<&'static str>,
     pub text: AttrValue,
     pub file_name: Option<AttrValue>,
     /// The detected format of `text`, or why there is none.
     pub format: Result<AttrValue, AnalysisError>,
-    pub on_text: Callback<String>,
-    pub on_file: Callback<FileOutcomes>,
+    /// Why the last file given here was refused; shown instead of the format.
+    pub file_problem: Option<FileProblem>,
     /// Whether several files may be picked at once (joined into one host).
-    #[prop_or_default]
     pub multiple: bool,
     /// When the input is several files: one line per file, "NAME (FORMAT):
-    /// what it contributed", in the order [`Self::on_remove`] counts them.
-    #[prop_or_default]
+    /// what it contributed", in the order [`Action::RemoveHostFile`] counts them.
     pub joined_files: Vec<AttrValue>,
-    /// Removes the N-th of [`Self::joined_files`].
-    #[prop_or_default]
-    pub on_remove: Callback<usize>,
-    /// Why the last file given here was refused; shown instead of the format.
-    #[prop_or_default]
-    pub file_problem: Option<FileProblem>,
-    /// Shown under the heading, e.g. that files can be dropped anywhere.
-    #[prop_or_default]
-    pub hint: AttrValue,
+    pub on_action: Callback<Action>,
+}
+
+/// One host input. A component, not a plain function: on a keystroke elsewhere
+/// its props are unchanged and it is not re-rendered, so Yew does not read a
+/// dump of hundreds of kilobytes back out of the text box to compare it.
+pub fn host_input(props: HostInputProps) -> Html {
+    html! { <HostInput ..props /> }
 }
 
 #[function_component]
-pub fn HostInput(props: &HostInputProps) -> Html {
+fn HostInput(view: &HostInputProps) -> Html {
+    let role = view.role;
+    let on_action = &view.on_action;
     let onchange = {
-        let on_file = props.on_file.clone();
+        let on_action = on_action.clone();
         Callback::from(move |event: Event| {
             let input: HtmlInputElement = event.target_unchecked_into();
             if let Some(files) = input.files() {
-                read_text_files(files, on_file.clone());
+                let on_action = on_action.clone();
+                let on_files = Callback::from(move |outcomes| {
+                    if let Some(action) = (role.files_action)(outcomes) {
+                        on_action.emit(action);
+                    }
+                });
+                read_text_files(files, on_files);
             }
             // Picking the same file again must fire `change` again.
             input.set_value("");
         })
     };
-    let oninput = props
-        .on_text
-        .reform(|event: InputEvent| event.target_unchecked_into::<HtmlTextAreaElement>().value());
-    let (format_class, format_text) = match (&props.file_problem, &props.format) {
+    let oninput = on_action.reform(move |event: InputEvent| {
+        (role.text_action)(event.target_unchecked_into::<HtmlTextAreaElement>().value())
+    });
+    let (format_class, format_text) = match (&view.file_problem, &view.format) {
         (Some(problem), _) => ("format input-error", problem.to_string()),
         (None, format) => match format {
             Ok(format) => ("format", format.to_string()),
@@ -95,25 +127,25 @@ pub fn HostInput(props: &HostInputProps) -> Html {
     } else {
         "polite"
     };
-    let ids = props.ids;
+    let ids = role;
     html! {
         <section class="panel" aria-labelledby={ids.heading}>
-            <h2 id={ids.heading}>{ props.title.clone() }</h2>
-            if !props.hint.is_empty() { <p class="hint">{ props.hint.clone() }</p> }
+            <h2 id={ids.heading}>{ view.title }</h2>
+            if let Some(hint) = view.hint { <p class="hint">{ hint }</p> }
             <div class="row">
                 <label class="button file-button">
                     { "Choose file…" }
                     <input type="file" class="visually-hidden" data-testid={ids.file}
-                        multiple={props.multiple} {onchange} />
+                        multiple={view.multiple} {onchange} />
                 </label>
-                if let Some(name) = &props.file_name {
+                if let Some(name) = &view.file_name {
                     <span class="file-name">{ name.clone() }</span>
                 }
             </div>
-            if props.joined_files.len() > 1 {
+            if view.joined_files.len() > 1 {
                 <ul class="host-files" data-testid="host-files" aria-label="Files joined into one host">
-                    { for props.joined_files.iter().enumerate().map(|(index, line)| {
-                        let on_remove = props.on_remove.reform(move |_: MouseEvent| index);
+                    { for view.joined_files.iter().enumerate().map(|(index, line)| {
+                        let on_remove = on_action.reform(move |_: MouseEvent| Action::RemoveHostFile(index));
                         html! { <li>{ line.clone() }{ " " }
                             <button type="button" class="button" onclick={on_remove}>{ "Remove" }</button></li> }
                     }) }
@@ -122,12 +154,12 @@ pub fn HostInput(props: &HostInputProps) -> Html {
             <textarea
                 class="dump"
                 data-testid={ids.paste}
-                aria-label={ format!("{} text", props.title) }
+                aria-label={ format!("{} text", view.title) }
                 spellcheck="false"
                 autocomplete="off"
                 wrap="off"
                 placeholder="…or paste `cpuid -1r`, virsh capabilities, QMP replies, /proc/cpuinfo"
-                value={ props.text.clone() }
+                value={ view.text.clone() }
                 {oninput}
             />
             <p class={format_class} data-testid={ids.format} aria-live={live}>

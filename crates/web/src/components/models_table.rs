@@ -5,6 +5,7 @@ use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::engine::{ModelList, ModelReport};
+use crate::state::Action;
 
 #[derive(Properties, PartialEq)]
 pub struct ModelsTableProps {
@@ -14,10 +15,9 @@ pub struct ModelsTableProps {
     /// False while there is no report: names only, usability unknown.
     pub usability_known: bool,
     pub filter: AttrValue,
-    pub on_filter: Callback<String>,
     /// Whether only usable models are shown (ignored while usability is unknown).
     pub usable_only: bool,
-    pub on_usable_only: Callback<bool>,
+    pub on_action: Callback<Action>,
 }
 
 /// Whether `model` matches the filter text (name or blocker, ignoring ASCII case:
@@ -34,12 +34,17 @@ fn matches_filter(model: &ModelReport, filter_lowercase: &str) -> bool {
 
 #[function_component]
 pub fn ModelsTable(props: &ModelsTableProps) -> Html {
-    let oninput = props
-        .on_filter
-        .reform(|event: InputEvent| event.target_unchecked_into::<HtmlInputElement>().value());
-    let on_usable_only = props
-        .on_usable_only
-        .reform(|event: Event| event.target_unchecked_into::<HtmlInputElement>().checked());
+    let oninput = props.on_action.reform(|event: InputEvent| {
+        Action::SetModelFilter(
+            event
+                .target_unchecked_into::<HtmlInputElement>()
+                .value()
+                .into(),
+        )
+    });
+    let on_usable_only = props.on_action.reform(|event: Event| {
+        Action::SetUsableModelsOnly(event.target_unchecked_into::<HtmlInputElement>().checked())
+    });
     let filter = props.filter.trim().to_ascii_lowercase();
     let usable_only = props.usable_only && props.usability_known;
     let shown: Vec<&ModelReport> = props

@@ -5,7 +5,8 @@
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use super::{example_pair_action, CopyButton};
+use super::copy_button::{copy_button, copy_to_clipboard};
+use super::example_pair_action;
 use crate::diff::{line_diff, DiffLine};
 use crate::engine::{AnalysisError, InputKind};
 use crate::examples::EXAMPLE_PAIRS;
@@ -13,30 +14,52 @@ use crate::files::FileProblem;
 use crate::state::Action;
 
 #[derive(Properties, PartialEq)]
-pub struct CodePanelProps {
-    pub title: AttrValue,
-    pub code: AttrValue,
-    pub testid: AttrValue,
+struct CodePanelProps {
+    title: AttrValue,
+    code: AttrValue,
+    testid: AttrValue,
     /// The input `code` was made from; when given, a toggle shows `code` as a
     /// line diff against it.
-    #[prop_or_default]
-    pub diff_base: Option<AttrValue>,
+    diff_base: Option<AttrValue>,
     /// Whether the diff is shown before the toggle is touched.
-    #[prop_or_default]
-    pub diff_shown: bool,
+    diff_shown: bool,
+}
+
+/// A code panel titled `title` showing `code`, with `diff_base` and
+/// `diff_shown` as its props say; one function, so that each panel of the page
+/// is a call, not a props builder.
+pub fn code_panel(
+    title: &'static str,
+    code: &str,
+    testid: &'static str,
+    diff_base: Option<AttrValue>,
+    diff_shown: bool,
+) -> Html {
+    html! { <CodePanel {title} code={code.to_string()} {testid} {diff_base} {diff_shown} /> }
 }
 
 /// A titled block of code (XML or a command-line argument) with a copy button.
 #[function_component]
-pub fn CodePanel(props: &CodePanelProps) -> Html {
+fn CodePanel(props: &CodePanelProps) -> Html {
     let show_diff = use_state_eq(|| props.diff_shown);
-    let diff = use_memo(
-        (*show_diff, props.diff_base.clone(), props.code.clone()),
-        |(show_diff, base, code)| match base {
-            Some(base) if *show_diff => Some(line_diff(base, code)),
-            _ => None,
-        },
-    );
+    let copied = use_state_eq(|| false);
+    {
+        // A new text has not been copied yet.
+        let copied = copied.clone();
+        use_effect_with(props.code.clone(), move |_| copied.set(false));
+    }
+    let on_copy = {
+        let copied = copied.clone();
+        let code = props.code.clone();
+        Callback::from(move |_: MouseEvent| {
+            copy_to_clipboard(&code);
+            copied.set(true);
+        })
+    };
+    let diff = match &props.diff_base {
+        Some(base) if *show_diff => Some(line_diff(base, &props.code)),
+        _ => None,
+    };
     let on_toggle = {
         let show_diff = show_diff.clone();
         Callback::from(move |event: Event| {
@@ -55,9 +78,9 @@ pub fn CodePanel(props: &CodePanelProps) -> Html {
                         { " show diff against input" }
                     </label>
                 }
-                <CopyButton text={props.code.clone()} what={props.title.clone()} />
+                { copy_button("Copy", format!("Copy {}", props.title).into(), None, *copied, on_copy) }
             </div>
-            if let Some(lines) = &*diff {
+            if let Some(lines) = diff {
                 <pre class="diff" data-testid={format!("{testid}-diff")}
                     aria-label={format!("{}: changes against the input", props.title)}>
                     { for lines.iter().map(diff_line) }
@@ -78,21 +101,16 @@ fn diff_line(line: &DiffLine) -> Html {
     }
 }
 
-#[derive(Properties, PartialEq)]
-pub struct StatusPanelProps {
-    pub error: AnalysisError,
-    /// No example buttons in the compact layout.
-    pub embed: bool,
-    /// Why the last host file was refused, if it was.
-    pub file_problem: Option<FileProblem>,
-    pub on_action: Callback<Action>,
-}
-
-/// Why there are no results yet, in words for the user; on a page with nothing
-/// in it, example pairs that show a verdict at once.
-#[function_component]
-pub fn StatusPanel(props: &StatusPanelProps) -> Html {
-    let (text, is_error) = match (&props.error, &props.file_problem) {
+/// Why there are no results yet (`error`, or `file_problem`, why the last host
+/// file was refused), in words for the user; on a page with nothing in it and
+/// not `embed`ded, example pairs that show a verdict at once.
+pub fn status_panel(
+    error: &AnalysisError,
+    embed: bool,
+    file_problem: Option<&FileProblem>,
+    on_action: &Callback<Action>,
+) -> Html {
+    let (text, is_error) = match (error, file_problem) {
         (AnalysisError::MissingInput(InputKind::HostDump), Some(problem)) => {
             (problem.to_string(), true)
         }
@@ -105,22 +123,28 @@ pub fn StatusPanel(props: &StatusPanelProps) -> Html {
             (format!("The engine cannot check this: {message}"), true)
         }
     };
-    let offer_examples = !props.embed && matches!(props.error, AnalysisError::MissingInput(_));
+    let offer_examples = !embed && matches!(error, AnalysisError::MissingInput(_));
     html! {
-        <section class={classes!("panel", "status", is_error.then_some("problem"))}
+        <section class={if is_error { "panel status problem" } else { "panel status" }}
             aria-live="polite" data-testid="status">
             <p>{ text }</p>
             if offer_examples {
                 <div class="example-pairs" role="group" aria-label="Examples: a domain and a host">
                     <span class="muted">{ "Or try:" }</span>
-                    { for EXAMPLE_PAIRS.iter().enumerate().filter_map(|(index, pair)| {
-                        let action = example_pair_action(pair)?;
-                        let onclick = props.on_action.reform(move |_: MouseEvent| action.clone());
-                        Some(html! {
+                    { for EXAMPLE_PAIRS.iter().enumerate().map(|(index, pair)| {
+                        // The pair's texts are made when it is chosen (a host
+                        // may be synthesized), not on every render.
+                        let on_action = on_action.clone();
+                        let onclick = Callback::from(move |_: MouseEvent| {
+                            if let Some(action) = example_pair_action(pair) {
+                                on_action.emit(action);
+                            }
+                        });
+                        html! {
                             <button type="button" data-testid={format!("example-pair-{index}")} {onclick}>
                                 { pair.title }
                             </button>
-                        })
+                        }
                     }) }
                 </div>
             }

@@ -9,6 +9,7 @@ use wasm_bindgen_futures::JsFuture;
 use yew::prelude::*;
 
 use crate::files::{file_text, FileProblem, LoadedFile};
+use crate::state::Action;
 
 /// What reading the files given together gave: each one's text, or why it has none.
 pub type FileOutcomes = Vec<Result<LoadedFile, FileProblem>>;
@@ -32,19 +33,20 @@ pub fn read_text_files(files: web_sys::FileList, on_loaded: Callback<FileOutcome
     });
 }
 
-/// Accepts files dropped anywhere on the page and emits their texts.
+/// Accepts files dropped anywhere on the page and emits them as the host's
+/// files.
 ///
 /// Both `dragover` and `drop` must be cancelled, or the browser navigates to the
 /// dropped file instead of handing it to the page.
 #[hook]
-pub fn use_window_file_drop(on_loaded: Callback<FileOutcomes>) {
-    use_effect_with(on_loaded, |on_loaded| {
+pub fn use_window_file_drop(on_action: Callback<Action>) {
+    use_effect_with(on_action, |on_action| {
         let window = gloo_utils::window();
         let options = EventListenerOptions::enable_prevent_default();
         let on_dragover = EventListener::new_with_options(&window, "dragover", options, |event| {
             event.prevent_default();
         });
-        let on_loaded = on_loaded.clone();
+        let on_loaded = on_action.reform(Action::LoadHostFiles);
         let on_drop = EventListener::new_with_options(&window, "drop", options, move |event| {
             event.prevent_default();
             let files = event

@@ -46,31 +46,6 @@ fn current_fragment() -> String {
     gloo_utils::window().location().hash().unwrap_or_default()
 }
 
-/// Reads the state in the URL fragment once, on mount, and replaces the app's
-/// state with it; a fragment that does not decode (a truncated link) leaves the
-/// default state, so the page still opens. Returns whether the fragment has been
-/// read: until then the app must not write the address bar, or it would erase
-/// the link it is still reading.
-#[hook]
-pub fn use_state_from_location(dispatcher: UseReducerDispatcher<AppState>) -> bool {
-    let restored = use_state_eq(|| false);
-    {
-        let restored = restored.clone();
-        use_effect_with((), move |_| {
-            let fragment = current_fragment();
-            wasm_bindgen_futures::spawn_local(async move {
-                if !fragment.is_empty() {
-                    if let Ok(state) = share::decode(&fragment).await {
-                        dispatcher.dispatch(Action::Replace(state));
-                    }
-                }
-                restored.set(true);
-            });
-        });
-    }
-    *restored
-}
-
 /// The fragment (with `#`) for `state`; empty for the untouched default state.
 async fn fragment_for(state: &AppState) -> Result<String, share::ShareError> {
     if *state == AppState::default() {
@@ -161,20 +136,43 @@ pub async fn write_fragment_now() -> String {
     }
 }
 
-/// Keeps the URL fragment equal to `state` once it settles, without adding
-/// history entries (one per keystroke would make the back button useless); see
-/// the module comment for when it is written. Nothing is written until `enabled`
-/// (the fragment the page opened with has been read). Returns the fragment last
-/// written, for links that carry the state.
+/// What the address bar tells the app.
+pub struct PageLocation {
+    /// Whether the fragment the page opened with has been read.
+    pub restored: bool,
+    /// The fragment last written (with `#`), for links that carry the state.
+    pub written_fragment: AttrValue,
+}
+
+/// Keeps the app's state and the URL fragment in step.
+///
+/// On mount, reads the state in the fragment and replaces the app's state with
+/// it; a fragment that does not decode (a truncated link) leaves the default
+/// state, so the page still opens. Until it has been read nothing is written,
+/// or the app would erase the link it is still reading. Then keeps the fragment
+/// equal to the state once it settles, without adding history entries (one per
+/// keystroke would make the back button useless); see the module comment for
+/// when it is written.
 #[hook]
-pub fn use_fragment_sync(state: AppState, enabled: bool) -> AttrValue {
+pub fn use_location_sync(state: &UseReducerHandle<AppState>) -> PageLocation {
+    let restored = use_state_eq(|| false);
     let written = use_state_eq(|| AttrValue::from(current_fragment()));
     {
-        let written = written.clone();
+        let (restored, written) = (restored.clone(), written.clone());
+        let dispatcher = state.dispatcher();
         use_effect_with((), move |_| {
             PENDING.with(|pending| {
                 pending.borrow_mut().on_written =
                     Callback::from(move |fragment: String| written.set(fragment.into()));
+            });
+            let fragment = current_fragment();
+            wasm_bindgen_futures::spawn_local(async move {
+                if !fragment.is_empty() {
+                    if let Ok(state) = share::decode(&fragment).await {
+                        dispatcher.dispatch(Action::Replace(state));
+                    }
+                }
+                restored.set(true);
             });
             let listener =
                 gloo_events::EventListener::new(&gloo_utils::window(), "pagehide", |_| {
@@ -183,7 +181,8 @@ pub fn use_fragment_sync(state: AppState, enabled: bool) -> AttrValue {
             move || drop(listener)
         });
     }
-    use_effect_with((state, enabled), |(state, enabled)| {
+    // Cloning the state copies pointers to its texts, not the texts.
+    use_effect_with(((**state).clone(), *restored), |(state, enabled)| {
         if *enabled {
             let state = Rc::new(state.clone());
             PENDING.with(|pending| {
@@ -196,5 +195,8 @@ pub fn use_fragment_sync(state: AppState, enabled: bool) -> AttrValue {
             });
         }
     });
-    (*written).clone()
+    PageLocation {
+        restored: *restored,
+        written_fragment: (*written).clone(),
+    }
 }

@@ -6,7 +6,5 @@ mod location;
 mod theme;
 
 pub use file_drop::{read_text_files, use_window_file_drop, FileOutcomes};
-pub use location::{
-    is_embed_mode, page_url, use_fragment_sync, use_state_from_location, write_fragment_now,
-};
+pub use location::{is_embed_mode, page_url, use_location_sync, write_fragment_now, PageLocation};
 pub use theme::use_document_theme;
