@@ -25,11 +25,11 @@
 //! libvirt does (spec section 8.1), so the engine can decode it like a dump.
 //! The replies' types are the engine's own ([`crate::facts`]).
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use super::ParseError;
 use crate::data::CpuMap;
-use crate::facts::{props_to_cpuid, QemuCpuDefinition, QemuExpansion, QemuPropValue, QemuReplies};
+use crate::facts::{
+    props_to_cpuid, QemuCpuDefinition, QemuExpansion, QemuPropValue, QemuProps, QemuReplies,
+};
 use crate::facts::{DumpFormat, HostDump};
 use crate::json::{self, Kind, Value};
 
@@ -139,7 +139,7 @@ fn mark_non_migratable(expansion: &mut QemuExpansion, non_migratable: &QemuExpan
             && non_migratable.props.get(name) == Some(&QemuPropValue::Bool(true))
         {
             *value = QemuPropValue::Bool(true);
-            expansion.non_migratable.insert(name.clone());
+            expansion.non_migratable.push(name.clone());
         }
     }
 }
@@ -355,7 +355,7 @@ enum ReplyKind {
 fn read_expansion(result: &Value<'_>) -> Result<QemuExpansion, json::Error> {
     let model = result.object()?.field("model")?.object()?;
     let props = match model.optional("props") {
-        None => BTreeMap::new(),
+        None => QemuProps::default(),
         Some(props) => props
             .object()?
             .members()
@@ -366,7 +366,7 @@ fn read_expansion(result: &Value<'_>) -> Result<QemuExpansion, json::Error> {
     Ok(QemuExpansion {
         model_name: model.string("name")?,
         props,
-        non_migratable: BTreeSet::new(),
+        non_migratable: Vec::new(),
     })
 }
 

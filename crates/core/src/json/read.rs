@@ -650,7 +650,11 @@ impl<'v, 'a> Fields<'v, 'a> {
 
     /// Every object of the array member `key`, each read by `read`; empty
     /// when absent or `null`.
-    pub fn objects<T>(&mut self, key: &str, mut read: impl FnMut(&mut Fields<'v, 'a>) -> T) -> Vec<T> {
+    pub fn objects<T>(
+        &mut self,
+        key: &str,
+        mut read: impl FnMut(&mut Fields<'v, 'a>) -> T,
+    ) -> Vec<T> {
         let items = self.object.optional(key).map_or(Ok(&[][..]), Value::array);
         let items = self.keep(items);
         let mut values = Vec::with_capacity(items.len());
