@@ -27,9 +27,7 @@ mod names;
 mod packed;
 pub mod qemu_order;
 
-use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 use crate::cpuid::{vendor_registers, CpuidData, DataKey, Register, Registers, Signature};
@@ -203,32 +201,6 @@ impl fmt::Display for DataError {
 
 impl std::error::Error for DataError {}
 
-/// Names to ids. The keys are the map's own names, never the user's, so a
-/// simple FNV-1a hash serves (name lookups are on every check's hot path,
-/// where the default SipHash cost more than the rest of a lookup).
-type NameIndex<V> = HashMap<String, V, BuildHasherDefault<Fnv1a>>;
-
-/// 64-bit FNV-1a.
-struct Fnv1a(u64);
-
-impl Default for Fnv1a {
-    fn default() -> Self {
-        Fnv1a(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv1a {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-}
-
 /// The whole CPU map of one libvirt release, indexed.
 #[derive(Debug, Clone)]
 pub struct CpuMap {
@@ -246,12 +218,14 @@ pub struct CpuMap {
     /// libvirt lists features in its map's order.
     own_order: Option<MapOrder>,
     models: Vec<Model>,
-    feature_index: NameIndex<FeatureId>,
     /// Each feature's position when all are sorted by name (byte order).
     name_ranks: Vec<u16>,
-    /// The features sorted by name: `by_name[name_ranks[id]] == id`.
+    /// The features sorted by name: `by_name[name_ranks[id]] == id`; a name
+    /// is looked up by binary search in it (a few hundred names, in less
+    /// code than a hash map: the web app's download).
     by_name: Vec<FeatureId>,
-    model_index: NameIndex<ModelId>,
+    /// The models sorted by name, for the same lookup.
+    models_by_name: Vec<ModelId>,
 }
 
 /// A feature of the map from its file entry.
@@ -315,24 +289,42 @@ impl MapOrder {
 /// after all it does), or `None` when that is the order of `features` (the
 /// ids) already.
 fn own_ranks(file: &CpuMapFile, features: &[Feature]) -> Option<Vec<u16>> {
-    let position: HashMap<&str, usize> = file
-        .features
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (f.name.as_str(), i))
-        .collect();
+    let entries = EntriesByName::of(file);
     let ranks: Vec<u16> = features
         .iter()
         .enumerate()
         .map(|(id, f)| {
             // FEATURE_CAPACITY bounds both, far below u16::MAX.
-            position
-                .get(f.name.as_str())
-                .map_or(file.features.len() + id, |p| *p) as u16
+            entries
+                .find(file, &f.name)
+                .unwrap_or(file.features.len() + id) as u16
         })
         .collect();
     let in_id_order = ranks.windows(2).all(|w| w[0] < w[1]);
     (!in_id_order).then_some(ranks)
+}
+
+/// The positions of a file's feature entries sorted by name (equal names in
+/// file order), to find an entry by its name.
+struct EntriesByName(Vec<usize>);
+
+impl EntriesByName {
+    fn of(file: &CpuMapFile) -> EntriesByName {
+        let mut positions: Vec<usize> = (0..file.features.len()).collect();
+        crate::sort::sort_by(&mut positions, |a, b| {
+            file.features[*a].name.cmp(&file.features[*b].name)
+        });
+        EntriesByName(positions)
+    }
+
+    /// The position of the entry named `name` (the last one when repeated).
+    fn find(&self, file: &CpuMapFile, name: &str) -> Option<usize> {
+        let end = self
+            .0
+            .partition_point(|&p| file.features[p].name.as_str() <= name);
+        let last = *self.0.get(end.checked_sub(1)?)?;
+        (file.features[last].name == name).then_some(last)
+    }
 }
 
 /// The release named in a map's source, `libvirt 11.3.0 cpu_map`.
@@ -432,20 +424,13 @@ impl CpuMap {
             });
         }
 
-        // Positions, not references: the same map type as `own_ranks`' one,
-        // so the WebAssembly module has one copy of its code.
-        let own_entries: HashMap<&str, usize> = file
-            .features
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.name.as_str(), i))
-            .collect();
+        let own_entries = EntriesByName::of(file);
         let mut features = Vec::new();
         let mut known = FeatureSet::new();
         for (index, shared) in table.iter().enumerate() {
             let own = own_entries
-                .get(shared.name.as_str())
-                .map(|&position| &file.features[position]);
+                .find(file, &shared.name)
+                .map(|position| &file.features[position]);
             if own.is_some() && index < FEATURE_CAPACITY {
                 known.insert(FeatureId::from_index(index));
             }
@@ -472,23 +457,23 @@ impl CpuMap {
         for index in map_feature_count..features.len() {
             known.insert(FeatureId::from_index(index));
         }
-        let mut feature_index = NameIndex::default();
-        for (i, feature) in features.iter().enumerate() {
-            if feature_index
-                .insert(feature.name.clone(), FeatureId::from_index(i))
-                .is_some()
-            {
-                return Err(DataError::Invalid(format!(
-                    "CPU feature {} already defined",
-                    feature.name
-                )));
-            }
-        }
-
         let mut by_name: Vec<FeatureId> = (0..features.len()).map(FeatureId::from_index).collect();
         crate::sort::sort_by(&mut by_name, |a, b| {
             features[a.index()].name.cmp(&features[b.index()].name)
         });
+        // Equal names are neighbours, in id order: the first feature whose
+        // name an earlier one has is the earliest second of such a pair.
+        let repeated = by_name
+            .windows(2)
+            .filter(|pair| features[pair[0].index()].name == features[pair[1].index()].name)
+            .map(|pair| pair[1])
+            .min();
+        if let Some(id) = repeated {
+            return Err(DataError::Invalid(format!(
+                "CPU feature {} already defined",
+                features[id.index()].name
+            )));
+        }
         let mut name_ranks = vec![0u16; features.len()];
         for (rank, id) in by_name.iter().enumerate() {
             // FEATURE_CAPACITY bounds the count, far below u16::MAX.
@@ -504,15 +489,14 @@ impl CpuMap {
             known,
             own_order,
             models: Vec::new(),
-            feature_index,
             name_ranks,
             by_name,
-            model_index: NameIndex::default(),
+            models_by_name: Vec::new(),
         };
         for entry in &file.models {
             let model = map.model_from_entry(entry)?;
             let id = ModelId(map.models.len() as u16);
-            if map.model_index.insert(entry.name.clone(), id).is_some() {
+            if map.models.iter().any(|known| known.name == entry.name) {
                 return Err(DataError::Invalid(format!(
                     "Multiple definitions of CPU model '{}'",
                     entry.name
@@ -533,6 +517,11 @@ impl CpuMap {
             }
             map.models.push(model);
         }
+        map.models_by_name = (0..map.models.len()).map(|i| ModelId(i as u16)).collect();
+        let models = &map.models;
+        crate::sort::sort_by(&mut map.models_by_name, |a, b| {
+            models[a.index()].name.cmp(&models[b.index()].name)
+        });
         Ok(map)
     }
 
@@ -684,10 +673,13 @@ impl CpuMap {
 
     /// Looks a feature up by its canonical name (exact, case-sensitive).
     pub fn feature_id(&self, name: &str) -> Option<FeatureId> {
-        self.feature_index
-            .get(name)
+        let rank = self
+            .by_name
+            .partition_point(|id| self.features[id.index()].name.as_str() < name);
+        self.by_name
+            .get(rank)
             .copied()
-            .filter(|id| self.known.contains(*id))
+            .filter(|id| self.features[id.index()].name == name && self.known.contains(*id))
     }
 
     /// Looks a feature up by a QEMU property name the way libvirt does: through
@@ -736,7 +728,13 @@ impl CpuMap {
     }
 
     pub fn model_id(&self, name: &str) -> Option<ModelId> {
-        self.model_index.get(name).copied()
+        let rank = self
+            .models_by_name
+            .partition_point(|id| self.models[id.index()].name.as_str() < name);
+        self.models_by_name
+            .get(rank)
+            .copied()
+            .filter(|id| self.models[id.index()].name == name)
     }
 
     /// The features whose bits are all present in `data`, internal ones included.
