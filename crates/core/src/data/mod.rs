@@ -496,7 +496,15 @@ impl CpuMap {
         for entry in &file.models {
             let model = map.model_from_entry(entry)?;
             let id = ModelId(map.models.len() as u16);
-            if map.models.iter().any(|known| known.name == entry.name) {
+            let models = &map.models;
+            let rank = map
+                .models_by_name
+                .partition_point(|known| models[known.index()].name < entry.name);
+            let repeated = map
+                .models_by_name
+                .get(rank)
+                .is_some_and(|known| models[known.index()].name == entry.name);
+            if repeated {
                 return Err(DataError::Invalid(format!(
                     "Multiple definitions of CPU model '{}'",
                     entry.name
@@ -516,12 +524,8 @@ impl CpuMap {
                 }
             }
             map.models.push(model);
+            map.models_by_name.insert(rank, id);
         }
-        map.models_by_name = (0..map.models.len()).map(|i| ModelId(i as u16)).collect();
-        let models = &map.models;
-        crate::sort::sort_by(&mut map.models_by_name, |a, b| {
-            models[a.index()].name.cmp(&models[b.index()].name)
-        });
         Ok(map)
     }
 
