@@ -31,7 +31,7 @@ use crate::facts::{
     props_to_cpuid, QemuCpuDefinition, QemuExpansion, QemuPropValue, QemuProps, QemuReplies,
 };
 use crate::facts::{DumpFormat, HostDump};
-use crate::json::{self, Kind, Value};
+use crate::json::{self, Fields, Kind, Value};
 
 /// Parses QMP replies.
 pub fn parse(text: &str) -> Result<HostDump, ParseError> {
@@ -371,22 +371,17 @@ fn read_expansion(result: &Value<'_>) -> Result<QemuExpansion, json::Error> {
 }
 
 fn read_definition(value: &Value<'_>) -> Result<QemuCpuDefinition, json::Error> {
-    let definition = value.object()?;
-    Ok(QemuCpuDefinition {
-        name: definition.string("name")?,
-        typename: definition.optional_string("typename")?,
-        unavailable_features: definition
-            .optional("unavailable-features")
-            .map(Value::strings)
-            .transpose()?,
-        deprecated: definition.boolean_or("deprecated", false)?,
-        alias_of: definition.optional_string("alias-of")?,
-        is_static: definition.boolean_or("static", false)?,
-        migration_safe: definition
-            .optional("migration-safe")
-            .map(Value::boolean)
-            .transpose()?,
-    })
+    let mut definition = Fields::of(&value.object()?);
+    let read = QemuCpuDefinition {
+        name: definition.string("name"),
+        typename: definition.optional_string("typename"),
+        unavailable_features: definition.optional_strings("unavailable-features"),
+        deprecated: definition.boolean_or("deprecated", false),
+        alias_of: definition.optional_string("alias-of"),
+        is_static: definition.boolean_or("static", false),
+        migration_safe: definition.optional_boolean("migration-safe"),
+    };
+    definition.finish(read)
 }
 
 /// A reply that is valid JSON but not of the expected shape: `what`, then why,

@@ -626,6 +626,18 @@ impl<'v, 'a> Fields<'v, 'a> {
         self.keep(read)
     }
 
+    /// The member `key` as an array of strings; `None` when absent or `null`.
+    pub fn optional_strings(&mut self, key: &str) -> Option<Vec<String>> {
+        let read = self.object.optional(key).map(Value::strings).transpose();
+        self.keep(read)
+    }
+
+    /// The boolean member `key`; `None` when absent or `null`.
+    pub fn optional_boolean(&mut self, key: &str) -> Option<bool> {
+        let read = self.object.optional(key).map(Value::boolean).transpose();
+        self.keep(read)
+    }
+
     pub fn strings_or_empty(&mut self, key: &str) -> Vec<String> {
         let read = self.object.strings_or_empty(key);
         self.keep(read)
