@@ -662,12 +662,22 @@ impl<'v, 'a> Fields<'v, 'a> {
 
     /// Every object of the array member `key`, each read by `read`; empty
     /// when absent or `null`.
-    pub fn objects<T>(
+    pub fn objects<T>(&mut self, key: &str, read: impl FnMut(&mut Fields<'v, 'a>) -> T) -> Vec<T> {
+        let items = self.object.optional(key).map_or(Ok(&[][..]), Value::array);
+        self.each_of(items, read)
+    }
+
+    /// Every object of the array member `key`, each read by `read`.
+    pub fn each<T>(&mut self, key: &str, read: impl FnMut(&mut Fields<'v, 'a>) -> T) -> Vec<T> {
+        let items = self.object.field(key).and_then(Value::array);
+        self.each_of(items, read)
+    }
+
+    fn each_of<T>(
         &mut self,
-        key: &str,
+        items: Result<&'v [Value<'a>], Error>,
         mut read: impl FnMut(&mut Fields<'v, 'a>) -> T,
     ) -> Vec<T> {
-        let items = self.object.optional(key).map_or(Ok(&[][..]), Value::array);
         let items = self.keep(items);
         let mut values = Vec::with_capacity(items.len());
         for item in items {
