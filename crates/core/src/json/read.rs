@@ -643,6 +643,17 @@ impl<'v, 'a> Fields<'v, 'a> {
         self.keep(read)
     }
 
+    /// The member `key` read by `read`; `None`, with the error noted, when
+    /// it is absent or `read` refuses it.
+    pub fn member<T>(
+        &mut self,
+        key: &str,
+        read: impl FnOnce(&'v Value<'a>) -> Result<T, Error>,
+    ) -> Option<T> {
+        let read = self.object.field(key).and_then(read);
+        self.keep(read.map(Some))
+    }
+
     /// The object member `key` read by `read`; `None` when absent or `null`
     /// (or not an object, with the error noted).
     pub fn object<T>(
