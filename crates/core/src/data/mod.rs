@@ -220,12 +220,12 @@ pub struct CpuMap {
     models: Vec<Model>,
     /// Each feature's position when all are sorted by name (byte order).
     name_ranks: Vec<u16>,
-    /// The features sorted by name: `by_name[name_ranks[id]] == id`; a name
-    /// is looked up by binary search in it (a few hundred names, in less
-    /// code than a hash map: the web app's download).
+    /// The features sorted by name: `by_name[name_ranks[id]] == id`.
     by_name: Vec<FeatureId>,
-    /// The models sorted by name, for the same lookup.
-    models_by_name: Vec<ModelId>,
+    /// Feature names to ids.
+    feature_index: NameTable,
+    /// Model names to ids.
+    model_index: NameTable,
 }
 
 /// A feature of the map from its file entry.
@@ -289,14 +289,14 @@ impl MapOrder {
 /// after all it does), or `None` when that is the order of `features` (the
 /// ids) already.
 fn own_ranks(file: &CpuMapFile, features: &[Feature]) -> Option<Vec<u16>> {
-    let entries = EntriesByName::of(file);
+    let entries = NameTable::of_entries(file);
     let ranks: Vec<u16> = features
         .iter()
         .enumerate()
         .map(|(id, f)| {
             // FEATURE_CAPACITY bounds both, far below u16::MAX.
             entries
-                .find(file, &f.name)
+                .get(&f.name, &|p| file.features[p].name.as_str())
                 .unwrap_or(file.features.len() + id) as u16
         })
         .collect();
@@ -304,26 +304,73 @@ fn own_ranks(file: &CpuMapFile, features: &[Feature]) -> Option<Vec<u16>> {
     (!in_id_order).then_some(ranks)
 }
 
-/// The positions of a file's feature entries sorted by name (equal names in
-/// file order), to find an entry by its name.
-struct EntriesByName(Vec<usize>);
+/// Names to positions in a list: an open-addressing hash table (FNV-1a,
+/// linear probing, at most half full) of positions, comparing names through
+/// the list. The keys are the maps' own names, never the user's, so a simple
+/// hash serves (lookups are on every check's hot path); and one small
+/// non-generic table serves features, models and file entries, where a
+/// `HashMap` per key and value type cost the web app's download several KB.
+#[derive(Debug, Clone)]
+struct NameTable {
+    /// Positions plus one; 0 is an empty slot.
+    slots: Vec<u32>,
+}
 
-impl EntriesByName {
-    fn of(file: &CpuMapFile) -> EntriesByName {
-        let mut positions: Vec<usize> = (0..file.features.len()).collect();
-        crate::sort::sort_by(&mut positions, |a, b| {
-            file.features[*a].name.cmp(&file.features[*b].name)
-        });
-        EntriesByName(positions)
+impl NameTable {
+    /// A table for up to `count` names.
+    fn with_capacity(count: usize) -> NameTable {
+        NameTable {
+            slots: vec![0; (count * 2).next_power_of_two()],
+        }
     }
 
-    /// The position of the entry named `name` (the last one when repeated).
-    fn find(&self, file: &CpuMapFile, name: &str) -> Option<usize> {
-        let end = self
-            .0
-            .partition_point(|&p| file.features[p].name.as_str() <= name);
-        let last = *self.0.get(end.checked_sub(1)?)?;
-        (file.features[last].name == name).then_some(last)
+    /// The slot holding `name` (through `name_at`), or the empty slot
+    /// where it would go.
+    fn slot<'n>(&self, name: &str, name_at: &dyn Fn(usize) -> &'n str) -> usize {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in name.bytes() {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+        let mask = self.slots.len() - 1;
+        let mut slot = hash as usize & mask;
+        loop {
+            match self.slots[slot] {
+                0 => return slot,
+                entry if name_at(entry as usize - 1) == name => return slot,
+                _ => slot = (slot + 1) & mask,
+            }
+        }
+    }
+
+    /// Puts `position` under `name`; the position it replaces, if any.
+    fn insert<'n>(
+        &mut self,
+        name: &str,
+        position: usize,
+        name_at: &dyn Fn(usize) -> &'n str,
+    ) -> Option<usize> {
+        let slot = self.slot(name, name_at);
+        let previous = self.slots[slot].checked_sub(1);
+        // FEATURE_CAPACITY and the model ids bound the positions.
+        self.slots[slot] = position as u32 + 1;
+        previous.map(|p| p as usize)
+    }
+
+    /// The position under `name`.
+    fn get<'n>(&self, name: &str, name_at: &dyn Fn(usize) -> &'n str) -> Option<usize> {
+        let entry = self.slots[self.slot(name, name_at)];
+        entry.checked_sub(1).map(|p| p as usize)
+    }
+
+    /// The positions of `file`'s feature entries by name (the last one of a
+    /// repeated name).
+    fn of_entries(file: &CpuMapFile) -> NameTable {
+        let name_at = |p: usize| file.features[p].name.as_str();
+        let mut table = NameTable::with_capacity(file.features.len());
+        for (position, entry) in file.features.iter().enumerate() {
+            table.insert(&entry.name, position, &name_at);
+        }
+        table
     }
 }
 
@@ -424,12 +471,12 @@ impl CpuMap {
             });
         }
 
-        let own_entries = EntriesByName::of(file);
+        let own_entries = NameTable::of_entries(file);
         let mut features = Vec::new();
         let mut known = FeatureSet::new();
         for (index, shared) in table.iter().enumerate() {
             let own = own_entries
-                .find(file, &shared.name)
+                .get(&shared.name, &|p| file.features[p].name.as_str())
                 .map(|position| &file.features[position]);
             if own.is_some() && index < FEATURE_CAPACITY {
                 known.insert(FeatureId::from_index(index));
@@ -457,23 +504,21 @@ impl CpuMap {
         for index in map_feature_count..features.len() {
             known.insert(FeatureId::from_index(index));
         }
+        let mut feature_index = NameTable::with_capacity(features.len());
+        for (i, feature) in features.iter().enumerate() {
+            let name_at = |p: usize| features[p].name.as_str();
+            if feature_index.insert(&feature.name, i, &name_at).is_some() {
+                return Err(DataError::Invalid(format!(
+                    "CPU feature {} already defined",
+                    feature.name
+                )));
+            }
+        }
+
         let mut by_name: Vec<FeatureId> = (0..features.len()).map(FeatureId::from_index).collect();
         crate::sort::sort_by(&mut by_name, |a, b| {
             features[a.index()].name.cmp(&features[b.index()].name)
         });
-        // Equal names are neighbours, in id order: the first feature whose
-        // name an earlier one has is the earliest second of such a pair.
-        let repeated = by_name
-            .windows(2)
-            .filter(|pair| features[pair[0].index()].name == features[pair[1].index()].name)
-            .map(|pair| pair[1])
-            .min();
-        if let Some(id) = repeated {
-            return Err(DataError::Invalid(format!(
-                "CPU feature {} already defined",
-                features[id.index()].name
-            )));
-        }
         let mut name_ranks = vec![0u16; features.len()];
         for (rank, id) in by_name.iter().enumerate() {
             // FEATURE_CAPACITY bounds the count, far below u16::MAX.
@@ -491,20 +536,19 @@ impl CpuMap {
             models: Vec::new(),
             name_ranks,
             by_name,
-            models_by_name: Vec::new(),
+            feature_index,
+            model_index: NameTable::with_capacity(file.models.len()),
         };
         for entry in &file.models {
             let model = map.model_from_entry(entry)?;
             let id = ModelId(map.models.len() as u16);
             let models = &map.models;
-            let rank = map
-                .models_by_name
-                .partition_point(|known| models[known.index()].name < entry.name);
-            let repeated = map
-                .models_by_name
-                .get(rank)
-                .is_some_and(|known| models[known.index()].name == entry.name);
-            if repeated {
+            let name_at = |p: usize| models[p].name.as_str();
+            if map
+                .model_index
+                .insert(&entry.name, id.index(), &name_at)
+                .is_some()
+            {
                 return Err(DataError::Invalid(format!(
                     "Multiple definitions of CPU model '{}'",
                     entry.name
@@ -524,7 +568,6 @@ impl CpuMap {
                 }
             }
             map.models.push(model);
-            map.models_by_name.insert(rank, id);
         }
         Ok(map)
     }
@@ -677,13 +720,10 @@ impl CpuMap {
 
     /// Looks a feature up by its canonical name (exact, case-sensitive).
     pub fn feature_id(&self, name: &str) -> Option<FeatureId> {
-        let rank = self
-            .by_name
-            .partition_point(|id| self.features[id.index()].name.as_str() < name);
-        self.by_name
-            .get(rank)
-            .copied()
-            .filter(|id| self.features[id.index()].name == name && self.known.contains(*id))
+        self.feature_index
+            .get(name, &|p| self.features[p].name.as_str())
+            .map(FeatureId::from_index)
+            .filter(|id| self.known.contains(*id))
     }
 
     /// Looks a feature up by a QEMU property name the way libvirt does: through
@@ -732,13 +772,9 @@ impl CpuMap {
     }
 
     pub fn model_id(&self, name: &str) -> Option<ModelId> {
-        let rank = self
-            .models_by_name
-            .partition_point(|id| self.models[id.index()].name.as_str() < name);
-        self.models_by_name
-            .get(rank)
-            .copied()
-            .filter(|id| self.models[id.index()].name == name)
+        self.model_index
+            .get(name, &|p| self.models[p].name.as_str())
+            .map(|p| ModelId(p as u16))
     }
 
     /// The features whose bits are all present in `data`, internal ones included.
