@@ -305,28 +305,28 @@ fn own_ranks(file: &CpuMapFile, features: &[Feature]) -> Option<Vec<u16>> {
 }
 
 /// Names to positions in a list: an open-addressing hash table (FNV-1a,
-/// linear probing, at most half full) of positions, comparing names through
-/// the list. The keys are the maps' own names, never the user's, so a simple
+/// linear probing, at most half full) of positions with their names' hashes,
+/// comparing names through the list only when the hashes are equal. The keys are the maps' own names, never the user's, so a simple
 /// hash serves (lookups are on every check's hot path); and one small
 /// non-generic table serves features, models and file entries, where a
 /// `HashMap` per key and value type cost the web app's download several KB.
 #[derive(Debug, Clone)]
 struct NameTable {
-    /// Positions plus one; 0 is an empty slot.
-    slots: Vec<u32>,
+    /// Positions plus one (0: an empty slot), each with its name's hash.
+    slots: Vec<(u32, u64)>,
 }
 
 impl NameTable {
     /// A table for up to `count` names.
     fn with_capacity(count: usize) -> NameTable {
         NameTable {
-            slots: vec![0; (count * 2).next_power_of_two()],
+            slots: vec![(0, 0); (count * 2).next_power_of_two()],
         }
     }
 
     /// The slot holding `name` (through `name_at`), or the empty slot
-    /// where it would go.
-    fn slot<'n>(&self, name: &str, name_at: &dyn Fn(usize) -> &'n str) -> usize {
+    /// where it would go, and the name's hash.
+    fn slot<'n>(&self, name: &str, name_at: &dyn Fn(usize) -> &'n str) -> (usize, u64) {
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
         for byte in name.bytes() {
             hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
@@ -335,8 +335,10 @@ impl NameTable {
         let mut slot = hash as usize & mask;
         loop {
             match self.slots[slot] {
-                0 => return slot,
-                entry if name_at(entry as usize - 1) == name => return slot,
+                (0, _) => return (slot, hash),
+                (entry, seen) if seen == hash && name_at(entry as usize - 1) == name => {
+                    return (slot, hash)
+                }
                 _ => slot = (slot + 1) & mask,
             }
         }
@@ -349,17 +351,17 @@ impl NameTable {
         position: usize,
         name_at: &dyn Fn(usize) -> &'n str,
     ) -> Option<usize> {
-        let slot = self.slot(name, name_at);
-        let previous = self.slots[slot].checked_sub(1);
+        let (slot, hash) = self.slot(name, name_at);
+        let previous = self.slots[slot].0.checked_sub(1);
         // FEATURE_CAPACITY and the model ids bound the positions.
-        self.slots[slot] = position as u32 + 1;
+        self.slots[slot] = (position as u32 + 1, hash);
         previous.map(|p| p as usize)
     }
 
     /// The position under `name`.
     fn get<'n>(&self, name: &str, name_at: &dyn Fn(usize) -> &'n str) -> Option<usize> {
-        let entry = self.slots[self.slot(name, name_at)];
-        entry.checked_sub(1).map(|p| p as usize)
+        let (slot, _) = self.slot(name, name_at);
+        self.slots[slot].0.checked_sub(1).map(|p| p as usize)
     }
 
     /// The positions of `file`'s feature entries by name (the last one of a
