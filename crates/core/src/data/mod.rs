@@ -305,11 +305,12 @@ fn own_ranks(file: &CpuMapFile, features: &[Feature]) -> Option<Vec<u16>> {
 }
 
 /// Names to positions in a list: an open-addressing hash table (FNV-1a,
-/// linear probing, at most half full) of positions with their names' hashes,
-/// comparing names through the list only when the hashes are equal. The keys are the maps' own names, never the user's, so a simple
-/// hash serves (lookups are on every check's hot path); and one small
-/// non-generic table serves features, models and file entries, where a
-/// `HashMap` per key and value type cost the web app's download several KB.
+/// linear probing, at most half full) of positions with their names'
+/// hashes, comparing names through the list only when the hashes are equal.
+/// The keys are the maps' own names, never the user's, so a simple hash
+/// serves (lookups are on every check's hot path); and one small non-generic
+/// table serves features, models and file entries, where a `HashMap` per key
+/// and value type cost the web app's download several KB.
 #[derive(Debug, Clone)]
 struct NameTable {
     /// Positions plus one (0: an empty slot), each with its name's hash.
