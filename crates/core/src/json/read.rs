@@ -809,4 +809,44 @@ mod tests {
             Err("unknown field `l`, expected `n`, `s`, `z`".to_owned())
         );
     }
+
+    #[test]
+    fn fields_give_the_first_error_a_question_mark_would_have() {
+        let value = parse(r#"{"n": "five", "s": 1, "list": [{"a": 1}, 2, 3]}"#).expect("valid");
+        let read = |value: &Value<'_>| {
+            let mut fields = Fields::of(&value.object()?);
+            let read = (
+                fields.string("s"),
+                fields.unsigned("n"),
+                fields.each("list", |item| item.unsigned("a")),
+            );
+            fields.finish(read)
+        };
+        assert_eq!(
+            read(&value),
+            Err(Error::new(
+                19,
+                "invalid type: expected a string, found a number"
+            ))
+        );
+        let mut fields = Fields::of(&value.object().expect("object"));
+        assert_eq!(fields.each("list", |item| item.unsigned("a")), [1]);
+        assert_eq!(
+            fields.objects("absent", |item| item.unsigned("a")),
+            [0u32; 0]
+        );
+        assert_eq!(
+            fields.finish(()).map_err(|e| (e.offset, e.message)),
+            Err((
+                41,
+                "invalid type: expected an object, found a number".to_owned()
+            ))
+        );
+        let mut fields = Fields::of(&value.object().expect("object"));
+        assert_eq!(fields.each("absent", |item| item.unsigned("a")), [0u32; 0]);
+        assert_eq!(
+            fields.finish(()),
+            Err(Error::new(0, "missing field `absent`"))
+        );
+    }
 }
