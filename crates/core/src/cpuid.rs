@@ -6,7 +6,6 @@
 //! belong to map features into a [`crate::FeatureSet`] and never looks at the raw
 //! registers again, apart from vendor and signature.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 /// Where a group of four (CPUID) or two (MSR) registers lives.
@@ -84,7 +83,9 @@ impl fmt::Display for DataKey {
 /// CPUID leaves and MSR values. Items whose registers are all zero count as absent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CpuidData {
-    items: BTreeMap<DataKey, Registers>,
+    /// Sorted by key, each key once: a dump has a few dozen items, which a
+    /// sorted vector holds in less code than a map (the web app's download).
+    items: Vec<(DataKey, Registers)>,
 }
 
 impl CpuidData {
@@ -92,9 +93,26 @@ impl CpuidData {
         Self::default()
     }
 
+    /// Where the item at `key` is, or where it would go.
+    fn position(&self, key: DataKey) -> Result<usize, usize> {
+        self.items.binary_search_by(|(k, _)| k.cmp(&key))
+    }
+
+    /// The item at `key`, created (all zero) when missing.
+    fn item_mut(&mut self, key: DataKey) -> &mut Registers {
+        let at = match self.position(key) {
+            Ok(at) => at,
+            Err(at) => {
+                self.items.insert(at, (key, Registers::default()));
+                at
+            }
+        };
+        &mut self.items[at].1
+    }
+
     /// ORs `registers` into the item at `key`, creating it when missing.
     pub fn add(&mut self, key: DataKey, registers: Registers) {
-        let item = self.items.entry(key).or_default();
+        let item = self.item_mut(key);
         for register in Register::ALL {
             item.set(register, item.get(register) | registers.get(register));
         }
@@ -102,15 +120,19 @@ impl CpuidData {
 
     /// Replaces the item at `key`.
     pub fn set(&mut self, key: DataKey, registers: Registers) {
-        self.items.insert(key, registers);
+        *self.item_mut(key) = registers;
     }
 
     pub fn get(&self, key: DataKey) -> Option<&Registers> {
-        self.items.get(&key).filter(|r| !r.is_zero())
+        self.position(key)
+            .ok()
+            .map(|at| &self.items[at].1)
+            .filter(|r| !r.is_zero())
     }
 
     pub fn get_mut(&mut self, key: DataKey) -> Option<&mut Registers> {
-        self.items.get_mut(&key)
+        let at = self.position(key).ok()?;
+        Some(&mut self.items[at].1)
     }
 
     /// The non-zero items in libvirt's order.

@@ -9,7 +9,6 @@
 //! expansion as CPU data, shared by the parser (which synthesises the
 //! registers) and the host-model.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::cpuid::{vendor_registers, CpuidData, DataKey, Registers, Signature};
@@ -116,17 +115,94 @@ pub enum QemuPropValue {
     Other,
 }
 
+/// The properties of a model expansion by name, in name order (as libvirt
+/// walks them). An expansion has a few hundred; a vector sorted by name holds
+/// them in less code than a map (the web app's download).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QemuProps(Vec<(String, QemuPropValue)>);
+
+impl QemuProps {
+    /// Where the property `name` is, or where it would go.
+    fn position(&self, name: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(key, _)| key.as_str().cmp(name))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&QemuPropValue> {
+        let at = self.position(name).ok()?;
+        Some(&self.0[at].1)
+    }
+
+    /// Sets the property `name`, replacing its value if it has one.
+    pub fn insert(&mut self, name: String, value: QemuPropValue) {
+        match self.position(&name) {
+            Ok(at) => self.0[at].1 = value,
+            Err(at) => self.0.insert(at, (name, value)),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &QemuPropValue)> + '_ {
+        self.0.iter().map(|(name, value)| (name, value))
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&String, &mut QemuPropValue)> + '_ {
+        self.0.iter_mut().map(|(name, value)| (&*name, value))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &String> + '_ {
+        self.0.iter().map(|(name, _)| name)
+    }
+
+    /// Keeps the properties `keep` is true for.
+    pub fn retain(&mut self, mut keep: impl FnMut(&String, &mut QemuPropValue) -> bool) {
+        self.0.retain_mut(|(name, value)| keep(name, value));
+    }
+}
+
+impl<'a> IntoIterator for &'a QemuProps {
+    type Item = (&'a String, &'a QemuPropValue);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (String, QemuPropValue)>,
+        fn(&'a (String, QemuPropValue)) -> (&'a String, &'a QemuPropValue),
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(name, value)| (name, value))
+    }
+}
+
+/// A repeated name keeps its last value, as in a JSON object read by `JSON.parse`.
+impl FromIterator<(String, QemuPropValue)> for QemuProps {
+    fn from_iter<I: IntoIterator<Item = (String, QemuPropValue)>>(props: I) -> Self {
+        let mut props: Vec<(String, QemuPropValue)> = props.into_iter().collect();
+        crate::sort::sort_by(&mut props, |a, b| a.0.cmp(&b.0));
+        // `later` goes when it repeats `earlier`'s name, after giving it its value.
+        props.dedup_by(|later, earlier| {
+            let repeated = later.0 == earlier.0;
+            if repeated {
+                std::mem::swap(&mut later.1, &mut earlier.1);
+            }
+            repeated
+        });
+        QemuProps(props)
+    }
+}
+
 /// The reply of `query-cpu-model-expansion`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QemuExpansion {
     /// The model the expansion is based on (`base` for a static expansion).
     pub model_name: String,
     /// The properties; those in [`Self::non_migratable`] are set `true`.
-    pub props: BTreeMap<String, QemuPropValue>,
+    pub props: QemuProps,
     /// Properties `false` in the migratable expansion but `true` when QEMU
     /// was asked for `migratable: false` (libvirt marks them
     /// `migratable='no'` and leaves them out of the migratable host-model).
-    pub non_migratable: BTreeSet<String>,
+    /// In name order.
+    pub non_migratable: Vec<String>,
 }
 
 /// One entry of `query-cpu-definitions`.
@@ -160,7 +236,7 @@ pub struct QemuReplies {
 /// ignored), `vendor` becomes leaf 0, and `family`, `model` and `stepping`
 /// become leaf 1 `eax`. Everything else is ignored (spec 8.1; libvirt's
 /// `virQEMUCapsInitCPUModelX86`, `src/qemu/qemu_capabilities.c`).
-pub fn props_to_cpuid(props: &BTreeMap<String, QemuPropValue>, map: &CpuMap) -> CpuidData {
+pub fn props_to_cpuid(props: &QemuProps, map: &CpuMap) -> CpuidData {
     let mut data = CpuidData::new();
     let mut signature = Signature::default();
     for (name, value) in props {

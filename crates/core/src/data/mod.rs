@@ -27,9 +27,7 @@ mod names;
 mod packed;
 pub mod qemu_order;
 
-use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 use crate::cpuid::{vendor_registers, CpuidData, DataKey, Register, Registers, Signature};
@@ -203,32 +201,6 @@ impl fmt::Display for DataError {
 
 impl std::error::Error for DataError {}
 
-/// Names to ids. The keys are the map's own names, never the user's, so a
-/// simple FNV-1a hash serves (name lookups are on every check's hot path,
-/// where the default SipHash cost more than the rest of a lookup).
-type NameIndex<V> = HashMap<String, V, BuildHasherDefault<Fnv1a>>;
-
-/// 64-bit FNV-1a.
-struct Fnv1a(u64);
-
-impl Default for Fnv1a {
-    fn default() -> Self {
-        Fnv1a(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv1a {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-}
-
 /// The whole CPU map of one libvirt release, indexed.
 #[derive(Debug, Clone)]
 pub struct CpuMap {
@@ -246,12 +218,14 @@ pub struct CpuMap {
     /// libvirt lists features in its map's order.
     own_order: Option<MapOrder>,
     models: Vec<Model>,
-    feature_index: NameIndex<FeatureId>,
     /// Each feature's position when all are sorted by name (byte order).
     name_ranks: Vec<u16>,
     /// The features sorted by name: `by_name[name_ranks[id]] == id`.
     by_name: Vec<FeatureId>,
-    model_index: NameIndex<ModelId>,
+    /// Feature names to ids.
+    feature_index: NameTable,
+    /// Model names to ids.
+    model_index: NameTable,
 }
 
 /// A feature of the map from its file entry.
@@ -315,24 +289,92 @@ impl MapOrder {
 /// after all it does), or `None` when that is the order of `features` (the
 /// ids) already.
 fn own_ranks(file: &CpuMapFile, features: &[Feature]) -> Option<Vec<u16>> {
-    let position: HashMap<&str, usize> = file
-        .features
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (f.name.as_str(), i))
-        .collect();
+    let entries = NameTable::of_entries(file);
     let ranks: Vec<u16> = features
         .iter()
         .enumerate()
         .map(|(id, f)| {
             // FEATURE_CAPACITY bounds both, far below u16::MAX.
-            position
-                .get(f.name.as_str())
-                .map_or(file.features.len() + id, |p| *p) as u16
+            entries
+                .get(&f.name, &|p| file.features[p].name.as_str())
+                .unwrap_or(file.features.len() + id) as u16
         })
         .collect();
     let in_id_order = ranks.windows(2).all(|w| w[0] < w[1]);
     (!in_id_order).then_some(ranks)
+}
+
+/// Names to positions in a list: an open-addressing hash table (FNV-1a,
+/// linear probing, at most half full) of positions with their names'
+/// hashes, comparing names through the list only when the hashes are equal.
+/// The keys are the maps' own names, never the user's, so a simple hash
+/// serves (lookups are on every check's hot path); and one small non-generic
+/// table serves features, models and file entries, where a `HashMap` per key
+/// and value type cost the web app's download several KB.
+#[derive(Debug, Clone)]
+struct NameTable {
+    /// Positions plus one (0: an empty slot), each with its name's hash.
+    slots: Vec<(u32, u64)>,
+}
+
+impl NameTable {
+    /// A table for up to `count` names.
+    fn with_capacity(count: usize) -> NameTable {
+        NameTable {
+            slots: vec![(0, 0); (count * 2).next_power_of_two()],
+        }
+    }
+
+    /// The slot holding `name` (through `name_at`), or the empty slot
+    /// where it would go, and the name's hash.
+    fn slot<'n>(&self, name: &str, name_at: &dyn Fn(usize) -> &'n str) -> (usize, u64) {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in name.bytes() {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+        let mask = self.slots.len() - 1;
+        let mut slot = hash as usize & mask;
+        loop {
+            match self.slots[slot] {
+                (0, _) => return (slot, hash),
+                (entry, seen) if seen == hash && name_at(entry as usize - 1) == name => {
+                    return (slot, hash)
+                }
+                _ => slot = (slot + 1) & mask,
+            }
+        }
+    }
+
+    /// Puts `position` under `name`; the position it replaces, if any.
+    fn insert<'n>(
+        &mut self,
+        name: &str,
+        position: usize,
+        name_at: &dyn Fn(usize) -> &'n str,
+    ) -> Option<usize> {
+        let (slot, hash) = self.slot(name, name_at);
+        let previous = self.slots[slot].0.checked_sub(1);
+        // FEATURE_CAPACITY and the model ids bound the positions.
+        self.slots[slot] = (position as u32 + 1, hash);
+        previous.map(|p| p as usize)
+    }
+
+    /// The position under `name`.
+    fn get<'n>(&self, name: &str, name_at: &dyn Fn(usize) -> &'n str) -> Option<usize> {
+        let (slot, _) = self.slot(name, name_at);
+        self.slots[slot].0.checked_sub(1).map(|p| p as usize)
+    }
+
+    /// The positions of `file`'s feature entries by name (the last one of a
+    /// repeated name).
+    fn of_entries(file: &CpuMapFile) -> NameTable {
+        let name_at = |p: usize| file.features[p].name.as_str();
+        let mut table = NameTable::with_capacity(file.features.len());
+        for (position, entry) in file.features.iter().enumerate() {
+            table.insert(&entry.name, position, &name_at);
+        }
+        table
+    }
 }
 
 /// The release named in a map's source, `libvirt 11.3.0 cpu_map`.
@@ -432,20 +474,13 @@ impl CpuMap {
             });
         }
 
-        // Positions, not references: the same map type as `own_ranks`' one,
-        // so the WebAssembly module has one copy of its code.
-        let own_entries: HashMap<&str, usize> = file
-            .features
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.name.as_str(), i))
-            .collect();
+        let own_entries = NameTable::of_entries(file);
         let mut features = Vec::new();
         let mut known = FeatureSet::new();
         for (index, shared) in table.iter().enumerate() {
             let own = own_entries
-                .get(shared.name.as_str())
-                .map(|&position| &file.features[position]);
+                .get(&shared.name, &|p| file.features[p].name.as_str())
+                .map(|position| &file.features[position]);
             if own.is_some() && index < FEATURE_CAPACITY {
                 known.insert(FeatureId::from_index(index));
             }
@@ -472,12 +507,10 @@ impl CpuMap {
         for index in map_feature_count..features.len() {
             known.insert(FeatureId::from_index(index));
         }
-        let mut feature_index = NameIndex::default();
+        let mut feature_index = NameTable::with_capacity(features.len());
         for (i, feature) in features.iter().enumerate() {
-            if feature_index
-                .insert(feature.name.clone(), FeatureId::from_index(i))
-                .is_some()
-            {
+            let name_at = |p: usize| features[p].name.as_str();
+            if feature_index.insert(&feature.name, i, &name_at).is_some() {
                 return Err(DataError::Invalid(format!(
                     "CPU feature {} already defined",
                     feature.name
@@ -504,15 +537,21 @@ impl CpuMap {
             known,
             own_order,
             models: Vec::new(),
-            feature_index,
             name_ranks,
             by_name,
-            model_index: NameIndex::default(),
+            feature_index,
+            model_index: NameTable::with_capacity(file.models.len()),
         };
         for entry in &file.models {
             let model = map.model_from_entry(entry)?;
             let id = ModelId(map.models.len() as u16);
-            if map.model_index.insert(entry.name.clone(), id).is_some() {
+            let models = &map.models;
+            let name_at = |p: usize| models[p].name.as_str();
+            if map
+                .model_index
+                .insert(&entry.name, id.index(), &name_at)
+                .is_some()
+            {
                 return Err(DataError::Invalid(format!(
                     "Multiple definitions of CPU model '{}'",
                     entry.name
@@ -685,8 +724,8 @@ impl CpuMap {
     /// Looks a feature up by its canonical name (exact, case-sensitive).
     pub fn feature_id(&self, name: &str) -> Option<FeatureId> {
         self.feature_index
-            .get(name)
-            .copied()
+            .get(name, &|p| self.features[p].name.as_str())
+            .map(FeatureId::from_index)
             .filter(|id| self.known.contains(*id))
     }
 
@@ -736,7 +775,9 @@ impl CpuMap {
     }
 
     pub fn model_id(&self, name: &str) -> Option<ModelId> {
-        self.model_index.get(name).copied()
+        self.model_index
+            .get(name, &|p| self.models[p].name.as_str())
+            .map(|p| ModelId(p as u16))
     }
 
     /// The features whose bits are all present in `data`, internal ones included.

@@ -25,13 +25,13 @@
 //! libvirt does (spec section 8.1), so the engine can decode it like a dump.
 //! The replies' types are the engine's own ([`crate::facts`]).
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use super::ParseError;
 use crate::data::CpuMap;
-use crate::facts::{props_to_cpuid, QemuCpuDefinition, QemuExpansion, QemuPropValue, QemuReplies};
+use crate::facts::{
+    props_to_cpuid, QemuCpuDefinition, QemuExpansion, QemuPropValue, QemuProps, QemuReplies,
+};
 use crate::facts::{DumpFormat, HostDump};
-use crate::json::{self, Kind, Value};
+use crate::json::{self, Fields, Kind, Value};
 
 /// Parses QMP replies.
 pub fn parse(text: &str) -> Result<HostDump, ParseError> {
@@ -139,7 +139,7 @@ fn mark_non_migratable(expansion: &mut QemuExpansion, non_migratable: &QemuExpan
             && non_migratable.props.get(name) == Some(&QemuPropValue::Bool(true))
         {
             *value = QemuPropValue::Bool(true);
-            expansion.non_migratable.insert(name.clone());
+            expansion.non_migratable.push(name.clone());
         }
     }
 }
@@ -355,7 +355,7 @@ enum ReplyKind {
 fn read_expansion(result: &Value<'_>) -> Result<QemuExpansion, json::Error> {
     let model = result.object()?.field("model")?.object()?;
     let props = match model.optional("props") {
-        None => BTreeMap::new(),
+        None => QemuProps::default(),
         Some(props) => props
             .object()?
             .members()
@@ -366,27 +366,22 @@ fn read_expansion(result: &Value<'_>) -> Result<QemuExpansion, json::Error> {
     Ok(QemuExpansion {
         model_name: model.string("name")?,
         props,
-        non_migratable: BTreeSet::new(),
+        non_migratable: Vec::new(),
     })
 }
 
 fn read_definition(value: &Value<'_>) -> Result<QemuCpuDefinition, json::Error> {
-    let definition = value.object()?;
-    Ok(QemuCpuDefinition {
-        name: definition.string("name")?,
-        typename: definition.optional_string("typename")?,
-        unavailable_features: definition
-            .optional("unavailable-features")
-            .map(Value::strings)
-            .transpose()?,
-        deprecated: definition.boolean_or("deprecated", false)?,
-        alias_of: definition.optional_string("alias-of")?,
-        is_static: definition.boolean_or("static", false)?,
-        migration_safe: definition
-            .optional("migration-safe")
-            .map(Value::boolean)
-            .transpose()?,
-    })
+    let mut definition = Fields::of(&value.object()?);
+    let read = QemuCpuDefinition {
+        name: definition.string("name"),
+        typename: definition.optional_string("typename"),
+        unavailable_features: definition.optional_strings("unavailable-features"),
+        deprecated: definition.boolean_or("deprecated", false),
+        alias_of: definition.optional_string("alias-of"),
+        is_static: definition.boolean_or("static", false),
+        migration_safe: definition.optional_boolean("migration-safe"),
+    };
+    definition.finish(read)
 }
 
 /// A reply that is valid JSON but not of the expected shape: `what`, then why,

@@ -11,7 +11,7 @@
 
 mod read;
 
-pub use read::{parse, parse_many, Error, Kind, Object, Value, Values, MAX_DEPTH};
+pub use read::{parse, parse_many, Error, Fields, Kind, Object, Value, Values, MAX_DEPTH};
 pub use serde_json::{to_string, to_string_pretty, Error as WriteError};
 
 #[cfg(test)]

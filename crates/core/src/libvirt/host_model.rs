@@ -7,14 +7,12 @@
 //! named models QEMU can run here and which features block the others; that
 //! list constrains the decode.
 
-use std::collections::BTreeMap;
-
 use super::decode::guest_cpu_from_signals;
 use super::{Blockers, CpuSignals, HypervisorModel, Usability};
 use crate::cpudef::CpuDef;
 use crate::data::{qemu_to_libvirt, CpuMap};
 use crate::error::CpuError;
-use crate::facts::{props_to_cpuid, QemuCpuDefinition, QemuPropValue};
+use crate::facts::{props_to_cpuid, QemuCpuDefinition, QemuPropValue, QemuProps};
 
 /// libvirt's view of QEMU's model list (spec 8.3): usability from
 /// `unavailable-features` (absent: unknown, empty: yes, else no), blockers
@@ -55,7 +53,7 @@ pub fn hypervisor_models(definitions: &[QemuCpuDefinition]) -> Vec<HypervisorMod
 /// `definitions` when given, with `fallback='forbid'`.
 pub fn host_model_from_qmp(
     map: &CpuMap,
-    props: &BTreeMap<String, QemuPropValue>,
+    props: &QemuProps,
     definitions: Option<&[HypervisorModel]>,
 ) -> Result<CpuDef, CpuError> {
     // libvirt refuses an expansion whose vendor cannot be a CPUID string; the
@@ -180,7 +178,7 @@ mod tests {
     #[test]
     fn expansion_is_a_guest_host_model_with_forbid() {
         let map = CpuMap::embedded();
-        let props: BTreeMap<String, QemuPropValue> = [
+        let props: QemuProps = [
             ("vendor", QemuPropValue::String("GenuineIntel".into())),
             ("family", QemuPropValue::Integer(6)),
             ("model", QemuPropValue::Integer(15)),

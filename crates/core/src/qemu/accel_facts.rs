@@ -187,35 +187,37 @@ struct RuleEntry {
 
 impl AccelFile {
     fn from_value(root: &json::Value<'_>) -> Result<AccelFile, json::Error> {
-        let root = root.object()?;
-        let rules = root
-            .field("rules")?
-            .array()?
-            .iter()
-            .map(|rule| {
-                let kind = rule.object()?.field("kind")?;
-                let rule = rule.object()?;
-                Ok(RuleEntry {
-                    kind: RuleKind::from_name(kind.string()?).ok_or_else(|| {
-                        json::Error::new(kind.offset, "unknown rule kind".to_owned())
-                    })?,
-                    features: rule.field("features")?.strings()?,
-                    requires: rule.strings_or_empty("requires")?,
-                    requires_any: rule.strings_or_empty("requires_any")?,
-                    condition: rule.optional_string("condition")?.unwrap_or_default(),
-                })
+        let mut root = json::Fields::of(&root.object()?);
+        let rules = root.each("rules", |rule| {
+            let kind = rule.member("kind", |kind| {
+                RuleKind::from_name(kind.string()?)
+                    .ok_or_else(|| json::Error::new(kind.offset, "unknown rule kind".to_owned()))
+            });
+            let features = rule.strings("features");
+            let requires = rule.strings_or_empty("requires");
+            let requires_any = rule.strings_or_empty("requires_any");
+            let condition = rule.optional_string("condition").unwrap_or_default();
+            kind.map(|kind| RuleEntry {
+                kind,
+                features,
+                requires,
+                requires_any,
+                condition,
             })
-            .collect::<Result<_, json::Error>>()?;
-        Ok(AccelFile {
-            accel: root.string("accel")?,
-            default_off: root.field("default_off")?.strings()?,
-            default_on: root.field("default_on")?.strings()?,
-            emulated: root.field("emulated")?.strings()?,
-            never: root.field("never")?.strings()?,
-            passthrough_requires_host: root.field("passthrough_requires_host")?.boolean()?,
-            rules,
-            supported: root.strings_or_empty("supported")?,
-        })
+        });
+        let file = AccelFile {
+            accel: root.string("accel"),
+            default_off: root.strings("default_off"),
+            default_on: root.strings("default_on"),
+            emulated: root.strings("emulated"),
+            never: root.strings("never"),
+            passthrough_requires_host: root.boolean("passthrough_requires_host"),
+            // A rule without a kind left its error in `root`, which
+            // `finish` gives instead of the file.
+            rules: rules.into_iter().flatten().collect(),
+            supported: root.strings_or_empty("supported"),
+        };
+        root.finish(file)
     }
 }
 

@@ -247,31 +247,24 @@ struct ProbeModel {
 
 impl ProbeFile {
     fn from_value(root: &json::Value<'_>) -> Result<ProbeFile, json::Error> {
-        let root = root.object()?;
-        let models = root
-            .field("models")?
-            .array()?
-            .iter()
-            .map(|model| {
-                let model = model.object()?;
-                Ok(ProbeModel {
-                    alias_of: model.optional_string("alias_of")?,
-                    deprecated: model.field("deprecated")?.boolean()?,
-                    expanded_under: model.strings_or_empty("expanded_under")?,
-                    features: model.field("features")?.strings()?,
-                    name: model.string("name")?,
-                    tcg_unavailable: model.field("tcg_unavailable")?.strings()?,
-                    vendor: model.optional_string("vendor")?,
-                })
-            })
-            .collect::<Result<_, json::Error>>()?;
-        Ok(ProbeFile {
-            expansion_accel: root.string("expansion_accel")?,
-            known_features: root.field("known_features")?.strings()?,
+        let mut root = json::Fields::of(&root.object()?);
+        let models = root.each("models", |model| ProbeModel {
+            alias_of: model.optional_string("alias_of"),
+            deprecated: model.boolean("deprecated"),
+            expanded_under: model.strings_or_empty("expanded_under"),
+            features: model.strings("features"),
+            name: model.string("name"),
+            tcg_unavailable: model.strings("tcg_unavailable"),
+            vendor: model.optional_string("vendor"),
+        });
+        let file = ProbeFile {
+            expansion_accel: root.string("expansion_accel"),
+            known_features: root.strings("known_features"),
             models,
-            tcg_given_when_asked: root.strings_or_empty("tcg_given_when_asked")?,
-            version: root.string("version")?,
-        })
+            tcg_given_when_asked: root.strings_or_empty("tcg_given_when_asked"),
+            version: root.string("version"),
+        };
+        root.finish(file)
     }
 }
 
