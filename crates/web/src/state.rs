@@ -10,7 +10,7 @@
 
 use std::rc::Rc;
 
-use guestcpu_core::json::{self, Object};
+use guestcpu_core::json::{self, Fields, Object};
 use serde::Serialize;
 use yew::Reducible;
 
@@ -102,40 +102,42 @@ impl AppState {
     pub fn from_json(text: &str) -> Result<AppState, json::Error> {
         let root = json::parse(text)?;
         let root = root.object()?;
-        let optional_text = |key| -> Result<Option<Rc<str>>, json::Error> {
-            Ok(root.optional_string(key)?.map(Rc::from))
-        };
-        let text =
-            |key| -> Result<Rc<str>, json::Error> { Ok(optional_text(key)?.unwrap_or_default()) };
-        Ok(AppState {
-            domain_xml: text("domain_xml")?,
-            host_dump: text("host_dump")?,
-            host_file_name: optional_text("host_file_name")?,
-            more_host_files: match root.optional("more_host_files") {
-                Some(files) => files
-                    .array()?
-                    .iter()
-                    .map(|file| {
-                        let file = file.object()?;
-                        Ok(LoadedFile {
-                            name: file.string("name")?.into(),
-                            text: file.string("text")?.into(),
-                        })
+        let more_host_files = match root.optional("more_host_files") {
+            Some(files) => files
+                .array()?
+                .iter()
+                .map(|file| {
+                    let file = file.object()?;
+                    Ok(LoadedFile {
+                        name: file.string("name")?.into(),
+                        text: file.string("text")?.into(),
                     })
-                    .collect::<Result<_, json::Error>>()?,
-                None => Vec::new(),
-            },
-            second_host_dump: optional_text("second_host_dump")?,
-            qemu_version: optional_text("qemu_version")?,
-            libvirt_version: optional_text("libvirt_version")?,
-            upgrade_to: optional_text("upgrade_to")?,
-            accelerator: named(&root, "accelerator", Accelerator::from_name)?,
-            theme: named(&root, "theme", Theme::from_attribute)?.unwrap_or_default(),
-            model_filter: text("model_filter")?,
-            usable_models_only: root.boolean_or("usable_models_only", false)?,
+                })
+                .collect::<Result<_, json::Error>>()?,
+            None => Vec::new(),
+        };
+        let accelerator = named(&root, "accelerator", Accelerator::from_name)?;
+        let theme = named(&root, "theme", Theme::from_attribute)?.unwrap_or_default();
+        // The texts one after another, the first error kept (one error path).
+        let mut fields = Fields::of(&root);
+        let mut optional_text = |key| fields.optional_string(key).map(Rc::from);
+        let state = AppState {
+            domain_xml: optional_text("domain_xml").unwrap_or_default(),
+            host_dump: optional_text("host_dump").unwrap_or_default(),
+            host_file_name: optional_text("host_file_name"),
+            more_host_files,
+            second_host_dump: optional_text("second_host_dump"),
+            qemu_version: optional_text("qemu_version"),
+            libvirt_version: optional_text("libvirt_version"),
+            upgrade_to: optional_text("upgrade_to"),
+            accelerator,
+            theme,
+            model_filter: optional_text("model_filter").unwrap_or_default(),
+            usable_models_only: fields.boolean_or("usable_models_only", false),
             host_file_problem: None,
             second_host_file_problem: None,
-        })
+        };
+        fields.finish(state)
     }
 }
 
