@@ -42,18 +42,15 @@ pub fn code_panel(
 #[function_component]
 fn CodePanel(props: &CodePanelProps) -> Html {
     let show_diff = use_state_eq(|| props.diff_shown);
-    let copied = use_state_eq(|| false);
-    {
-        // A new text has not been copied yet.
-        let copied = copied.clone();
-        use_effect_with(props.code.clone(), move |_| copied.set(false));
-    }
+    // The text last copied (none yet: empty; the panels never show an empty
+    // text): a new text has not been copied yet.
+    let copied = use_state_eq(AttrValue::default);
     let on_copy = {
         let copied = copied.clone();
         let code = props.code.clone();
         Callback::from(move |_: MouseEvent| {
             copy_to_clipboard(&code);
-            copied.set(true);
+            copied.set(code.clone());
         })
     };
     let diff = match &props.diff_base {
@@ -78,7 +75,7 @@ fn CodePanel(props: &CodePanelProps) -> Html {
                         { " show diff against input" }
                     </label>
                 }
-                { copy_button("Copy", format!("Copy {}", props.title).into(), None, *copied, on_copy) }
+                { copy_button("Copy", format!("Copy {}", props.title).into(), None, *copied == props.code, on_copy) }
             </div>
             if let Some(lines) = diff {
                 <pre class="diff" data-testid={format!("{testid}-diff")}
