@@ -314,8 +314,7 @@ pub fn analyze(
     };
     let report = || -> Result<Report, CheckError> {
         // The domain parsed already: its settings and answer read that parse.
-        let question =
-            Question::of_parsed(domain_xml, parsed.domain.clone(), parsed.place, &options)?;
+        let question = Question::of_parsed(domain_xml, &parsed.domain, parsed.place, &options)?;
         let settings = question.settings();
         let prepared = host.prepared(settings, map)?;
         let second = second_host
