@@ -186,8 +186,9 @@ pub struct ParsedHost {
     /// when there are several; read again with another libvirt release's CPU
     /// map when a check models that release.
     parts: Rc<[HostPart]>,
-    /// The input as libvirt 11.3's map reads it.
-    input: HostInput<'static>,
+    /// The input as libvirt 11.3's map reads it; shared by clones, which
+    /// read the same text.
+    input: Rc<HostInput<'static>>,
     /// How the input was read, e.g. "cpuid -1r, CPU 0 of 16".
     pub format: String,
     /// What each file gave when several were joined, in core's words:
@@ -287,7 +288,7 @@ pub fn read_host_files(kind: InputKind, parts: &[HostPart]) -> Result<ParsedHost
         parts: parts.into(),
         format: input.format(),
         contributions: input.contributions().to_vec(),
-        input,
+        input: Rc::new(input),
         prepared: Rc::default(),
     })
 }
@@ -313,8 +314,7 @@ pub fn analyze(
     };
     let report = || -> Result<Report, CheckError> {
         // The domain parsed already: its settings and answer read that parse.
-        let question =
-            Question::of_parsed(domain_xml, parsed.domain.clone(), parsed.place, &options)?;
+        let question = Question::of_parsed(domain_xml, &parsed.domain, parsed.place, &options)?;
         let settings = question.settings();
         let prepared = host.prepared(settings, map)?;
         let second = second_host

@@ -16,6 +16,7 @@ mod remedy;
 pub mod start;
 pub mod upgrade;
 
+use std::borrow::Cow;
 use std::ops::Deref;
 use std::sync::Arc;
 
@@ -486,7 +487,9 @@ pub(crate) fn description_notes(side: &PreparedHost<'_>, note: Option<&str>) -> 
 /// batch and the web app ask one question of as many hosts as they have.
 pub struct Question<'d> {
     domain_xml: &'d str,
-    domain: Domain,
+    /// Owned when the question parsed it, borrowed from a caller that keeps
+    /// the parse ([`Question::of_parsed`]).
+    domain: Cow<'d, Domain>,
     /// Where the domain's `<cpu>` lies in `domain_xml`.
     cpu_place: CpuPlace,
     accelerator: Accelerator,
@@ -507,7 +510,7 @@ impl<'d> Question<'d> {
     /// [`analyze`] does on a malformed domain or an unknown QEMU version.
     pub fn new(domain_xml: &'d str, options: &CheckOptions) -> Result<Self, CheckError> {
         let (domain, cpu_place) = Domain::parse_placed(domain_xml).map_err(CheckError::Domain)?;
-        Question::of_parsed(domain_xml, domain, cpu_place, options)
+        Question::settled(domain_xml, Cow::Owned(domain), cpu_place, options)
     }
 
     /// [`Question::new`] on a domain [`Domain::parse_placed`] read from
@@ -515,7 +518,18 @@ impl<'d> Question<'d> {
     /// per keystroke) does not parse again.
     pub fn of_parsed(
         domain_xml: &'d str,
-        domain: Domain,
+        domain: &'d Domain,
+        cpu_place: CpuPlace,
+        options: &CheckOptions,
+    ) -> Result<Self, CheckError> {
+        Question::settled(domain_xml, Cow::Borrowed(domain), cpu_place, options)
+    }
+
+    /// The question on `domain` (read from `domain_xml`) with `options`
+    /// settled against it.
+    fn settled(
+        domain_xml: &'d str,
+        domain: Cow<'d, Domain>,
         cpu_place: CpuPlace,
         options: &CheckOptions,
     ) -> Result<Self, CheckError> {
