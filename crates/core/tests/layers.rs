@@ -19,7 +19,9 @@ type ModulePath = Vec<String>;
 #[test]
 fn imports_go_down_the_layers_and_never_round_in_a_cycle() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let layers = read_layers(&root.join("../../docs/architecture.md"));
+    let doc =
+        fs::read_to_string(root.join("../../docs/architecture.md")).expect("docs/architecture.md");
+    let layers = read_layers(&doc);
     let files = module_files(&root.join("src"));
     let edges = import_edges(&files);
 
@@ -46,7 +48,7 @@ fn imports_go_down_the_layers_and_never_round_in_a_cycle() {
     }
     // The parse boundary: only the modules the document names read host
     // inputs through `dump`; the rest work on the facts it built.
-    let boundary = read_parse_boundary(&root.join("../../docs/architecture.md"));
+    let boundary = read_parse_boundary(&doc);
     for (from, to) in &edges {
         if to[0] == "dump" && from[0] != "dump" && !boundary.contains(&from[0]) {
             violations.push(format!(
@@ -59,7 +61,7 @@ fn imports_go_down_the_layers_and_never_round_in_a_cycle() {
     }
     // The rules read a host's facts (`HostFacts`), which the check made
     // once from the input; they never name the input itself.
-    let (rules, input_type) = read_facts_rule(&root.join("../../docs/architecture.md"));
+    let (rules, input_type) = read_facts_rule(&doc);
     for (module, (_, text)) in &files {
         if !rules.contains(&module[0]) {
             continue;
@@ -97,9 +99,8 @@ fn imports_go_down_the_layers_and_never_round_in_a_cycle() {
 
 /// The layer of each top-level module, from the table under "What each
 /// module may import": rows `| N | `a`, `b` |`.
-fn read_layers(doc: &Path) -> BTreeMap<String, usize> {
-    let text = fs::read_to_string(doc).expect("docs/architecture.md");
-    let section = text
+fn read_layers(doc: &str) -> BTreeMap<String, usize> {
+    let section = doc
         .split("## What each module may import")
         .nth(1)
         .expect("docs/architecture.md has a section \"What each module may import\"");
@@ -123,19 +124,13 @@ fn read_layers(doc: &Path) -> BTreeMap<String, usize> {
 
 /// The modules that may import `dump`, from the section's sentence "Only
 /// the parse boundary, `a` and `b`, imports `dump`".
-fn read_parse_boundary(doc: &Path) -> Vec<String> {
-    let text = fs::read_to_string(doc).expect("docs/architecture.md");
-    let sentence = text
+fn read_parse_boundary(doc: &str) -> Vec<String> {
+    let sentence = doc
         .split("Only the parse boundary,")
         .nth(1)
         .and_then(|rest| rest.split("imports `dump`").next())
         .expect("docs/architecture.md names the parse boundary: \"Only the parse boundary, … imports `dump`\"");
-    let names: Vec<String> = sentence
-        .split('`')
-        .skip(1)
-        .step_by(2)
-        .map(str::to_string)
-        .collect();
+    let names = backticked(sentence);
     assert!(!names.is_empty(), "the parse boundary names no module");
     names
 }
@@ -143,9 +138,8 @@ fn read_parse_boundary(doc: &Path) -> Vec<String> {
 /// The rule modules and the type they never name, from the section's
 /// sentence "The rules, `a` and `b`, read a host as `Facts`, never as
 /// `Input`".
-fn read_facts_rule(doc: &Path) -> (Vec<String>, String) {
-    let text = fs::read_to_string(doc).expect("docs/architecture.md");
-    let sentence = text
+fn read_facts_rule(doc: &str) -> (Vec<String>, String) {
+    let sentence = doc
         .split("The rules,")
         .nth(1)
         .and_then(|rest| rest.split(':').next())
@@ -153,20 +147,22 @@ fn read_facts_rule(doc: &Path) -> (Vec<String>, String) {
     let (modules, types) = sentence
         .split_once("read a host as")
         .expect("the sentence says what the rules read a host as");
-    let names = |part: &str| -> Vec<String> {
-        part.split('`')
-            .skip(1)
-            .step_by(2)
-            .map(str::to_string)
-            .collect()
-    };
-    let rules = names(modules);
-    let input_type = names(types.split("never as").nth(1).unwrap_or_default());
+    let rules = backticked(modules);
+    let input_type = backticked(types.split("never as").nth(1).unwrap_or_default());
     assert!(!rules.is_empty(), "the rules sentence names no module");
     let [input_type] = input_type.as_slice() else {
         panic!("the rules sentence names no one type they never read: {input_type:?}");
     };
     (rules, input_type.clone())
+}
+
+/// The names a span of the document writes between backticks, in order.
+fn backticked(span: &str) -> Vec<String> {
+    span.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
 }
 
 fn layer_of(layers: &BTreeMap<String, usize>, module: &ModulePath) -> Option<usize> {
