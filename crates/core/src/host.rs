@@ -510,13 +510,13 @@ impl<'m> HostInput<'m> {
 
     /// What the input is, for people, e.g. `libvirt <cpu> (host CPU)` or
     /// `cpuid -r, CPU 0 of 16`.
-    pub fn format(&self) -> String {
+    pub fn format(&self) -> &str {
         match &self.source {
             HostSource::Definition(cpu) => match cpu.cpu_type {
-                CpuType::Host => "libvirt <cpu> (host CPU)".to_string(),
-                CpuType::Guest => "libvirt <cpu> (guest CPU)".to_string(),
+                CpuType::Host => "libvirt <cpu> (host CPU)",
+                CpuType::Guest => "libvirt <cpu> (guest CPU)",
             },
-            HostSource::Dump(facts) => facts.dump.description.clone(),
+            HostSource::Dump(facts) => &facts.dump.description,
         }
     }
 
@@ -668,7 +668,7 @@ pub struct HostFacts<'i> {
 #[derive(Debug, Clone)]
 pub struct Provenance<'i> {
     /// How the input was read, e.g. `cpuid -r, CPU 0 of 16`.
-    pub description: String,
+    pub description: &'i str,
     /// What each file of a joined input contributed; empty for one file.
     pub contributions: &'i [String],
     /// Things worth telling about the input (e.g. unknown `/proc/cpuinfo` flags).

@@ -286,7 +286,7 @@ pub fn read_host_files(kind: InputKind, parts: &[HostPart]) -> Result<ParsedHost
     let input = parse_parts(kind, CpuMap::embedded(), parts)?;
     Ok(ParsedHost {
         parts: parts.into(),
-        format: input.format(),
+        format: input.format().to_string(),
         contributions: input.contributions().to_vec(),
         input: Rc::new(input),
         prepared: Rc::default(),

@@ -457,7 +457,7 @@ fn brief(
     let signature = facts.signature();
     let features = *host_features.features();
     HostBrief {
-        format: facts.provenance.description.clone(),
+        format: facts.provenance.description.to_string(),
         vendor: host_cpu.as_ref().and_then(|c| c.vendor.clone()),
         family: signature.map(|s| s.family),
         model: signature.map(|s| s.model),
