@@ -22,6 +22,7 @@ use guestcpu_core::libvirt::{copy_migratable, HypervisorModel};
 use guestcpu_core::qemu::definitions::QemuDefinitions;
 use guestcpu_core::qemu::models::models_for_host;
 use guestcpu_core::sosreport::StartEvidence;
+use guestcpu_core::version::QemuRelease;
 use guestcpu_core::{json, CpuDef, CpuMap, Policy};
 
 use crate::input::{Input, InputReader};
@@ -63,11 +64,11 @@ pub(crate) struct CheckQuestion {
     pub(crate) to: Option<String>,
     /// QEMU version to model (default: the machine type's, else the newest).
     #[arg(long)]
-    pub(crate) qemu: Option<String>,
+    pub(crate) qemu: Option<QemuRelease>,
     /// libvirt version to model, e.g. 9.0 (default: what the host input
     /// tells, else the newest known).
     #[arg(long)]
-    pub(crate) libvirt: Option<String>,
+    pub(crate) libvirt: Option<LibvirtVersion>,
     /// Accelerator (default: the domain type's).
     #[arg(long, value_parser = accelerator_parser())]
     pub(crate) accel: Option<Accelerator>,
@@ -108,8 +109,8 @@ impl ReadQuestion {
     /// else the newest) and QEMU `qemu` ([`qemu_for`]'s answer).
     fn check(
         &self,
-        libvirt: Option<&str>,
-        (qemu_version, qemu_inferred_from): (Option<String>, Option<&'static str>),
+        libvirt: Option<LibvirtVersion>,
+        (qemu_version, qemu_inferred_from): (Option<QemuRelease>, Option<&'static str>),
     ) -> anyhow::Result<Report> {
         let (choice, map, host) = host_for(libvirt, &self.hosts)?;
         let target = self
@@ -133,10 +134,7 @@ impl ReadQuestion {
 
     /// The report under the versions `question` asks for.
     fn check_as_asked(&self, question: CheckQuestion) -> anyhow::Result<Report> {
-        self.check(
-            question.libvirt.as_deref(),
-            qemu_for(question.qemu, &self.hosts),
-        )
+        self.check(question.libvirt, qemu_for(question.qemu, &self.hosts))
     }
 }
 
@@ -237,8 +235,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                     },
                 ),
                 Some(stack) => {
-                    let (libvirt, qemu) = split_stack(&stack)?;
-                    let after = read.check(Some(libvirt), (Some(qemu.to_string()), None))?;
+                    let after = read.check(Some(stack.libvirt), (Some(stack.qemu), None))?;
                     let preview = UpgradePreview::new(report, after);
                     if json {
                         format!("{}\n", guestcpu_core::json::to_string_pretty(&preview)?)
@@ -292,11 +289,11 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             json,
         } => {
             let inputs = read_inputs(&mut reader, &dump)?;
-            let (choice, map, host) = host_for(libvirt.as_deref(), &inputs)?;
+            let (choice, map, host) = host_for(libvirt, &inputs)?;
             let definitions = QemuDefinitions::embedded();
-            let (version, note) = match &qemu {
+            let (version, note) = match qemu {
                 Some(wanted) => {
-                    let choice = definitions.find(wanted)?;
+                    let choice = definitions.find(wanted);
                     (choice.version, choice.note)
                 }
                 None => (definitions.newest(), None),
@@ -333,7 +330,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             upgrade_to,
             format,
         } => {
-            let (choice, map) = choose_libvirt(libvirt.as_deref(), None)?;
+            let (choice, map) = choose_libvirt(libvirt, None);
             let domain_input = domain
                 .as_deref()
                 .map(|path| reader.read(path))
@@ -349,24 +346,16 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                 accelerator: None,
                 libvirt: Some(choice),
             };
-            if let Some(wanted) = &options.qemu_version {
-                QemuDefinitions::embedded().find(wanted)?;
-            }
-            let upgrade = upgrade_to
-                .as_deref()
-                .map(|stack| {
-                    let (libvirt, qemu) = split_stack(stack)?;
-                    let (choice, map) = choose_libvirt(Some(libvirt), None)?;
-                    QemuDefinitions::embedded().find(qemu)?;
-                    let options = CheckOptions {
-                        qemu_version: Some(qemu.to_string()),
-                        qemu_inferred_from: None,
-                        accelerator: None,
-                        libvirt: Some(choice),
-                    };
-                    anyhow::Ok((map, options))
-                })
-                .transpose()?;
+            let upgrade = upgrade_to.map(|stack| {
+                let (choice, map) = choose_libvirt(Some(stack.libvirt), None);
+                let options = CheckOptions {
+                    qemu_version: Some(stack.qemu),
+                    qemu_inferred_from: None,
+                    accelerator: None,
+                    libvirt: Some(choice),
+                };
+                (map, options)
+            });
             let output = crate::batch::run(
                 map,
                 &paths,
@@ -431,9 +420,9 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
 /// (an input that does not parse tells nothing; reading it reports the
 /// error), else the newest; with the CPU map that models it.
 fn choose_libvirt(
-    option: Option<&str>,
+    option: Option<LibvirtVersion>,
     host_text: Option<&str>,
-) -> anyhow::Result<(VersionChoice, &'static CpuMap)> {
+) -> (VersionChoice, &'static CpuMap) {
     // A capture bundle tells through its `virsh version` part, else through
     // its domain capabilities part.
     let bundle_parts = host_text
@@ -449,7 +438,7 @@ fn choose_libvirt(
             version,
             source: VersionSource::Inferred(FROM_BUNDLE_VIRSH_VERSION),
         };
-        return Ok((choice, CpuMap::for_version(version)));
+        return (choice, CpuMap::for_version(version));
     }
     let host_text = match &bundle_parts {
         Some(parts) => parts
@@ -459,8 +448,8 @@ fn choose_libvirt(
         None => host_text,
     };
     let dump = host_text.and_then(|text| guestcpu_core::dump::parse(text).ok());
-    let choice = VersionChoice::choose(option, dump.as_ref()).map_err(|e| anyhow!(e))?;
-    Ok((choice, CpuMap::for_version(choice.version)))
+    let choice = VersionChoice::choose(option, dump.as_ref());
+    (choice, CpuMap::for_version(choice.version))
 }
 
 /// Why a version was inferred from a capture bundle.
@@ -471,9 +460,9 @@ const FROM_BUNDLE_VIRSH_VERSION: &str = "the capture bundle's virsh version";
 /// `inputs` names in its `virsh version` (when the engine knows that
 /// release), else none (the check takes the machine type's or the newest).
 fn qemu_for(
-    asked: Option<String>,
+    asked: Option<QemuRelease>,
     inputs: &[(String, Input)],
-) -> (Option<String>, Option<&'static str>) {
+) -> (Option<QemuRelease>, Option<&'static str>) {
     if asked.is_some() {
         return (asked, None);
     }
@@ -482,19 +471,11 @@ fn qemu_for(
         .filter(|(_, input)| capture::is_bundle(&input.text))
         .filter_map(|(_, input)| capture::read_bundle(&input.text).ok())
         .find_map(|parts| capture::virsh_version(&parts)?.qemu)
-        .map(|release| release.split('.').take(2).collect::<Vec<_>>().join("."))
-        .filter(|version| QemuDefinitions::embedded().find(version).is_ok());
+        .and_then(|release| QemuRelease::parse(&release).ok());
     match bundle_qemu {
         Some(version) => (Some(version), Some(FROM_BUNDLE_VIRSH_VERSION)),
         None => (None, None),
     }
-}
-
-/// `--upgrade-to`'s `LIBVIRT:QEMU`, split.
-fn split_stack(stack: &str) -> anyhow::Result<(&str, &str)> {
-    stack
-        .split_once(':')
-        .ok_or_else(|| anyhow!("--upgrade-to wants LIBVIRT:QEMU, e.g. 11.3:10.0, not `{stack}`"))
 }
 
 fn read_host<'m>(map: &'m CpuMap, input: &Input) -> anyhow::Result<HostInput<'m>> {
@@ -514,7 +495,7 @@ fn read_inputs(reader: &mut InputReader, paths: &[String]) -> anyhow::Result<Vec
 /// libvirt version `libvirt_option` names or the files tell (domain
 /// capabilities tell the most, so they are asked first).
 fn host_for(
-    libvirt_option: Option<&str>,
+    libvirt_option: Option<LibvirtVersion>,
     inputs: &[(String, Input)],
 ) -> anyhow::Result<(VersionChoice, &'static CpuMap, HostInput<'static>)> {
     let telling = inputs
@@ -525,7 +506,7 @@ fn host_for(
         })
         .or(inputs.first())
         .map(|(_, input)| input.text.as_str());
-    let (choice, map) = choose_libvirt(libvirt_option, telling)?;
+    let (choice, map) = choose_libvirt(libvirt_option, telling);
     let mut parts = Vec::with_capacity(inputs.len());
     for (path, input) in inputs {
         parts.push((path.clone(), read_host(map, input)?));

@@ -26,6 +26,7 @@ use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 use commands::CheckQuestion;
 use guestcpu_core::domain::Accelerator;
+use guestcpu_core::version::{LibvirtVersion, QemuRelease, Stack};
 
 /// Exit statuses, documented in `--help`.
 const EXIT_INCOMPATIBLE: u8 = 1;
@@ -114,7 +115,7 @@ enum Command {
         /// Preview an upgrade: check again with libvirt LIBVIRT and QEMU QEMU
         /// (e.g. 11.3:10.0) and list what changes.
         #[arg(long, value_name = "LIBVIRT:QEMU")]
-        upgrade_to: Option<String>,
+        upgrade_to: Option<Stack>,
         /// Print the report as one JSON object.
         #[arg(long)]
         json: bool,
@@ -138,11 +139,11 @@ enum Command {
         dump: Vec<String>,
         /// QEMU version to model (default: the newest known).
         #[arg(long)]
-        qemu: Option<String>,
+        qemu: Option<QemuRelease>,
         /// libvirt version to model, e.g. 9.0 (default: what the host input
         /// tells, else the newest known).
         #[arg(long)]
-        libvirt: Option<String>,
+        libvirt: Option<LibvirtVersion>,
         /// Accelerator.
         #[arg(long, value_parser = commands::accelerator_parser(), default_value = "kvm")]
         accel: Accelerator,
@@ -168,14 +169,14 @@ enum Command {
         source: Option<String>,
         /// QEMU version to model (default: the domain's machine type's, else the newest).
         #[arg(long)]
-        qemu: Option<String>,
+        qemu: Option<QemuRelease>,
         /// libvirt version to model, e.g. 9.0 (default: the newest known).
         #[arg(long)]
-        libvirt: Option<String>,
+        libvirt: Option<LibvirtVersion>,
         /// Preview an upgrade: check the domain on every host again with
         /// libvirt LIBVIRT and QEMU QEMU (e.g. 11.3:10.0) and show what changes.
         #[arg(long, value_name = "LIBVIRT:QEMU", requires = "domain")]
-        upgrade_to: Option<String>,
+        upgrade_to: Option<Stack>,
         /// Output format.
         #[arg(long, value_enum, default_value = "table")]
         format: batch::BatchFormat,

@@ -748,7 +748,7 @@ mod tests {
     fn an_upgrade_counts_the_hosts_whose_verdict_changes() {
         use crate::libvirt::release::{LibvirtVersion, VersionChoice, VersionSource};
         let stack = |version: LibvirtVersion, qemu: &str| CheckOptions {
-            qemu_version: Some(qemu.to_string()),
+            qemu_version: Some(qemu.parse().expect("a QEMU release")),
             qemu_inferred_from: None,
             accelerator: None,
             libvirt: Some(VersionChoice {

@@ -5,6 +5,7 @@
 //! A bare `<cpu>` document is accepted too, as a KVM domain with no machine type.
 
 use crate::cpudef::CpuDef;
+use crate::version::QemuRelease;
 use crate::xml::{self, Element, XmlError};
 
 /// The accelerator a domain asks for.
@@ -261,7 +262,7 @@ impl Domain {
     /// The QEMU version a versioned machine type names (`pc-q35-7.2` → `7.2`).
     /// A RHEL machine type (`pc-q35-rhel9.4.0`) names the RHEL release whose
     /// QEMU first had it (`RHEL_QEMU`).
-    pub fn machine_qemu_version(&self) -> Option<String> {
+    pub fn machine_qemu_version(&self) -> Option<QemuRelease> {
         let machine = self.machine.as_deref()?;
         let version = machine.rsplit('-').next()?;
         if let Some(rhel) = version.strip_prefix("rhel") {
@@ -269,16 +270,17 @@ impl Domain {
             return RHEL_QEMU
                 .iter()
                 .find(|(name, _)| *name == release)
-                .map(|(_, qemu)| qemu.to_string());
+                .map(|(_, qemu)| *qemu);
         }
         let mut parts = version.split('.');
-        let major = parts
-            .next()
-            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))?;
-        let minor = parts
-            .next()
-            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))?;
-        Some(format!("{major}.{minor}"))
+        let mut number = || {
+            parts
+                .next()
+                .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))?
+                .parse()
+                .ok()
+        };
+        Some(QemuRelease::new(number()?, number()?))
     }
 }
 
@@ -286,15 +288,15 @@ impl Domain {
 /// is based on, for the `pc-q35-rhelX.Y.0` / `pc-i440fx-rhelX.Y.0` machine
 /// types it introduced (Red Hat's release notes of RHEL 9.0 to 9.6 and 10.0,
 /// "Virtualization" chapter).
-const RHEL_QEMU: [(&str, &str); 8] = [
-    ("9.0", "6.2"),
-    ("9.1", "7.0"),
-    ("9.2", "7.2"),
-    ("9.3", "8.0"),
-    ("9.4", "8.2"),
-    ("9.5", "9.0"),
-    ("9.6", "9.1"),
-    ("10.0", "9.1"),
+const RHEL_QEMU: [(&str, QemuRelease); 8] = [
+    ("9.0", QemuRelease::new(6, 2)),
+    ("9.1", QemuRelease::new(7, 0)),
+    ("9.2", QemuRelease::new(7, 2)),
+    ("9.3", QemuRelease::new(8, 0)),
+    ("9.4", QemuRelease::new(8, 2)),
+    ("9.5", QemuRelease::new(9, 0)),
+    ("9.6", QemuRelease::new(9, 1)),
+    ("10.0", QemuRelease::new(9, 1)),
 ];
 
 /// Reads the elements `qemuBuildCpuCommandLine` turns into `-cpu` flags.
@@ -414,7 +416,7 @@ mod tests {
         )
         .expect("valid domain");
         assert_eq!(domain.accelerator, Accelerator::Tcg);
-        assert_eq!(domain.machine_qemu_version().as_deref(), Some("7.2"));
+        assert_eq!(domain.machine_qemu_version(), Some(QemuRelease::new(7, 2)));
         assert_eq!(domain.flags.apic_eoi, Some(false));
         assert_eq!(domain.flags.pvspinlock, Some(true));
         assert_eq!(domain.flags.kvmclock, Some(false));
@@ -463,9 +465,9 @@ mod tests {
             .expect("valid")
             .machine_qemu_version()
         };
-        assert_eq!(release("pc-i440fx-9.1").as_deref(), Some("9.1"));
-        assert_eq!(release("pc-q35-rhel9.4.0").as_deref(), Some("8.2"));
-        assert_eq!(release("pc-q35-rhel10.0.0").as_deref(), Some("9.1"));
+        assert_eq!(release("pc-i440fx-9.1"), Some(QemuRelease::new(9, 1)));
+        assert_eq!(release("pc-q35-rhel9.4.0"), Some(QemuRelease::new(8, 2)));
+        assert_eq!(release("pc-q35-rhel10.0.0"), Some(QemuRelease::new(9, 1)));
         assert_eq!(release("pc-q35-rhel7.6.0"), None);
         assert_eq!(release("q35"), None);
     }

@@ -54,7 +54,7 @@ use crate::libvirt::release::VersionChoice;
 use crate::qemu::accel::AccelFacts;
 use crate::qemu::accel::KVM_EVIDENCE_NOTES;
 use crate::start_evidence::{gather, RunningDomain};
-use crate::version::VirshVersion;
+use crate::version::{LibvirtVersion, QemuRelease, VirshVersion};
 
 const CPUID: &str = "sos_commands/processor/cpuid_-r";
 const CPUINFO: &str = "proc/cpuinfo";
@@ -292,7 +292,13 @@ pub fn examine_with(
     let version = read_versions(&files, &mut result);
     let map = CpuMap::for_version(version.version);
     let options = CheckOptions {
-        qemu_version: result.qemu.as_deref().map(major_minor),
+        // A release virsh printed that is not one (never seen) leaves the
+        // choice to each domain's machine type, as an unreadable libvirt
+        // release leaves it to the host files (`read_versions`).
+        qemu_version: result
+            .qemu
+            .as_deref()
+            .and_then(|release| QemuRelease::parse(release).ok()),
         qemu_inferred_from: None,
         accelerator: None,
         libvirt: Some(version),
@@ -489,11 +495,6 @@ fn unchecked(domain: &str, why: &str) -> DomainExamination {
     }
 }
 
-/// `MAJOR.MINOR` of a release.
-fn major_minor(version: &str) -> String {
-    version.split('.').take(2).collect::<Vec<_>>().join(".")
-}
-
 /// The architecture of a host that is not x86, from `/proc/cpuinfo` or the
 /// host's `<arch>` in `virsh capabilities`.
 fn foreign_architecture(files: &Files<'_>) -> Option<String> {
@@ -551,11 +552,13 @@ fn read_versions(files: &Files<'_>, result: &mut SosExamination) -> VersionChoic
         .get(&format!("{VIRSH}domcapabilities"))
         .or_else(|| files.get(&format!("{VIRSH}capabilities")))
         .and_then(|text| dump::parse(text).ok());
-    let choice = VersionChoice::choose(result.libvirt.as_deref(), telling.as_ref())
-        .or_else(|_| VersionChoice::choose(None, telling.as_ref()))
-        .unwrap_or_else(|_| {
-            VersionChoice::choose(None, None).expect("the newest release needs no input")
-        });
+    // A release virsh printed that is not one (never seen) is left to the
+    // host files, as no `virsh version` is.
+    let printed = result
+        .libvirt
+        .as_deref()
+        .and_then(|release| LibvirtVersion::parse(release).ok());
+    let choice = VersionChoice::choose(printed, telling.as_ref());
     if result.libvirt.is_none() {
         from.push(choice.describe());
     }

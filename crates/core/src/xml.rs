@@ -7,6 +7,8 @@
 //! type declarations are refused: libvirt's formats never need them, and entity
 //! expansion is a classic way to make a parser hang or explode.
 
+use std::fmt;
+
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
@@ -87,7 +89,7 @@ pub fn parse(text: &str) -> Result<Element, XmlError> {
         let event = reader.read_event().map_err(|e| {
             XmlError::new(
                 reader.error_position() as usize,
-                format!("malformed XML: {e}"),
+                format!("malformed XML: {}", Described(&e)),
             )
         })?;
         match event {
@@ -115,7 +117,7 @@ pub fn parse(text: &str) -> Result<Element, XmlError> {
                 let unescaped = text.unescape().map_err(|e| {
                     XmlError::new(
                         event_start,
-                        format!("bad character or entity reference: {e}"),
+                        format!("bad character or entity reference: {}", Described(&e)),
                     )
                 })?;
                 match stack.last_mut() {
@@ -171,6 +173,27 @@ fn attach(stack: &mut [Element], root: &mut Option<Element>, element: Element) {
     }
 }
 
+/// quick-xml's message for an error, word for word as its `Display` writes
+/// it but for I/O errors, which reading from a string never gives: its
+/// `Display` would link std's texts for every I/O error kind into the web
+/// app's module for that case alone.
+struct Described<'e>(&'e quick_xml::Error);
+
+impl fmt::Display for Described<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use quick_xml::Error;
+        match self.0 {
+            Error::Io(_) => f.write_str("I/O error"),
+            Error::Syntax(e) => write!(f, "syntax error: {e}"),
+            Error::IllFormed(e) => write!(f, "ill-formed document: {e}"),
+            Error::InvalidAttr(e) => write!(f, "error while parsing attribute: {e}"),
+            Error::Encoding(e) => e.fmt(f),
+            Error::Escape(e) => e.fmt(f),
+            Error::Namespace(e) => e.fmt(f),
+        }
+    }
+}
+
 fn element_from_start(start: &BytesStart<'_>, offset: usize) -> Result<Element, XmlError> {
     let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
     let mut attributes = Vec::new();
@@ -181,6 +204,7 @@ fn element_from_start(start: &BytesStart<'_>, offset: usize) -> Result<Element, 
         let value = attr
             .unescape_value()
             .map_err(|e| {
+                let e = Described(&e);
                 XmlError::new(offset, format!("bad value of attribute `{attr_name}`: {e}"))
             })?
             .into_owned();

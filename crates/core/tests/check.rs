@@ -14,6 +14,7 @@ use guestcpu_core::domain::Accelerator;
 use guestcpu_core::dump::synthetic::synthesize_cpudata_xml;
 use guestcpu_core::host::{parse_host, HostInput};
 use guestcpu_core::libvirt::release::{LibvirtVersion, VersionChoice, VersionSource};
+use guestcpu_core::version::QemuRelease;
 use guestcpu_core::{CpuCheck, CpuMap};
 
 use crate::shared;
@@ -302,7 +303,7 @@ fn host_passthrough_defaults_to_check_none_and_is_refused_under_tcg() {
 #[test]
 fn tcg_filters_what_it_cannot_emulate_whatever_the_host() {
     let options = CheckOptions {
-        qemu_version: Some("7.2".into()),
+        qemu_version: Some(QemuRelease::new(7, 2)),
         qemu_inferred_from: None,
         accelerator: Some(Accelerator::Tcg),
         libvirt: None,
@@ -664,7 +665,7 @@ fn libvirt_9_0_compares_every_partial_definition_with_its_full_host() {
     ];
     let host = join_hosts(map, parts).expect("joins");
     let options = CheckOptions {
-        libvirt: Some(VersionChoice::choose(Some("9.0"), None).expect("a version")),
+        libvirt: Some(VersionChoice::choose(Some(LibvirtVersion::V9_0), None)),
         ..CheckOptions::default()
     };
     let domain = domain("kvm", "<cpu mode='custom' match='exact' check='partial'><model fallback='forbid'>486</model><feature policy='require' name='sse4.2'/></cpu>");
@@ -817,8 +818,11 @@ fn host_model_of_a_snow_ridge_raw_dump_disables_what_qemus_snowridge_has_and_kvm
         let version = LibvirtVersion::parse(libvirt).expect("a version");
         let map = CpuMap::for_version(version);
         let options = CheckOptions {
-            libvirt: Some(VersionChoice::choose(Some(libvirt), None).expect("a version")),
-            qemu_version: Some(qemu.to_string()),
+            libvirt: Some(VersionChoice::choose(
+                Some(libvirt.parse().expect("a libvirt release")),
+                None,
+            )),
+            qemu_version: Some(qemu.parse().expect("a QEMU release")),
             ..CheckOptions::default()
         };
         for (index, text) in fixtures.iter().enumerate() {

@@ -307,7 +307,7 @@ fn qemu_cpu_argument_parity() {
             fake_host_answer(map, &domain, &host)
         } else {
             let options = CheckOptions {
-                qemu_version: Some(case.qemu_version.clone()),
+                qemu_version: Some(case.qemu_version.parse().expect("a QEMU release")),
                 qemu_inferred_from: None,
                 accelerator: None,
                 libvirt: None,

@@ -158,7 +158,8 @@ fn load_stacks() -> Vec<Stack> {
         let object = value.object().expect("stack.json is an object");
         let qemu_full = object.string("qemu").expect("qemu version");
         let libvirt_full = object.string("libvirt").expect("libvirt version");
-        let libvirt = VersionChoice::choose(Some(&libvirt_full), None).expect("a libvirt version");
+        let libvirt =
+            VersionChoice::choose(Some(libvirt_full.parse().expect("a libvirt version")), None);
         let qemu = qemu_full.split('.').take(2).collect::<Vec<_>>().join(".");
         let mut truths = BTreeMap::new();
         for truth in fs::read_dir(path.join("domains")).expect("domains folder") {
@@ -211,7 +212,7 @@ fn predict(domain_xml: &str, host: &HostInput<'_>, stack: &Stack) -> Outcome {
         warnings: Vec::new(),
     };
     let options = CheckOptions {
-        qemu_version: Some(stack.qemu.clone()),
+        qemu_version: Some(stack.qemu.parse().expect("a QEMU release")),
         qemu_inferred_from: None,
         accelerator: None,
         libvirt: Some(stack.libvirt),

@@ -209,13 +209,18 @@ fn the_remedy_of_every_real_corpus_domain_starts_cleanly_on_every_recorded_stack
         let value = json::parse(&text).expect("stack.json parses");
         let object = value.object().expect("stack.json is an object");
         let libvirt = VersionChoice::choose(
-            Some(&object.string("libvirt").expect("a libvirt version")),
+            Some(
+                object
+                    .string("libvirt")
+                    .expect("a libvirt version")
+                    .parse()
+                    .expect("a libvirt release"),
+            ),
             None,
-        )
-        .expect("a libvirt version");
+        );
         let qemu = object.string("qemu").expect("a QEMU version");
         let options = CheckOptions {
-            qemu_version: Some(qemu.split('.').take(2).collect::<Vec<_>>().join(".")),
+            qemu_version: Some(qemu.parse().expect("a QEMU release")),
             qemu_inferred_from: None,
             accelerator: None,
             libvirt: Some(libvirt),

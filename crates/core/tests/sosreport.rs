@@ -638,16 +638,17 @@ fn the_fleet_of_two_reports_joins_their_hosts() {
 fn a_capture_bundle_is_a_host_input_that_agrees_with_the_real_start() {
     use guestcpu_core::check::{analyze, CheckOptions};
     use guestcpu_core::host::parse_host;
-    use guestcpu_core::libvirt::release::VersionChoice;
+    use guestcpu_core::libvirt::release::{LibvirtVersion, VersionChoice};
+    use guestcpu_core::version::QemuRelease;
     use guestcpu_core::CpuMap;
 
     let bundle = fs::read_to_string(tests_dir().join("capture/bookworm.json")).expect("bundle");
-    let choice = VersionChoice::choose(Some("9.0"), None).expect("9.0");
+    let choice = VersionChoice::choose(Some(LibvirtVersion::V9_0), None);
     let map = CpuMap::for_version(choice.version);
     let host = parse_host(map, &bundle).unwrap_or_else(|e| panic!("{}", e.render(&bundle)));
     assert_eq!(host.contributions().len(), 3, "{:?}", host.contributions());
     let options = CheckOptions {
-        qemu_version: Some("7.2".to_string()),
+        qemu_version: Some(QemuRelease::new(7, 2)),
         qemu_inferred_from: None,
         accelerator: None,
         libvirt: Some(choice),
@@ -725,7 +726,7 @@ fn the_evidence_rules_agree_with_qemus_answer_on_every_recorded_start() {
             .strip_prefix("libvirt-")
             .and_then(|rest| rest.split_once("_qemu-"))
             .expect("libvirt-X_qemu-Y");
-        let choice = VersionChoice::choose(Some(libvirt), None).expect("a known release");
+        let choice = VersionChoice::choose(Some(libvirt.parse().expect("a known release")), None);
         let map = CpuMap::for_version(choice.version);
         // (name, definition, live <cpu>, start) of every started domain.
         let mut starts: Vec<(String, String, Option<String>, StartLog)> = Vec::new();
@@ -803,7 +804,7 @@ fn the_evidence_rules_agree_with_qemus_answer_on_every_recorded_start() {
             .expect("domcapabilities")
             .with_kvm_evidence("the recorded starts", evidence);
         let options = CheckOptions {
-            qemu_version: Some(qemu.split('.').take(2).collect::<Vec<_>>().join(".")),
+            qemu_version: Some(qemu.parse().expect("a QEMU release")),
             qemu_inferred_from: None,
             accelerator: None,
             libvirt: Some(choice),

@@ -19,6 +19,7 @@ use guestcpu_core::domain::{Accelerator, CpuPlace, Domain};
 use guestcpu_core::host::{self, HostInput};
 use guestcpu_core::libvirt::release::{LibvirtVersion, VersionChoice};
 use guestcpu_core::qemu::definitions::QemuDefinitions;
+use guestcpu_core::version::{QemuRelease, Stack, StackError, VersionError};
 use guestcpu_core::{xml, CpuMap};
 
 pub use guestcpu_core::check::host_brief::HostBrief;
@@ -303,13 +304,41 @@ pub fn analyze(
     second_host: Option<&ParsedHost>,
     options: AnalysisOptions<'_>,
 ) -> Result<Report, AnalysisError> {
-    let libvirt = VersionChoice::choose(options.libvirt_version, host.input.dump())
-        .map_err(|error| AnalysisError::Refused(error.to_string()))?;
+    // The versions as the menus, share links and the JavaScript API name
+    // them, read here, once, for the engine.
+    let refused = |error: VersionError| AnalysisError::Refused(error.to_string());
+    let libvirt = options.libvirt_version.map(LibvirtVersion::parse);
+    let qemu = options.qemu_version.map(QemuRelease::parse);
+    let releases = (
+        libvirt.transpose().map_err(refused)?,
+        qemu.transpose().map_err(refused)?,
+    );
+    analyze_on_stack(
+        domain_xml,
+        parsed,
+        host,
+        second_host,
+        releases,
+        options.accelerator,
+    )
+}
+
+/// [`analyze`] under libvirt and QEMU releases read already (`None`: the
+/// engine's default).
+fn analyze_on_stack(
+    domain_xml: &str,
+    parsed: &ParsedDomain,
+    host: &ParsedHost,
+    second_host: Option<&ParsedHost>,
+    (libvirt, qemu): (Option<LibvirtVersion>, Option<QemuRelease>),
+    accelerator: Option<Accelerator>,
+) -> Result<Report, AnalysisError> {
+    let libvirt = VersionChoice::choose(libvirt, host.input.dump());
     let map = CpuMap::for_version(libvirt.version);
     let options = CheckOptions {
-        qemu_version: options.qemu_version.map(str::to_string),
+        qemu_version: qemu,
         qemu_inferred_from: None,
-        accelerator: options.accelerator,
+        accelerator,
         libvirt: Some(libvirt),
     };
     let report = || -> Result<Report, CheckError> {
@@ -344,17 +373,11 @@ pub fn preview_upgrade(
     stack: &str,
     accelerator: Option<Accelerator>,
 ) -> Result<UpgradePreview, AnalysisError> {
-    let (libvirt, qemu) = stack.split_once(':').ok_or_else(|| {
-        AnalysisError::Refused(format!(
-            "a stack is LIBVIRT:QEMU, e.g. 11.3:10.0, not `{stack}`"
-        ))
-    })?;
-    let options = AnalysisOptions {
-        qemu_version: Some(qemu),
-        accelerator,
-        libvirt_version: Some(libvirt),
-    };
-    let after = analyze(domain_xml, parsed, host, None, options)?;
+    let stack: Stack = stack
+        .parse()
+        .map_err(|error: StackError| AnalysisError::Refused(error.to_string()))?;
+    let releases = (Some(stack.libvirt), Some(stack.qemu));
+    let after = analyze_on_stack(domain_xml, parsed, host, None, releases, accelerator)?;
     Ok(UpgradePreview::new(before.clone(), after))
 }
 

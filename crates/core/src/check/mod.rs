@@ -31,6 +31,7 @@ use crate::libvirt::release::{LibvirtVersion, VersionChoice, VersionSource};
 use crate::qemu::cpu_arg::{domain_flags, flags_outside_cpu_arg, DomainFlag};
 use crate::qemu::definitions::{QemuDefinitions, QemuVersion};
 use crate::qemu::guest::FeatureOrigin;
+use crate::version::QemuRelease;
 use defaults::{apply_defaults, default_cpu_model, AppliedDefaults};
 use host_brief::HostBrief;
 use start::{simulate_checks, simulate_start, StartKind, StartOutcome};
@@ -43,8 +44,8 @@ pub(crate) use remedy::RemedyHost;
 /// How the caller wants the question asked; every field has a default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CheckOptions {
-    /// QEMU version (`MAJOR.MINOR`); default: the machine type's, else the newest known.
-    pub qemu_version: Option<String>,
+    /// QEMU release; default: the machine type's, else the newest known.
+    pub qemu_version: Option<QemuRelease>,
     /// What the host input told `qemu_version` from (e.g. a capture
     /// bundle's `virsh version`); `None` when it was asked for. The report's
     /// source is then `inferred`, with a note saying why.
@@ -453,11 +454,9 @@ pub(crate) fn description_settings(
     options: &CheckOptions,
 ) -> Result<(HostSettings, Option<&'static str>), CheckError> {
     let definitions = QemuDefinitions::embedded();
-    let (version, note) = match &options.qemu_version {
+    let (version, note) = match options.qemu_version {
         Some(wanted) => {
-            let choice = definitions
-                .find(wanted)
-                .map_err(|e| CheckError::Option(e.message))?;
+            let choice = definitions.find(wanted);
             (choice.version, choice.note)
         }
         None => (definitions.newest(), None),
@@ -839,10 +838,8 @@ fn choose_qemu_version(
     CheckError,
 > {
     let definitions = QemuDefinitions::embedded();
-    if let Some(wanted) = &options.qemu_version {
-        let choice = definitions
-            .find(wanted)
-            .map_err(|e| CheckError::Option(e.message))?;
+    if let Some(wanted) = options.qemu_version {
+        let choice = definitions.find(wanted);
         let source = if options.qemu_inferred_from.is_some() {
             QemuVersionSource::Inferred
         } else {
@@ -852,7 +849,7 @@ fn choose_qemu_version(
     }
     if let Some(choice) = domain
         .machine_qemu_version()
-        .and_then(|v| definitions.find(&v).ok())
+        .map(|release| definitions.find(release))
     {
         return Ok((choice.version, QemuVersionSource::Machine, choice.note));
     }

@@ -160,7 +160,7 @@ mod tests {
         let text = synthesize_cpudata_xml(map, "EPYC", &["vme"]).expect("known model");
         let host = parse_host(map, &text).expect("parses");
         let options = CheckOptions {
-            qemu_version: Some(qemu.to_string()),
+            qemu_version: Some(qemu.parse().expect("a QEMU release")),
             qemu_inferred_from: None,
             libvirt: Some(VersionChoice {
                 version: libvirt,

@@ -617,6 +617,7 @@ mod tests {
     use super::*;
     use crate::cpuid::Registers;
     use crate::qemu::definitions::QemuDefinitions;
+    use crate::version::QemuRelease;
 
     fn id(map: &CpuMap, name: &str) -> FeatureId {
         map.feature_id(name)
@@ -646,8 +647,8 @@ mod tests {
     fn tcg_is_host_independent_and_versioned() {
         let map = CpuMap::embedded();
         let definitions = QemuDefinitions::embedded();
-        let v72 = definitions.find("7.2").expect("7.2").version;
-        let v10 = definitions.find("10.0").expect("10.0").version;
+        let v72 = definitions.find(QemuRelease::new(7, 2)).version;
+        let v10 = definitions.find(QemuRelease::new(10, 0)).version;
         let empty = raw(FeatureSet::new());
         let everything = raw(map.map_features().map(|(id, _)| id).collect());
         let on_empty = supported(map, v72, Accelerator::Tcg, &empty);

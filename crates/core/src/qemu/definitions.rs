@@ -40,13 +40,7 @@ use crate::domain::Accelerator;
 use crate::error::CpuError;
 use crate::featureset::FeatureSet;
 use crate::json;
-
-/// The embedded files (`data/qemu/MAJOR.MINOR.json`), oldest first: probed
-/// (5.2, 7.2, 10.0, 11.1) or derived from libvirt's captures of the release's
-/// model list with the probed definitions (`cargo xtask derive-qemu`).
-const EMBEDDED_VERSIONS: [&str; 13] = [
-    "5.2", "6.2", "7.0", "7.1", "7.2", "8.0", "8.1", "8.2", "9.0", "9.1", "9.2", "10.0", "11.1",
-];
+use crate::version::QemuRelease;
 
 /// A set of features split into the ones libvirt's map knows and QEMU-only names.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -155,7 +149,7 @@ impl QemuDefinitions {
         static DEFINITIONS: OnceLock<QemuDefinitions> = OnceLock::new();
         DEFINITIONS.get_or_init(|| {
             let map = CpuMap::newest();
-            let versions = EMBEDDED_VERSIONS
+            let versions = QemuRelease::WITH_DEFINITIONS
                 .iter()
                 .map(|name| {
                     let file = Packed::file(&format!("qemu/{name}.json"));
@@ -179,49 +173,36 @@ impl QemuDefinitions {
         &self.versions[self.versions.len() - 1]
     }
 
-    /// Looks a version up by `MAJOR.MINOR` (`7.2`) or a longer version
-    /// (`7.2.0`). Without an exact match, the nearest lower version is chosen
-    /// with a note; below the oldest, the oldest is chosen with a note.
-    pub fn find(&self, wanted: &str) -> Result<VersionChoice<'_>, CpuError> {
-        let parsed = parse_major_minor(wanted).ok_or_else(|| {
-            CpuError::invalid_argument(format!(
-                "invalid QEMU version `{wanted}`: expected `MAJOR.MINOR`, e.g. `{}`",
-                self.newest().version
-            ))
-        })?;
+    /// The definitions of release `wanted`. Without an exact match, the
+    /// nearest lower version is chosen with a note; below the oldest, the
+    /// oldest is chosen with a note.
+    pub fn find(&self, wanted: QemuRelease) -> VersionChoice<'_> {
         let mut best: Option<&QemuVersion> = None;
         for version in &self.versions {
-            let Some(have) = parse_major_minor(&version.version) else {
+            let Ok(have) = QemuRelease::parse(&version.version) else {
                 continue;
             };
-            if have == parsed {
-                return Ok(VersionChoice {
+            if have == wanted {
+                return VersionChoice {
                     version,
                     note: None,
-                });
+                };
             }
-            if have < parsed {
+            if have < wanted {
                 best = Some(version);
             }
         }
         match best {
-            Some(version) => Ok(VersionChoice {
+            Some(version) => VersionChoice {
                 version,
                 note: Some("no data for this QEMU version; using the nearest older version"),
-            }),
-            None => Ok(VersionChoice {
+            },
+            None => VersionChoice {
                 version: &self.versions[0],
                 note: Some("older than every QEMU version with data; using the oldest"),
-            }),
+            },
         }
     }
-}
-
-fn parse_major_minor(text: &str) -> Option<(u32, u32)> {
-    let mut parts = text.trim().split('.');
-    let major = parts.next()?.parse().ok()?;
-    let minor = parts.next().map_or(Some(0), |p| p.parse().ok())?;
-    Some((major, minor))
 }
 
 /// `data/qemu/*.json`, mirrored for reading only.
@@ -284,9 +265,9 @@ impl QemuVersion {
     }
 
     fn from_file(map: &CpuMap, file: &ProbeFile) -> Result<QemuVersion, DataFileError> {
-        let (major, minor) =
-            parse_major_minor(file.version.split_whitespace().next().unwrap_or_default())
-                .ok_or_else(|| DataFileError::UnreadableQemuVersion(file.version.clone()))?;
+        let release =
+            QemuRelease::parse(file.version.split_whitespace().next().unwrap_or_default())
+                .map_err(|_| DataFileError::UnreadableQemuVersion(file.version.clone()))?;
         let expansion_accel = Accelerator::parse(&file.expansion_accel)
             .ok_or_else(|| DataFileError::UnknownAccelerator(file.expansion_accel.clone()))?;
         let lost_in_expansion = AccelFacts::embedded(expansion_accel).default_off;
@@ -321,7 +302,7 @@ impl QemuVersion {
             })
             .collect();
         Ok(QemuVersion {
-            version: format!("{major}.{minor}"),
+            version: release.to_string(),
             full_version: file.version.clone(),
             models,
             known_features: QemuFeatures::from_qemu_names(
@@ -424,12 +405,8 @@ mod tests {
         // Each release lists its own models: EPYC-Genoa came with 8.1,
         // EPYC-Turin after 10.0, Icelake-Client went in 7.1.
         let has = |version: &str, model: &str| {
-            definitions
-                .find(version)
-                .expect("known")
-                .version
-                .model(model)
-                .is_some()
+            let release = QemuRelease::parse(version).expect("a release");
+            definitions.find(release).version.model(model).is_some()
         };
         assert!(!has("7.2", "EPYC-Genoa") && !has("8.0", "EPYC-Genoa") && has("8.1", "EPYC-Genoa"));
         assert!(!has("10.0", "EPYC-Turin") && has("11.1", "EPYC-Turin-v2"));
@@ -441,7 +418,7 @@ mod tests {
         // TCG's instance defaults turn off, even where libvirt's map has no
         // model of the name to restore it from.
         let map = CpuMap::embedded();
-        let v52 = definitions.find("5.2").expect("5.2").version;
+        let v52 = definitions.find(QemuRelease::new(5, 2)).version;
         let vme = map.feature_id("vme").expect("vme");
         assert!(v52
             .resolve("Haswell")
@@ -449,36 +426,34 @@ mod tests {
             .features
             .known
             .contains(vme));
-        let v72 = definitions.find("7.2").expect("7.2").version;
+        let v72 = definitions.find(QemuRelease::new(7, 2)).version;
         let haswell = v72.resolve("Haswell").expect("Haswell");
         assert_eq!(haswell.name, "Haswell-v1");
         assert!(haswell.features.qemu_only.is_empty());
     }
 
     #[test]
-    fn version_lookup_accepts_patch_levels_and_falls_back_lower() {
+    fn version_lookup_falls_back_lower() {
         let definitions = QemuDefinitions::embedded();
-        let exact = definitions.find("7.2.0").expect("7.2.0");
+        let exact = definitions.find(QemuRelease::new(7, 2));
         assert_eq!((exact.version.version.as_str(), exact.note), ("7.2", None));
-        let lower = definitions.find("8.3").expect("8.3");
+        let lower = definitions.find(QemuRelease::new(8, 3));
         assert_eq!(lower.version.version, "8.2");
         assert!(lower.note.is_some());
-        let older = definitions.find("4.2").expect("4.2");
+        let older = definitions.find(QemuRelease::new(4, 2));
         assert_eq!(older.version.version, "5.2");
         assert!(older.note.is_some());
-        let between = definitions.find("6.0").expect("6.0");
+        let between = definitions.find(QemuRelease::new(6, 0));
         assert_eq!(between.version.version, "5.2");
-        let newer = definitions.find("11.0").expect("11.0");
+        let newer = definitions.find(QemuRelease::new(11, 0));
         assert_eq!(newer.version.version, "10.0");
-        assert!(definitions.find("seven").is_err());
     }
 
     #[test]
     fn tcg_default_off_features_are_restored_from_libvirt() {
         let map = CpuMap::embedded();
         let v72 = QemuDefinitions::embedded()
-            .find("7.2")
-            .expect("7.2")
+            .find(QemuRelease::new(7, 2))
             .version;
         let vme = map.feature_id("vme").expect("vme");
         let skylake = &v72
@@ -506,8 +481,7 @@ mod tests {
     fn missing_models_fall_back_to_libvirt() {
         let map = CpuMap::embedded();
         let v72 = QemuDefinitions::embedded()
-            .find("7.2")
-            .expect("7.2")
+            .find(QemuRelease::new(7, 2))
             .version;
         let definition = v72
             .model_definition(map, "SapphireRapids")

@@ -524,6 +524,7 @@ mod tests {
     use super::*;
     use crate::cpuid::Signature;
     use crate::qemu::definitions::QemuDefinitions;
+    use crate::version::QemuRelease;
 
     fn id(map: &CpuMap, name: &str) -> FeatureId {
         map.feature_id(name)
@@ -587,8 +588,7 @@ mod tests {
         host.remove(id(map, "hle"));
         host.remove(id(map, "rtm"));
         let version = QemuDefinitions::embedded()
-            .find("7.2")
-            .expect("7.2")
+            .find(QemuRelease::new(7, 2))
             .version;
         let build = build_guest_cpu(
             map,
@@ -640,8 +640,7 @@ mod tests {
     fn tcg_blocks_pcid_in_7_2_whatever_the_host() {
         let map = CpuMap::embedded();
         let version = QemuDefinitions::embedded()
-            .find("7.2")
-            .expect("7.2")
+            .find(QemuRelease::new(7, 2))
             .version;
         let build = build_guest_cpu(
             map,
@@ -671,8 +670,7 @@ mod tests {
         let map = CpuMap::embedded();
         // QEMU 10.0 still words its warnings `MSR(48BH)`, before 10.1's brackets.
         let version = QemuDefinitions::embedded()
-            .find("10.0")
-            .expect("10.0")
+            .find(QemuRelease::new(10, 0))
             .version;
         let ept = id(map, "vmx-ept");
         let host = host_with(haswell_host(map));
@@ -709,8 +707,7 @@ mod tests {
     fn msr_and_bracketed_warning_forms() {
         let map = CpuMap::embedded();
         let mut version = QemuDefinitions::embedded()
-            .find("7.2")
-            .expect("7.2")
+            .find(QemuRelease::new(7, 2))
             .version
             .clone();
         let rdctl = id(map, "rdctl-no");
