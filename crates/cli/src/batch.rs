@@ -170,7 +170,7 @@ pub fn run(
                     .then_some((e.result.name.as_str(), host))
             })
             .collect();
-        (domain.remedy, domain.remedy_note) = fleet_remedy_prepared(&question, &hosts);
+        (domain.remedy, domain.remedy_note) = fleet_remedy_prepared(&settled, &hosts);
     }
     let report = BatchReport {
         hosts: results,

@@ -645,29 +645,26 @@ pub fn fleet_remedy(
         .collect();
     let prepared: Vec<(&str, &PreparedHost<'_>)> =
         prepared.iter().map(|(name, host)| (*name, host)).collect();
-    remedy_of_fleet(domain_xml, &prepared, question.options)
+    remedy_of_fleet(&domain_question, &prepared)
 }
 
 /// [`fleet_remedy`] on the fleet's hosts as the domain's check prepared
 /// them ([`examine_host_kept`]), each distinct dump once, in input order.
 pub fn fleet_remedy_prepared(
-    question: &BatchQuestion<'_>,
+    question: &SettledQuestion<'_>,
     hosts: &[(&str, &PreparedHost<'_>)],
 ) -> (Option<Remedy>, Option<String>) {
-    let Some(domain_xml) = question.domain_xml else {
-        return (None, None);
-    };
-    if Question::new(domain_xml, question.options).is_err() {
-        return (None, Some("the domain cannot be checked".to_string()));
+    match &question.domain {
+        None => (None, None),
+        Some(Err(_)) => (None, Some("the domain cannot be checked".to_string())),
+        Some(Ok(domain)) => remedy_of_fleet(domain, hosts),
     }
-    remedy_of_fleet(domain_xml, hosts, question.options)
 }
 
 /// The remedy on `hosts` (name, prepared host), or the note why there is none.
 fn remedy_of_fleet(
-    domain_xml: &str,
+    question: &Question<'_>,
     hosts: &[(&str, &PreparedHost<'_>)],
-    options: &CheckOptions,
 ) -> (Option<Remedy>, Option<String>) {
     if hosts.is_empty() {
         return (None, Some("no readable host".to_string()));
@@ -681,7 +678,7 @@ fn remedy_of_fleet(
         .zip(&labels)
         .map(|((_, host), label)| RemedyHost { host, label })
         .collect();
-    match remedy_on_hosts(domain_xml, &sides, options) {
+    match remedy_on_hosts(question, &sides) {
         Ok(Ok(Some(remedy))) => (Some(remedy), None),
         Ok(Ok(None)) => (
             None,

@@ -387,11 +387,9 @@ pub fn analyze_prepared(
 /// nothing filtered on each, `Err` with why when no `<cpu>` does. Every host
 /// must be prepared for the settings the domain asks for.
 pub(crate) fn remedy_on_hosts(
-    domain_xml: &str,
+    question: &Question<'_>,
     sides: &[RemedyHost<'_, '_>],
-    options: &CheckOptions,
 ) -> Result<Result<Option<Remedy>, String>, CheckError> {
-    let question = Question::new(domain_xml, options)?;
     for side in sides {
         question.matches(side.host)?;
     }
