@@ -60,10 +60,10 @@ done < <(find dist -type f ! \( "${on_demand[@]}" \) -print0 | sort -z)
 budget_kb=250
 budget_bytes=$((budget_kb * 1024))
 # The size the page has reached while over its budget (gzip -9 of dist/ after
-# `trunk build --release` under with_web_toolchain: 261,671 and 261,731 bytes
-# in the last two clean-clone CI runs, rounded up past the 20-70 bytes two
-# builds of one tree differ by); lower it whenever the page shrinks.
-ceiling_bytes=261900
+# `trunk build --release` under with_web_toolchain: 259,444 bytes on the
+# development machine, rounded up past the 20-70 bytes two builds of one tree
+# differ by); lower it whenever the page shrinks.
+ceiling_bytes=259600
 printf '  %8d  total (%d.%d KB of 1,024 bytes; budget %d KB = %d bytes)\n' \
   "$total" "$((total / 1024))" "$((total % 1024 * 10 / 1024))" "$budget_kb" "$budget_bytes"
 
