@@ -9,7 +9,9 @@
 #    makes it larger; the ceiling comes down as the page shrinks and goes once
 #    the page is back under its budget, which it then enforces;
 #  - apart, the files loaded on demand (the sosreport worker, fetched when an
-#    archive is dropped) and their total, against their own budget (enforced);
+#    archive is dropped, and the releases worker, fetched when a check first
+#    asks for an older libvirt or QEMU release) and their total, against their
+#    own budget (enforced);
 #  - time to first render in headless Chromium, median of 5 navigations (target:
 #    first verdict within 500 ms; printed as a figure, not enforced).
 # Needs a release build in dist/ (`with_web_toolchain trunk build --release`, as
@@ -21,28 +23,30 @@ cd "$repo_root"
 [ -f dist/index.html ] ||
   die "no dist/index.html: build it first (scripts/test.sh does), or: source scripts/lib.sh; with_web_toolchain trunk build --release --offline"
 
-# --- files loaded on demand (the sosreport worker) -----------------------------
+# --- files loaded on demand (the two workers) ------------------------------------
 # The sosreport worker (crates/sosreport-worker: its loader, its bindings and its
 # WebAssembly) and web/sosreport.js, which starts it, are fetched only when an
-# sosreport archive is dropped, so they are not part of the page loaded at
-# start: they are listed apart, against their own budget, and the page's total
-# below counts only what loads at start.
-on_demand=(-name "guestcpu-sosreport-worker*" -o -name "sosreport.js")
+# sosreport archive is dropped; the releases worker (crates/releases-worker)
+# only when a check first asks for an older libvirt or QEMU release. They are
+# not part of the page loaded at start: they are listed apart, together against
+# one budget, and the page's total below counts only what loads at start.
+on_demand=(-name "guestcpu-sosreport-worker*" -o -name "sosreport.js" -o -name "guestcpu-releases-worker*")
 on_demand_budget_kb=250
 on_demand_budget_bytes=$((on_demand_budget_kb * 1024))
 check_on_demand() {
   local file size on_demand_total=0
-  echo "gzipped sizes loaded on demand (gzip -9; the sosreport worker):"
+  echo "gzipped sizes loaded on demand (gzip -9; the two workers):"
   while IFS= read -r -d '' file; do
     size=$(gzip -9 -c "$file" | wc -c)
     on_demand_total=$((on_demand_total + size))
     printf '  %8d  %s\n' "$size" "${file#dist/}"
   done < <(find dist -type f \( "${on_demand[@]}" \) -print0 | sort -z)
-  [ "$on_demand_total" -gt 0 ] || die "no sosreport worker in dist/"
+  [ -f dist/guestcpu-sosreport-worker_bg.wasm ] || die "no sosreport worker in dist/"
+  [ -f dist/guestcpu-releases-worker_bg.wasm ] || die "no releases worker in dist/"
   printf '  %8d  total on demand (budget %d KB = %d bytes)\n' \
     "$on_demand_total" "$on_demand_budget_kb" "$on_demand_budget_bytes"
   if [ "$on_demand_total" -gt "$on_demand_budget_bytes" ]; then
-    die "the sosreport worker is $on_demand_total bytes gzipped, over its budget of $on_demand_budget_bytes bytes"
+    die "the workers are $on_demand_total bytes gzipped, over their budget of $on_demand_budget_bytes bytes"
   fi
   echo "on-demand budget: ok ($((on_demand_budget_bytes - on_demand_total)) bytes to spare)"
 }
@@ -59,11 +63,12 @@ done < <(find dist -type f ! \( "${on_demand[@]}" \) -print0 | sort -z)
 # KB = 1,024 bytes.
 budget_kb=250
 budget_bytes=$((budget_kb * 1024))
-# The size the page has reached while over its budget (gzip -9 of dist/ after
-# `trunk build --release` under with_web_toolchain: 259,444 bytes on the
-# development machine, rounded up past the 20-70 bytes two builds of one tree
-# differ by); lower it whenever the page shrinks.
-ceiling_bytes=259600
+# The size the page has reached (gzip -9 of dist/ after `trunk build --release`
+# under with_web_toolchain: 255,860 bytes on the development machine, 140 under
+# the budget, which two builds of one tree can differ by 20-70 bytes from): the
+# budget plus that jitter, until the page has room under its budget; then the
+# ceiling goes and the budget alone is enforced.
+ceiling_bytes=256100
 printf '  %8d  total (%d.%d KB of 1,024 bytes; budget %d KB = %d bytes)\n' \
   "$total" "$((total / 1024))" "$((total % 1024 * 10 / 1024))" "$budget_kb" "$budget_bytes"
 

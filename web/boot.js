@@ -1,29 +1,57 @@
-// Loads guestcpu's WebAssembly module and publishes `window.guestcpu`.
-//
-// Kept out of index.html so that the page's Content-Security-Policy can forbid
-// inline scripts. Trunk writes the hashed names of the module's JavaScript and
-// WebAssembly files into this script's data attributes (see Trunk.toml).
+// Loads guestcpu's WebAssembly module and publishes `window.guestcpu` (API in
+// the README). Not inline, for the CSP; Trunk names the module's files in this
+// script's data attributes (Trunk.toml). Comments here are downloaded: the
+// design is in docs/architecture.md.
 
 const loader = document.querySelector("script[data-js][data-wasm]");
 
 let bindings = null;
 let markReady;
 let markFailed;
-const ready = new Promise((resolve, reject) => {
+const loaded = new Promise((resolve, reject) => {
   markReady = resolve;
   markFailed = reject;
 });
 
+// The older releases' data, which the module leaves out, comes from the
+// releases worker (crates/releases-worker) when `ready` is first read; the app
+// reads it when a check first asks for an older release. A failed load is
+// tried again on the next read.
+const releasesWorker = new URL("./guestcpu-releases-worker_loader.js", import.meta.url);
+let releases = null;
+function loadOlderReleases() {
+  releases ??= loaded
+    .then(
+      () =>
+        new Promise((resolve, reject) => {
+          const worker = new Worker(releasesWorker);
+          worker.onmessage = (event) => {
+            worker.terminate();
+            if (bindings.load_releases(event.data)) {
+              resolve(window.guestcpu);
+            } else {
+              reject(new Error("the older libvirt and QEMU releases' data is malformed"));
+            }
+          };
+          worker.onerror = () => {
+            worker.terminate();
+            reject(new Error("cannot load the older libvirt and QEMU releases' data"));
+          };
+        }),
+    )
+    .catch((error) => {
+      releases = null;
+      throw error;
+    });
+  return releases;
+}
+
 window.guestcpu = Object.freeze({
-  /** Resolves to `window.guestcpu` once `analyze` can be called. */
-  ready,
-  /**
-   * The report for `domainXml` on `hostDump`: the same object as
-   * `guestcpu check --json`. `hostDump` is one dump (a string) or several files
-   * of one host (an array of strings, e.g. `cpuid -1r` and QMP replies), joined
-   * as `guestcpu check --host A --host B` joins them. `options`: `{ qemuVersion, accel, secondHost }`,
-   * all optional. Throws an `Error` naming the input, line and column of a problem.
-   */
+  /** Resolves to `window.guestcpu` once `analyze` answers any check (module and older releases). */
+  get ready() {
+    return loadOlderReleases();
+  },
+  /** `guestcpu check --json`'s report for a domain on one host's file(s); see the README. */
   analyze(domainXml, hostDump, options) {
     if (bindings === null) {
       throw new Error("guestcpu is not loaded yet: await window.guestcpu.ready first");
@@ -33,7 +61,7 @@ window.guestcpu = Object.freeze({
 });
 
 // Dropped sosreport archives (names as crates/sosreport's ArchiveKind::of) go
-// to web/sosreport.js, fetched only then; see there.
+// to web/sosreport.js, fetched only then.
 const archiveName = /\.(tar\.xz|txz|tar\.gz|tgz|tar)$/i;
 window.addEventListener(
   "drop",
@@ -47,8 +75,7 @@ window.addEventListener(
   { capture: true },
 );
 
-// After the module is in, nothing else may be fetched: a second policy (policies
-// only ever add restrictions) closes connect-src for the rest of the page's life.
+// Once the module is in, a second policy closes connect-src for good.
 function forbidFurtherConnections() {
   const policy = document.createElement("meta");
   policy.httpEquiv = "Content-Security-Policy";
@@ -56,8 +83,7 @@ function forbidFurtherConnections() {
   document.head.append(policy);
 }
 
-// The bindings are wasm-bindgen's `no-modules` output, a classic script that
-// defines one global function, `wasm_bindgen` (Trunk can minify that form).
+// wasm-bindgen's `no-modules` bindings: a classic script defining `wasm_bindgen`.
 function loadScript(src) {
   return new Promise((resolve, reject) => {
     const script = document.createElement("script");

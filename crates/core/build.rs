@@ -1,7 +1,10 @@
 //! Packs the committed `data/**/*.json` files into one compact blob,
 //! `$OUT_DIR/data.bin`, which the engine embeds instead of the JSON text
 //! (`src/data/packed.rs` reads it back into `json::Value` trees, so the
-//! same readers run on it as on the JSON).
+//! same readers run on it as on the JSON). With the feature
+//! `deferred-releases` (the web app's module) `data.bin` holds only the files
+//! of `src/data/at_start.rs`, and `$OUT_DIR/deferred.bin`, a blob of the same
+//! format, the others (else it is empty).
 //!
 //! The files stay exactly as `cargo xtask` writes them; only what is compiled
 //! in changes. The blob has one table of every distinct string (feature names
@@ -19,6 +22,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
+
+include!("src/data/at_start.rs");
 
 /// Object members no reader of the engine uses, by the `data/` folder of the
 /// file: the model details QEMU's probe records beside each model's features,
@@ -48,7 +53,7 @@ fn main() {
     json_files(&data, &mut files);
     files.sort();
 
-    let mut inputs = Vec::new();
+    let mut inputs: Vec<Input> = Vec::new();
     for path in &files {
         println!("cargo:rerun-if-changed={}", path.display());
         let text = std::fs::read_to_string(path)
@@ -68,9 +73,57 @@ fn main() {
         inputs.push((name, value, unread));
     }
 
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
+    // The web app's module (feature `deferred-releases`) embeds only the files
+    // it needs at start; the others go into a blob of their own, which the
+    // page loads when a check asks for an older release.
+    let (at_start, deferred): (Vec<_>, Vec<_>) =
+        if std::env::var_os("CARGO_FEATURE_DEFERRED_RELEASES").is_some() {
+            inputs
+                .into_iter()
+                .partition(|(name, _, _)| AT_START.contains(&name.as_str()))
+        } else {
+            (inputs, Vec::new())
+        };
+    check_no_new_features(&at_start, &deferred);
+    write(&out.join("data.bin"), &pack(&at_start));
+    write(&out.join("deferred.bin"), &pack(&deferred));
+}
+
+/// A file's path under `data/`, its JSON and the members left out of it.
+type Input = (String, Value, &'static [&'static str]);
+
+/// The deferred CPU maps may define no feature the maps at start lack: the
+/// feature ids every map shares are given out when the first map loads
+/// (`data::CpuMap::for_version`), from the maps there are then.
+fn check_no_new_features(at_start: &[Input], deferred: &[Input]) {
+    let features = |inputs: &[Input]| -> Vec<String> {
+        inputs
+            .iter()
+            .filter(|(name, _, _)| name.starts_with("cpu_map/"))
+            .flat_map(|(_, value, _)| value["features"].as_array().cloned().unwrap_or_default())
+            .filter_map(|feature| feature["name"].as_str().map(str::to_string))
+            .collect()
+    };
+    let known = features(at_start);
+    for name in features(deferred) {
+        assert!(
+            known.contains(&name),
+            "feature {name} of a deferred CPU map is in no map the page loads at start: \
+             add that map to AT_START (src/data/at_start.rs)"
+        );
+    }
+}
+
+fn write(path: &Path, blob: &[u8]) {
+    std::fs::write(path, blob).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+}
+
+/// One blob of `inputs`, in the format `src/data/packed.rs` reads.
+fn pack(inputs: &[Input]) -> Vec<u8> {
     // A first packing finds every string, the second numbers them in byte order.
     let mut first = Packer::default();
-    for (name, value, unread) in &inputs {
+    for (name, value, unread) in inputs {
         first.string(name);
         first.value(value, unread);
     }
@@ -81,7 +134,7 @@ fn main() {
         packer.string(string);
     }
     let mut roots = Vec::new();
-    for (name, value, unread) in &inputs {
+    for (name, value, unread) in inputs {
         let name = packer.string(name);
         let offset = packer.body.len();
         packer.value(value, unread);
@@ -104,8 +157,7 @@ fn main() {
         varint(&mut blob, offset);
     }
     blob.extend_from_slice(&packer.body);
-    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR")).join("data.bin");
-    std::fs::write(&out, blob).unwrap_or_else(|e| panic!("cannot write {}: {e}", out.display()));
+    blob
 }
 
 /// Every `*.json` file under `dir`, recursively.

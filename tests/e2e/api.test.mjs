@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
-import { newRecordingPage, openApp, startBrowser, startServer } from "./harness.mjs";
+import { newRecordingPage, openApp, openAppAlone, startBrowser, startServer } from "./harness.mjs";
 
 let server;
 let browser;
@@ -81,4 +81,33 @@ test("unknown options are refused with a message", async () => {
   assert.match(kind.error, /option `qemuVersion` must be a string, not number/);
   const notObject = await analyze("<cpu mode='host-model'/>", "x", "9.2");
   assert.match(notObject.error, /options must be an object/);
+});
+
+test("a check of an older release waits for `ready`", async () => {
+  const fresh = await newRecordingPage(browser.context);
+  await openAppAlone(fresh, `${server.origin}/`);
+  const result = await fresh.evaluate(async () => {
+    const domain = "<cpu mode='host-model'/>";
+    const host = "<cpu><arch>x86_64</arch><model>Skylake-Client</model><vendor>Intel</vendor></cpu>";
+    const options = { qemuVersion: "7.2" };
+    const ask = () => {
+      try {
+        window.guestcpu.analyze(domain, host, options);
+        return "answered";
+      } catch (error) {
+        return error.message;
+      }
+    };
+    // Until the module is in, every call says so; then this one needs more.
+    let before = ask();
+    while (before.startsWith("guestcpu is not loaded yet")) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      before = ask();
+    }
+    await window.guestcpu.ready;
+    return { before, after: window.guestcpu.analyze(domain, host, options).settings.qemu_version };
+  });
+  assert.match(result.before, /needs an older libvirt or QEMU release's data: await window\.guestcpu\.ready first/);
+  assert.equal(result.after, "7.2");
+  await fresh.close();
 });

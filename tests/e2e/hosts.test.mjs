@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 
-import { newRecordingPage, openApp, startBrowser, stateInUrl, startServer } from "./harness.mjs";
+import { newRecordingPage, openApp, openAppAlone, startBrowser, stateInUrl, startServer } from "./harness.mjs";
 
 const fixtures = new URL("../../crates/cli/tests/fixtures/", import.meta.url);
 const file = (name, mimeType) => ({
@@ -115,5 +115,42 @@ test("comparing with another stack shows what changes for the domain", async () 
   await page.waitForURL((url) => stateInUrl(url)?.upgrade_to === "11.3:10.0");
   await page.selectOption("[data-testid=upgrade-to]", "");
   await page.waitForSelector("[data-testid=upgrade]", { state: "detached" });
+  await page.close();
+});
+
+test("older releases' data is loaded only when a check asks for an older release", async () => {
+  const page = await newRecordingPage(browser.context);
+  await openAppAlone(page, `${server.origin}/`);
+  const loaded = () => page.requests.some((url) => url.includes("guestcpu-releases-worker"));
+  await page.selectOption("[data-testid=examples]", "host:0");
+  await page.fill("[data-testid=domain-input]", "<domain type='kvm'><cpu mode='host-model'/></domain>");
+  await page.waitForSelector("[data-testid=settings]");
+  assert.match(await page.textContent("[data-testid=settings]"), /^QEMU 11\.1 \(newest\), libvirt 12\.9 \(newest\)/);
+  assert.equal(loaded(), false, "the newest releases need nothing more");
+
+  // A machine type names QEMU 7.2: its definitions come from the releases worker.
+  await page.fill(
+    "[data-testid=domain-input]",
+    "<domain type='kvm'><os><type arch='x86_64' machine='pc-q35-7.2'>hvm</type></os>" +
+      "<cpu mode='host-model'/></domain>",
+  );
+  await page.waitForFunction(() =>
+    document.querySelector("[data-testid=settings]")?.textContent.startsWith("QEMU 7.2 (machine)"),
+  );
+  assert.ok(loaded(), "the releases worker was started");
+  assert.deepEqual(
+    page.requests.filter((url) => !url.startsWith(server.origin)),
+    [],
+    "nothing left the origin",
+  );
+  // The API answers older releases once `ready` says so.
+  const answered = await page.evaluate(async () => {
+    const api = await window.guestcpu.ready;
+    const host = document.querySelector("[data-testid=host-paste]").value;
+    return api.analyze("<cpu mode='host-model'/>", host, { qemuVersion: "5.2", libvirtVersion: "9.0" })
+      .settings;
+  });
+  assert.equal(answered.qemu_version, "5.2");
+  assert.equal(answered.libvirt_version, "9.0");
   await page.close();
 });

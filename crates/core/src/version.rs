@@ -127,6 +127,25 @@ impl QemuRelease {
     /// The newest release with definitions, the default of every check.
     pub const NEWEST: QemuRelease = Self::WITH_DEFINITIONS[Self::WITH_DEFINITIONS.len() - 1];
 
+    /// The release whose definitions model this one: itself when embedded,
+    /// else the nearest older one, else the oldest; with a note when not
+    /// itself.
+    pub fn with_definitions(self) -> (QemuRelease, Option<&'static str>) {
+        if Self::WITH_DEFINITIONS.contains(&self) {
+            return (self, None);
+        }
+        match Self::WITH_DEFINITIONS.iter().rev().find(|r| **r < self) {
+            Some(older) => (
+                *older,
+                Some("no data for this QEMU version; using the nearest older version"),
+            ),
+            None => (
+                Self::WITH_DEFINITIONS[0],
+                Some("older than every QEMU version with data; using the oldest"),
+            ),
+        }
+    }
+
     /// Reads `MAJOR`, `MAJOR.MINOR` or a longer version whose first two
     /// numbers are those (`7`, `7.2`, `7.2.0`), blanks around it ignored.
     pub fn parse(text: &str) -> Result<Self, VersionError> {

@@ -129,7 +129,7 @@ pub fn parse(text: &str) -> Result<Element, XmlError> {
                 }
             }
             Event::CData(data) => {
-                let content = String::from_utf8_lossy(&data).into_owned();
+                let content = utf8(&data, event_start)?;
                 match stack.last_mut() {
                     Some(parent) => parent.text.push_str(&content),
                     None => {
@@ -195,13 +195,22 @@ impl fmt::Display for Described<'_> {
     }
 }
 
+/// A name or CDATA section as text. The document is a `&str` and quick-xml
+/// cuts it only at ASCII delimiters, so this never fails; were it to, the
+/// error says where.
+fn utf8(bytes: &[u8], offset: usize) -> Result<String, XmlError> {
+    std::str::from_utf8(bytes)
+        .map(str::to_owned)
+        .map_err(|_| XmlError::new(offset, "not UTF-8"))
+}
+
 fn element_from_start(start: &BytesStart<'_>, offset: usize) -> Result<Element, XmlError> {
-    let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
+    let name = utf8(start.name().as_ref(), offset)?;
     let mut attributes = Vec::new();
     for attr in start.attributes().with_checks(true) {
         let attr =
             attr.map_err(|e| XmlError::new(offset, format!("bad attribute in `<{name}>`: {e}")))?;
-        let attr_name = String::from_utf8_lossy(attr.key.as_ref()).into_owned();
+        let attr_name = utf8(attr.key.as_ref(), offset)?;
         let value = attr
             .unescape_value()
             .map_err(|e| {

@@ -24,7 +24,10 @@ use crate::engine::{
     self, AnalysisError, AnalysisOptions, InputKind, ModelList, ModelReport, ParsedHost, Report,
     UpgradePreview,
 };
-use crate::hooks::{is_embed_mode, use_document_theme, use_location_sync, use_window_file_drop};
+use crate::hooks::{
+    is_embed_mode, use_document_theme, use_load_older_releases, use_location_sync,
+    use_window_file_drop,
+};
 use crate::state::{Action, AppState};
 
 /// The models table before there is a report: every model, usability unknown.
@@ -206,6 +209,9 @@ pub fn App() -> Html {
     });
     use_window_file_drop(on_action.clone());
 
+    // Whether the older releases' data is in (the module leaves it out until
+    // a check asks for it); the checks depend on it.
+    let older_releases = use_state_eq(|| false);
     let domain = use_memo(state.domain_xml.clone(), |text| engine::read_domain(text));
     // Comparing two lists of the same texts compares pointers.
     let host_parts = host_parts(&state);
@@ -226,10 +232,11 @@ pub fn App() -> Html {
             state.qemu_version.clone(),
             state.libvirt_version.clone(),
             state.accelerator,
+            *older_releases,
         );
         use_memo(
             inputs,
-            move |(domain_xml, _, _, qemu_version, libvirt_version, accelerator)| {
+            move |(domain_xml, _, _, qemu_version, libvirt_version, accelerator, _)| {
                 let parsed = domain.as_ref().as_ref().map_err(Clone::clone)?;
                 let host = host.as_ref().as_ref().map_err(Clone::clone)?;
                 let second_host = match &*second_host {
@@ -257,8 +264,9 @@ pub fn App() -> Html {
                 state.qemu_version.clone(),
                 state.libvirt_version.clone(),
                 state.accelerator,
+                *older_releases,
             ),
-            move |(stack, domain_xml, _, _, _, accelerator)| {
+            move |(stack, domain_xml, _, _, _, accelerator, _)| {
                 let stack = stack.as_deref()?;
                 let preview = (|| {
                     let parsed = domain.as_ref().as_ref().map_err(Clone::clone)?;
@@ -270,6 +278,9 @@ pub fn App() -> Html {
             },
         )
     };
+    let waits = matches!(&*analysis, Err(AnalysisError::Loading))
+        || matches!(&*upgrade, Some(Err(AnalysisError::Loading)));
+    use_load_older_releases(waits, older_releases.setter());
     // The input's `<cpu>` is cut where the domain's one parse found it.
     let diff_bases = DiffBases {
         input_cpu: domain

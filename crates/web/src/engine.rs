@@ -14,11 +14,13 @@ use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
 
-use guestcpu_core::check::{CheckError, CheckOptions, HostSettings, PreparedHost, Question};
+use guestcpu_core::check::{
+    qemu_release_for, CheckError, CheckOptions, HostSettings, PreparedHost, Question,
+};
+use guestcpu_core::data::stack_is_loaded;
 use guestcpu_core::domain::{Accelerator, CpuPlace, Domain};
 use guestcpu_core::host::{self, HostInput};
 use guestcpu_core::libvirt::release::{LibvirtVersion, VersionChoice};
-use guestcpu_core::qemu::definitions::QemuDefinitions;
 use guestcpu_core::version::{QemuRelease, Stack, StackError, VersionError};
 use guestcpu_core::{xml, CpuMap};
 
@@ -102,6 +104,10 @@ pub enum AnalysisError {
     /// The inputs parse but the engine cannot check them (an unknown model or
     /// QEMU version, …), in the engine's words.
     Refused(String),
+    /// The check needs an older release's data, which the page's module
+    /// leaves out and loads when a check first asks for it
+    /// (`js_api::load_releases`): ask again once that is in.
+    Loading,
 }
 
 impl fmt::Display for AnalysisError {
@@ -110,6 +116,9 @@ impl fmt::Display for AnalysisError {
             AnalysisError::MissingInput(kind) => write!(f, "no {kind} yet"),
             AnalysisError::Input(error) => error.fmt(f),
             AnalysisError::Refused(message) => f.write_str(message),
+            AnalysisError::Loading => {
+                f.write_str("loading the data of older libvirt and QEMU releases")
+            }
         }
     }
 }
@@ -334,13 +343,17 @@ fn analyze_on_stack(
     accelerator: Option<Accelerator>,
 ) -> Result<Report, AnalysisError> {
     let libvirt = VersionChoice::choose(libvirt, host.input.dump());
-    let map = CpuMap::for_version(libvirt.version);
     let options = CheckOptions {
         qemu_version: qemu,
         qemu_inferred_from: None,
         accelerator,
         libvirt: Some(libvirt),
     };
+    let (qemu, _) = qemu_release_for(&parsed.domain, &options);
+    if !stack_is_loaded(libvirt.version, qemu) {
+        return Err(AnalysisError::Loading);
+    }
+    let map = CpuMap::for_version(libvirt.version);
     let report = || -> Result<Report, CheckError> {
         // The domain parsed already: its settings and answer read that parse.
         let question = Question::of_parsed(domain_xml, &parsed.domain, parsed.place, &options)?;
@@ -438,14 +451,13 @@ pub fn analyze_texts(
     analyze(domain_xml, &parsed, &host, second_host.as_ref(), options)
 }
 
-/// The QEMU versions the engine models, newest first.
-pub fn qemu_versions() -> Vec<&'static str> {
-    let definitions = QemuDefinitions::embedded();
-    definitions
-        .versions()
+/// The QEMU versions the engine models, newest first (named only: their
+/// definitions are read when a check asks for them).
+pub fn qemu_versions() -> Vec<String> {
+    QemuRelease::WITH_DEFINITIONS
         .iter()
         .rev()
-        .map(|version| version.version.as_str())
+        .map(QemuRelease::to_string)
         .collect()
 }
 

@@ -14,7 +14,7 @@ use guestcpu_core::json;
 use wasm_bindgen::prelude::{wasm_bindgen, JsError, JsValue};
 use wasm_bindgen::JsCast;
 
-use crate::engine::{self, AnalysisOptions};
+use crate::engine::{self, AnalysisError, AnalysisOptions};
 use crate::state::Accelerator;
 
 /// The `options` argument as JavaScript callers write it; every field is optional.
@@ -135,13 +135,26 @@ pub fn analyze(domain_xml: &str, host: JsValue, options: JsValue) -> Result<JsVa
         options.second_host.as_deref(),
         analysis_options,
     )
-    .map_err(|error| JsError::new(&error.to_string()))?;
+    .map_err(|error| match error {
+        AnalysisError::Loading => JsError::new(
+            "this check needs an older libvirt or QEMU release's data: await window.guestcpu.ready first",
+        ),
+        other => JsError::new(&other.to_string()),
+    })?;
     // Writing a report cannot fail (every map key is a string); serde_json's
     // message is not shown, so its error texts stay out of the module.
     let json = json::to_string(&report)
         .map_err(|_| JsError::new("internal error: the report cannot be written as JSON"))?;
     js_sys::JSON::parse(&json)
         .map_err(|_| JsError::new("internal error: the report is not valid JSON"))
+}
+
+/// Gives the engine the older releases' data, which the page's module leaves
+/// out: the bytes crates/releases-worker posts (`web/boot.js` passes them on).
+/// `false` when they are not that data (a worker of another build).
+#[wasm_bindgen]
+pub fn load_releases(packed: Vec<u8>) -> bool {
+    guestcpu_core::data::load_deferred(packed).is_ok()
 }
 
 #[cfg(test)]

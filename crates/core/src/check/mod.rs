@@ -531,7 +531,7 @@ impl<'d> Question<'d> {
         options: &CheckOptions,
     ) -> Result<Self, CheckError> {
         let accelerator = options.accelerator.unwrap_or(domain.accelerator);
-        let (version, version_source, version_note) = choose_qemu_version(&domain, options)?;
+        let (version, version_source, version_note) = choose_qemu_version(&domain, options);
         let mut cpu = domain.cpu.clone();
         let applied = apply_defaults(
             &mut cpu,
@@ -822,36 +822,41 @@ fn headline(report: &Report, mode: CpuMode) -> String {
     }
 }
 
-/// The QEMU version to model, where that choice came from, and a note when
-/// the data had no exact match.
-fn choose_qemu_version(
+/// The QEMU release a check of `domain` under `options` models, and where
+/// that choice came from: the one asked for, else the machine type's, else
+/// the newest. Nothing is read for it, so a caller can tell which release's
+/// data a check needs before asking it (`data::stack_is_loaded`).
+pub fn qemu_release_for(
     domain: &Domain,
     options: &CheckOptions,
-) -> Result<
-    (
-        &'static QemuVersion,
-        QemuVersionSource,
-        Option<&'static str>,
-    ),
-    CheckError,
-> {
-    let definitions = QemuDefinitions::embedded();
+) -> (QemuRelease, QemuVersionSource) {
     if let Some(wanted) = options.qemu_version {
-        let choice = definitions.find(wanted);
         let source = if options.qemu_inferred_from.is_some() {
             QemuVersionSource::Inferred
         } else {
             QemuVersionSource::Option
         };
-        return Ok((choice.version, source, choice.note));
+        return (wanted, source);
     }
-    if let Some(choice) = domain
-        .machine_qemu_version()
-        .map(|release| definitions.find(release))
-    {
-        return Ok((choice.version, QemuVersionSource::Machine, choice.note));
+    match domain.machine_qemu_version() {
+        Some(release) => (release, QemuVersionSource::Machine),
+        None => (QemuRelease::NEWEST, QemuVersionSource::Newest),
     }
-    Ok((definitions.newest(), QemuVersionSource::Newest, None))
+}
+
+/// The QEMU version to model ([`qemu_release_for`]), where that choice came
+/// from, and a note when the data had no exact match.
+fn choose_qemu_version(
+    domain: &Domain,
+    options: &CheckOptions,
+) -> (
+    &'static QemuVersion,
+    QemuVersionSource,
+    Option<&'static str>,
+) {
+    let (release, source) = qemu_release_for(domain, options);
+    let choice = QemuDefinitions::embedded().find(release);
+    (choice.version, source, choice.note)
 }
 
 fn verdict_of(outcome: Option<&StartOutcome>, own: bool, side: &PreparedHost<'_>) -> Verdict {

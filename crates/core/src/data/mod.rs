@@ -34,11 +34,14 @@ use crate::cpuid::{vendor_registers, CpuidData, DataKey, Register, Registers, Si
 use crate::error::CpuError;
 pub use crate::featureset::FeatureId;
 use crate::featureset::{FeatureSet, FEATURE_CAPACITY};
-use crate::version::LibvirtVersion;
+use crate::version::{LibvirtVersion, QemuRelease};
 use file::{CpuMapFile, FeatureEntry};
 
 pub use names::{libvirt_to_qemu, qemu_to_libvirt, NEVER_PASSED_TO_QEMU, TOPOLOGY_FEATURES};
+pub use packed::load_deferred;
 pub(crate) use packed::Packed;
+#[cfg(feature = "deferred-releases")]
+pub use packed::DEFERRED;
 
 /// Index of a model in map order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -377,6 +380,66 @@ impl NameTable {
     }
 }
 
+/// The path under `data/` of libvirt `release`'s map.
+fn map_path(release: LibvirtVersion) -> String {
+    format!("cpu_map/{release}.0.json")
+}
+
+/// libvirt `release`'s embedded map file, read.
+fn map_file(release: LibvirtVersion) -> CpuMapFile {
+    let path = map_path(release);
+    CpuMapFile::from_value(&Packed::file(&path))
+        .unwrap_or_else(|e| panic!("the embedded data/{path} is invalid: {e}"))
+}
+
+/// The position of an embedded map's release in [`LibvirtVersion::WITH_CPU_MAP`].
+fn release_index(release: LibvirtVersion) -> usize {
+    LibvirtVersion::WITH_CPU_MAP
+        .iter()
+        .position(|v| *v == release)
+        .unwrap_or(0)
+}
+
+/// One slot per embedded map, filled when the map is first asked for.
+fn map_slots() -> &'static [OnceLock<CpuMap>; LibvirtVersion::WITH_CPU_MAP.len()] {
+    static SLOTS: [OnceLock<CpuMap>; LibvirtVersion::WITH_CPU_MAP.len()] =
+        [const { OnceLock::new() }; LibvirtVersion::WITH_CPU_MAP.len()];
+    &SLOTS
+}
+
+/// The features every release's map is built over, one id space: the newest
+/// map's features in its order, then those only older maps define, in
+/// theirs. Read from the maps this binary has when the first map is built;
+/// the maps the web app's module loads later define no other feature
+/// (`build.rs` holds that), so their ids are the same everywhere.
+fn shared_table() -> &'static [FeatureEntry] {
+    static TABLE: OnceLock<Vec<FeatureEntry>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut table: Vec<FeatureEntry> = Vec::new();
+        for release in LibvirtVersion::WITH_CPU_MAP.iter().rev() {
+            if !Packed::has(&map_path(*release)) {
+                continue;
+            }
+            for entry in map_file(*release).features {
+                if !table.iter().any(|known| known.name == entry.name) {
+                    table.push(entry);
+                }
+            }
+        }
+        table
+    })
+}
+
+/// Whether this binary can check under libvirt `libvirt` and QEMU `qemu`:
+/// the map and the QEMU definitions that model them are embedded, or were
+/// loaded ([`load_deferred`]). Always true but in the web app's module,
+/// which embeds only the newest releases and libvirt 11.3's map.
+pub fn stack_is_loaded(libvirt: LibvirtVersion, qemu: QemuRelease) -> bool {
+    let (map_release, _) = libvirt.map_release();
+    let (qemu_release, _) = qemu.with_definitions();
+    Packed::has(&map_path(map_release)) && Packed::has(&format!("qemu/{qemu_release}.json"))
+}
+
 /// The release named in a map's source, `libvirt 11.3.0 cpu_map`.
 fn release_of_source(source: &str) -> Option<LibvirtVersion> {
     source
@@ -399,27 +462,29 @@ impl CpuMap {
     }
 
     /// The map that models libvirt `version`: the embedded map of the newest
-    /// release not newer than it ([`LibvirtVersion::map_release`]).
+    /// release not newer than it ([`LibvirtVersion::map_release`]), built
+    /// when first asked for.
+    ///
+    /// # Panics
+    /// When that map was left out of this binary (the web app's module) and
+    /// not loaded yet: the caller asks [`stack_is_loaded`] first.
     pub fn for_version(version: LibvirtVersion) -> &'static CpuMap {
-        static MAPS: OnceLock<Vec<CpuMap>> = OnceLock::new();
-        let maps = MAPS.get_or_init(|| {
-            let files: Vec<CpuMapFile> = LibvirtVersion::WITH_CPU_MAP
-                .iter()
-                .map(|release| {
-                    let name = format!("cpu_map/{}.0.json", release);
-                    CpuMapFile::from_value(&Packed::file(&name))
-                        .unwrap_or_else(|e| panic!("the embedded data/{name} is invalid: {e}"))
-                })
-                .collect();
-            CpuMap::sharing_ids(&files)
-                .unwrap_or_else(|e| panic!("the embedded data/cpu_map/ is invalid: {e}"))
-        });
         let (release, _) = version.map_release();
-        let index = LibvirtVersion::WITH_CPU_MAP
+        let index = release_index(release);
+        map_slots()[index].get_or_init(|| {
+            let table: Vec<&FeatureEntry> = shared_table().iter().collect();
+            CpuMap::from_file_in(&map_file(release), &table).unwrap_or_else(|e| {
+                panic!("the embedded data/{} is invalid: {e}", map_path(release))
+            })
+        })
+    }
+
+    /// The map of the release `map` stands for when it is one of the
+    /// embedded maps, by its position in [`LibvirtVersion::WITH_CPU_MAP`].
+    pub(crate) fn embedded_index(map: &CpuMap) -> Option<usize> {
+        map_slots()
             .iter()
-            .position(|v| *v == release)
-            .unwrap_or(0);
-        &maps[index]
+            .position(|slot| slot.get().is_some_and(|built| std::ptr::eq(built, map)))
     }
 
     /// Loads a database from the JSON written by `cargo xtask import-cpu-map`.
@@ -433,24 +498,6 @@ impl CpuMap {
     pub fn from_file(file: &CpuMapFile) -> Result<CpuMap, DataError> {
         let table: Vec<&FeatureEntry> = file.features.iter().collect();
         CpuMap::from_file_in(file, &table)
-    }
-
-    /// Builds the maps of several releases (oldest first) with one feature
-    /// id space: the newest file's features in its order, then the features
-    /// only older files define, in their order.
-    pub fn sharing_ids(files: &[CpuMapFile]) -> Result<Vec<CpuMap>, DataError> {
-        let mut table: Vec<&FeatureEntry> = Vec::new();
-        for file in files.iter().rev() {
-            for entry in &file.features {
-                if !table.iter().any(|known| known.name == entry.name) {
-                    table.push(entry);
-                }
-            }
-        }
-        files
-            .iter()
-            .map(|file| CpuMap::from_file_in(file, &table))
-            .collect()
     }
 
     /// Builds `file`'s map over the feature ids of `table`, which holds every
@@ -888,6 +935,29 @@ pub fn lookup_feature(map: &CpuMap, name: &str) -> Result<FeatureId, CpuError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    include!("at_start.rs");
+
+    #[test]
+    fn the_web_app_starts_with_the_releases_a_check_takes_by_default() {
+        let at_start = |path: String| AT_START.contains(&path.as_str());
+        assert!(at_start(map_path(LibvirtVersion::NEWEST)));
+        // Host dumps are read with it (`CpuMap::embedded`).
+        assert!(at_start(map_path(LibvirtVersion::V11_3)));
+        assert!(at_start(format!("qemu/{}.json", QemuRelease::NEWEST)));
+        assert!(at_start("accel/kvm.json".into()) && at_start("accel/tcg.json".into()));
+        // Natively every release is embedded.
+        for libvirt in LibvirtVersion::WITH_CPU_MAP {
+            for qemu in QemuRelease::WITH_DEFINITIONS {
+                assert!(stack_is_loaded(libvirt, qemu), "{libvirt} {qemu}");
+            }
+        }
+    }
+
+    #[test]
+    fn loading_data_that_is_not_packed_is_refused() {
+        assert!(load_deferred(vec![0xff, 0xff]).is_err());
+    }
 
     #[test]
     fn each_release_lists_features_in_its_own_file_order() {

@@ -63,6 +63,28 @@ fn varint(bytes: &[u8], at: &mut usize) -> Option<usize> {
     }
 }
 
+/// The packed files left out of this binary (feature `deferred-releases`,
+/// the web app's module), for the worker that hands them to the page.
+#[cfg(feature = "deferred-releases")]
+pub const DEFERRED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/deferred.bin"));
+
+/// The blob of the files left out of this binary, once given
+/// ([`load_deferred`]).
+static LOADED: OnceLock<Packed<'static>> = OnceLock::new();
+
+/// Adds the files left out of this binary (a blob `build.rs` wrote, see
+/// [`DEFERRED`]). Loading them twice changes nothing.
+pub fn load_deferred(bytes: Vec<u8>) -> Result<(), &'static str> {
+    if LOADED.get().is_some() {
+        return Ok(());
+    }
+    let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+    let packed = Packed::new(bytes).ok_or("the older releases' data is malformed")?;
+    // A second caller racing this one gives the same blob: either is kept.
+    let _ = LOADED.set(packed);
+    Ok(())
+}
+
 impl Packed<'static> {
     /// The blob compiled into this binary, indexed on first use.
     fn embedded() -> &'static Packed<'static> {
@@ -70,18 +92,32 @@ impl Packed<'static> {
         PACKED.get_or_init(|| Packed::new(EMBEDDED).expect("the packed data/ is malformed"))
     }
 
-    /// The root value of the embedded file `name` (its path under `data/`).
+    /// The blob holding `name`: the embedded one, else the loaded one.
+    fn holding(name: &str) -> Option<(&'static Packed<'static>, usize)> {
+        [Some(Packed::embedded()), LOADED.get()]
+            .into_iter()
+            .flatten()
+            .find_map(|packed| {
+                let &(_, at) = packed.files.iter().find(|(file, _)| *file == name)?;
+                Some((packed, at))
+            })
+    }
+
+    /// Whether the file `name` (its path under `data/`) can be read: embedded,
+    /// or loaded with the files left out of this binary.
+    pub(crate) fn has(name: &str) -> bool {
+        Packed::holding(name).is_some()
+    }
+
+    /// The root value of the file `name` (its path under `data/`).
     ///
     /// # Panics
-    /// When `build.rs` packed no such file, or packed it wrongly: both are
-    /// build errors, never input errors.
+    /// When `build.rs` packed no such file, or packed it wrongly (both build
+    /// errors, never input errors), or when it was left out of this binary and
+    /// not loaded yet (the caller asks [`Packed::has`] first).
     pub(crate) fn file(name: &str) -> Value<'static> {
-        let packed = Packed::embedded();
-        packed
-            .files
-            .iter()
-            .find(|(file, _)| *file == name)
-            .and_then(|&(_, mut at)| packed.value(&mut at))
+        Packed::holding(name)
+            .and_then(|(packed, mut at)| packed.value(&mut at))
             .unwrap_or_else(|| panic!("data/{name} is not packed, or packed wrongly"))
     }
 }

@@ -135,72 +135,67 @@ pub struct VersionChoice<'a> {
     pub note: Option<&'static str>,
 }
 
-/// All embedded QEMU versions, oldest first.
-#[derive(Debug, Clone)]
+/// All embedded QEMU versions, oldest first, each read when first asked for.
+#[derive(Debug)]
 pub struct QemuDefinitions {
-    versions: Vec<QemuVersion>,
+    versions: [OnceLock<QemuVersion>; QemuRelease::WITH_DEFINITIONS.len()],
 }
 
 impl QemuDefinitions {
-    /// The versions compiled into this binary, parsed on first use against the
-    /// newest CPU map: feature ids are shared by every release's map, and a
-    /// newer QEMU's features (`its-no`) must not be lost to an older map.
+    /// The versions compiled into this binary, read against the newest CPU
+    /// map: feature ids are shared by every release's map, and a newer QEMU's
+    /// features (`its-no`) must not be lost to an older map.
     pub fn embedded() -> &'static QemuDefinitions {
-        static DEFINITIONS: OnceLock<QemuDefinitions> = OnceLock::new();
-        DEFINITIONS.get_or_init(|| {
-            let map = CpuMap::newest();
-            let versions = QemuRelease::WITH_DEFINITIONS
-                .iter()
-                .map(|name| {
-                    let file = Packed::file(&format!("qemu/{name}.json"));
-                    QemuVersion::from_value(map, &file).unwrap_or_else(|e| {
-                        panic!("the embedded data/qemu/{name}.json is invalid: {e}")
-                    })
-                })
-                .collect();
-            QemuDefinitions { versions }
+        static DEFINITIONS: QemuDefinitions = QemuDefinitions {
+            versions: [const { OnceLock::new() }; QemuRelease::WITH_DEFINITIONS.len()],
+        };
+        &DEFINITIONS
+    }
+
+    /// The version at `index` of [`QemuRelease::WITH_DEFINITIONS`].
+    ///
+    /// # Panics
+    /// When its file was left out of this binary (the web app's module) and
+    /// not loaded yet: the caller asks [`crate::data::stack_is_loaded`] first.
+    fn at(&self, index: usize) -> &QemuVersion {
+        self.versions[index].get_or_init(|| {
+            let name = QemuRelease::WITH_DEFINITIONS[index];
+            let file = Packed::file(&format!("qemu/{name}.json"));
+            QemuVersion::from_value(CpuMap::newest(), &file)
+                .unwrap_or_else(|e| panic!("the embedded data/qemu/{name}.json is invalid: {e}"))
         })
     }
 
     /// Every version, oldest first.
-    pub fn versions(&self) -> &[QemuVersion] {
-        &self.versions
+    pub fn versions(&self) -> impl Iterator<Item = &QemuVersion> {
+        (0..self.versions.len()).map(|index| self.at(index))
     }
 
     /// The newest version.
     pub fn newest(&self) -> &QemuVersion {
-        // The embedded list is a non-empty constant.
-        &self.versions[self.versions.len() - 1]
+        self.at(self.versions.len() - 1)
     }
 
-    /// The definitions of release `wanted`. Without an exact match, the
-    /// nearest lower version is chosen with a note; below the oldest, the
-    /// oldest is chosen with a note.
+    /// Where `version` is among the versions read so far, by its position in
+    /// [`QemuRelease::WITH_DEFINITIONS`]; `None` for a version not embedded.
+    pub(crate) fn index_of(&self, version: &QemuVersion) -> Option<usize> {
+        self.versions
+            .iter()
+            .position(|slot| slot.get().is_some_and(|read| std::ptr::eq(read, version)))
+    }
+
+    /// The definitions of release `wanted` ([`QemuRelease::with_definitions`]:
+    /// without an exact match, the nearest lower version, or the oldest, with
+    /// a note).
     pub fn find(&self, wanted: QemuRelease) -> VersionChoice<'_> {
-        let mut best: Option<&QemuVersion> = None;
-        for version in &self.versions {
-            let Ok(have) = QemuRelease::parse(&version.version) else {
-                continue;
-            };
-            if have == wanted {
-                return VersionChoice {
-                    version,
-                    note: None,
-                };
-            }
-            if have < wanted {
-                best = Some(version);
-            }
-        }
-        match best {
-            Some(version) => VersionChoice {
-                version,
-                note: Some("no data for this QEMU version; using the nearest older version"),
-            },
-            None => VersionChoice {
-                version: &self.versions[0],
-                note: Some("older than every QEMU version with data; using the oldest"),
-            },
+        let (release, note) = wanted.with_definitions();
+        let index = QemuRelease::WITH_DEFINITIONS
+            .iter()
+            .position(|r| *r == release)
+            .unwrap_or(0);
+        VersionChoice {
+            version: self.at(index),
+            note,
         }
     }
 }
@@ -389,11 +384,7 @@ mod tests {
     #[test]
     fn versions_load_and_resolve_aliases() {
         let definitions = QemuDefinitions::embedded();
-        let versions: Vec<&str> = definitions
-            .versions()
-            .iter()
-            .map(|v| v.version.as_str())
-            .collect();
+        let versions: Vec<&str> = definitions.versions().map(|v| v.version.as_str()).collect();
         assert_eq!(
             versions,
             [

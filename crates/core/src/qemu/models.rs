@@ -27,6 +27,7 @@ use crate::featureset::FeatureSet;
 use crate::host::HostFacts;
 use crate::libvirt::release::LibvirtVersion;
 use crate::libvirt::{Blockers, HypervisorModel, Usability};
+use crate::version::QemuRelease;
 
 /// One named model and whether the host can run it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -235,17 +236,13 @@ fn embedded_requests(
 ) -> Option<&'static [Option<Result<BareRequest, CpuError>>]> {
     type Requests = OnceLock<Vec<Option<Result<BareRequest, CpuError>>>>;
     static REQUESTS: OnceLock<Vec<Vec<[Requests; 2]>>> = OnceLock::new();
-    let releases = LibvirtVersion::WITH_CPU_MAP;
-    let map_index = releases
-        .iter()
-        .position(|release| std::ptr::eq(map, CpuMap::for_version(*release)))?;
-    let versions = QemuDefinitions::embedded().versions();
-    let index = versions.iter().position(|v| std::ptr::eq(v, version))?;
+    let map_index = CpuMap::embedded_index(map)?;
+    let index = QemuDefinitions::embedded().index_of(version)?;
     let tables = REQUESTS.get_or_init(|| {
-        releases
+        LibvirtVersion::WITH_CPU_MAP
             .iter()
             .map(|_| {
-                versions
+                QemuRelease::WITH_DEFINITIONS
                     .iter()
                     .map(|_| [OnceLock::new(), OnceLock::new()])
                     .collect()

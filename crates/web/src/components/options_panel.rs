@@ -52,7 +52,7 @@ pub fn options_panel(state: &AppState, on_action: &Callback<Action>) -> Html {
     let chosen_version = state.qemu_version.as_deref().unwrap_or(DEFAULT_VALUE);
     let chosen_libvirt = state.libvirt_version.as_deref().unwrap_or(DEFAULT_VALUE);
     let chosen_upgrade = state.upgrade_to.as_deref().unwrap_or(DEFAULT_VALUE);
-    let newest = versions.first().copied().unwrap_or_default();
+    let newest = versions.first().cloned().unwrap_or_default();
     let newest_libvirt = libvirt_versions.first().cloned().unwrap_or_default();
     let default =
         |label: String, chosen: &str| option(DEFAULT_VALUE.into(), label.into(), chosen.is_empty());
@@ -60,7 +60,7 @@ pub fn options_panel(state: &AppState, on_action: &Callback<Action>) -> Html {
         <>
             { default(format!("default (machine type's, else {newest})"), chosen_version) }
             { for versions.iter().map(|version| {
-                option((*version).into(), (*version).into(), chosen_version == *version)
+                option(version.clone().into(), version.clone().into(), chosen_version == version)
             }) }
         </>
     };

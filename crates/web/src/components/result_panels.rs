@@ -119,6 +119,10 @@ pub fn status_panel(
         (AnalysisError::Refused(message), _) => {
             (format!("The engine cannot check this: {message}"), true)
         }
+        (AnalysisError::Loading, _) => (
+            "Loading the data of older libvirt and QEMU releases…".to_string(),
+            false,
+        ),
     };
     let offer_examples = !embed && matches!(error, AnalysisError::MissingInput(_));
     html! {
