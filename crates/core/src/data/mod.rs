@@ -479,8 +479,8 @@ impl CpuMap {
         })
     }
 
-    /// The map of the release `map` stands for when it is one of the
-    /// embedded maps, by its position in [`LibvirtVersion::WITH_CPU_MAP`].
+    /// Where `map` is among the embedded maps built so far, by its release's
+    /// position in [`LibvirtVersion::WITH_CPU_MAP`]; `None` for any other map.
     pub(crate) fn embedded_index(map: &CpuMap) -> Option<usize> {
         map_slots()
             .iter()

@@ -1,5 +1,7 @@
 //! The embedded `data/` files in the compact form `build.rs` writes, read back
-//! as [`json::Value`] trees for the same readers the JSON text goes through.
+//! as [`json::Value`] trees for the same readers the JSON text goes through;
+//! and, in the web app's module, which embeds only some of them, the others
+//! as a second blob of the same form given at run time ([`load_deferred`]).
 //!
 //! The blob (all integers LEB128 varints):
 //!
