@@ -75,7 +75,7 @@ pub const DEFERRED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/deferred.b
 static LOADED: OnceLock<Packed<'static>> = OnceLock::new();
 
 /// Adds the files left out of this binary (a blob `build.rs` wrote, see
-/// [`DEFERRED`]). Loading them twice changes nothing.
+/// `DEFERRED`). Loading them twice changes nothing.
 pub fn load_deferred(bytes: Vec<u8>) -> Result<(), &'static str> {
     if LOADED.get().is_some() {
         return Ok(());
