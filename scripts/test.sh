@@ -6,9 +6,8 @@
 #         → trunk release build → end-to-end tests in Chromium → size/time budget
 #
 # A failing check stops the run at once; failing tests (cargo's or the browser's)
-# and a page over its size limit (scripts/budget.sh: the budget, or while the page
-# is over it, the ceiling it has reached; the sosreport worker, loaded on demand,
-# against its own budget) are counted, the remaining steps still run, and the
+# and a page over its size budget (scripts/budget.sh; the two workers, loaded on
+# demand, against their own budget) are counted, the remaining steps still run, and the
 # script exits non-zero.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
