@@ -131,10 +131,8 @@ impl QemuRelease {
     /// else the nearest older one, else the oldest; with a note when not
     /// itself.
     pub fn with_definitions(self) -> (QemuRelease, Option<&'static str>) {
-        if Self::WITH_DEFINITIONS.contains(&self) {
-            return (self, None);
-        }
-        match Self::WITH_DEFINITIONS.iter().rev().find(|r| **r < self) {
+        match Self::WITH_DEFINITIONS.iter().rev().find(|r| **r <= self) {
+            Some(release) if *release == self => (self, None),
             Some(older) => (
                 *older,
                 Some("no data for this QEMU version; using the nearest older version"),

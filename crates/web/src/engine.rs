@@ -117,7 +117,7 @@ impl fmt::Display for AnalysisError {
             AnalysisError::Input(error) => error.fmt(f),
             AnalysisError::Refused(message) => f.write_str(message),
             AnalysisError::Loading => {
-                f.write_str("loading the data of older libvirt and QEMU releases")
+                f.write_str("Loading the data of older libvirt and QEMU releases…")
             }
         }
     }

@@ -119,10 +119,7 @@ pub fn status_panel(
         (AnalysisError::Refused(message), _) => {
             (format!("The engine cannot check this: {message}"), true)
         }
-        (AnalysisError::Loading, _) => (
-            "Loading the data of older libvirt and QEMU releases…".to_string(),
-            false,
-        ),
+        (AnalysisError::Loading, _) => (error.to_string(), false),
     };
     let offer_examples = !embed && matches!(error, AnalysisError::MissingInput(_));
     html! {
