@@ -64,10 +64,7 @@ impl LibvirtVersion {
     /// The release whose CPU map models this version: the newest embedded
     /// map not newer than it, else the oldest (with `false`: not exact).
     pub fn map_release(self) -> (LibvirtVersion, bool) {
-        match Self::WITH_CPU_MAP.iter().rev().find(|v| **v <= self) {
-            Some(release) => (*release, *release == self),
-            None => (Self::WITH_CPU_MAP[0], false),
-        }
+        nearest_release(&Self::WITH_CPU_MAP, self)
     }
 }
 
@@ -89,6 +86,16 @@ impl std::str::FromStr for LibvirtVersion {
 
     fn from_str(text: &str) -> Result<Self, VersionError> {
         LibvirtVersion::parse(text)
+    }
+}
+
+/// The release of `releases` (oldest first, not empty) whose data models
+/// `wanted`: the newest not newer than it, else the oldest; `true` when it
+/// is `wanted` itself.
+fn nearest_release<T: Ord + Copy>(releases: &[T], wanted: T) -> (T, bool) {
+    match releases.iter().rev().find(|release| **release <= wanted) {
+        Some(release) => (*release, *release == wanted),
+        None => (releases[0], false),
     }
 }
 
@@ -131,14 +138,14 @@ impl QemuRelease {
     /// else the nearest older one, else the oldest; with a note when not
     /// itself.
     pub fn with_definitions(self) -> (QemuRelease, Option<&'static str>) {
-        match Self::WITH_DEFINITIONS.iter().rev().find(|r| **r <= self) {
-            Some(release) if *release == self => (self, None),
-            Some(older) => (
-                *older,
+        match nearest_release(&Self::WITH_DEFINITIONS, self) {
+            (release, true) => (release, None),
+            (older, false) if older < self => (
+                older,
                 Some("no data for this QEMU version; using the nearest older version"),
             ),
-            None => (
-                Self::WITH_DEFINITIONS[0],
+            (oldest, false) => (
+                oldest,
                 Some("older than every QEMU version with data; using the oldest"),
             ),
         }
@@ -170,13 +177,6 @@ impl fmt::Display for QemuRelease {
     }
 }
 
-/// A report writes a release as it displays, `MAJOR.MINOR`.
-impl serde::Serialize for QemuRelease {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
 impl std::str::FromStr for QemuRelease {
     type Err = VersionError;
 
@@ -191,19 +191,6 @@ impl std::str::FromStr for QemuRelease {
 pub struct Stack {
     pub libvirt: LibvirtVersion,
     pub qemu: QemuRelease,
-}
-
-impl fmt::Display for Stack {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.libvirt, self.qemu)
-    }
-}
-
-/// Written as it displays, `LIBVIRT:QEMU`.
-impl serde::Serialize for Stack {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
 }
 
 impl std::str::FromStr for Stack {
