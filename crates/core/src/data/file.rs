@@ -146,6 +146,14 @@ impl CpuMapFile {
         };
         root.finish(file)
     }
+
+    /// Only the `features` of a map file, read from its value tree: what the
+    /// feature ids all maps share are given out from, without the models.
+    pub fn features_from_value(root: &Value<'_>) -> Result<Vec<FeatureEntry>, json::Error> {
+        let mut root = Fields::of(&root.object()?);
+        let features = root.each("features", FeatureEntry::read);
+        root.finish(features)
+    }
 }
 
 impl FeatureEntry {

@@ -409,7 +409,8 @@ fn map_slots() -> &'static [OnceLock<CpuMap>; LibvirtVersion::WITH_CPU_MAP.len()
 
 /// The features every release's map is built over, one id space: the newest
 /// map's features in its order, then those only older maps define, in
-/// theirs. Read from the maps this binary has when the first map is built;
+/// theirs. Read (their features alone) from the maps this binary has when
+/// the first map is built;
 /// the maps the web app's module loads later define no other feature
 /// (`build.rs` holds that), so their ids are the same everywhere.
 fn shared_table() -> &'static [FeatureEntry] {
@@ -417,10 +418,13 @@ fn shared_table() -> &'static [FeatureEntry] {
     TABLE.get_or_init(|| {
         let mut table: Vec<FeatureEntry> = Vec::new();
         for release in LibvirtVersion::WITH_CPU_MAP.iter().rev() {
-            if !Packed::has(&map_path(*release)) {
+            let path = map_path(*release);
+            if !Packed::has(&path) {
                 continue;
             }
-            for entry in map_file(*release).features {
+            let features = CpuMapFile::features_from_value(&Packed::file(&path))
+                .unwrap_or_else(|e| panic!("the embedded data/{path} is invalid: {e}"));
+            for entry in features {
                 if !table.iter().any(|known| known.name == entry.name) {
                     table.push(entry);
                 }
